@@ -1,0 +1,25 @@
+# Two commands do all the set-up on a fresh machine (Python 3.11+ with venv):
+#   make demo   the agent on a simulated day: no Raspberry Pi, no MQTT broker needed
+#   make test   the whole test suite
+PYTHON ?= python3
+VENV := .venv
+STAMP := $(VENV)/.installed-$(shell cksum < pyproject.toml | cut -d' ' -f1)
+
+.PHONY: demo test setup clean
+
+$(STAMP): pyproject.toml
+	rm -f $(VENV)/.installed-*
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check -e '.[test]'
+	touch $@
+
+setup: $(STAMP)
+
+demo: $(STAMP)
+	$(VENV)/bin/pi-agent run --simulate scenarios/demo-day.json --speed 1440 --state-dir "$$(mktemp -d)"
+
+test: $(STAMP)
+	$(VENV)/bin/python -m pytest
+
+clean:
+	rm -rf $(VENV) .pytest_cache .hypothesis

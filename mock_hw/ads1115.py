@@ -1,0 +1,146 @@
+"""A register-level model of the TI ADS1115 16-bit ADC (datasheet SBAS444).
+
+Four registers behind a pointer: conversion (0, read-only), config (1), lo_thresh (2)
+and hi_thresh (3). Writing config with OS=1 in single-shot mode starts a conversion of
+the multiplexer's input at the programmed gain; it takes one data-rate period, during
+which reading config shows OS=0. In continuous mode a conversion completes every period.
+Counts are signed, clipped at the full-scale range, with Gaussian electrical noise.
+The input voltages come from a callable, so a scenario (or a test) decides them.
+"""
+
+from __future__ import annotations
+
+import random
+from typing import Callable
+
+# PGA bits 11:9 -> full-scale range in volts (codes 5..7 are all +-0.256 V).
+FULL_SCALE_V = {0: 6.144, 1: 4.096, 2: 2.048, 3: 1.024, 4: 0.512, 5: 0.256, 6: 0.256, 7: 0.256}
+# DR bits 7:5 -> samples per second.
+DATA_RATES = {0: 8, 1: 16, 2: 32, 3: 64, 4: 128, 5: 250, 6: 475, 7: 860}
+# MUX bits 14:12 -> (positive input, negative input or None for GND).
+MUX = {0: (0, 1), 1: (0, 3), 2: (1, 3), 3: (2, 3), 4: (0, None), 5: (1, None), 6: (2, None), 7: (3, None)}
+
+CONFIG_RESET = 0x8583
+OS_BIT = 0x8000
+MODE_SINGLE = 0x0100
+
+# A voltage source: (input 0..3, monotonic time) -> volts at that input.
+VoltageSource = Callable[[int, float], float]
+
+
+def full_scale(gain_code: int) -> float:
+    return FULL_SCALE_V[gain_code]
+
+
+def volts_to_counts(volts: float, gain_code: int) -> int:
+    """What an ideal ADS1115 outputs for ``volts``: signed, clipped at full scale."""
+    counts = round(volts * 32768.0 / FULL_SCALE_V[gain_code])
+    return max(-32768, min(32767, counts))
+
+
+class ADS1115Model:
+    """One ADS1115. ``clock`` gives monotonic time; ``source`` the input voltages."""
+
+    def __init__(self, clock, source: VoltageSource | None = None, *,
+                 noise_lsb: float = 0.0, seed: int = 0) -> None:
+        self.clock = clock
+        self.source: VoltageSource = source or (lambda _input, _t: 0.0)
+        self.noise_lsb = noise_lsb
+        self._rng = random.Random(seed)
+        self.pointer = 0
+        self.config = CONFIG_RESET
+        self.conversion = 0
+        self.lo_thresh = 0x8000
+        self.hi_thresh = 0x7FFF
+        self._busy_until = 0.0          # single-shot conversion in progress until then
+        self._pending_start: float | None = None
+        self._continuous_since: float | None = None
+        # Fault hooks, driven by tests and the scenario rig.
+        self.wedged = False             # OS bit never comes back: conversions never finish
+        self.stuck_inputs: set[int] = set()  # these inputs repeat their last conversion
+        self._last_by_input: dict[int, int] = {}
+        self.conversions = 0            # how many conversions were delivered (benchmarks)
+
+    # -- the I2C face: what a write or a read of bytes does --------------------------
+    def write(self, data: bytes) -> None:
+        if not data:
+            return  # an address-only probe
+        self.pointer = data[0] & 0x03
+        if len(data) >= 3:
+            self._write_register(self.pointer, (data[1] << 8) | data[2])
+
+    def read(self, n: int) -> bytes:
+        value = self._read_register(self.pointer)
+        out = bytes(((value >> 8) & 0xFF, value & 0xFF))
+        return (out * ((n + 1) // 2))[:n]
+
+    # -- registers -------------------------------------------------------------------
+    def _write_register(self, reg: int, value: int) -> None:
+        now = self.clock.monotonic()
+        if reg == 0:
+            return  # the conversion register is read-only
+        if reg == 2:
+            self.lo_thresh = value
+            return
+        if reg == 3:
+            self.hi_thresh = value
+            return
+        self._settle(now)
+        self.config = value & 0x7FFF | (self.config & OS_BIT)
+        if value & MODE_SINGLE:
+            self._continuous_since = None
+            if value & OS_BIT and not self._busy(now):
+                self._pending_start = now
+                self._busy_until = now + self.period()
+                self.config &= ~OS_BIT
+        else:
+            self._continuous_since = now
+            self._pending_start = None
+
+    def _read_register(self, reg: int) -> int:
+        now = self.clock.monotonic()
+        self._settle(now)
+        if reg == 0:
+            return self.conversion & 0xFFFF
+        if reg == 1:
+            return self.config
+        return self.lo_thresh if reg == 2 else self.hi_thresh
+
+    def _busy(self, now: float) -> bool:
+        return self._pending_start is not None
+
+    def _settle(self, now: float) -> None:
+        """Bring the conversion register up to ``now``."""
+        if self._pending_start is not None and now >= self._busy_until and not self.wedged:
+            self.conversion = self._convert(self._pending_start) & 0xFFFF
+            self._pending_start = None
+            self.config |= OS_BIT
+        elif self._continuous_since is not None:
+            period = self.period()
+            done = int((now - self._continuous_since) / period)
+            if done >= 1:
+                last = self._continuous_since + done * period
+                self.conversion = self._convert(last - period) & 0xFFFF
+                self._continuous_since = last
+
+    # -- the analog part -------------------------------------------------------------
+    def period(self) -> float:
+        return 1.0 / DATA_RATES[(self.config >> 5) & 0x07]
+
+    def gain_code(self) -> int:
+        return (self.config >> 9) & 0x07
+
+    def _convert(self, t: float) -> int:
+        positive, negative = MUX[(self.config >> 12) & 0x07]
+        self.conversions += 1
+        if positive in self.stuck_inputs and positive in self._last_by_input:
+            return self._last_by_input[positive]
+        volts = self.source(positive, t)
+        if negative is not None:
+            volts -= self.source(negative, t)
+        counts = volts * 32768.0 / FULL_SCALE_V[self.gain_code()]
+        if self.noise_lsb:
+            counts += self._rng.gauss(0.0, self.noise_lsb)
+        value = max(-32768, min(32767, round(counts)))
+        self._last_by_input[positive] = value
+        return value

@@ -1,0 +1,94 @@
+"""The simulated hardware of one OpenPalm: an I2C bus with an ADS1115 model per
+configured chip, whose inputs carry a scenario's physical values turned into volts
+through the inverse of the configured calibration, and the scenario's faults.
+
+The rig outlives the agent: after a simulated power cut, a new agent starts on the same
+rig, as a rebooted Pi finds the same splint and pad.
+"""
+
+from __future__ import annotations
+
+import random
+
+from mock_hw.ads1115 import ADS1115Model
+from mock_hw.i2c import MockI2C
+from mock_hw.scenario import NoisySource, Scenario
+from sensors.units import lsb_volts
+
+# Electrical noise of a real build: the ADS1115's own noise plus ripple of a Pi's 3.3 V
+# rail through the sensor dividers, about 0.5 mV at gain 1.
+DEFAULT_NOISE_LSB = 4.0
+
+
+class Rig:
+    def __init__(self, cfg, channels: dict, clock, scenario: Scenario | None = None, *,
+                 noise_lsb: float = DEFAULT_NOISE_LSB, bus_time: bool = True) -> None:
+        """``channels``: the agent's ``sensors.channel.Channel``s (their calibrations are
+        what the rig inverts). ``bus_time``: let each transfer's wire time pass on
+        ``clock`` (for virtual time; real time passes by itself)."""
+        self.cfg = cfg
+        self.clock = clock
+        self.vdd = cfg.hardware.vdd
+        self.channels = channels
+        self.bus = MockI2C(clock, 400_000 if bus_time else None)
+        self.bus.before_transfer = self._sync_faults
+        self.scenario = scenario
+        self.source = NoisySource(scenario, {n: c.kind for n, c in channels.items()}) if scenario else None
+        self.fixed: dict[str, float] = {}       # channel -> value, for tests without a scenario
+        self.origin = 0.0                       # monotonic time of the scenario's t = 0
+        self.disconnected: set[str] = set()
+        self.chips: dict[str, ADS1115Model] = {}
+        seed = scenario.seed if scenario else 0
+        for i, (chip, c) in enumerate(cfg.chips.items()):
+            inputs = {ch.input: ch for ch in channels.values() if ch.chip == chip}
+            model = ADS1115Model(clock, self._input_source(inputs), noise_lsb=noise_lsb,
+                                 seed=random.Random(seed * 1000 + i).randrange(2**32))
+            self.chips[chip] = model
+            self.bus.add(c.address, model)
+        self._fault_index = 0
+        self._active: list = []
+
+    def _input_source(self, inputs: dict):
+        def volts(input_: int, t: float) -> float:
+            ch = inputs.get(input_)
+            if ch is None:
+                return 0.0
+            if ch.name in self.disconnected:
+                return self.vdd
+            value = self.value(ch.name, t)
+            return ch.calibration.to_counts(value) * lsb_volts(ch.gain)
+        return volts
+
+    def value(self, channel: str, t: float) -> float:
+        """The physical value at monotonic time ``t`` (with the scenario's noise)."""
+        if channel in self.fixed:
+            return self.fixed[channel]
+        if self.source is None:
+            return 0.0
+        return self.source.value(channel, t - self.origin)
+
+    def scenario_time(self) -> float:
+        return self.clock.monotonic() - self.origin
+
+    def _sync_faults(self) -> None:
+        """Apply the scenario's faults active now (called before every transfer)."""
+        if self.scenario is None:
+            return
+        t = self.scenario_time()
+        faults = self.scenario.timeline.faults
+        if not faults:
+            return
+        active = [f for f in faults if f.start <= t < f.end]
+        if active == self._active:
+            return
+        self._active = active
+        self.disconnected = {f.channel for f in active if f.kind == "disconnected"}
+        for model in self.chips.values():
+            model.stuck_inputs = set()
+        self.bus.failing = set()
+        for f in active:
+            ch = self.channels[f.channel]
+            if f.kind == "stuck":
+                self.chips[ch.chip].stuck_inputs.add(ch.input)
+            elif f.kind == "i2c_error":
+                self.bus.failing.add(self.cfg.chips[ch.chip].address)

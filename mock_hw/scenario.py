@@ -1,0 +1,307 @@
+"""Scenario files (``../shared/scenarios/FORMAT.md``): parsing, and playing them back.
+
+A ``Scenario`` is the validated file. Its ``Timeline`` answers what each channel's
+physical value is at any moment (noiseless, piecewise linear), which faults are active,
+and which instant events (clock steps, power cuts, commands) happen when. Times are
+seconds since the scenario's start.
+"""
+
+from __future__ import annotations
+
+import bisect
+import datetime as dt
+import difflib
+import json
+import math
+import random
+import zoneinfo
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pi_agent.errors import ScenarioError
+
+FAULT_KINDS = ("disconnected", "stuck", "i2c_error")
+STEP_KINDS = ("hold", "ramp", "clock_step", "fault", "power_cut", "command")
+STEP_KEYS = {"hold": {"hold", "set"}, "ramp": {"ramp", "to"}, "clock_step": {"clock_step"},
+             "fault": {"fault"}, "power_cut": {"power_cut"}, "command": {"command"}}
+TOP_KEYS = ("name", "start", "timezone", "seed", "noise", "steps")
+
+
+@dataclass(frozen=True)
+class Instant:
+    """Something that happens at one moment: ``clock_step``, ``power_cut`` or ``command``."""
+    t: float
+    kind: str
+    value: Any   # seconds for clock_step, off-seconds for power_cut, {"name", "args"} for command
+    index: int   # the step's position in the file
+
+
+@dataclass(frozen=True)
+class Fault:
+    start: float
+    end: float
+    kind: str
+    channel: str
+
+
+@dataclass
+class Timeline:
+    """Each channel's breakpoints (t, value): linear between them, a jump where two share a t."""
+    points: dict[str, tuple[list[float], list[float]]]
+    instants: list[Instant]
+    faults: list[Fault]
+    duration: float
+
+    def value(self, channel: str, t: float) -> float:
+        times, values = self.points[channel]
+        i = bisect.bisect_right(times, t) - 1
+        if i < 0:
+            return values[0]
+        if i + 1 < len(times) and times[i + 1] > times[i]:
+            t0, t1 = times[i], times[i + 1]
+            return values[i] + (values[i + 1] - values[i]) * (t - t0) / (t1 - t0)
+        return values[i]
+
+    def active_faults(self, t: float) -> list[Fault]:
+        return [f for f in self.faults if f.start <= t < f.end]
+
+
+@dataclass
+class Scenario:
+    name: str
+    start: dt.datetime            # local wall-clock time, naive
+    timezone: str | None
+    seed: int
+    noise_deg: float
+    noise_newton: float
+    steps: list[dict]
+    path: str = ""
+    timeline: Timeline = field(init=False)
+
+    def zone(self, default: str | None = None) -> zoneinfo.ZoneInfo:
+        return zoneinfo.ZoneInfo(self.timezone or default or "UTC")
+
+    def start_wall(self, default_zone: str | None = None) -> float:
+        """POSIX seconds of the start in the scenario's zone (a non-existent local time
+        in a DST gap is read as the moment after the gap, as fold=0 does)."""
+        return self.start.replace(tzinfo=self.zone(default_zone)).timestamp()
+
+
+def _did_you_mean(name: str, options) -> str:
+    close = difflib.get_close_matches(str(name), list(options), n=1)
+    return f" (did you mean '{close[0]}'?)" if close else ""
+
+
+def _number(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def parse(data: Any, channels: dict[str, str], where: str = "scenario") -> Scenario:
+    """Validate a decoded scenario against the configured ``channels`` (name -> kind)."""
+    problems: list[str] = []
+
+    def bad(path: str, msg: str) -> None:
+        problems.append(f"{where}: {path}: {msg}")
+
+    if not isinstance(data, dict):
+        raise ScenarioError(f"{where}: expected a JSON object, got {type(data).__name__}")
+    for key in data:
+        if key not in TOP_KEYS:
+            bad(key, f"unknown key{_did_you_mean(key, TOP_KEYS)}")
+    start = None
+    raw_start = data.get("start")
+    if raw_start is None:
+        bad("start", "missing (expected a local time such as '2026-03-29T00:30:00')")
+    else:
+        try:
+            start = dt.datetime.fromisoformat(raw_start) if isinstance(raw_start, str) else None
+        except ValueError:
+            start = None
+        if start is None or start.tzinfo is not None:
+            bad("start", f"expected a local ISO 8601 time without offset, got {raw_start!r}")
+            start = None
+    tz = data.get("timezone")
+    if tz is not None:
+        try:
+            zoneinfo.ZoneInfo(tz)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError, TypeError):
+            bad("timezone", f"expected an IANA time zone such as 'Europe/London', got {tz!r}")
+    seed = data.get("seed", 0)
+    if not isinstance(seed, int) or isinstance(seed, bool):
+        bad("seed", f"expected a whole number, got {seed!r}")
+        seed = 0
+    noise = data.get("noise", {})
+    noise_deg = noise_newton = 0.0
+    if not isinstance(noise, dict):
+        bad("noise", f"expected an object with 'deg' and 'newton', got {noise!r}")
+    else:
+        for key in noise:
+            if key not in ("deg", "newton"):
+                bad(f"noise.{key}", f"unknown key{_did_you_mean(key, ('deg', 'newton'))}")
+        for key in ("deg", "newton"):
+            v = noise.get(key, 0.0)
+            if not _number(v) or v < 0:
+                bad(f"noise.{key}", f"expected a standard deviation of at least 0, got {v!r}")
+            elif key == "deg":
+                noise_deg = float(v)
+            else:
+                noise_newton = float(v)
+    steps = data.get("steps")
+    if not isinstance(steps, list):
+        bad("steps", f"expected a list of steps, got {steps!r}" if steps is not None else "missing")
+        steps = []
+    for i, step in enumerate(steps):
+        _check_step(f"steps[{i}]", step, channels, bad)
+    name = data.get("name", "")
+    if problems:
+        raise ScenarioError(problems)
+    scenario = Scenario(str(name), start, tz, seed, noise_deg, noise_newton, steps, where)
+    scenario.timeline = build_timeline(steps, channels)
+    return scenario
+
+
+def _check_step(path: str, step: Any, channels: dict[str, str], bad) -> None:
+    if not isinstance(step, dict) or not step:
+        bad(path, f"expected a step object such as {{\"hold\": 60}}, got {step!r}")
+        return
+    kinds = [k for k in step if k in STEP_KINDS]
+    if len(kinds) != 1:
+        if not kinds:
+            first = next(iter(step))
+            bad(path, f"unknown step '{first}'{_did_you_mean(first, STEP_KINDS)}")
+        else:
+            bad(path, f"expected one kind of step, got {', '.join(kinds)}")
+        return
+    kind = kinds[0]
+    for key in step:
+        if key not in STEP_KEYS[kind]:
+            bad(f"{path}.{key}", f"unknown key for a {kind} step{_did_you_mean(key, STEP_KEYS[kind])}")
+
+    def seconds(p: str, v: Any, allow_negative: bool = False) -> None:
+        if not _number(v) or (v < 0 and not allow_negative):
+            bad(p, f"expected {'a number of' if allow_negative else 'at least 0'} seconds, got {v!r}")
+
+    def values(p: str, v: Any) -> None:
+        if not isinstance(v, dict):
+            bad(p, f"expected an object of channel values, got {v!r}")
+            return
+        for ch, x in v.items():
+            if ch not in channels:
+                bad(f"{p}.{ch}", f"unknown channel{_did_you_mean(ch, channels)}")
+            elif not _number(x):
+                bad(f"{p}.{ch}", f"expected a number, got {x!r}")
+
+    if kind == "hold":
+        seconds(f"{path}.hold", step["hold"])
+        if "set" in step:
+            values(f"{path}.set", step["set"])
+    elif kind == "ramp":
+        seconds(f"{path}.ramp", step["ramp"])
+        if "to" not in step:
+            bad(f"{path}.to", "missing (expected the values to ramp to)")
+        else:
+            values(f"{path}.to", step["to"])
+    elif kind == "clock_step":
+        seconds(f"{path}.clock_step", step["clock_step"], allow_negative=True)
+    elif kind == "fault":
+        f = step["fault"]
+        if not isinstance(f, dict):
+            bad(f"{path}.fault", f"expected an object with kind, channel and for, got {f!r}")
+            return
+        for key in f:
+            if key not in ("kind", "channel", "for"):
+                bad(f"{path}.fault.{key}", f"unknown key{_did_you_mean(key, ('kind', 'channel', 'for'))}")
+        if f.get("kind") not in FAULT_KINDS:
+            bad(f"{path}.fault.kind", f"expected one of {', '.join(FAULT_KINDS)}, got {f.get('kind')!r}")
+        if f.get("channel") not in channels:
+            bad(f"{path}.fault.channel", f"expected a configured channel, got {f.get('channel')!r}"
+                f"{_did_you_mean(f.get('channel'), channels)}")
+        seconds(f"{path}.fault.for", f.get("for"))
+    elif kind == "power_cut":
+        p = step["power_cut"]
+        if not isinstance(p, dict) or set(p) != {"off"}:
+            bad(f"{path}.power_cut", f"expected {{\"off\": SECONDS}}, got {p!r}")
+        else:
+            seconds(f"{path}.power_cut.off", p["off"])
+    elif kind == "command":
+        c = step["command"]
+        if not isinstance(c, dict) or not isinstance(c.get("name"), str) or not c["name"]:
+            bad(f"{path}.command", f"expected {{\"name\": NAME, \"args\": {{...}}}}, got {c!r}")
+        elif set(c) - {"name", "args"}:
+            bad(f"{path}.command", f"unknown keys {sorted(set(c) - {'name', 'args'})}")
+        elif "args" in c and not isinstance(c["args"], dict):
+            bad(f"{path}.command.args", f"expected a JSON object, got {c['args']!r}")
+
+
+def build_timeline(steps: list[dict], channels: dict[str, str]) -> Timeline:
+    points = {ch: ([0.0], [0.0]) for ch in channels}
+    instants: list[Instant] = []
+    faults: list[Fault] = []
+    t = 0.0
+
+    def current(ch: str) -> float:
+        return points[ch][1][-1]
+
+    def put(ch: str, when: float, value: float) -> None:
+        times, values = points[ch]
+        if times[-1] == when and len(times) > 1 and times[-2] == when:
+            values[-1] = value          # a second jump at the same instant replaces the first
+        else:
+            times.append(when)
+            values.append(value)
+
+    for i, step in enumerate(steps):
+        if "hold" in step:
+            for ch, v in step.get("set", {}).items():
+                put(ch, t, float(v))
+            t += float(step["hold"])
+        elif "ramp" in step:
+            s = float(step["ramp"])
+            for ch, v in step["to"].items():
+                put(ch, t, current(ch))   # the ramp starts from where the channel is now
+                put(ch, t + s, float(v))
+            t += s
+        elif "clock_step" in step:
+            instants.append(Instant(t, "clock_step", float(step["clock_step"]), i))
+        elif "fault" in step:
+            f = step["fault"]
+            faults.append(Fault(t, t + float(f["for"]), f["kind"], f["channel"]))
+            t += float(f["for"])
+        elif "power_cut" in step:
+            instants.append(Instant(t, "power_cut", float(step["power_cut"]["off"]), i))
+            t += float(step["power_cut"]["off"])
+        elif "command" in step:
+            instants.append(Instant(t, "command", {"name": step["command"]["name"],
+                                                   "args": step["command"].get("args", {})}, i))
+    return Timeline(points, instants, faults, t)
+
+
+def load(path: str | Path, channels: dict[str, str]) -> Scenario:
+    """Read and validate a scenario file; ScenarioError lists every problem, one a line."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ScenarioError(f"{path}: scenario file not found") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ScenarioError(f"{path}: cannot read the scenario file: {exc}") from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ScenarioError(f"{path}: not valid JSON: {exc}") from None
+    return parse(data, channels, str(path))
+
+
+class NoisySource:
+    """Each channel's value with the scenario's seeded Gaussian noise, sample by sample."""
+
+    def __init__(self, scenario: Scenario, channels: dict[str, str]) -> None:
+        self.timeline = scenario.timeline
+        self._rng = random.Random(scenario.seed)
+        self._sigma = {ch: scenario.noise_deg if kind == "flex" else scenario.noise_newton
+                       for ch, kind in channels.items()}
+
+    def value(self, channel: str, t: float) -> float:
+        v = self.timeline.value(channel, t)
+        sigma = self._sigma[channel]
+        return v + self._rng.gauss(0.0, sigma) if sigma else v

@@ -1,0 +1,3 @@
+from pi_agent.cli import main
+
+raise SystemExit(main())

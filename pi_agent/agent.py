@@ -1,0 +1,104 @@
+"""The agent: the loop that reads the sensors on schedule, feeds the core and hands
+what happened to the edges (display, store, haptics, MQTT).
+
+It owns no hardware library itself: it is given a clock and a bus object, real or
+simulated, so the very same loop runs on a Pi and on ``mock_hw``.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from typing import Callable
+
+from pi_agent.core import Core
+from pi_agent.events import Event
+from sensors.array import SensorArray, build_channels
+from sensors.calibration import load_calibration
+from sensors.channel import Channel
+
+log = logging.getLogger("pi_agent")
+
+
+def load_channels(cfg) -> dict[str, Channel]:
+    """The configured channels with their calibration (CalibrationError when unusable)."""
+    return build_channels(cfg, load_calibration(cfg.calibration_path))
+
+
+class Agent:
+    def __init__(self, cfg, clock, i2c, channels: dict[str, Channel], *,
+                 on_event: Callable[[Event], None] | None = None) -> None:
+        self.cfg = cfg
+        self.clock = clock
+        addresses = {name: c.address for name, c in cfg.chips.items()}
+        self.sensors = SensorArray(i2c, channels, addresses, clock)
+        self.core = Core(cfg)
+        self.on_event = on_event
+        now = clock.monotonic()
+        self.periods = {chip: 1.0 / cfg.chips[chip].rate_hz
+                        for chip, chs in self.sensors.by_chip.items() if chs}
+        self.next_due = {chip: now for chip in self.periods}
+        self.stopping = threading.Event()
+        self.steps = 0
+        self.last_step = now           # monotonic time the loop last completed a step
+
+    # -- one turn of the loop -------------------------------------------------------
+    def step(self) -> list[Event]:
+        """Wait for the next chip that is due, read it, feed the core."""
+        chip = min(self.next_due, key=self.next_due.__getitem__)
+        due = self.next_due[chip]
+        now = self.clock.monotonic()
+        if due > now:
+            self.clock.sleep(due - now)
+            if self.stopping.is_set():
+                return []
+        readings = self.sensors.read_chip(chip)
+        events = self.core.feed(readings, self.clock.wall())
+        now = self.clock.monotonic()
+        due += self.periods[chip]
+        self.next_due[chip] = due if due > now - self.periods[chip] else now  # late: no catch-up burst
+        for e in events:
+            self._emit(e)
+        self.steps += 1
+        self.last_step = now
+        return events
+
+    def _emit(self, event: Event) -> None:
+        if event.type == "fault_raised":
+            log.warning("fault: %s", event.data["text"])
+        elif event.type == "fault_cleared":
+            log.info("fault cleared: %s", event.data["text"])
+        if self.on_event is not None:
+            self.on_event(event)
+
+    # -- running ---------------------------------------------------------------------
+    def run_until(self, t_end: float) -> None:
+        """Run until monotonic time ``t_end`` (virtual time: as fast as possible)."""
+        while not self.stopping.is_set():
+            nxt = min(self.next_due.values())
+            if nxt >= t_end:
+                self.clock.sleep(t_end - self.clock.monotonic())
+                return
+            self.step()
+
+    def run_forever(self, after_step: Callable[[], None] | None = None) -> None:
+        """The daemon's loop: errors are logged once with their traceback, then it backs
+        off and goes on, so one bad moment never stops the monitoring."""
+        backoff = 0.5
+        while not self.stopping.is_set():
+            try:
+                self.step()
+                if after_step is not None:
+                    after_step()
+                backoff = 0.5
+            except Exception:
+                log.exception("the sampling loop failed; retrying in %.1f s", backoff)
+                time.sleep(backoff)
+                backoff = min(backoff * 2, 30.0)
+
+    def stop(self) -> None:
+        self.stopping.set()
+        interrupt = getattr(self.clock, "interrupt", None)
+        if interrupt is not None:
+            interrupt()

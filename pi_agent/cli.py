@@ -1,0 +1,171 @@
+"""``pi-agent``: the command line."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import sys
+import tempfile
+import time
+import zoneinfo
+from pathlib import Path
+
+from pi_agent import __version__, config
+from pi_agent.errors import ConfigError, InputError, ScenarioError, SensorError
+
+EX_DATAERR = 65
+EX_UNAVAILABLE = 69
+EX_CONFIG = 78
+
+log = logging.getLogger("pi_agent")
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="pi-agent", description="OpenPalm: a monitor for a stroke survivor's hand.")
+    p.add_argument("--version", action="version", version=f"pi-agent {__version__}")
+    p.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def with_config(sp):
+        sp.add_argument("--config", type=Path, default=Path(os.environ.get("OPENPALM_CONFIG", config.DEFAULT_PATH)),
+                        help="configuration file (default: config/agent.toml, or $OPENPALM_CONFIG)")
+        return sp
+
+    run = with_config(sub.add_parser("run", help="run the agent (on the Pi's sensors, or --simulate)"))
+    run.add_argument("--simulate", metavar="SCENARIO", type=Path,
+                     help="run on simulated hardware playing this scenario file, in real time")
+    run.add_argument("--speed", type=float, default=1.0, help="with --simulate: play N times faster")
+    run.add_argument("--state-dir", type=Path, help="folder of the durable store")
+
+    sim = with_config(sub.add_parser("simulate", help="run a scenario in virtual time and report"))
+    sim.add_argument("scenario", type=Path)
+    sim.add_argument("--report", choices=["json", "text"], default="json")
+    sim.add_argument("--events", type=Path, metavar="FILE", help="write every event as a JSON line")
+
+    st = with_config(sub.add_parser("status", help="today's totals and the last 7 days"))
+    st.add_argument("--state-dir", type=Path)
+
+    with_config(sub.add_parser("check-config", help="validate the configuration and calibration"))
+    return p
+
+
+def zone_of(cfg, override: str | None = None) -> zoneinfo.ZoneInfo:
+    name = override or cfg.device.timezone
+    if name:
+        return zoneinfo.ZoneInfo(name)
+    try:
+        link = os.readlink("/etc/localtime")
+        return zoneinfo.ZoneInfo(link.split("zoneinfo/", 1)[1])
+    except (OSError, IndexError, zoneinfo.ZoneInfoNotFoundError, ValueError):
+        return zoneinfo.ZoneInfo(os.environ.get("TZ") or "UTC") if os.environ.get("TZ", "").count("/") else zoneinfo.ZoneInfo("UTC")
+
+
+def state_dir_of(cfg, override: Path | None) -> Path:
+    if override is not None:
+        return override
+    if cfg.device.state_dir:
+        return Path(cfg.device.state_dir)
+    if os.environ.get("STATE_DIRECTORY"):
+        return Path(os.environ["STATE_DIRECTORY"].split(":")[0])
+    return Path("state")
+
+
+# -- commands ---------------------------------------------------------------------------
+def cmd_check_config(args) -> int:
+    from pi_agent.agent import load_channels
+    cfg = config.load(args.config)
+    channels = load_channels(cfg)
+    config.mqtt_password(cfg)   # a password file that cannot be read is a configuration error
+    chips = sorted({c.chip for c in channels.values()})
+    print(f"{args.config}: OK ({len(channels)} channels on {len(chips)} chips: {', '.join(chips)}; "
+          f"calibration {cfg.calibration_path})")
+    return 0
+
+
+def cmd_run(args) -> int:
+    from pi_agent.agent import Agent, load_channels
+    from pi_agent.display import LineDisplay, status_line
+
+    cfg = config.load(args.config)
+    channels = load_channels(cfg)
+    display = LineDisplay(sys.stdout, every_s=0.25 if sys.stdout.isatty() else 1.0)
+    stop_requested = []
+
+    def show(agent) -> None:
+        display.update(time.monotonic(), status_line(agent.core, channels, agent.clock.wall(), zone))
+
+    if args.simulate is not None:
+        from mock_hw import scenario as scenario_mod
+        from pi_agent.clock import ScaledClock
+        from pi_agent.simulation import Simulation
+        if args.speed <= 0:
+            raise ConfigError(f"--speed: expected a number above 0, got {args.speed:g}")
+        scen = scenario_mod.load(args.simulate, {n: c.kind for n, c in channels.items()})
+        zone = zone_of(cfg, scen.timezone)
+        clock = ScaledClock(scen.start_wall(zone.key), args.speed)
+        sim = Simulation(cfg, scen, clock, bus_time=False, after_step=show)
+        _on_signals(lambda: (stop_requested.append(1), sim.agent.stop()))
+        log.info("running on simulated hardware: %s (%s, %g times real time)",
+                 scen.name or args.simulate, zone.key, args.speed)
+        sim.run()
+        show(sim.agent)
+        display.close()
+        log.info("scenario %s", "stopped" if stop_requested else "finished")
+        return 0
+
+    from pi_agent.clock import SystemClock
+    from sensors.array import open_i2c
+    zone = zone_of(cfg)
+    try:
+        i2c = open_i2c(cfg.hardware.i2c_bus)
+    except SensorError as exc:
+        print(f"pi-agent: {exc}", file=sys.stderr)
+        return EX_UNAVAILABLE
+    clock = SystemClock()
+    agent = Agent(cfg, clock, i2c, channels)
+    _on_signals(agent.stop)
+    log.info("running on the sensors of I2C bus %d", cfg.hardware.i2c_bus)
+    agent.run_forever(after_step=lambda: show(agent))
+    display.close()
+    return 0
+
+
+def _on_signals(handler) -> None:
+    def on_signal(signum, _frame):
+        log.info("%s received: stopping", signal.Signals(signum).name)
+        handler()
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+
+
+def cmd_simulate(args) -> int:
+    from pi_agent.simulate import simulate_command
+    return simulate_command(args)
+
+
+def cmd_status(args) -> int:
+    from pi_agent.status import status_command
+    return status_command(args)
+
+
+COMMANDS = {"run": cmd_run, "simulate": cmd_simulate, "status": cmd_status, "check-config": cmd_check_config}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    from pi_agent import logs
+    logs.setup(args.log_level)
+    try:
+        return COMMANDS[args.command](args)
+    except ConfigError as exc:
+        for line in exc.problems:
+            print(line, file=sys.stderr)
+        return EX_CONFIG
+    except InputError as exc:
+        for line in exc.problems:
+            print(line, file=sys.stderr)
+        return EX_DATAERR
+    except KeyboardInterrupt:
+        return 130

@@ -1,0 +1,101 @@
+"""The one clock that everything needing time is given.
+
+Durations always come from ``monotonic()``; ``wall()`` (POSIX seconds) only decides
+which local day a stretch of time belongs to. A Raspberry Pi has no real-time clock,
+so its wall clock jumps when NTP corrects it; with one clock object passed around,
+such a jump is an ordinary test input (``VirtualClock.step_wall``).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Protocol
+
+
+class Clock(Protocol):
+    def monotonic(self) -> float:
+        """Seconds from an arbitrary origin; never jumps, never goes back."""
+
+    def wall(self) -> float:
+        """POSIX seconds, as the system believes them (may jump)."""
+
+    def sleep(self, seconds: float) -> None:
+        """Let ``seconds`` of this clock's time pass."""
+
+
+class SystemClock:
+    """Real time, for a Raspberry Pi. ``interrupt()`` cuts a sleep short (for shutdown)."""
+
+    def __init__(self) -> None:
+        self._wake = threading.Event()
+
+    def monotonic(self) -> float:
+        return time.monotonic()
+
+    def wall(self) -> float:
+        return time.time()
+
+    def sleep(self, seconds: float) -> None:
+        if seconds > 0:
+            self._wake.wait(seconds)
+
+    def interrupt(self) -> None:
+        self._wake.set()
+
+
+class ScaledClock(SystemClock):
+    """Real time sped up ``speed`` times, starting at the wall time ``start_wall``.
+
+    Used by ``pi-agent run --simulate``: the agent sees a scenario's day pass ``speed``
+    times faster than real time, and believes the date is the scenario's.
+    """
+
+    def __init__(self, start_wall: float, speed: float = 1.0) -> None:
+        super().__init__()
+        if speed <= 0:
+            raise ValueError(f"speed must be positive, got {speed}")
+        self.speed = speed
+        self._origin = time.monotonic()
+        self._start_wall = start_wall
+        self._wall_offset = 0.0
+
+    def monotonic(self) -> float:
+        return (time.monotonic() - self._origin) * self.speed
+
+    def wall(self) -> float:
+        return self._start_wall + self.monotonic() + self._wall_offset
+
+    def sleep(self, seconds: float) -> None:
+        super().sleep(seconds / self.speed)
+
+    def step_wall(self, seconds: float) -> None:
+        self._wall_offset += seconds
+
+
+class VirtualClock:
+    """Time that passes only when told to: ``pi-agent simulate`` and tests.
+
+    ``sleep`` returns at once, having moved time on, so a simulated day runs as fast
+    as the machine allows while every component sees consistent time.
+    """
+
+    def __init__(self, start_wall: float = 0.0, start_monotonic: float = 0.0) -> None:
+        self._mono = start_monotonic
+        self._wall_offset = start_wall - start_monotonic
+
+    def monotonic(self) -> float:
+        return self._mono
+
+    def wall(self) -> float:
+        return self._mono + self._wall_offset
+
+    def sleep(self, seconds: float) -> None:
+        if seconds > 0:
+            self._mono += seconds
+
+    advance = sleep
+
+    def step_wall(self, seconds: float) -> None:
+        """The wall clock jumps by ``seconds``; no time passes."""
+        self._wall_offset += seconds

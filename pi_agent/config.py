@@ -1,0 +1,397 @@
+"""The configuration: one TOML file, its schema, its validation and its documentation.
+
+The schema below is the single place where every key, its default, its check and its
+documentation live. ``config/agent.toml`` and the README's configuration reference are
+rendered from it (``python -m pi_agent.config --write``), and a test keeps them in step.
+
+Loading validates everything at once and raises ``ConfigError`` with one line per
+problem, naming the file, the key path, what was expected and what was found.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import re
+import tomllib
+import zoneinfo
+from dataclasses import dataclass
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any, Callable
+
+from pi_agent.errors import ConfigError
+from sensors.units import DATA_RATES, GAINS
+
+DEFAULT_PATH = Path("config/agent.toml")
+PASSWORD_ENV = "OPENPALM_MQTT_PASSWORD"
+
+
+# -- checks: each returns (value, None) or (None, "expected ..., got ...") -----------
+Check = Callable[[Any], "tuple[Any, str | None]"]
+
+
+def _got(value: Any) -> str:
+    return f"got {value!r}" if not isinstance(value, str) else f"got '{value}'"
+
+
+def _is_number(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def number(lo: float | None = None, hi: float | None = None, *, integer: bool = False,
+           lo_open: bool = False) -> Check:
+    what = "a whole number" if integer else "a number"
+    if lo is not None and hi is not None:
+        what += f" from {lo:g} to {hi:g}" if not lo_open else f" above {lo:g} up to {hi:g}"
+    elif lo is not None:
+        what += f" above {lo:g}" if lo_open else f" of at least {lo:g}"
+
+    def check(v):
+        if not _is_number(v) or (integer and not isinstance(v, int)):
+            return None, f"expected {what}, {_got(v)}"
+        if (lo is not None and (v <= lo if lo_open else v < lo)) or (hi is not None and v > hi):
+            return None, f"expected {what}, {_got(v)}"
+        return v, None
+    check.what = what
+    return check
+
+
+def boolean(v):
+    if isinstance(v, bool):
+        return v, None
+    return None, f"expected true or false, {_got(v)}"
+
+
+def text(pattern: str | None = None, what: str = "a string") -> Check:
+    def check(v):
+        if not isinstance(v, str) or (pattern and v and not re.fullmatch(pattern, v)):
+            return None, f"expected {what}, {_got(v)}"
+        return v, None
+    return check
+
+
+def choice(*options: Any) -> Check:
+    def check(v):
+        if v in options and type(v) in {type(o) for o in options}:
+            return v, None
+        shown = ", ".join(repr(o) if isinstance(o, str) else str(o) for o in options)
+        return None, f"expected one of {shown}, {_got(v)}"
+    return check
+
+
+def gain(v):
+    if v == "2/3":
+        return 2 / 3, None
+    if _is_number(v) and v in GAINS and v != 2 / 3:
+        return v, None
+    found = _got(v) if v != 2 / 3 else "got 0.667 (write it as \"2/3\")"
+    return None, f"expected one of 2/3, 1, 2, 4, 8, 16, {found}"
+
+
+def timezone(v):
+    if not isinstance(v, str):
+        return None, f"expected an IANA time zone such as 'Europe/London', {_got(v)}"
+    if v == "":
+        return v, None
+    try:
+        zoneinfo.ZoneInfo(v)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        return None, f"expected an IANA time zone such as 'Europe/London', {_got(v)}"
+    return v, None
+
+
+def i2c_address(v):
+    if isinstance(v, int) and not isinstance(v, bool) and 0x48 <= v <= 0x4B:
+        return v, None
+    return None, f"expected an ADS1115 address 0x48 to 0x4B (ADDR to GND, VDD, SDA, SCL), {_got(v)}"
+
+
+# -- the schema ----------------------------------------------------------------------
+@dataclass(frozen=True)
+class Key:
+    default: Any
+    doc: str
+    check: Check
+    example: str | None = None   # how the default is written in agent.toml, if not plain
+    required: bool = False       # in a user-named table, must be given
+
+
+@dataclass(frozen=True)
+class Named:
+    """A table of user-named tables (``[sensors.wrist]``), each checked by ``keys``.
+
+    ``default`` is the layout used when the file has no such table at all; when the
+    file has one, it is the whole layout (so a channel can be removed).
+    """
+    doc: str
+    keys: dict[str, Key]
+    default: dict[str, dict[str, Any]]
+
+
+SCHEMA: dict[str, dict[str, Key] | Named] = {
+    "device": {
+        "id": Key("", "Device id in MQTT topics (letters, digits, _ and -); empty: derived from /etc/machine-id.",
+                  text(r"[A-Za-z0-9_-]{1,64}", "letters, digits, _ and - (at most 64)")),
+        "timezone": Key("", "IANA time zone that local days are counted in; empty: the system's zone.", timezone),
+        "state_dir": Key("", "Folder of the durable store; empty: $STATE_DIRECTORY (systemd), else ./state.",
+                         text()),
+    },
+    "hardware": {
+        "i2c_bus": Key(1, "Linux I2C bus number of the ADCs (/dev/i2c-N).", number(0, 99, integer=True)),
+        "vdd": Key(3.3, "Supply voltage of the sensor dividers and the ADS1115s, in volts.", number(2.0, 5.5)),
+        "calibration": Key("calibration.toml", "Calibration file, relative to this file's folder.", text()),
+    },
+    "chips": Named(
+        "ADS1115 chips by name. rate_hz: how often each of its channels is read.",
+        {
+            "address": Key(0x48, "I2C address: 0x48 ADDR to GND, 0x49 to VDD, 0x4A to SDA, 0x4B to SCL.",
+                           i2c_address, "0x48", required=True),
+            "rate_hz": Key(4.0, "Readings a second of each channel on this chip.", number(0.1, 200)),
+        },
+        {
+            "splint": {"address": 0x48, "rate_hz": 4.0},
+            "pad": {"address": 0x49, "rate_hz": 4.0},
+        },
+    ),
+    "sensors": Named(
+        "Channels by name. kind: 'flex' (degrees) or 'force' (newtons).",
+        {
+            "chip": Key("splint", "Name of the chip (a [chips.NAME] table) this channel is wired to.", text(),
+                        required=True),
+            "input": Key(0, "ADS1115 input, 0 to 3 (A0 to A3), single-ended against GND.",
+                         number(0, 3, integer=True), required=True),
+            "kind": Key("flex", "'flex' for a flex sensor in degrees, 'force' for a force-sensing resistor in newtons.",
+                        choice("flex", "force"), required=True),
+            "gain": Key(1, "ADS1115 gain: 2/3 (+-6.144 V), 1 (+-4.096 V), 2, 4, 8 or 16.", gain),
+            "data_rate": Key(128, "ADS1115 samples per second: 8, 16, 32, 64, 128, 250, 475 or 860.",
+                             choice(*DATA_RATES)),
+        },
+        {
+            "wrist": {"chip": "splint", "input": 0, "kind": "flex", "gain": 1, "data_rate": 128},
+            "fingers": {"chip": "splint", "input": 1, "kind": "flex", "gain": 1, "data_rate": 128},
+            "palm": {"chip": "splint", "input": 2, "kind": "force", "gain": 1, "data_rate": 128},
+            "pad_palm": {"chip": "pad", "input": 0, "kind": "force", "gain": 1, "data_rate": 475},
+            "pad_fingers": {"chip": "pad", "input": 1, "kind": "force", "gain": 1, "data_rate": 475},
+        },
+    ),
+    "faults": {
+        "rail_margin_v": Key(0.01, "A reading this close to the top supply rail (or, for a flex sensor, to ground) is a disconnected input, in volts.",
+                             number(0.0, 0.5)),
+        "stuck_after_s": Key(1.75, "The same raw value for this long is a stuck input, in seconds.", number(0.5, 600)),
+        "stuck_min_samples": Key(6, "...and over at least this many readings.", number(3, 1000, integer=True)),
+    },
+    "mqtt": {
+        "broker": Key("", "Broker URL, mqtt://host:port or mqtts://host:port; empty: no MQTT.",
+                      text(r"mqtts?://[^\s/:]+(:\d{1,5})?/?", "mqtt://host:port or mqtts://host:port")),
+        "username": Key("", "User name at the broker; empty: none.", text()),
+        "password_file": Key("", f"File holding the broker password (or set ${PASSWORD_ENV}); never put it here.",
+                             text()),
+    },
+}
+
+
+# -- loading -------------------------------------------------------------------------
+def _did_you_mean(name: str, options) -> str:
+    close = difflib.get_close_matches(name, list(options), n=1)
+    return f" (did you mean '{close[0]}'?)" if close else ""
+
+
+def _check_table(path: str, raw: Any, keys: dict[str, Key], problems: list[str],
+                 named: bool = False) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    if not isinstance(raw, dict):
+        problems.append(f"{path}: expected a table, {_got(raw)}")
+        return {k: key.default for k, key in keys.items()}
+    for name in raw:
+        if name not in keys:
+            problems.append(f"{path}.{name}: unknown key{_did_you_mean(name, keys)}")
+    for name, key in keys.items():
+        if name in raw:
+            value, problem = key.check(raw[name])
+            if problem:
+                problems.append(f"{path}.{name}: {problem}")
+                value = key.default
+            out[name] = value
+        elif named and key.required:
+            problems.append(f"{path}.{name}: missing (expected {key.doc.rstrip('.')})")
+            out[name] = key.default
+        else:
+            out[name] = key.default
+    return out
+
+
+def validate(data: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
+    """Check a parsed TOML document against the schema: (values, problems)."""
+    problems: list[str] = []
+    values: dict[str, Any] = {}
+    for name in data:
+        if name not in SCHEMA:
+            problems.append(f"{name}: unknown section{_did_you_mean(name, SCHEMA)}")
+    for section, spec in SCHEMA.items():
+        raw = data.get(section)
+        if isinstance(spec, Named):
+            layout = spec.default if raw is None else raw
+            if not isinstance(layout, dict):
+                problems.append(f"{section}: expected tables such as [{section}.NAME], {_got(layout)}")
+                layout = spec.default
+            values[section] = {n: _check_table(f"{section}.{n}", t, spec.keys, problems, named=True)
+                               for n, t in layout.items()}
+        else:
+            values[section] = _check_table(section, {} if raw is None else raw, spec, problems)
+    _cross_check(values, problems)
+    return values, problems
+
+
+def _cross_check(v: dict[str, Any], problems: list[str]) -> None:
+    chips, sensors = v["chips"], v["sensors"]
+    addresses: dict[int, str] = {}
+    for name, chip in chips.items():
+        if chip["address"] in addresses:
+            problems.append(f"chips.{name}.address: expected an address no other chip uses, "
+                            f"got 0x{chip['address']:02x} (also chips.{addresses[chip['address']]})")
+        addresses[chip["address"]] = name
+    used: dict[tuple[str, int], str] = {}
+    for name, s in sensors.items():
+        if not re.fullmatch(r"[a-z][a-z0-9_]*", name):
+            problems.append(f"sensors.{name}: expected a channel name of lower-case letters, digits and _")
+        if s["chip"] not in chips:
+            problems.append(f"sensors.{name}.chip: expected one of the chips "
+                            f"{', '.join(sorted(chips))}, got '{s['chip']}'{_did_you_mean(s['chip'], chips)}")
+            continue
+        where = (s["chip"], s["input"])
+        if where in used:
+            problems.append(f"sensors.{name}.input: expected an input no other channel uses, "
+                            f"got {s['input']} (also sensors.{used[where]})")
+        used[where] = name
+    if not sensors:
+        problems.append("sensors: expected at least one channel, got none")
+
+
+def _namespace(values: dict[str, Any]) -> SimpleNamespace:
+    ns = SimpleNamespace()
+    for section, content in values.items():
+        if isinstance(SCHEMA[section], Named):
+            setattr(ns, section, {n: SimpleNamespace(name=n, **t) for n, t in content.items()})
+        else:
+            setattr(ns, section, SimpleNamespace(**content))
+    return ns
+
+
+def load(path: Path | str = DEFAULT_PATH) -> SimpleNamespace:
+    """Load and validate the configuration file, or raise ConfigError (one line per problem)."""
+    path = Path(path)
+    try:
+        raw_text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: configuration file not found") from None
+    except IsADirectoryError:
+        raise ConfigError(f"{path}: expected a configuration file, got a folder") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read the configuration file: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: expected UTF-8 text, got bytes that are not") from None
+    try:
+        data = tomllib.loads(raw_text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    values, problems = validate(data)
+    if problems:
+        raise ConfigError([f"{path}: {p}" for p in problems])
+    cfg = _namespace(values)
+    cfg.path = path
+    cfg.calibration_path = (path.parent / cfg.hardware.calibration).resolve() \
+        if not Path(cfg.hardware.calibration).is_absolute() else Path(cfg.hardware.calibration)
+    return cfg
+
+
+def defaults() -> SimpleNamespace:
+    """The configuration with every default, as if from an empty file."""
+    values, problems = validate({})
+    assert not problems, problems
+    cfg = _namespace(values)
+    cfg.path = None
+    cfg.calibration_path = Path(__file__).resolve().parent.parent / "config" / "calibration.toml"
+    return cfg
+
+
+def mqtt_password(cfg: SimpleNamespace, environ=os.environ) -> str | None:
+    """The broker password from the environment or its file (systemd's credential folder
+    counts too); never from the main configuration, and never logged."""
+    if environ.get(PASSWORD_ENV):
+        return environ[PASSWORD_ENV]
+    name = cfg.mqtt.password_file
+    if not name:
+        creds = environ.get("CREDENTIALS_DIRECTORY")
+        candidate = Path(creds) / "mqtt_password" if creds else None
+        if candidate is None or not candidate.is_file():
+            return None
+        name = str(candidate)
+    path = Path(name)
+    if not path.is_absolute() and cfg.path is not None:
+        path = cfg.path.parent / path
+    try:
+        return path.read_text(encoding="utf-8").strip()
+    except OSError as exc:
+        raise ConfigError(f"{cfg.path}: mqtt.password_file: cannot read '{path}': {exc.strerror}") from None
+
+
+# -- rendering the documented defaults ------------------------------------------------
+def _toml_literal(value: Any, example: str | None) -> str:
+    if example is not None:
+        return example
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return f'"{value}"'
+    if isinstance(value, float) and value == 2 / 3:
+        return '"2/3"'
+    return repr(value)
+
+
+def render_toml() -> str:
+    """The shipped ``config/agent.toml``: every key with its default and its documentation."""
+    out = ["# OpenPalm pi-agent configuration. Every key is shown with its default.",
+           "# Generated from the schema in pi_agent/config.py (python -m pi_agent.config --write).",
+           "# The MQTT password never goes here: see mqtt.password_file.", ""]
+    for section, spec in SCHEMA.items():
+        if isinstance(spec, Named):
+            out.append(f"# {spec.doc}")
+            for i, (name, table) in enumerate(spec.default.items()):
+                out.append(f"[{section}.{name}]")
+                for key, value in table.items():
+                    if i == 0:
+                        out.append(f"# {spec.keys[key].doc}")
+                    lit = f"0x{value:02x}" if key == "address" else _toml_literal(value, None)
+                    out.append(f"{key} = {lit}")
+                out.append("")
+        else:
+            out.append(f"[{section}]")
+            for key, k in spec.items():
+                out.append(f"# {k.doc}")
+                out.append(f"{key} = {_toml_literal(k.default, k.example)}")
+            out.append("")
+    return "\n".join(out)
+
+
+def render_markdown() -> str:
+    """The README's configuration reference."""
+    out = ["| key | default | meaning |", "| --- | --- | --- |"]
+    for section, spec in SCHEMA.items():
+        if isinstance(spec, Named):
+            for key, k in spec.keys.items():
+                out.append(f"| `{section}.NAME.{key}` | see `config/agent.toml` | {k.doc} |")
+        else:
+            for key, k in spec.items():
+                out.append(f"| `{section}.{key}` | `{_toml_literal(k.default, k.example)}` | {k.doc} |")
+    return "\n".join(out)
+
+
+if __name__ == "__main__":  # python -m pi_agent.config --write
+    import sys
+    root = Path(__file__).resolve().parent.parent
+    if "--write" in sys.argv:
+        (root / "config" / "agent.toml").write_text(render_toml(), encoding="utf-8")
+        print(f"wrote {root / 'config' / 'agent.toml'}")
+    else:
+        print(render_toml())

@@ -1,0 +1,80 @@
+"""All configured channels, grouped by chip, read through one I2C bus object.
+
+The bus is any object with busio's I2C methods: ``busio.I2C`` on a Raspberry Pi
+(``open_i2c``), or ``mock_hw.i2c.MockI2C`` in simulation and tests. One chip's bus error
+is a fault of that chip's channels only; the other chips keep reading.
+"""
+
+from __future__ import annotations
+
+from pi_agent.errors import BusError, CalibrationError, ConversionTimeout
+from sensors.ads1115 import ADS1115Reader
+from sensors.channel import Channel, Reading
+
+
+def open_i2c(bus_number: int = 1):
+    """The real I2C bus. Imports Blinka only here, so everything else runs anywhere."""
+    try:
+        if bus_number == 1:
+            import board
+            import busio
+            return busio.I2C(board.SCL, board.SDA, frequency=400_000)
+        from adafruit_extended_bus import ExtendedI2C
+        return ExtendedI2C(bus_number)
+    except (ImportError, NotImplementedError, RuntimeError, ValueError, OSError) as exc:
+        raise BusError(f"cannot open I2C bus {bus_number}: {exc} (on a computer without the "
+                       f"hardware, use --simulate)") from exc
+
+
+def build_channels(cfg, calibrations: dict) -> dict[str, Channel]:
+    """Channels from the configuration and the calibration file, checked against each other."""
+    problems = []
+    channels = {}
+    for name, s in cfg.sensors.items():
+        cal = calibrations.get(name)
+        if cal is None:
+            problems.append(f"{cfg.calibration_path}: {name}: missing (the configuration has a {s.kind} channel '{name}')")
+            continue
+        if cal.kind != s.kind:
+            problems.append(f"{cfg.calibration_path}: {name}.kind: expected '{s.kind}' as in the configuration, got '{cal.kind}'")
+            continue
+        if cal.gain != s.gain:
+            cal = cal.rescaled(s.gain)
+        channels[name] = Channel(
+            name, kind=s.kind, chip=s.chip, input=s.input, gain=s.gain, data_rate=s.data_rate,
+            calibration=cal, vdd=cfg.hardware.vdd, rail_margin_v=cfg.faults.rail_margin_v,
+            stuck_after_s=cfg.faults.stuck_after_s, stuck_min_samples=cfg.faults.stuck_min_samples)
+    for name in calibrations:
+        if name not in cfg.sensors:
+            problems.append(f"{cfg.calibration_path}: {name}: no such channel in the configuration")
+    if problems:
+        raise CalibrationError(problems)
+    return channels
+
+
+class SensorArray:
+    def __init__(self, i2c, channels: dict[str, Channel], chip_addresses: dict[str, int], clock) -> None:
+        self.channels = channels
+        self.clock = clock
+        self.readers = {chip: ADS1115Reader(i2c, address, clock) for chip, address in chip_addresses.items()}
+        self.by_chip: dict[str, list[Channel]] = {chip: [] for chip in chip_addresses}
+        for ch in channels.values():
+            self.by_chip[ch.chip].append(ch)
+
+    def read_chip(self, chip: str) -> list[Reading]:
+        """Read every channel of ``chip`` once. A failing chip faults all of its channels."""
+        reader = self.readers[chip]
+        out = []
+        channels = self.by_chip[chip]
+        for i, ch in enumerate(channels):
+            try:
+                raw = reader.read(ch.input, ch.gain, ch.data_rate)
+            except ConversionTimeout:
+                out.append(ch.failed(self.clock.monotonic(), "adc_timeout"))
+                continue
+            except BusError:
+                t = self.clock.monotonic()
+                out.extend(c.failed(t, "i2c_error") for c in channels[i:])
+                break
+            out.append(ch.accept(self.clock.monotonic(), raw))
+        return out

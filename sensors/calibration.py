@@ -1,0 +1,235 @@
+"""Calibration: raw ADC counts to physical units and back.
+
+Flex sensors: a straight line through two measured points (counts, degrees).
+Force-sensing resistors are far from linear, so a force channel has a *tare* (the
+counts with nothing pressing) and a piecewise-linear table of counts above the tare to
+newtons; both ends extrapolate along their outer segment. Each conversion has an exact
+inverse, which the simulated hardware uses to turn a scenario's newtons into counts.
+
+Calibration lives in its own TOML file (``config/calibration.toml`` by default), so
+re-calibrating never rewrites the user's configuration.
+"""
+
+from __future__ import annotations
+
+import bisect
+import datetime as dt
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pi_agent.errors import CalibrationError
+from sensors.units import FULL_SCALE_V, GAINS, gain_label
+
+
+@dataclass(frozen=True)
+class FlexCalibration:
+    """Degrees from counts, linear through two measured points."""
+
+    points: tuple[tuple[float, float], tuple[float, float]]
+    gain: float = 1
+    date: str = ""
+    kind: str = field(default="flex", init=False)
+
+    def __post_init__(self) -> None:
+        (c0, d0), (c1, d1) = self.points
+        object.__setattr__(self, "_slope", (d1 - d0) / (c1 - c0))
+
+    def to_physical(self, counts: float) -> float:
+        (c0, d0), _ = self.points
+        return d0 + (counts - c0) * self._slope
+
+    def to_counts(self, degrees: float) -> float:
+        (c0, d0), _ = self.points
+        return c0 + (degrees - d0) / self._slope
+
+    def rescaled(self, gain: float) -> "FlexCalibration":
+        k = FULL_SCALE_V[self.gain] / FULL_SCALE_V[gain]
+        (c0, d0), (c1, d1) = self.points
+        return FlexCalibration(((c0 * k, d0), (c1 * k, d1)), gain, self.date)
+
+    def to_toml(self) -> dict:
+        return {"kind": "flex", "gain": self.gain, "date": self.date,
+                "points": [list(p) for p in self.points]}
+
+
+@dataclass(frozen=True)
+class ForceCalibration:
+    """Newtons from counts: a tare, then a piecewise-linear table."""
+
+    tare: float
+    table: tuple[tuple[float, float], ...]
+    gain: float = 1
+    date: str = ""
+    max_push_n: float | None = None
+    kind: str = field(default="force", init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_counts", [c for c, _ in self.table])
+        object.__setattr__(self, "_newtons", [n for _, n in self.table])
+
+    @staticmethod
+    def _interp(x: float, xs: list[float], ys: list[float]) -> float:
+        i = bisect.bisect_right(xs, x) - 1
+        i = 0 if i < 0 else min(i, len(xs) - 2)
+        x0, x1, y0, y1 = xs[i], xs[i + 1], ys[i], ys[i + 1]
+        return y0 + (x - x0) * (y1 - y0) / (x1 - x0)
+
+    def to_physical(self, counts: float) -> float:
+        return self._interp(counts - self.tare, self._counts, self._newtons)
+
+    def to_counts(self, newtons: float) -> float:
+        return self.tare + self._interp(newtons, self._newtons, self._counts)
+
+    def with_tare(self, tare: float, date: str) -> "ForceCalibration":
+        return ForceCalibration(tare, self.table, self.gain, date, self.max_push_n)
+
+    def rescaled(self, gain: float) -> "ForceCalibration":
+        k = FULL_SCALE_V[self.gain] / FULL_SCALE_V[gain]
+        return ForceCalibration(self.tare * k, tuple((c * k, n) for c, n in self.table),
+                                gain, self.date, self.max_push_n)
+
+    def to_toml(self) -> dict:
+        out = {"kind": "force", "gain": self.gain, "date": self.date, "tare": self.tare,
+               "table": [list(p) for p in self.table]}
+        if self.max_push_n is not None:
+            out["max_push_n"] = self.max_push_n
+        return out
+
+
+Calibration = FlexCalibration | ForceCalibration
+
+
+def _number(x) -> bool:
+    return isinstance(x, (int, float)) and not isinstance(x, bool)
+
+
+def _parse_gain(where: str, raw, problems: list[str]) -> float:
+    if raw == "2/3":
+        return 2 / 3
+    if _number(raw) and raw in GAINS:
+        return raw
+    problems.append(f"{where}.gain: expected one of 2/3, 1, 2, 4, 8, 16, got {raw!r}")
+    return 1
+
+
+def _pairs(where: str, raw, problems: list[str], expected: str, minimum: int) -> list[tuple[float, float]] | None:
+    if (not isinstance(raw, list) or len(raw) < minimum
+            or not all(isinstance(p, list) and len(p) == 2 and all(map(_number, p)) for p in raw)):
+        problems.append(f"{where}: expected {expected}, got {raw!r}")
+        return None
+    return [(float(a), float(b)) for a, b in raw]
+
+
+def parse_entry(where: str, raw: dict, problems: list[str]) -> Calibration | None:
+    """One calibration entry from its TOML table; problems are appended, one line each."""
+    if not isinstance(raw, dict):
+        problems.append(f"{where}: expected a table, got {raw!r}")
+        return None
+    kind = raw.get("kind")
+    allowed = {"flex": {"kind", "gain", "date", "points"},
+               "force": {"kind", "gain", "date", "tare", "table", "max_push_n"}}
+    if kind not in allowed:
+        problems.append(f"{where}.kind: expected 'flex' or 'force', got {kind!r}")
+        return None
+    for key in sorted(set(raw) - allowed[kind]):
+        problems.append(f"{where}.{key}: unknown key for a {kind} calibration")
+    gain = _parse_gain(where, raw.get("gain", 1), problems)
+    date = raw.get("date", "")
+    if not isinstance(date, (str, dt.date)):
+        problems.append(f"{where}.date: expected a date, got {date!r}")
+    date = str(date)
+    if kind == "flex":
+        points = _pairs(f"{where}.points", raw.get("points"), problems,
+                        "two [counts, degrees] points", 2)
+        if points is None:
+            return None
+        if len(points) != 2 or points[0][0] == points[1][0] or points[0][1] == points[1][1]:
+            problems.append(f"{where}.points: expected two points with different counts and different degrees, got {raw.get('points')!r}")
+            return None
+        return FlexCalibration((points[0], points[1]), gain, date)
+    tare = raw.get("tare")
+    if not _number(tare):
+        problems.append(f"{where}.tare: expected a number of counts, got {tare!r}")
+        return None
+    table = _pairs(f"{where}.table", raw.get("table"), problems,
+                   "at least two [counts above tare, newtons] pairs", 2)
+    if table is None:
+        return None
+    for (c0, n0), (c1, n1) in zip(table, table[1:]):
+        if not (c1 > c0 and n1 > n0):
+            problems.append(f"{where}.table: not monotonic: counts and newtons must both rise, "
+                            f"got [{c0:g}, {n0:g}] then [{c1:g}, {n1:g}]")
+            return None
+    max_push = raw.get("max_push_n")
+    if max_push is not None and not (_number(max_push) and max_push > 0):
+        problems.append(f"{where}.max_push_n: expected a positive number of newtons, got {max_push!r}")
+        max_push = None
+    return ForceCalibration(float(tare), tuple(table), gain, date, max_push)
+
+
+def load_calibration(path: Path) -> dict[str, Calibration]:
+    """Read a calibration file; raise CalibrationError with one line per problem."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise CalibrationError(f"{path}: calibration file not found") from None
+    except OSError as exc:
+        raise CalibrationError(f"{path}: cannot read the calibration file: {exc.strerror}") from None
+    try:
+        data = tomllib.loads(text)
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise CalibrationError(f"{path}: not valid TOML: {exc}") from None
+    problems: list[str] = []
+    entries = {}
+    for name, raw in data.items():
+        entry = parse_entry(name, raw, problems)
+        if entry is not None:
+            entries[name] = entry
+    if problems:
+        raise CalibrationError([f"{path}: {p}" for p in problems])
+    return entries
+
+
+def _toml_value(v) -> str:
+    if isinstance(v, str):
+        return '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if isinstance(v, list):
+        return "[" + ", ".join(_toml_value(x) for x in v) + "]"
+    if isinstance(v, float):
+        return repr(round(v, 6))
+    return repr(v)
+
+
+def dumps_calibration(entries: dict[str, Calibration]) -> str:
+    lines = ["# OpenPalm sensor calibration, written by `pi-agent calibrate`.",
+             "# Flex: points = two [counts, degrees] pairs. Force: tare = counts with nothing",
+             "# pressing; table = [counts above tare, newtons] pairs, both rising.", ""]
+    for name, cal in entries.items():
+        lines.append(f"[{name}]")
+        for key, value in cal.to_toml().items():
+            if key == "gain":
+                value = gain_label(value) if value == 2 / 3 else int(value)
+            lines.append(f"{key} = {_toml_value(value)}")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def save_calibration(path: Path, entries: dict[str, Calibration]) -> None:
+    """Write atomically: a power cut leaves the old file or the new one, never half."""
+    path = Path(path)
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "w", encoding="utf-8") as f:
+        f.write(dumps_calibration(entries))
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+    try:
+        fd = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+    except OSError:
+        pass

@@ -1,0 +1,142 @@
+"""Configuration: the shipped file is valid and documented; every user mistake is one
+clear line and exit status 78, with no traceback."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from conftest import CONFIG, ROOT, run_cli
+from pi_agent import config
+
+
+def test_shipped_config_passes_check_config():
+    """The shipped config/agent.toml passes `pi-agent check-config` with exit 0."""
+    result = run_cli("check-config", "--config", str(CONFIG))
+    assert result.returncode == 0, result.stderr
+    assert "OK (5 channels on 2 chips" in result.stdout
+
+
+def test_shipped_config_is_rendered_from_the_schema():
+    """config/agent.toml documents every key beside its default, straight from the schema."""
+    assert CONFIG.read_text(encoding="utf-8") == config.render_toml()
+    for section, spec in config.SCHEMA.items():
+        keys = spec.keys if isinstance(spec, config.Named) else spec
+        for key, k in keys.items():
+            assert f"# {k.doc}" in CONFIG.read_text(encoding="utf-8"), f"{section}.{key} undocumented"
+
+
+def test_readme_configuration_reference_matches_the_schema():
+    """The README's configuration reference is the one the schema renders."""
+    assert config.render_markdown() in (ROOT / "README.md").read_text(encoding="utf-8")
+
+
+def test_default_layout_is_the_documented_hardware():
+    """The default layout: splint ADS1115 at 0x48 (wrist, fingers, palm), pad at 0x49."""
+    cfg = config.load(CONFIG)
+    assert cfg.chips["splint"].address == 0x48 and cfg.chips["pad"].address == 0x49
+    kinds = {n: (s.chip, s.kind) for n, s in cfg.sensors.items()}
+    assert kinds == {"wrist": ("splint", "flex"), "fingers": ("splint", "flex"), "palm": ("splint", "force"),
+                     "pad_palm": ("pad", "force"), "pad_fingers": ("pad", "force")}
+
+
+def _write(tmp_path: Path, text: str, calibration: bool = True) -> Path:
+    path = tmp_path / "agent.toml"
+    path.write_text(text, encoding="utf-8")
+    if calibration:
+        (tmp_path / "calibration.toml").write_text((ROOT / "config" / "calibration.toml").read_text())
+    return path
+
+
+BROKEN = {
+    "toml syntax": ("[device\nid = 'x'\n", r"agent\.toml: not valid TOML: "),
+    "unknown key": ("[sensors.wrist]\nchip='splint'\ninput=0\nkind='flex'\ngian=2\n",
+                    r"agent\.toml: sensors\.wrist\.gian: unknown key \(did you mean 'gain'\?\)"),
+    "unknown section": ("[hardwar]\nvdd=3.3\n", r"agent\.toml: hardwar: unknown section \(did you mean 'hardware'\?\)"),
+    "wrong type": ("[hardware]\nvdd='3.3'\n", r"agent\.toml: hardware\.vdd: expected a number from 2 to 5\.5, got '3\.3'"),
+    "gain out of set": ("[sensors.wrist]\nchip='splint'\ninput=0\nkind='flex'\ngain=3\n[sensors.fingers]\nchip='splint'\ninput=1\nkind='flex'\n"
+                        "[sensors.palm]\nchip='splint'\ninput=2\nkind='force'\n[sensors.pad_palm]\nchip='pad'\ninput=0\nkind='force'\n"
+                        "[sensors.pad_fingers]\nchip='pad'\ninput=1\nkind='force'\n",
+                        r"agent\.toml: sensors\.wrist\.gain: expected one of 2/3, 1, 2, 4, 8, 16, got 3"),
+    "out of range": ("[chips.splint]\naddress=0x48\nrate_hz=0\n[chips.pad]\naddress=0x49\n",
+                     r"agent\.toml: chips\.splint\.rate_hz: expected a number from 0\.1 to 200, got 0"),
+    "bad address": ("[chips.splint]\naddress=0x20\n[chips.pad]\naddress=0x49\n",
+                    r"agent\.toml: chips\.splint\.address: expected an ADS1115 address 0x48 to 0x4B"),
+    "bad zone": ("[device]\ntimezone='Mars/Olympus'\n", r"agent\.toml: device\.timezone: expected an IANA time zone"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BROKEN))
+def test_broken_configuration_is_one_clear_line_and_exit_78(tmp_path, case):
+    """Each broken configuration gives one line naming file, key, expected and found; exit 78."""
+    text, pattern = BROKEN[case]
+    path = _write(tmp_path, text)
+    for command in ("check-config", "run"):
+        result = run_cli(command, "--config", str(path))
+        assert result.returncode == 78, (command, result.stdout, result.stderr)
+        assert "Traceback" not in result.stderr
+        lines = result.stderr.strip().splitlines()
+        assert len(lines) == 1, lines
+        assert re.search(pattern, lines[0]), lines[0]
+
+
+def test_every_problem_is_reported_at_once(tmp_path):
+    """Validation is complete: two problems give two lines."""
+    path = _write(tmp_path, "[hardware]\nvdd=9\ni2c_bus=-1\n")
+    result = run_cli("check-config", "--config", str(path))
+    assert result.returncode == 78
+    assert len(result.stderr.strip().splitlines()) == 2
+
+
+def test_missing_configuration_file(tmp_path):
+    """A missing configuration file is one line and exit 78."""
+    result = run_cli("check-config", "--config", str(tmp_path / "nope.toml"))
+    assert result.returncode == 78
+    assert result.stderr.strip() == f"{tmp_path / 'nope.toml'}: configuration file not found"
+
+
+def test_missing_calibration_file(tmp_path):
+    """A configuration whose calibration file is missing is one line and exit 78."""
+    path = _write(tmp_path, "", calibration=False)
+    result = run_cli("check-config", "--config", str(path))
+    assert result.returncode == 78
+    assert result.stderr.strip() == f"{tmp_path / 'calibration.toml'}: calibration file not found"
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("entry, pattern", [
+    ("[palm]\nkind='force'\ntare=0\ntable=[[0,0.0],[100,5.0],[90,6.0]]\n", r"palm\.table: not monotonic"),
+    ("[wrist]\nkind='flex'\npoints=[[100, 0.0]]\n", r"wrist\.points: expected two \[counts, degrees\] points"),
+    ("[wrist]\nkind='bend'\n", r"wrist\.kind: expected 'flex' or 'force'"),
+    ("[palm\n", r"calibration\.toml: not valid TOML"),
+])
+def test_bad_calibration_file_is_refused_at_start(tmp_path, entry, pattern):
+    """A damaged or non-monotonic calibration file is refused with a clear line, exit 78."""
+    path = _write(tmp_path, "")
+    cal = tmp_path / "calibration.toml"
+    text = cal.read_text()
+    name = re.match(r"\[(\w+)", entry).group(1)
+    text = re.sub(rf"\[{name}\]\n(?:[^\[].*\n)*", "", text) + entry
+    cal.write_text(text)
+    result = run_cli("check-config", "--config", str(path))
+    assert result.returncode == 78, result.stdout
+    assert re.search(pattern, result.stderr), result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_password_comes_from_file_or_environment_and_is_never_printed(tmp_path):
+    """The MQTT password is read from its file or the environment, and never printed."""
+    secret = "s3cret-hunter2"
+    (tmp_path / "pw").write_text(secret + "\n")
+    path = _write(tmp_path, "[mqtt]\nbroker='mqtt://localhost:1883'\npassword_file='pw'\n")
+    cfg = config.load(path)
+    assert config.mqtt_password(cfg, environ={}) == secret
+    assert config.mqtt_password(cfg, environ={config.PASSWORD_ENV: "other"}) == "other"
+    result = run_cli("check-config", "--config", str(path))
+    assert result.returncode == 0 and secret not in result.stdout + result.stderr
+    bad = _write(tmp_path, "[mqtt]\npassword = 'oops'\n")
+    result = run_cli("check-config", "--config", str(bad))
+    assert result.returncode == 78 and "oops" not in result.stderr
+    assert "mqtt.password: unknown key (did you mean 'password_file'?)" in result.stderr

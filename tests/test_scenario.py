@@ -1,0 +1,72 @@
+"""Scenario files: FORMAT.md's steps become the right physical timeline; mistakes are
+reported one line each."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from conftest import ROOT, run_cli
+from mock_hw import scenario as scenario_mod
+from pi_agent.errors import ScenarioError
+
+CHANNELS = {"wrist": "flex", "fingers": "flex", "palm": "force", "pad_palm": "force", "pad_fingers": "force"}
+
+
+def test_timeline_follows_holds_ramps_and_sets():
+    """hold/set jump at once, ramps are linear from where the channel is, faults pass time."""
+    s = scenario_mod.parse({"start": "2026-01-01T00:00:00", "steps": [
+        {"hold": 10, "set": {"wrist": 20}},
+        {"ramp": 10, "to": {"wrist": 40, "palm": 5}},
+        {"clock_step": -3600},
+        {"fault": {"kind": "stuck", "channel": "palm", "for": 5}},
+        {"power_cut": {"off": 30}},
+        {"command": {"name": "identify", "args": {}}},
+        {"hold": 1, "set": {"wrist": -10}},
+    ]}, CHANNELS)
+    tl = s.timeline
+    assert tl.value("wrist", 0) == 20 and tl.value("wrist", 9.99) == 20
+    assert tl.value("wrist", 15) == pytest.approx(30) and tl.value("palm", 15) == pytest.approx(2.5)
+    assert tl.value("wrist", 20) == 40 and tl.value("wrist", 55) == -10
+    assert tl.value("fingers", 30) == 0, "channels start at 0"
+    assert [(i.t, i.kind) for i in tl.instants] == [(20, "clock_step"), (25, "power_cut"), (55, "command")]
+    assert tl.faults[0].start == 20 and tl.faults[0].end == 25
+    assert tl.duration == 56
+
+
+def test_shipped_examples_parse():
+    """The example scenarios in scenarios/ follow the format."""
+    for path in sorted((ROOT / "scenarios").glob("*.json")):
+        scenario_mod.load(path, CHANNELS)
+
+
+@pytest.mark.parametrize("data, message", [
+    ({"steps": []}, "start: missing"),
+    ({"start": "2026-01-01T00:00:00+01:00", "steps": []}, "start: expected a local ISO 8601 time without offset"),
+    ({"start": "2026-01-01T00:00:00", "steps": [{"hodl": 5}]}, "steps[0]: unknown step 'hodl' (did you mean 'hold'?)"),
+    ({"start": "2026-01-01T00:00:00", "steps": [{"hold": 5, "set": {"wirst": 3}}]},
+     "steps[0].set.wirst: unknown channel (did you mean 'wrist'?)"),
+    ({"start": "2026-01-01T00:00:00", "steps": [{"hold": -5}]}, "steps[0].hold: expected at least 0 seconds"),
+    ({"start": "2026-01-01T00:00:00", "steps": [{"fault": {"kind": "melted", "channel": "palm", "for": 1}}]},
+     "steps[0].fault.kind: expected one of disconnected, stuck, i2c_error"),
+    ({"start": "2026-01-01T00:00:00", "timezone": "Nowhere/City", "steps": []}, "timezone: expected an IANA time zone"),
+])
+def test_bad_scenarios_are_refused_with_one_clear_line(data, message):
+    """Each mistake in a scenario is named with its place in the file."""
+    with pytest.raises(ScenarioError) as info:
+        scenario_mod.parse(data, CHANNELS, "s.json")
+    assert len(info.value.problems) == 1
+    assert info.value.problems[0].startswith("s.json: ") and message in info.value.problems[0]
+
+
+def test_bad_scenario_on_the_command_line(tmp_path):
+    """`pi-agent run --simulate` with a broken scenario: one line per problem, no traceback."""
+    path = tmp_path / "s.json"
+    path.write_text(json.dumps({"start": "2026-01-01T00:00:00", "steps": [{"hold": "long"}]}))
+    result = run_cli("run", "--simulate", str(path))
+    assert result.returncode == 65
+    assert result.stderr.strip().endswith("steps[0].hold: expected at least 0 seconds, got 'long'")
+    assert "Traceback" not in result.stderr
+    result = run_cli("run", "--simulate", str(tmp_path / "missing.json"))
+    assert result.returncode == 65 and "scenario file not found" in result.stderr
