@@ -240,12 +240,17 @@ def build_timeline(steps: list[dict], channels: dict[str, str]) -> Timeline:
     faults: list[Fault] = []
     t = 0.0
 
-    def current(ch: str) -> float:
-        return points[ch][1][-1]
-
-    def put(ch: str, when: float, value: float) -> None:
+    def hold_until(ch: str, when: float) -> None:
+        """The channel kept its value up to ``when``."""
         times, values = points[ch]
-        if times[-1] == when and len(times) > 1 and times[-2] == when:
+        if times[-1] < when:
+            times.append(when)
+            values.append(values[-1])
+
+    def jump(ch: str, when: float, value: float) -> None:
+        hold_until(ch, when)
+        times, values = points[ch]
+        if len(times) > 1 and times[-2] == when:
             values[-1] = value          # a second jump at the same instant replaces the first
         else:
             times.append(when)
@@ -254,13 +259,15 @@ def build_timeline(steps: list[dict], channels: dict[str, str]) -> Timeline:
     for i, step in enumerate(steps):
         if "hold" in step:
             for ch, v in step.get("set", {}).items():
-                put(ch, t, float(v))
+                jump(ch, t, float(v))
             t += float(step["hold"])
         elif "ramp" in step:
             s = float(step["ramp"])
             for ch, v in step["to"].items():
-                put(ch, t, current(ch))   # the ramp starts from where the channel is now
-                put(ch, t + s, float(v))
+                hold_until(ch, t)          # the ramp starts from where the channel is now
+                times, values = points[ch]
+                times.append(t + s)
+                values.append(float(v))
             t += s
         elif "clock_step" in step:
             instants.append(Instant(t, "clock_step", float(step["clock_step"]), i))

@@ -35,6 +35,18 @@ def test_timeline_follows_holds_ramps_and_sets():
     assert tl.duration == 56
 
 
+def test_set_holds_each_value_until_the_next_set():
+    """A channel set by one hold keeps that value, unchanged, until a later step changes it."""
+    s = scenario_mod.parse({"start": "2026-01-01T00:00:00", "steps": [
+        {"hold": 100, "set": {"palm": 0.0}}, {"hold": 100, "set": {"palm": 3.0}},
+        {"hold": 50}, {"hold": 10, "set": {"palm": 1.0, "wrist": 5}}, {"ramp": 0, "to": {"palm": 2.0}},
+        {"hold": 10}]}, CHANNELS)
+    tl = s.timeline
+    assert [tl.value("palm", t) for t in (0, 50, 99.999, 100, 150, 249.9, 250, 259.9, 260, 265)] == \
+        [0, 0, 0, 3, 3, 3, 1, 1, 2, 2]
+    assert tl.value("wrist", 249) == 0 and tl.value("wrist", 251) == 5
+
+
 def test_shipped_examples_parse():
     """The example scenarios in scenarios/ follow the format."""
     for path in sorted((ROOT / "scenarios").glob("*.json")):
