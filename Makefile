@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml
 setup: $(STAMP)
 
 demo: $(STAMP)
-	$(VENV)/bin/pi-agent run --simulate scenarios/demo-day.json --speed 1440 --state-dir "$$(mktemp -d)"
+	$(VENV)/bin/pi-agent run --simulate scenarios/demo-day.json --speed 1440
 
 test: $(STAMP)
 	$(VENV)/bin/python -m pytest

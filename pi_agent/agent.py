@@ -13,7 +13,9 @@ import time
 from typing import Callable
 
 from pi_agent.core import Core
+from pi_agent.errors import StoreError
 from pi_agent.events import Event
+from pi_agent.position import WORN, public
 from sensors.array import SensorArray, build_channels
 from sensors.calibration import load_calibration
 from sensors.channel import Channel
@@ -27,15 +29,18 @@ def load_channels(cfg) -> dict[str, Channel]:
 
 
 class Agent:
-    def __init__(self, cfg, clock, i2c, channels: dict[str, Channel], *,
+    def __init__(self, cfg, clock, i2c, channels: dict[str, Channel], *, zone, store=None,
                  on_event: Callable[[Event], None] | None = None) -> None:
         self.cfg = cfg
         self.clock = clock
         addresses = {name: c.address for name, c in cfg.chips.items()}
         self.sensors = SensorArray(i2c, channels, addresses, clock)
-        self.core = Core(cfg)
+        self.store = store
+        self.core = Core(cfg, zone, loader=store.load_day if store is not None else None)
         self.on_event = on_event
         now = clock.monotonic()
+        self.checkpoint_s = cfg.store.checkpoint_s
+        self.last_checkpoint = now
         self.periods = {chip: 1.0 / cfg.chips[chip].rate_hz
                         for chip, chs in self.sensors.by_chip.items() if chs}
         self.next_due = {chip: now for chip in self.periods}
@@ -60,9 +65,33 @@ class Agent:
         self.next_due[chip] = due if due > now - self.periods[chip] else now  # late: no catch-up burst
         for e in events:
             self._emit(e)
+        if now - self.last_checkpoint >= self.checkpoint_s:
+            self.checkpoint()
         self.steps += 1
         self.last_step = now
         return events
+
+    def checkpoint(self) -> None:
+        """Write what changed since the last checkpoint to the store, in one transaction."""
+        self.last_checkpoint = self.clock.monotonic()
+        if self.store is None:
+            return
+        core = self.core
+        days = core.ledger.take_dirty()
+        bouts, core.finished_bouts = core.finished_bouts, []
+        live = {"position": public(core.position.state), "worn": core.position.state in WORN,
+                "since": core.state_since_wall, "updated": core.wall}
+        try:
+            self.store.checkpoint(days, bouts, {"live": live})
+        except StoreError as exc:
+            log.error("%s; keeping the totals in memory and trying again at the next checkpoint", exc)
+            core.ledger.dirty.update(days)
+            core.finished_bouts[:0] = bouts
+
+    def close(self) -> None:
+        """A clean stop: the last checkpoint. Idempotent."""
+        if self.store is not None:
+            self.checkpoint()
 
     def _emit(self, event: Event) -> None:
         if event.type == "fault_raised":

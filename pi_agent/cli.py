@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import os
 import signal
@@ -13,7 +14,7 @@ import zoneinfo
 from pathlib import Path
 
 from pi_agent import __version__, config
-from pi_agent.errors import ConfigError, InputError, ScenarioError, SensorError
+from pi_agent.errors import ConfigError, InputError, SensorError, StoreError
 
 EX_DATAERR = 65
 EX_UNAVAILABLE = 69
@@ -43,9 +44,11 @@ def _parser() -> argparse.ArgumentParser:
     sim.add_argument("scenario", type=Path)
     sim.add_argument("--report", choices=["json", "text"], default="json")
     sim.add_argument("--events", type=Path, metavar="FILE", help="write every event as a JSON line")
+    sim.add_argument("--state-dir", type=Path, help="keep the store here (default: a temporary folder)")
 
     st = with_config(sub.add_parser("status", help="today's totals and the last 7 days"))
     st.add_argument("--state-dir", type=Path)
+    st.add_argument("--json", action="store_true", help="print JSON instead of a table")
 
     with_config(sub.add_parser("check-config", help="validate the configuration and calibration"))
     return p
@@ -87,11 +90,11 @@ def cmd_check_config(args) -> int:
 def cmd_run(args) -> int:
     from pi_agent.agent import Agent, load_channels
     from pi_agent.display import LineDisplay, status_line
+    from pi_agent.store import Store
 
     cfg = config.load(args.config)
     channels = load_channels(cfg)
     display = LineDisplay(sys.stdout, every_s=0.25 if sys.stdout.isatty() else 1.0)
-    stop_requested = []
 
     def show(agent) -> None:
         display.update(time.monotonic(), status_line(agent.core, channels, agent.clock.wall(), zone))
@@ -104,32 +107,66 @@ def cmd_run(args) -> int:
             raise ConfigError(f"--speed: expected a number above 0, got {args.speed:g}")
         scen = scenario_mod.load(args.simulate, {n: c.kind for n, c in channels.items()})
         zone = zone_of(cfg, scen.timezone)
-        clock = ScaledClock(scen.start_wall(zone.key), args.speed)
-        sim = Simulation(cfg, scen, clock, bus_time=False, after_step=show)
-        _on_signals(lambda: (stop_requested.append(1), sim.agent.stop()))
-        log.info("running on simulated hardware: %s (%s, %g times real time)",
-                 scen.name or args.simulate, zone.key, args.speed)
-        sim.run()
+        if args.state_dir is None:
+            state_dir = Path(tempfile.mkdtemp(prefix="openpalm-run-"))
+            log.info("simulated data goes to %s (use --state-dir to keep it)", state_dir)
+        else:
+            state_dir = args.state_dir
+        start_at = _resume_point(state_dir, args.simulate, args.speed)
+        if start_at >= scen.timeline.duration:
+            log.info("scenario %s already finished in %s", args.simulate, state_dir)
+            return 0
+        clock = ScaledClock(scen.start_wall(zone.key) + start_at, args.speed)
+        clock.step_wall(sum(i.value for i in scen.timeline.instants if i.kind == "clock_step" and i.t < start_at))
+        sim = Simulation(cfg, scen, clock, zone=zone, state_dir=state_dir, bus_time=False,
+                         after_step=show, start_at=start_at)
+        _on_signals(lambda: sim.agent.stop())
+        log.info("sampling started on simulated hardware: %s (%s, %g times real time, at %.0f s)",
+                 scen.name or args.simulate, zone.key, args.speed, start_at)
+        finished = sim.run()
+        sim.finish()
         show(sim.agent)
         display.close()
-        log.info("scenario %s", "stopped" if stop_requested else "finished")
+        log.info("scenario %s", "finished" if finished else "stopped")
         return 0
 
     from pi_agent.clock import SystemClock
     from sensors.array import open_i2c
     zone = zone_of(cfg)
+    store = Store(state_dir_of(cfg, args.state_dir))
     try:
         i2c = open_i2c(cfg.hardware.i2c_bus)
     except SensorError as exc:
         print(f"pi-agent: {exc}", file=sys.stderr)
         return EX_UNAVAILABLE
     clock = SystemClock()
-    agent = Agent(cfg, clock, i2c, channels)
+    agent = Agent(cfg, clock, i2c, channels, zone=zone, store=store)
     _on_signals(agent.stop)
-    log.info("running on the sensors of I2C bus %d", cfg.hardware.i2c_bus)
-    agent.run_forever(after_step=lambda: show(agent))
-    display.close()
+    log.info("sampling started on the sensors of I2C bus %d", cfg.hardware.i2c_bus)
+    try:
+        agent.run_forever(after_step=lambda: show(agent))
+    finally:
+        agent.close()
+        display.close()
     return 0
+
+
+def _resume_point(state_dir: Path, scenario_path: Path, speed: float) -> float:
+    """Where a restarted ``run --simulate`` picks the scenario up: the simulated world
+    went on while the agent was down, as a real hand does while a Pi reboots."""
+    marker = Path(state_dir) / "simulation.json"
+    ident = {"scenario": str(Path(scenario_path).resolve()), "speed": speed}
+    try:
+        saved = json.loads(marker.read_text())
+        if {k: saved.get(k) for k in ident} == ident:
+            return max(0.0, (time.time() - saved["started"]) * speed)
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
+    Path(state_dir).mkdir(parents=True, exist_ok=True)
+    tmp = marker.with_suffix(".tmp")
+    tmp.write_text(json.dumps({**ident, "started": time.time()}))
+    os.replace(tmp, marker)
+    return 0.0
 
 
 def _on_signals(handler) -> None:
@@ -167,5 +204,8 @@ def main(argv: list[str] | None = None) -> int:
         for line in exc.problems:
             print(line, file=sys.stderr)
         return EX_DATAERR
+    except StoreError as exc:
+        print(f"pi-agent: {exc}", file=sys.stderr)
+        return EX_UNAVAILABLE
     except KeyboardInterrupt:
         return 130

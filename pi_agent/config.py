@@ -181,6 +181,23 @@ SCHEMA: dict[str, dict[str, Key] | Named] = {
         "stuck_after_s": Key(1.75, "The same raw value for this long is a stuck input, in seconds.", number(0.5, 600)),
         "stuck_min_samples": Key(6, "...and over at least this many readings.", number(3, 1000, integer=True)),
     },
+    "positioning": {
+        "wear_n": Key(1.0, "The splint is worn when the palm sensor reads at least this, in newtons.", number(0.05, 50)),
+        "min_wrist_deg": Key(10.0, "Open position: wrist extension of at least this, in degrees.", number(-90, 90)),
+        "max_fingers_deg": Key(20.0, "Open position: finger flexion of at most this, in degrees.", number(-30, 120)),
+        "hysteresis_n": Key(0.2, "Width of the band around the wear threshold that does not flip the state, in newtons.",
+                            number(0, 5)),
+        "hysteresis_deg": Key(2.0, "Width of the band around the angle thresholds, in degrees.", number(0, 20)),
+        "debounce_s": Key(3.0, "A change of position must hold this long to count (its time is dated back), in seconds.",
+                          number(0, 120)),
+        "goal_h": Key(6.0, "Daily goal of hours in the open position.", number(0, 24)),
+        "long_bout_min": Key(20, "Open bouts at least this long are counted apart (reflex reduction shows after about 20 min), in minutes.",
+                             number(1, 600, integer=True)),
+    },
+    "store": {
+        "checkpoint_s": Key(60, "Write the totals to the store this often, in seconds: a power cut loses at most this much.",
+                            number(5, 3600)),
+    },
     "mqtt": {
         "broker": Key("", "Broker URL, mqtt://host:port or mqtts://host:port; empty: no MQTT.",
                       text(r"mqtts?://[^\s/:]+(:\d{1,5})?/?", "mqtt://host:port or mqtts://host:port")),
@@ -387,11 +404,23 @@ def render_markdown() -> str:
     return "\n".join(out)
 
 
+README_START, README_END = "<!-- config-reference:start -->", "<!-- config-reference:end -->"
+
+
+def render_readme(readme: str) -> str:
+    """The README with its configuration reference (between the markers) rendered anew."""
+    head, rest = readme.split(README_START, 1)
+    _, tail = rest.split(README_END, 1)
+    return f"{head}{README_START}\n{render_markdown()}\n{README_END}{tail}"
+
+
 if __name__ == "__main__":  # python -m pi_agent.config --write
     import sys
     root = Path(__file__).resolve().parent.parent
     if "--write" in sys.argv:
         (root / "config" / "agent.toml").write_text(render_toml(), encoding="utf-8")
-        print(f"wrote {root / 'config' / 'agent.toml'}")
+        readme = root / "README.md"
+        readme.write_text(render_readme(readme.read_text(encoding="utf-8")), encoding="utf-8")
+        print(f"wrote {root / 'config' / 'agent.toml'} and the reference in {readme}")
     else:
         print(render_toml())

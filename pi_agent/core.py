@@ -8,25 +8,54 @@ a unit test with three lines of set-up.
 
 from __future__ import annotations
 
+import zoneinfo
+from typing import Callable
+
+from pi_agent.days import DayLedger
 from pi_agent.events import Event
 from pi_agent.faults import FaultTracker
+from pi_agent.position import OPEN, UNKNOWN, WORN, WORN_UNKNOWN, PositionTracker, public
 from sensors.channel import Reading
+
+SPLINT_CHANNELS = ("wrist", "fingers", "palm")
 
 
 class Core:
-    def __init__(self, cfg) -> None:
+    def __init__(self, cfg, zone: zoneinfo.ZoneInfo,
+                 loader: Callable[[str], dict | None] | None = None) -> None:
         self.cfg = cfg
+        p = cfg.positioning
         self.faults = FaultTracker()
         self.latest: dict[str, Reading] = {}
         self.pad_channels = [n for n, s in cfg.sensors.items() if s.chip == "pad" and s.kind == "force"]
+        self.position = PositionTracker(wear_n=p.wear_n, min_wrist_deg=p.min_wrist_deg,
+                                        max_fingers_deg=p.max_fingers_deg, hysteresis_n=p.hysteresis_n,
+                                        hysteresis_deg=p.hysteresis_deg, debounce_s=p.debounce_s)
+        self.has_splint = all(ch in cfg.sensors for ch in SPLINT_CHANNELS)
+        self.ledger = DayLedger(zone, p.goal_h * 3600.0, loader)
+        self.long_bout_s = p.long_bout_min * 60.0
+        self.booked_state = UNKNOWN       # the state time is being booked to
+        self.booked_until: float | None = None
+        self.state_since_wall: float | None = None
+        self.bout: dict | None = None     # the open bout in progress
+        self.finished_bouts: list[dict] = []
+        self.now = 0.0
+        self.wall = 0.0
 
+    # -- feeding -----------------------------------------------------------------------
     def feed(self, readings: list[Reading], wall: float) -> list[Event]:
         events = []
+        splint = False
         for r in readings:
             self.latest[r.channel] = r
             e = self.faults.feed(r, wall)
             if e is not None:
                 events.append(e)
+            splint = splint or r.channel in SPLINT_CHANNELS
+        if readings:
+            self.now, self.wall = readings[-1].t, wall
+        if splint and self.has_splint:
+            self._position(self.now, wall, events)
         return events
 
     def value(self, channel: str) -> float | None:
@@ -44,3 +73,75 @@ class Core:
                 return None
             total += v
         return max(0.0, total)
+
+    # -- positioning ---------------------------------------------------------------------
+    def _position(self, t: float, wall: float, events: list[Event]) -> None:
+        tr = self.position.feed(t, self.value("wrist"), self.value("fingers"), self.value("palm"))
+        if tr is not None:
+            self._book(tr.t, t, wall)
+            began_wall = wall - (t - tr.t)
+            self._enter(tr.old, tr.new, tr.t, began_wall, t, wall, events)
+        settled = self.position.settled_until
+        self._book(t if settled is None else settled, t, wall)
+
+    def _book(self, until: float, now: float, wall: float) -> None:
+        """Book the time from ``booked_until`` to ``until`` to the booked state."""
+        if self.booked_until is None:
+            self.booked_until = until
+            return
+        d = until - self.booked_until
+        if d <= 0:
+            return
+        wall_end = wall - (now - until)
+        state = self.booked_state
+        ledger = self.ledger
+        if state in WORN:
+            ledger.book("worn_s", d, wall_end)
+        if state == OPEN:
+            ledger.book("open_s", d, wall_end)
+            if self.bout is not None:
+                self.bout["duration_s"] += d
+                day = ledger.day(self.bout["day"])
+                day["longest_bout_s"] = max(day["longest_bout_s"], self.bout["duration_s"])
+                if not self.bout["long"] and self.bout["duration_s"] >= self.long_bout_s:
+                    self.bout["long"] = True
+                    day["long_bouts"] += 1
+        elif state in (UNKNOWN, WORN_UNKNOWN):
+            ledger.book("unknown_s", d, wall_end)
+        self.booked_until = until
+
+    def _enter(self, old: str, new: str, t: float, began_wall: float, now: float, wall: float,
+               events: list[Event]) -> None:
+        self.booked_state = new
+        self.state_since_wall = began_wall
+        if old == OPEN and self.bout is not None:
+            bout = self.bout
+            self.bout = None
+            self.finished_bouts.append(bout)
+            events.append(Event("open_bout", now, wall, {"day": bout["day"], "start": bout["start_wall"],
+                                                        "duration_s": round(bout["duration_s"], 1)}))
+        if new == OPEN:
+            day = self.ledger.day_of(began_wall)
+            self.ledger.day(day)["open_bouts"] += 1
+            self.bout = {"day": day, "start_wall": began_wall, "duration_s": 0.0, "long": False}
+        if public(old) != public(new):
+            events.append(Event("position", now, wall, {"from": public(old), "to": public(new),
+                                                        "worn": new in WORN, "since": round(began_wall, 3)}))
+
+    # -- what a person sees ------------------------------------------------------------------
+    def today(self) -> dict:
+        return self.ledger.day(self.ledger.day_of(self.wall)) if self.wall else {}
+
+    def summary_line(self) -> str:
+        if not self.has_splint:
+            return ""
+        today = self.today()
+        state = public(self.position.state)
+        since = ""
+        if self.state_since_wall is not None and state != UNKNOWN:
+            minutes = int(max(0.0, self.wall - self.state_since_wall) // 60)
+            since = f" for {minutes // 60}:{minutes % 60:02d}"
+        goal = today.get("goal_s", 0) or 1
+        return (f"hand {state}{since}  today: open {today.get('open_s', 0) / 3600:.1f} h of "
+                f"{goal / 3600:g} h ({100 * today.get('open_s', 0) / goal:.0f}%), worn "
+                f"{today.get('worn_s', 0) / 3600:.1f} h")

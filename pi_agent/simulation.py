@@ -3,38 +3,49 @@
 ``pi-agent simulate`` runs it in virtual time, as fast as the machine allows;
 ``pi-agent run --simulate`` runs it in (optionally sped-up) real time. Either way the
 agent is the real one, reading the real Adafruit driver on ``mock_hw``'s register
-models; the scenario decides what the hand does, and its instants (clock steps, power
-cuts, commands) are applied between the agent's steps.
+models, with a real store; the scenario decides what the hand does, and its instants
+(clock steps, power cuts, commands) are applied between the agent's steps.
 """
 
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 from typing import Callable
 
 from mock_hw.rig import Rig
 from mock_hw.scenario import Scenario
 from pi_agent.agent import Agent, load_channels
+from pi_agent.store import Store
 
 log = logging.getLogger("pi_agent.simulation")
 
 
 class Simulation:
-    def __init__(self, cfg, scenario: Scenario, clock, *, make_agent: Callable[..., Agent] | None = None,
+    def __init__(self, cfg, scenario: Scenario, clock, *, zone, state_dir: Path | None = None,
                  bus_time: bool = True, after_step: Callable[[Agent], None] | None = None,
-                 on_event: Callable | None = None) -> None:
+                 on_event: Callable | None = None, start_at: float = 0.0) -> None:
+        """``start_at``: scenario time to begin at (a restarted ``run --simulate`` resumes
+        where the scenario is now; what happened meanwhile was seen by nobody)."""
         self.cfg = cfg
         self.scenario = scenario
         self.clock = clock
+        self.zone = zone
+        self.state_dir = state_dir
+        self.on_event = on_event
         self.channels = load_channels(cfg)
         self.rig = Rig(cfg, self.channels, clock, scenario, bus_time=bus_time)
-        self.rig.origin = clock.monotonic()
-        self._make_agent = make_agent or (lambda: Agent(cfg, clock, self.rig.bus, self.channels,
-                                                            on_event=on_event))
+        self.rig.origin = clock.monotonic() - start_at
+        self.start_at = start_at
         self.after_step = after_step
-        self.agent = self._make_agent()
-        self.stopped = False
+        self.days_seen: set[str] = set()
         self.power_cuts = 0
+        self.agent = self._new_agent()
+
+    def _new_agent(self) -> Agent:
+        store = Store(self.state_dir) if self.state_dir is not None else None
+        return Agent(self.cfg, self.clock, self.rig.bus, self.channels, zone=self.zone, store=store,
+                     on_event=self.on_event)
 
     @property
     def origin(self) -> float:
@@ -48,20 +59,22 @@ class Simulation:
         end = self.origin + t
         if self.after_step is None:
             agent.run_until(end)
-            return
-        while not agent.stopping.is_set() and min(agent.next_due.values()) < end:
-            agent.step()
-            self.after_step(agent)
-        if not agent.stopping.is_set():
-            self.clock.sleep(end - self.clock.monotonic())
+        else:
+            while not agent.stopping.is_set() and min(agent.next_due.values()) < end:
+                agent.step()
+                self.after_step(agent)
+            if not agent.stopping.is_set():
+                self.clock.sleep(end - self.clock.monotonic())
+        self.days_seen.update(agent.core.ledger.days)
 
-    def run(self, on_instant: Callable[[str, object], None] | None = None) -> None:
-        """Play the whole scenario; ``on_instant(kind, value)`` hears of each instant."""
+    def run(self, on_instant: Callable[[str, object], None] | None = None) -> bool:
+        """Play the scenario to its end (True) or until the agent is stopped (False)."""
         for instant in sorted(self.scenario.timeline.instants, key=lambda i: (i.t, i.index)):
+            if instant.t < self.start_at:
+                continue
             self._run_until(instant.t)
             if self.agent.stopping.is_set():
-                self.stopped = True
-                return
+                return False
             if instant.kind == "clock_step":
                 self.clock.step_wall(instant.value)
                 log.info("scenario: the wall clock jumps by %+g s", instant.value)
@@ -70,8 +83,15 @@ class Simulation:
                 self.agent = None            # dropped without any shutdown, as a power cut does
                 self.clock.sleep(instant.value)
                 self.power_cuts += 1
-                self.agent = self._make_agent()
+                self.agent = self._new_agent()
+            elif instant.kind == "command":
+                self.agent.command(instant.value["name"], instant.value["args"])
             if on_instant is not None:
                 on_instant(instant.kind, instant.value)
         self._run_until(self.scenario.timeline.duration)
-        self.stopped = self.agent.stopping.is_set()
+        return not self.agent.stopping.is_set()
+
+    def finish(self) -> None:
+        """The clean end of a run: the agent's last checkpoint."""
+        self.agent.close()
+        self.days_seen.update(self.agent.core.ledger.days)

@@ -25,7 +25,7 @@ def _run(cfg, clock, data):
     channels = {n: s.kind for n, s in cfg.sensors.items()}
     scen = scenario_mod.parse(data, channels)
     events, samples = [], []
-    sim = Simulation(cfg, scen, clock, on_event=events.append,
+    sim = Simulation(cfg, scen, clock, zone=scen.zone(), on_event=events.append,
                      after_step=lambda agent: samples.append(dict(agent.core.latest)))
     sim.run()
     return sim, events, samples
