@@ -1,0 +1,58 @@
+"""Ground truth, computed by the tests themselves from a scenario's noiseless values with
+FORMAT.md's rules (ignoring debounce), to measure the agent against."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+
+SPLINT = ("wrist", "fingers", "palm")
+
+
+def positioning(scenario, *, wear_n=1.0, min_wrist_deg=10.0, max_fingers_deg=20.0, dt_s=0.25):
+    """Per local day (as the agent's wall clock sees it): worn and open seconds.
+
+    Time while the agent is off (after a power cut) is in nobody's truth; time while a
+    splint channel is in fault is never open (nor worn, when the palm sensor is the one
+    in fault, or when its whole chip is not answering).
+    """
+    tl = scenario.timeline
+    zone = scenario.zone()
+    start_wall = scenario.start_wall()
+    steps = sorted((i.t, i.value) for i in tl.instants if i.kind == "clock_step")
+    cuts = [(i.t, i.t + i.value) for i in tl.instants if i.kind == "power_cut"]
+    days = defaultdict(lambda: {"worn_s": 0.0, "open_s": 0.0})
+    n = int(tl.duration / dt_s)
+    step_i, offset = 0, 0.0
+    for k in range(n):
+        t = (k + 0.5) * dt_s
+        while step_i < len(steps) and steps[step_i][0] <= t:
+            offset += steps[step_i][1]
+            step_i += 1
+        if any(a <= t < b for a, b in cuts):
+            continue
+        faulty = set()
+        for f in tl.faults:
+            if f.start <= t < f.end:
+                faulty.update(SPLINT if f.kind == "i2c_error" and f.channel in SPLINT else (f.channel,))
+        palm = tl.value("palm", t)
+        worn = palm >= wear_n and "palm" not in faulty
+        is_open = (worn and not faulty & {"wrist", "fingers"} and tl.value("wrist", t) >= min_wrist_deg
+                   and tl.value("fingers", t) <= max_fingers_deg)
+        if worn or is_open:
+            day = dt.datetime.fromtimestamp(start_wall + t + offset, zone).date().isoformat()
+            days[day]["worn_s"] += dt_s * worn
+            days[day]["open_s"] += dt_s * is_open
+    return dict(days)
+
+
+def assert_positioning_close(report: dict, truth: dict, *, extra_loss_s: float = 0.0) -> None:
+    """Each day's worn and open seconds within max(60 s, 1 %) (plus any allowed loss)."""
+    for day in set(truth) | set(report["days"]):
+        got = report["days"].get(day, {"worn_s": 0.0, "open_s": 0.0})
+        want = truth.get(day, {"worn_s": 0.0, "open_s": 0.0})
+        for key in ("worn_s", "open_s"):
+            tolerance = max(60.0, 0.01 * want[key])
+            diff = got[key] - want[key]
+            assert -tolerance - extra_loss_s <= diff <= tolerance, \
+                f"{day} {key}: agent {got[key]:.1f} s, truth {want[key]:.1f} s"
