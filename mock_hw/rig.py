@@ -8,6 +8,7 @@ rig, as a rebooted Pi finds the same splint and pad.
 
 from __future__ import annotations
 
+import bisect
 import random
 
 from mock_hw.ads1115 import ADS1115Model
@@ -45,8 +46,9 @@ class Rig:
                                  seed=random.Random(seed * 1000 + i).randrange(2**32))
             self.chips[chip] = model
             self.bus.add(c.address, model)
-        self._fault_index = 0
         self._active: list = []
+        self._window = (0.0, -1.0)    # scenario times between which the active faults hold
+        self._changes = sorted({x for f in scenario.timeline.faults for x in (f.start, f.end)}) if scenario else []
 
     def _input_source(self, inputs: dict):
         def volts(input_: int, t: float) -> float:
@@ -72,13 +74,16 @@ class Rig:
 
     def _sync_faults(self) -> None:
         """Apply the scenario's faults active now (called before every transfer)."""
-        if self.scenario is None:
+        if not self._changes:
             return
-        t = self.scenario_time()
-        faults = self.scenario.timeline.faults
-        if not faults:
+        t = self.clock.monotonic() - self.origin
+        lo, hi = self._window
+        if lo <= t < hi:
             return
-        active = [f for f in faults if f.start <= t < f.end]
+        i = bisect.bisect_right(self._changes, t)
+        self._window = (self._changes[i - 1] if i else float("-inf"),
+                        self._changes[i] if i < len(self._changes) else float("inf"))
+        active = [f for f in self.scenario.timeline.faults if f.start <= t < f.end]
         if active == self._active:
             return
         self._active = active

@@ -1,0 +1,103 @@
+"""The durable store: real SQLite files, integrity at start, damaged files moved aside."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sqlite3
+
+import pytest
+
+from conftest import CONFIG, SCENARIOS, run_cli
+from pi_agent.days import empty_day
+from pi_agent.store import FILENAME, Store
+
+
+def test_checkpoint_round_trip(tmp_path):
+    """Days and bouts written in a checkpoint are read back as written."""
+    store = Store(tmp_path)
+    day = empty_day(21600.0)
+    day["open_s"] = 1234.5
+    store.checkpoint({"2026-06-01": day}, [{"day": "2026-06-01", "start_wall": 1.0e9, "duration_s": 99.0}],
+                     {"live": {"position": "open"}})
+    store.close()
+    again = Store(tmp_path)
+    assert again.load_day("2026-06-01")["open_s"] == 1234.5
+    assert again.bouts("2026-06-01") == [{"start": 1.0e9, "duration_s": 99.0}]
+    assert again.meta("live") == {"position": "open"}
+    assert again.integrity_ok()
+
+
+def test_damaged_store_is_moved_aside_never_silently_reset(tmp_path, caplog):
+    """A damaged file is moved aside with a clear log line; a new store starts beside it."""
+    path = tmp_path / FILENAME
+    store = Store(tmp_path)
+    day = empty_day(21600.0)
+    day["open_s"] = 500.0
+    store.checkpoint({"2026-06-01": day})
+    store.close()
+    data = bytearray(path.read_bytes())
+    data[100:4000] = b"\xde\xad\xbe\xef" * 975
+    path.write_bytes(bytes(data))
+    with caplog.at_level(logging.ERROR, logger="pi_agent.store"):
+        fresh = Store(tmp_path)
+    aside = [p for p in tmp_path.iterdir() if p.name.startswith(FILENAME + ".damaged-")]
+    assert aside, list(tmp_path.iterdir())
+    assert any("is damaged" in r.getMessage() and "moved aside" in r.getMessage() for r in caplog.records)
+    assert fresh.load_day("2026-06-01") is None and fresh.integrity_ok()
+    assert min(aside).read_bytes() == bytes(data), "the damaged file is kept as it was"
+
+
+def test_not_a_database_is_moved_aside(tmp_path):
+    """A file that is not SQLite at all is kept aside, not deleted."""
+    (tmp_path / FILENAME).write_text("hello, I am not a database")
+    Store(tmp_path).close()
+    aside = [p for p in tmp_path.iterdir() if ".damaged-" in p.name]
+    assert aside and aside[0].read_text() == "hello, I am not a database"
+
+
+def test_steady_state_writes_at_most_once_a_minute(cfg, tmp_path):
+    """In steady state the agent commits at most once per checkpoint interval (60 s)."""
+    from mock_hw import scenario as scenario_mod
+    from pi_agent.clock import VirtualClock
+    from pi_agent.simulation import Simulation
+    scen = scenario_mod.parse({"start": "2026-06-01T10:00:00", "steps": [
+        {"hold": 3600, "set": {"palm": 3, "wrist": 25, "fingers": 5}}]},
+        {n: s.kind for n, s in cfg.sensors.items()})
+    sim = Simulation(cfg, scen, VirtualClock(scen.start_wall()), zone=scen.zone(), state_dir=tmp_path)
+    sim.run()
+    assert 55 <= sim.agent.store.commits <= 61
+
+
+def test_status_prints_today_and_last_seven_days(tmp_path):
+    """`pi-agent status` reads the store: today's totals and the last 7 days."""
+    import datetime as dt
+    store = Store(tmp_path)
+    today = dt.date.today()
+    days = {}
+    for i in range(0, 9):
+        d = empty_day(21600.0)
+        d["open_s"] = 3600.0 * i
+        d["worn_s"] = 3600.0 * (i + 1)
+        days[(today - dt.timedelta(days=i)).isoformat()] = d
+    store.checkpoint(days, meta={"live": {"position": "open", "worn": True, "since": None, "updated": None}})
+    store.close()
+    env = {"TZ": "UTC"}
+    cfgfile = tmp_path / "agent.toml"
+    cfgfile.write_text("[device]\ntimezone = 'UTC'\n")
+    (tmp_path / "calibration.toml").write_text((CONFIG.parent / "calibration.toml").read_text())
+    result = run_cli("status", "--config", str(cfgfile), "--state-dir", str(tmp_path), env=env)
+    assert result.returncode == 0, result.stderr
+    assert "today: open 0.0 h of 6.0 h goal" in result.stdout
+    assert "hand now: open" in result.stdout
+    for i in range(1, 8):
+        assert (today - dt.timedelta(days=i)).isoformat() in result.stdout
+    assert (today - dt.timedelta(days=8)).isoformat() not in result.stdout
+    as_json = json.loads(run_cli("status", "--config", str(cfgfile), "--state-dir", str(tmp_path), "--json").stdout)
+    assert as_json["days"][(today - dt.timedelta(days=3)).isoformat()]["open_s"] == 3 * 3600
+
+
+def test_status_without_a_store_is_one_clear_line(tmp_path):
+    """`pi-agent status` before the agent ever ran says so in one line."""
+    result = run_cli("status", "--state-dir", str(tmp_path / "nothing"))
+    assert result.returncode != 0 and "no store yet" in result.stderr and "Traceback" not in result.stderr
