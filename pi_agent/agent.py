@@ -37,6 +37,8 @@ class Agent:
         self.sensors = SensorArray(i2c, channels, addresses, clock)
         self.store = store
         self.core = Core(cfg, zone, loader=store.load_day if store is not None else None)
+        if store is not None:
+            self.core.apply_settings(store.meta("settings") or {})
         self.on_event = on_event
         now = clock.monotonic()
         self.checkpoint_s = cfg.store.checkpoint_s
@@ -87,6 +89,42 @@ class Agent:
             log.error("%s; keeping the totals in memory and trying again at the next checkpoint", exc)
             core.ledger.dirty.update(days)
             core.finished_bouts[:0] = bouts
+
+    # -- commands --------------------------------------------------------------------
+    def command(self, name: str, payload) -> dict:
+        """Validate and run a command; returns the response (never raises for bad input)."""
+        from pi_agent import commands
+        try:
+            args, transaction = commands.parse(name, payload)
+        except commands.CommandError as exc:
+            response = commands.error(exc.transaction, str(exc))
+        else:
+            handler = getattr(self, f"_cmd_{name}", None)
+            try:
+                data = handler(args) if handler is not None else None
+                response = commands.ok(transaction, data)
+            except commands.CommandError as exc:
+                response = commands.error(transaction, str(exc))
+        level = logging.INFO if response["status"] == "ok" else logging.WARNING
+        log.log(level, "command %s: %s", name, response.get("error", "ok"))
+        self._emit(Event("command", self.clock.monotonic(), self.clock.wall(),
+                         {"name": name, **{k: v for k, v in response.items() if k != "data"}}))
+        return response
+
+    def _cmd_set_goal(self, args: dict) -> dict:
+        self.core.set_goal(args["hours"] * 3600.0)
+        self._save_settings()
+        return {"goal_h": args["hours"]}
+
+    def _cmd_refresh(self, args: dict) -> dict:
+        return {}
+
+    def _save_settings(self) -> None:
+        if self.store is not None:
+            try:
+                self.store.checkpoint({}, meta={"settings": self.core.settings()})
+            except StoreError as exc:
+                log.error("%s; the new setting holds until the agent restarts", exc)
 
     def close(self) -> None:
         """A clean stop: the last checkpoint. Idempotent."""

@@ -128,6 +128,19 @@ class Core:
             events.append(Event("position", now, wall, {"from": public(old), "to": public(new),
                                                         "worn": new in WORN, "since": round(began_wall, 3)}))
 
+    # -- settings changed by command (kept in the store, over the configuration) --------
+    def set_goal(self, goal_s: float) -> None:
+        self.ledger.goal_s = goal_s
+        if self.wall:
+            self.today()["goal_s"] = goal_s
+
+    def settings(self) -> dict:
+        return {"goal_s": self.ledger.goal_s}
+
+    def apply_settings(self, settings: dict) -> None:
+        if "goal_s" in settings:
+            self.ledger.goal_s = settings["goal_s"]
+
     # -- what a person sees ------------------------------------------------------------------
     def today(self) -> dict:
         return self.ledger.day(self.ledger.day_of(self.wall)) if self.wall else {}

@@ -1,0 +1,48 @@
+"""Commands: validated before anything changes, answered either way."""
+
+from __future__ import annotations
+
+import pytest
+
+from mock_hw import scenario as scenario_mod
+from pi_agent import commands
+from pi_agent.commands import CommandError
+from pi_agent.simulate import run_scenario
+
+
+@pytest.mark.parametrize("name, payload, message", [
+    ("set_goal", b"{", "payload is not valid JSON"),
+    ("set_goal", b"[1, 2]", "expected a JSON object of arguments, got list"),
+    ("set_goal", b"x" * 5000, "over the 4096-byte limit"),
+    ("set_goal", b"\xff\xfe", "payload is not UTF-8 text"),
+    ("set_goal", b'{"hours": "six"}', "set_goal.hours: expected a number from 0 to 24, got 'six'"),
+    ("set_goal", b'{"hours": 30}', "set_goal.hours: expected a number from 0 to 24, got 30"),
+    ("set_goal", b"{}", "set_goal.hours: missing"),
+    ("set_goal", b'{"hours": 5, "minutes": 3}', "set_goal: unknown argument 'minutes'"),
+    ("launch", b"{}", "unknown command 'launch'"),
+])
+def test_bad_commands_are_refused_with_a_clear_message(name, payload, message):
+    """Each bad command is refused with a message saying what was expected."""
+    with pytest.raises(CommandError) as info:
+        commands.parse(name, payload)
+    assert message in str(info.value)
+
+
+def test_transaction_is_echoed_even_in_errors():
+    """The transaction comes back in the response, also when the command is refused."""
+    with pytest.raises(CommandError) as info:
+        commands.parse("set_goal", b'{"transaction": "t-1", "hours": -1}')
+    assert info.value.transaction == "t-1"
+    args, transaction = commands.parse("set_goal", b'{"transaction": 7, "hours": 4.5}')
+    assert args == {"hours": 4.5} and transaction == 7
+
+
+def test_scenario_command_step_changes_the_goal(cfg, tmp_path):
+    """A scenario's command step reaches the agent as MQTT would deliver it."""
+    scen = scenario_mod.parse({"start": "2026-06-01T10:00:00", "steps": [
+        {"hold": 120, "set": {"palm": 3, "wrist": 25, "fingers": 5}},
+        {"command": {"name": "set_goal", "args": {"hours": 4}}},
+        {"command": {"name": "set_goal", "args": {"hours": "lots"}}},
+        {"hold": 120}]}, {n: s.kind for n, s in cfg.sensors.items()})
+    _, report = run_scenario(cfg, scen, state_dir=tmp_path, zone=scen.zone())
+    assert report["days"]["2026-06-01"]["goal_s"] == 4 * 3600
