@@ -31,6 +31,9 @@ class Rig:
         self.clock = clock
         self.vdd = cfg.hardware.vdd
         self.channels = channels
+        # The sensors' physics: the calibration as it was when the rig was built. The agent
+        # may re-calibrate (tare) later; the simulated world does not change with it.
+        self.physics = {name: ch.calibration for name, ch in channels.items()}
         self.bus = MockI2C(clock, 400_000 if bus_time else None)
         self.bus.before_transfer = self._sync_faults
         self.scenario = scenario
@@ -46,9 +49,24 @@ class Rig:
                                  seed=random.Random(seed * 1000 + i).randrange(2**32))
             self.chips[chip] = model
             self.bus.add(c.address, model)
+        self.motor = self._motor(cfg)
         self._active: list = []
         self._window = (0.0, -1.0)    # scenario times between which the active faults hold
         self._changes = sorted({x for f in scenario.timeline.faults for x in (f.start, f.end)}) if scenario else []
+
+    def _motor(self, cfg):
+        """The vibration motor as configured, on gpiozero's mock PWM pins."""
+        from pi_agent.motors import ErmMotor, NullMotor
+        h = cfg.haptics
+        if h.backend == "erm":
+            from mock_hw.gpio import install
+            self.pins = install()
+            return ErmMotor(h.pin, frequency=h.pwm_hz, kick_s=h.kick_ms / 1000.0)
+        return NullMotor()
+
+    def power_cut(self) -> None:
+        """The supply is gone: the motor stops, whatever the agent was doing."""
+        self.motor.set_level(0.0)
 
     def _input_source(self, inputs: dict):
         def volts(input_: int, t: float) -> float:
@@ -58,7 +76,7 @@ class Rig:
             if ch.name in self.disconnected:
                 return self.vdd
             value = self.value(ch.name, t)
-            return ch.calibration.to_counts(value) * lsb_volts(ch.gain)
+            return self.physics[ch.name].to_counts(value) * lsb_volts(ch.gain)
         return volts
 
     def value(self, channel: str, t: float) -> float:

@@ -194,6 +194,38 @@ SCHEMA: dict[str, dict[str, Key] | Named] = {
         "long_bout_min": Key(20, "Open bouts at least this long are counted apart (reflex reduction shows after about 20 min), in minutes.",
                              number(1, 600, integer=True)),
     },
+    "weight_bearing": {
+        "start_n": Key(20.0, "A session starts when the load on the pad reaches this, in newtons.", number(1, 500)),
+        "end_n": Key(10.0, "...and ends when the load stays below this for end_after_s, in newtons.", number(0.5, 500)),
+        "end_after_s": Key(2.0, "How long the load must stay below end_n to end a session, in seconds.", number(0.1, 60)),
+        "wake_n": Key(5.0, "Above this load the pad is read fast (active_rate_hz), in newtons.", number(0.1, 500)),
+        "active_rate_hz": Key(50.0, "Readings a second of the pad's channels during a session.", number(10, 200)),
+        "target_low": Key(50.0, "Bottom of the therapist's target band, in target_unit.", number(0, 2000)),
+        "target_high": Key(100.0, "Top of the target band (the maximum), in target_unit.", number(0, 2000, lo_open=True)),
+        "target_unit": Key("N", "Unit of the band: 'N' (newtons), 'percent_body_weight' or 'percent_max_push'.",
+                           choice("N", "percent_body_weight", "percent_max_push")),
+        "body_weight_kg": Key(0.0, "The survivor's body weight, for loads in % of body weight; 0: not set.",
+                              number(0, 400)),
+        "near_max_pct": Key(90.0, "Early warning when the load reaches this % of the maximum (people overshoot).",
+                            number(50, 100)),
+        "too_light_s": Key(8.0, "A gentle nudge when the load stays under the band this long in a session, in seconds.",
+                           number(1, 600)),
+        "alarm_repeat_s": Key(1.0, "The over-maximum alarm repeats this often while the load is over, in seconds.",
+                              number(0.3, 30)),
+        "fingers_min_share": Key(0.15, "The fingers take load when their zone carries at least this share of it.",
+                                 number(0, 1)),
+        "tare_s": Key(2.0, "Tare averages the empty pad over this long, in seconds.", number(2, 30)),
+        "tare_max_sd_n": Key(0.5, "Tare is refused when the empty pad varies more than this (standard deviation), in newtons.",
+                             number(0.05, 10)),
+    },
+    "haptics": {
+        "backend": Key("erm", "Motor: 'erm' (coin motor on a GPIO pin through a transistor), 'drv2605l' or 'none'.",
+                       choice("erm", "drv2605l", "none")),
+        "pin": Key(18, "GPIO (BCM number) of the ERM motor's transistor.", number(0, 27, integer=True)),
+        "pwm_hz": Key(250, "PWM frequency of the ERM motor, in hertz.", number(50, 20000, integer=True)),
+        "kick_ms": Key(40, "Full-power kick when the ERM motor starts from rest, in milliseconds.",
+                       number(0, 200, integer=True)),
+    },
     "store": {
         "checkpoint_s": Key(60, "Write the totals to the store this often, in seconds: a power cut loses at most this much.",
                             number(5, 3600)),
@@ -283,6 +315,14 @@ def _cross_check(v: dict[str, Any], problems: list[str]) -> None:
         used[where] = name
     if not sensors:
         problems.append("sensors: expected at least one channel, got none")
+    wb = v["weight_bearing"]
+    if wb["target_low"] >= wb["target_high"]:
+        problems.append(f"weight_bearing.target_low: expected less than target_high ({wb['target_high']:g}), "
+                        f"got {wb['target_low']:g}")
+    if wb["end_n"] >= wb["start_n"]:
+        problems.append(f"weight_bearing.end_n: expected less than start_n ({wb['start_n']:g}), got {wb['end_n']:g}")
+    if wb["wake_n"] > wb["start_n"]:
+        problems.append(f"weight_bearing.wake_n: expected at most start_n ({wb['start_n']:g}), got {wb['wake_n']:g}")
 
 
 def _namespace(values: dict[str, Any]) -> SimpleNamespace:

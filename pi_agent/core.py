@@ -15,19 +15,21 @@ from pi_agent.days import DayLedger
 from pi_agent.events import Event
 from pi_agent.faults import FaultTracker
 from pi_agent.position import OPEN, UNKNOWN, WORN, WORN_UNKNOWN, PositionTracker, public
+from pi_agent.weight_bearing import WeightBearingTracker, resolve_band
 from sensors.channel import Reading
 
 SPLINT_CHANNELS = ("wrist", "fingers", "palm")
+PAD_CHANNELS = ("pad_palm", "pad_fingers")
 
 
 class Core:
     def __init__(self, cfg, zone: zoneinfo.ZoneInfo,
-                 loader: Callable[[str], dict | None] | None = None) -> None:
+                 loader: Callable[[str], dict | None] | None = None, *, max_push_n: float | None = None) -> None:
         self.cfg = cfg
         p = cfg.positioning
         self.faults = FaultTracker()
         self.latest: dict[str, Reading] = {}
-        self.pad_channels = [n for n, s in cfg.sensors.items() if s.chip == "pad" and s.kind == "force"]
+        self.pad_channels = [ch for ch in PAD_CHANNELS if ch in cfg.sensors]
         self.position = PositionTracker(wear_n=p.wear_n, min_wrist_deg=p.min_wrist_deg,
                                         max_fingers_deg=p.max_fingers_deg, hysteresis_n=p.hysteresis_n,
                                         hysteresis_deg=p.hysteresis_deg, debounce_s=p.debounce_s)
@@ -41,11 +43,16 @@ class Core:
         self.finished_bouts: list[dict] = []
         self.now = 0.0
         self.wall = 0.0
+        wb = cfg.weight_bearing
+        self.max_push_n = max_push_n
+        self.targets = {"low": wb.target_low, "high": wb.target_high, "unit": wb.target_unit}
+        self.has_pad = len(self.pad_channels) == len(PAD_CHANNELS)
+        self.wb = WeightBearingTracker(wb, self.ledger, self.band())
 
     # -- feeding -----------------------------------------------------------------------
     def feed(self, readings: list[Reading], wall: float) -> list[Event]:
         events = []
-        splint = False
+        splint = pad = False
         for r in readings:
             self.latest[r.channel] = r
             e = self.faults.feed(r, wall)
@@ -54,8 +61,12 @@ class Core:
             splint = splint or r.channel in SPLINT_CHANNELS
         if readings:
             self.now, self.wall = readings[-1].t, wall
+            if r.channel in PAD_CHANNELS:
+                pad = True
         if splint and self.has_splint:
             self._position(self.now, wall, events)
+        if pad and self.has_pad:
+            events.extend(self.wb.feed(self.now, wall, self.value("pad_palm"), self.value("pad_fingers")))
         return events
 
     def value(self, channel: str) -> float | None:
@@ -134,12 +145,27 @@ class Core:
         if self.wall:
             self.today()["goal_s"] = goal_s
 
+    def band(self):
+        t = self.targets
+        return resolve_band(t["low"], t["high"], t["unit"], body_weight_kg=self.cfg.weight_bearing.body_weight_kg,
+                            max_push_n=self.max_push_n)
+
+    def set_targets(self, low: float, high: float, unit: str) -> None:
+        self.targets = {"low": low, "high": high, "unit": unit}
+        self.wb.band = self.band()
+
+    def set_max_push(self, max_push_n: float | None) -> None:
+        self.max_push_n = max_push_n
+        self.wb.band = self.band()
+
     def settings(self) -> dict:
-        return {"goal_s": self.ledger.goal_s}
+        return {"goal_s": self.ledger.goal_s, "targets": self.targets}
 
     def apply_settings(self, settings: dict) -> None:
         if "goal_s" in settings:
             self.ledger.goal_s = settings["goal_s"]
+        if "targets" in settings:
+            self.set_targets(**settings["targets"])
 
     # -- what a person sees ------------------------------------------------------------------
     def today(self) -> dict:

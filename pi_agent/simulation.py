@@ -16,6 +16,7 @@ from typing import Callable
 from mock_hw.rig import Rig
 from mock_hw.scenario import Scenario
 from pi_agent.agent import Agent, load_channels
+from pi_agent.haptics import Haptics
 from pi_agent.store import Store
 
 log = logging.getLogger("pi_agent.simulation")
@@ -44,8 +45,9 @@ class Simulation:
 
     def _new_agent(self) -> Agent:
         store = Store(self.state_dir) if self.state_dir is not None else None
-        return Agent(self.cfg, self.clock, self.rig.bus, self.channels, zone=self.zone, store=store,
-                     on_event=self.on_event)
+        channels = load_channels(self.cfg)     # a restarted agent reads its calibration afresh
+        return Agent(self.cfg, self.clock, self.rig.bus, channels, zone=self.zone, store=store,
+                     haptics=Haptics(self.rig.motor, self.clock), on_event=self.on_event)
 
     @property
     def origin(self) -> float:
@@ -81,6 +83,7 @@ class Simulation:
             elif instant.kind == "power_cut":
                 log.info("scenario: power cut for %g s", instant.value)
                 self.agent = None            # dropped without any shutdown, as a power cut does
+                self.rig.power_cut()
                 self.clock.sleep(instant.value)
                 self.power_cuts += 1
                 self.agent = self._new_agent()

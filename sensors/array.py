@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from pi_agent.errors import BusError, CalibrationError, ConversionTimeout
 from sensors.ads1115 import ADS1115Reader
+from sensors.calibration import PAD
 from sensors.channel import Channel, Reading
 
 
@@ -45,7 +46,7 @@ def build_channels(cfg, calibrations: dict) -> dict[str, Channel]:
             calibration=cal, vdd=cfg.hardware.vdd, rail_margin_v=cfg.faults.rail_margin_v,
             stuck_after_s=cfg.faults.stuck_after_s, stuck_min_samples=cfg.faults.stuck_min_samples)
     for name in calibrations:
-        if name not in cfg.sensors:
+        if name not in cfg.sensors and name != PAD:
             problems.append(f"{cfg.calibration_path}: {name}: no such channel in the configuration")
     if problems:
         raise CalibrationError(problems)

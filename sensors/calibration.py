@@ -62,7 +62,6 @@ class ForceCalibration:
     table: tuple[tuple[float, float], ...]
     gain: float = 1
     date: str = ""
-    max_push_n: float | None = None
     kind: str = field(default="force", init=False)
 
     def __post_init__(self) -> None:
@@ -83,22 +82,34 @@ class ForceCalibration:
         return self.tare + self._interp(newtons, self._newtons, self._counts)
 
     def with_tare(self, tare: float, date: str) -> "ForceCalibration":
-        return ForceCalibration(tare, self.table, self.gain, date, self.max_push_n)
+        return ForceCalibration(tare, self.table, self.gain, date)
 
     def rescaled(self, gain: float) -> "ForceCalibration":
         k = FULL_SCALE_V[self.gain] / FULL_SCALE_V[gain]
-        return ForceCalibration(self.tare * k, tuple((c * k, n) for c, n in self.table),
-                                gain, self.date, self.max_push_n)
+        return ForceCalibration(self.tare * k, tuple((c * k, n) for c, n in self.table), gain, self.date)
 
     def to_toml(self) -> dict:
-        out = {"kind": "force", "gain": self.gain, "date": self.date, "tare": self.tare,
-               "table": [list(p) for p in self.table]}
-        if self.max_push_n is not None:
-            out["max_push_n"] = self.max_push_n
-        return out
+        return {"kind": "force", "gain": self.gain, "date": self.date, "tare": self.tare,
+                "table": [list(p) for p in self.table]}
 
 
 Calibration = FlexCalibration | ForceCalibration
+
+PAD = "weight_bearing"   # the reserved table for the pad as a whole
+
+
+@dataclass(frozen=True)
+class PadCalibration:
+    """The pad as a whole: the survivor's maximum comfortable push, in newtons."""
+    max_push_n: float | None = None
+    date: str = ""
+    kind: str = field(default="pad", init=False)
+
+    def to_toml(self) -> dict:
+        out = {"date": self.date}
+        if self.max_push_n is not None:
+            out["max_push_n"] = self.max_push_n
+        return out
 
 
 def _number(x) -> bool:
@@ -129,7 +140,7 @@ def parse_entry(where: str, raw: dict, problems: list[str]) -> Calibration | Non
         return None
     kind = raw.get("kind")
     allowed = {"flex": {"kind", "gain", "date", "points"},
-               "force": {"kind", "gain", "date", "tare", "table", "max_push_n"}}
+               "force": {"kind", "gain", "date", "tare", "table"}}
     if kind not in allowed:
         problems.append(f"{where}.kind: expected 'flex' or 'force', got {kind!r}")
         return None
@@ -162,11 +173,20 @@ def parse_entry(where: str, raw: dict, problems: list[str]) -> Calibration | Non
             problems.append(f"{where}.table: not monotonic: counts and newtons must both rise, "
                             f"got [{c0:g}, {n0:g}] then [{c1:g}, {n1:g}]")
             return None
+    return ForceCalibration(float(tare), tuple(table), gain, date)
+
+
+def _parse_pad(where: str, raw, problems: list[str]) -> PadCalibration | None:
+    if not isinstance(raw, dict):
+        problems.append(f"{where}: expected a table, got {raw!r}")
+        return None
+    for key in sorted(set(raw) - {"max_push_n", "date"}):
+        problems.append(f"{where}.{key}: unknown key (expected max_push_n, date)")
     max_push = raw.get("max_push_n")
     if max_push is not None and not (_number(max_push) and max_push > 0):
         problems.append(f"{where}.max_push_n: expected a positive number of newtons, got {max_push!r}")
         max_push = None
-    return ForceCalibration(float(tare), tuple(table), gain, date, max_push)
+    return PadCalibration(max_push, str(raw.get("date", "")))
 
 
 def load_calibration(path: Path) -> dict[str, Calibration]:
@@ -184,7 +204,10 @@ def load_calibration(path: Path) -> dict[str, Calibration]:
     problems: list[str] = []
     entries = {}
     for name, raw in data.items():
-        entry = parse_entry(name, raw, problems)
+        if name == PAD:
+            entry = _parse_pad(name, raw, problems)
+        else:
+            entry = parse_entry(name, raw, problems)
         if entry is not None:
             entries[name] = entry
     if problems:
@@ -207,9 +230,11 @@ def dumps_calibration(entries: dict[str, Calibration]) -> str:
              "# Flex: points = two [counts, degrees] pairs. Force: tare = counts with nothing",
              "# pressing; table = [counts above tare, newtons] pairs, both rising.", ""]
     for name, cal in entries.items():
+        if cal is None:
+            continue
         lines.append(f"[{name}]")
         for key, value in cal.to_toml().items():
-            if key == "gain":
+            if key == "gain" and not isinstance(value, str):
                 value = gain_label(value) if value == 2 / 3 else int(value)
             lines.append(f"{key} = {_toml_value(value)}")
         lines.append("")
