@@ -291,7 +291,7 @@ class Agent:
                                              f"off it, then try again. Nothing changed."))
             return
         today = dt.date.fromtimestamp(self.clock.wall()).isoformat()
-        new = {ch: self.channels[ch].calibration.with_tare(statistics.fmean(job.raw[ch]), today)
+        new = {ch: self.channels[ch].calibration.with_tare(round(statistics.fmean(job.raw[ch]), 1), today)
                for ch in PAD_CHANNELS}
         try:
             self._save_calibration(new)

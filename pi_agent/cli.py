@@ -51,6 +51,11 @@ def _parser() -> argparse.ArgumentParser:
     st.add_argument("--json", action="store_true", help="print JSON instead of a table")
 
     with_config(sub.add_parser("check-config", help="validate the configuration and calibration"))
+
+    cal = with_config(sub.add_parser("calibrate", help="calibrate the weight-bearing pad, step by step"))
+    cal.add_argument("what", choices=["pad"], help="what to calibrate")
+    cal.add_argument("--simulate", metavar="SCENARIO", type=Path,
+                     help="on simulated hardware playing this scenario, in virtual time")
     return p
 
 
@@ -187,7 +192,12 @@ def cmd_status(args) -> int:
     return status_command(args)
 
 
-COMMANDS = {"run": cmd_run, "simulate": cmd_simulate, "status": cmd_status, "check-config": cmd_check_config}
+def cmd_calibrate(args) -> int:
+    from pi_agent.calibrate import calibrate_command
+    return calibrate_command(args)
+
+
+COMMANDS = {"calibrate": cmd_calibrate, "run": cmd_run, "simulate": cmd_simulate, "status": cmd_status, "check-config": cmd_check_config}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,10 +1,14 @@
 """Calibration: raw ADC counts to physical units and back.
 
 Flex sensors: a straight line through two measured points (counts, degrees).
-Force-sensing resistors are far from linear, so a force channel has a *tare* (the
-counts with nothing pressing) and a piecewise-linear table of counts above the tare to
-newtons; both ends extrapolate along their outer segment. Each conversion has an exact
-inverse, which the simulated hardware uses to turn a scenario's newtons into counts.
+Force-sensing resistors are far from linear, so a force channel has a piecewise-linear
+table of raw counts to newtons (the sensor's curve; both ends extrapolate along their
+outer segment) and a *tare*, the counts with nothing pressing: the force is
+``table(counts) - table(tare)``. The tare is taken off in newtons, not in counts, because
+an FSR's curve is steep near zero and flat under load: a few counts of doubt about the
+empty pad are a few hundredths of a newton, where a shift in counts would be tens of
+newtons at a full push. Each conversion has an exact inverse, which the simulated
+hardware uses to turn a scenario's newtons into counts.
 
 Calibration lives in its own TOML file (``config/calibration.toml`` by default), so
 re-calibrating never rewrites the user's configuration.
@@ -56,7 +60,7 @@ class FlexCalibration:
 
 @dataclass(frozen=True)
 class ForceCalibration:
-    """Newtons from counts: a tare, then a piecewise-linear table."""
+    """Newtons from counts: the table's curve, less its value at the tare."""
 
     tare: float
     table: tuple[tuple[float, float], ...]
@@ -67,6 +71,7 @@ class ForceCalibration:
     def __post_init__(self) -> None:
         object.__setattr__(self, "_counts", [c for c, _ in self.table])
         object.__setattr__(self, "_newtons", [n for _, n in self.table])
+        object.__setattr__(self, "_zero", self._interp(self.tare, self._counts, self._newtons))
 
     @staticmethod
     def _interp(x: float, xs: list[float], ys: list[float]) -> float:
@@ -76,10 +81,10 @@ class ForceCalibration:
         return y0 + (x - x0) * (y1 - y0) / (x1 - x0)
 
     def to_physical(self, counts: float) -> float:
-        return self._interp(counts - self.tare, self._counts, self._newtons)
+        return self._interp(counts, self._counts, self._newtons) - self._zero
 
     def to_counts(self, newtons: float) -> float:
-        return self.tare + self._interp(newtons, self._newtons, self._counts)
+        return self._interp(newtons + self._zero, self._newtons, self._counts)
 
     def with_tare(self, tare: float, date: str) -> "ForceCalibration":
         return ForceCalibration(tare, self.table, self.gain, date)
@@ -165,7 +170,7 @@ def parse_entry(where: str, raw: dict, problems: list[str]) -> Calibration | Non
         problems.append(f"{where}.tare: expected a number of counts, got {tare!r}")
         return None
     table = _pairs(f"{where}.table", raw.get("table"), problems,
-                   "at least two [counts above tare, newtons] pairs", 2)
+                   "at least two [counts, newtons] pairs", 2)
     if table is None:
         return None
     for (c0, n0), (c1, n1) in zip(table, table[1:]):
@@ -227,8 +232,9 @@ def _toml_value(v) -> str:
 
 def dumps_calibration(entries: dict[str, Calibration]) -> str:
     lines = ["# OpenPalm sensor calibration, written by `pi-agent calibrate`.",
-             "# Flex: points = two [counts, degrees] pairs. Force: tare = counts with nothing",
-             "# pressing; table = [counts above tare, newtons] pairs, both rising.", ""]
+             "# Flex: points = two [counts, degrees] pairs. Force: table = [counts, newtons] pairs",
+             "# of the sensor's curve, both rising; tare = counts with nothing pressing, whose",
+             "# force is taken off every reading.", ""]
     for name, cal in entries.items():
         if cal is None:
             continue

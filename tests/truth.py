@@ -56,3 +56,36 @@ def assert_positioning_close(report: dict, truth: dict, *, extra_loss_s: float =
             diff = got[key] - want[key]
             assert -tolerance - extra_loss_s <= diff <= tolerance, \
                 f"{day} {key}: agent {got[key]:.1f} s, truth {want[key]:.1f} s"
+
+
+def weight_bearing(scenario, *, start_n=20.0, end_n=10.0, end_after_s=2.0, low=50.0, high=100.0, dt_s=0.005):
+    """Sessions from the noiseless load: start at start_n, end when the load stays below
+    end_n for end_after_s (ending when it fell below)."""
+    tl = scenario.timeline
+    sessions, current, below_since, pending = [], None, None, None
+    for k in range(int(tl.duration / dt_s) + 1):
+        t = k * dt_s
+        load = tl.value("pad_palm", t) + tl.value("pad_fingers", t)
+        if current is not None:
+            part = {"total_s": dt_s, "load_ns": load * dt_s, "in_target_s": dt_s if low <= load <= high else 0.0}
+            if load < end_n:
+                if below_since is None:
+                    below_since, pending = t, {}
+                for key, v in part.items():
+                    pending[key] = pending.get(key, 0.0) + v
+                if t - below_since >= end_after_s:
+                    sessions.append(current)
+                    current, below_since = None, None
+                continue
+            if below_since is not None:
+                for key, v in pending.items():
+                    current[key] += v
+                below_since = None
+            for key, v in part.items():
+                current[key] += v
+            current["peak_n"] = max(current["peak_n"], load)
+        elif load >= start_n:
+            current = {"start": t, "total_s": 0.0, "load_ns": 0.0, "in_target_s": 0.0, "peak_n": load}
+    if current is not None:
+        sessions.append(current)
+    return sessions

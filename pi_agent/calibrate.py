@@ -1,0 +1,229 @@
+"""``pi-agent calibrate pad``: walks a person through calibrating the table pad.
+
+1. Tare: the empty pad, averaged over a few seconds; refused when it is not steady.
+2. Known weights on each zone: each becomes a point of that zone's table of counts
+   to newtons, which starts at the empty pad (force-sensing resistors are far from linear, so several weights spanning
+   the loads expected are best).
+3. Maximum push: the person pushes as hard as is comfortable for about 5 seconds; the
+   maximum is kept (targets may be set in % of it).
+
+The new calibration is written, dated, to the calibration file, atomically; the rest
+of the file (the splint's sensors) is kept as it was. It waits for what the person does
+(a weight placed and steady, a weight taken off), so it works at a person's pace on a
+Pi, and in virtual time with ``--simulate SCENARIO`` for tests.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import statistics
+import sys
+from typing import TextIO
+
+from pi_agent import config
+from pi_agent.agent import load_channels
+from pi_agent.core import PAD_CHANNELS
+from pi_agent.errors import ConfigError, InputError
+from sensors.array import SensorArray
+from sensors.calibration import PAD, ForceCalibration, PadCalibration, load_calibration, save_calibration
+
+G = 9.80665
+ZONES = {"pad_palm": "PALM zone (under the heel of the hand)",
+         "pad_fingers": "FINGERS zone (under the fingers)"}
+RATE_HZ = 50.0
+WAIT_S = 120.0
+
+
+class Abort(InputError):
+    pass
+
+
+class PadWizard:
+    def __init__(self, cfg, array: SensorArray, channels, clock, stdin: TextIO, stdout: TextIO) -> None:
+        self.cfg = cfg
+        self.array = array
+        self.channels = channels
+        self.clock = clock
+        self.stdin = stdin
+        self.out = stdout
+        self.chip = channels["pad_palm"].chip
+        self._next = clock.monotonic()
+
+    # -- talking to the person ----------------------------------------------------------
+    def say(self, text: str = "") -> None:
+        self.out.write(text + "\n")
+        self.out.flush()
+
+    def ask(self, prompt: str) -> str:
+        self.out.write(prompt)
+        self.out.flush()
+        line = self.stdin.readline()
+        if not line:
+            raise Abort("calibration stopped: no more input")
+        if not self.stdin.isatty():
+            self.out.write("\n")          # the answer did not echo: end the prompt's line
+        return line.strip()
+
+    # -- reading the pad -------------------------------------------------------------------
+    def sample(self) -> dict[str, int]:
+        """One reading of both zones' raw counts, RATE_HZ times a second."""
+        now = self.clock.monotonic()
+        if self._next > now:
+            self.clock.sleep(self._next - now)
+        self._next = max(self._next + 1.0 / RATE_HZ, self.clock.monotonic())
+        raws = {}
+        for r in self.array.read_chip(self.chip):
+            if r.channel in ZONES:
+                if r.fault is not None:
+                    raise Abort(f"the {r.channel} sensor is in fault ({r.fault}): check its wiring, then start again")
+                raws[r.channel] = r.raw
+        return raws
+
+    def newtons(self, channel: str, raw: float, cal=None) -> float:
+        return (cal or self.channels[channel].calibration).to_physical(raw)
+
+    def collect(self, seconds: float, label: str) -> list[dict[str, int]]:
+        samples, start, shown = [], self.clock.monotonic(), 0
+        while self.clock.monotonic() - start < seconds:
+            samples.append(self.sample())
+            elapsed = self.clock.monotonic() - start
+            if int(elapsed) > shown:
+                shown = int(elapsed)
+                self.say(f"  {label}... {shown} s")
+        return samples
+
+    def wait_until(self, test, window_s: float, what: str) -> list[dict[str, int]]:
+        """Read until ``test(samples of the last window_s)`` holds; give up after WAIT_S."""
+        start = self.clock.monotonic()
+        window: list[tuple[float, dict[str, int]]] = []
+        while self.clock.monotonic() - start < WAIT_S:
+            t = self.clock.monotonic()
+            window.append((t, self.sample()))
+            while len(window) > 1 and window[1][0] <= t - window_s:
+                window.pop(0)              # keep the window just covering window_s
+            if window[-1][0] - window[0][0] >= window_s and test([s for _, s in window]):
+                return [s for _, s in window]
+        raise Abort(f"I waited {WAIT_S:.0f} seconds and did not see {what}. Start again when ready.")
+
+    # -- the steps -------------------------------------------------------------------------
+    def tare(self) -> dict[str, float]:
+        wb = self.cfg.weight_bearing
+        for attempt in range(3):
+            self.ask("Step 1 of 3: take everything off the pad and keep the table still, then press Enter. ")
+            samples = self.collect(wb.tare_s, "measuring the empty pad")
+            loads = [sum(self.newtons(ch, s[ch]) for ch in ZONES) for s in samples]
+            sd = statistics.pstdev(loads)
+            if sd <= wb.tare_max_sd_n:
+                tare = {ch: round(statistics.fmean(s[ch] for s in samples), 1) for ch in ZONES}
+                self.say(f"Empty pad measured (it varied by {sd:.2f} N).")
+                return tare
+            self.say(f"The pad was not steady: it varied by {sd:.2f} N, more than {wb.tare_max_sd_n:g} N. "
+                     f"Nothing was changed; let us try again.")
+        raise Abort("tare refused three times: the pad was never steady. Nothing was changed.")
+
+    def known_weights(self, channel: str, tare: float) -> tuple[tuple[float, float], ...]:
+        points: list[tuple[float, float]] = []
+        zone = ZONES[channel]
+        old = self.channels[channel].calibration.with_tare(tare, "")
+        self.say(f"Step 2 of 3: known weights on the {zone}. Use at least one, better three or more that span "
+                 f"the loads you expect (for example 1, 2, 5 and 10 kg).")
+        while True:
+            answer = self.ask(f"Put a known weight on the {zone}, then type its mass in kg and press Enter "
+                              f"(just Enter when this zone is done): ")
+            if not answer:
+                if points:
+                    break
+                self.say("At least one weight is needed for this zone.")
+                continue
+            try:
+                kg = float(answer.replace(",", "."))
+                if not 0 < kg <= 200:
+                    raise ValueError
+            except ValueError:
+                self.say(f"Please type a mass in kilograms, such as 2 or 0.5 (got '{answer}').")
+                continue
+
+            def steady_and_loaded(window):
+                """Loaded, quiet, and not drifting (no ramp still ending in the window)."""
+                values = [self.newtons(channel, s[channel], old) for s in window]
+                mean = statistics.fmean(values)
+                half = len(values) // 2
+                drift = abs(statistics.fmean(values[:half]) - statistics.fmean(values[half:]))
+                return (mean >= 0.5 and statistics.pstdev(values) <= max(0.5, 0.03 * mean)
+                        and drift <= max(0.1, 0.005 * mean))
+
+            window = self.wait_until(steady_and_loaded, 2.0, f"a steady weight on the {zone}")
+            counts = round(statistics.fmean(s[channel] for s in window), 1)
+            newtons = kg * G
+            candidate = sorted([(tare, 0.0), *points, (counts, newtons)], key=lambda p: p[1])
+            if any(n1 <= n0 or c1 <= c0 for (c0, n0), (c1, n1) in zip(candidate, candidate[1:])):
+                self.say("That reading does not fit the others (each heavier weight must read higher, and "
+                         "each weight only once). Is it on the right zone? It was not recorded.")
+            else:
+                points = candidate[1:]
+                self.say(f"Recorded {kg:g} kg ({newtons:.1f} N) at {counts:.0f} counts "
+                         f"({counts - tare:.0f} above the empty pad).")
+            self.say("Take the weight off.")
+            self.wait_until(lambda w: statistics.fmean(self.newtons(channel, s[channel], old) for s in w) < 0.5,
+                            1.0, f"the {zone} empty again")
+        return ((tare, 0.0), *points)
+
+    def max_push(self, cals: dict[str, ForceCalibration]) -> float:
+        wake = self.cfg.weight_bearing.wake_n
+        self.ask("Step 3 of 3: put the hand flat on the pad. Press Enter, then push down as hard as is "
+                 "comfortable for about 5 seconds. ")
+
+        def total(s):
+            return sum(cals[ch].to_physical(s[ch]) for ch in ZONES)
+
+        threshold = max(wake, 10.0)
+        self.wait_until(lambda w: min(total(s) for s in w) >= threshold, 0.3, "a push on the pad")
+        samples = self.collect(5.0, "keep pushing")
+        loads = [total(s) for s in samples]
+        smooth = [statistics.fmean(loads[max(0, i - 4):i + 1]) for i in range(len(loads))]
+        best = max(smooth)
+        self.say(f"Maximum push: {best:.1f} N ({best / G:.1f} kg). You can relax now.")
+        return best
+
+    def run(self) -> dict:
+        self.say("Calibrating the weight-bearing pad. Type Ctrl+C at any time to stop; nothing is saved until the end.")
+        tare = self.tare()
+        today = dt.date.fromtimestamp(self.clock.wall()).isoformat()
+        cals = {}
+        for ch in ZONES:
+            table = self.known_weights(ch, tare[ch])
+            cals[ch] = ForceCalibration(tare[ch], table, self.channels[ch].gain, today)
+        best = self.max_push(cals)
+        return {**cals, PAD: PadCalibration(round(best, 1), today)}
+
+
+def calibrate_command(args) -> int:
+    cfg = config.load(args.config)
+    channels = load_channels(cfg)
+    if not all(ch in channels for ch in PAD_CHANNELS):
+        raise ConfigError(f"{cfg.path}: sensors: the pad calibration needs channels pad_palm and pad_fingers")
+    if args.simulate is not None:
+        from mock_hw import scenario as scenario_mod
+        from mock_hw.rig import Rig
+        from pi_agent.clock import VirtualClock
+        scen = scenario_mod.load(args.simulate, {n: c.kind for n, c in channels.items()})
+        clock = VirtualClock(scen.start_wall(cfg.device.timezone or None))
+        rig = Rig(cfg, channels, clock, scen)
+        i2c = rig.bus
+    else:
+        from pi_agent.clock import SystemClock
+        from sensors.array import open_i2c
+        clock = SystemClock()
+        i2c = open_i2c(cfg.hardware.i2c_bus)
+    array = SensorArray(i2c, channels, {n: c.address for n, c in cfg.chips.items()}, clock)
+    wizard = PadWizard(cfg, array, channels, clock, sys.stdin, sys.stdout)
+    try:
+        new = wizard.run()
+    except Abort as exc:
+        print(f"pi-agent: {exc}", file=sys.stderr)
+        return 1
+    entries = load_calibration(cfg.calibration_path)
+    entries.update(new)
+    save_calibration(cfg.calibration_path, entries)
+    print(f"Saved the pad calibration to {cfg.calibration_path}.")
+    return 0
