@@ -55,14 +55,32 @@ class Rig:
         self._changes = sorted({x for f in scenario.timeline.faults for x in (f.start, f.end)}) if scenario else []
 
     def _motor(self, cfg):
-        """The vibration motor as configured, on gpiozero's mock PWM pins."""
-        from pi_agent.motors import ErmMotor, NullMotor
+        """The vibration motor as configured: an ERM on gpiozero's mock PWM pins, or a
+        DRV2605L model on the same simulated I2C bus."""
+        from pi_agent.motors import Drv2605lMotor, ErmMotor, NullMotor
+        from mock_hw.gpio import install
         h = cfg.haptics
+        self.pins = install()                # the button, if any, is on mock pins too
         if h.backend == "erm":
-            from mock_hw.gpio import install
-            self.pins = install()
             return ErmMotor(h.pin, frequency=h.pwm_hz, kick_s=h.kick_ms / 1000.0)
+        if h.backend == "drv2605l":
+            from mock_hw.drv2605l import DRV2605LModel
+            from mock_hw.smbus import MockSMBus
+            self.drv = DRV2605LModel()
+            self.bus.add(h.drv2605l_address, self.drv)
+            return Drv2605lMotor(MockSMBus(self.bus), address=h.drv2605l_address, actuator=h.actuator)
         return NullMotor()
+
+    def trace_motor(self, path) -> None:
+        """Record every level the motor is set to, with the scenario time, in a file: an
+        oscilloscope on the simulated motor, for tests and benchmarks."""
+        motor, out, clock, rig = self.motor, open(path, "a", buffering=1, encoding="utf-8"), self.clock, self
+        original = motor.set_level
+
+        def set_level(level: float) -> None:
+            original(level)
+            out.write(f"{clock.monotonic() - rig.origin:.4f} {level:.3f}\n")
+        motor.set_level = set_level
 
     def power_cut(self) -> None:
         """The supply is gone: the motor stops, whatever the agent was doing."""

@@ -2,19 +2,21 @@
 what happened to the edges (display, store, motor, MQTT).
 
 It owns no hardware library itself: it is given a clock, a bus object and a motor owner,
-real or simulated, so the very same loop runs on a Pi and on ``mock_hw``.
+real or simulated, so the very same loop runs on a Pi and on ``mock_hw``. Commands from
+other threads (MQTT, the button) are queued and run here, between two readings.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
+import queue
 import statistics
 import threading
 import time
 from typing import Callable
 
-from pi_agent import commands
+from pi_agent import commands, therapy
 from pi_agent.core import PAD_CHANNELS, Core
 from pi_agent.errors import CalibrationError, StoreError
 from pi_agent.events import Event
@@ -24,15 +26,6 @@ from sensors.calibration import PAD, load_calibration, save_calibration
 from sensors.channel import Channel
 
 log = logging.getLogger("pi_agent")
-
-commands.register("tare", {})
-commands.register("identify", {})
-commands.register("set_targets", {
-    "low": commands.Arg(commands.number(0, 2000), "bottom of the target band", required=True),
-    "high": commands.Arg(commands.number(0, 2000, lo_open=True), "top of the target band", required=True),
-    "unit": commands.Arg(commands.choice("N", "percent_body_weight", "percent_max_push"),
-                         "'N', 'percent_body_weight' or 'percent_max_push'"),
-})
 
 
 class Channels(dict):
@@ -46,6 +39,10 @@ def load_channels(cfg) -> Channels:
     channels = Channels(build_channels(cfg, calibrations))
     channels.pad = calibrations.get(PAD)
     return channels
+
+
+def therapy_limits(cfg) -> therapy.Limits:
+    return therapy.Limits(cfg.therapy.max_continuous_min * 60.0, cfg.therapy.max_daily_min * 60.0)
 
 
 class TareJob:
@@ -63,6 +60,7 @@ class Agent:
                  on_event: Callable[[Event], None] | None = None, calibration_path=None) -> None:
         self.cfg = cfg
         self.clock = clock
+        self.zone = zone
         addresses = {name: c.address for name, c in cfg.chips.items()}
         self.channels = channels
         self.sensors = SensorArray(i2c, channels, addresses, clock)
@@ -73,8 +71,11 @@ class Agent:
         if store is not None:
             self.core.apply_settings(store.meta("settings") or {})
         self.haptics = haptics
-        self.poll_motor = True           # the loop plays the motor's schedule (no MotorThread)
+        if haptics is not None:
+            haptics.used_today = self.vibration_today
+        self.poll_motor = True           # the loop plays the motor's timeline (no MotorThread)
         self.on_event = on_event
+        self.on_refresh: Callable[[], None] | None = None
         self.calibration_path = calibration_path   # where a tare is saved (None: keep it in memory)
         now = clock.monotonic()
         self.checkpoint_s = cfg.store.checkpoint_s
@@ -88,6 +89,8 @@ class Agent:
         self.steps = 0
         self.last_step = now           # monotonic time the loop last completed a step
         self.tare_job: TareJob | None = None
+        self.inbox: queue.SimpleQueue = queue.SimpleQueue()   # commands from other threads
+        self.button = None
 
     # -- one turn of the loop -------------------------------------------------------
     def period(self, chip: str) -> float:
@@ -96,7 +99,9 @@ class Agent:
         return self.periods[chip]
 
     def step(self) -> list[Event]:
-        """Wait for the next chip that is due (or motor change), read it, feed the core."""
+        """Run queued commands, then wait for the next chip that is due (or the motor's
+        next change), read it and feed the core."""
+        self._run_inbox()
         chip = min(self.next_due, key=self.next_due.__getitem__)
         due = self.next_due[chip]
         now = self.clock.monotonic()
@@ -105,6 +110,7 @@ class Agent:
             if motor_at > now:
                 self.clock.sleep(motor_at - now)
             self.haptics.poll(self.clock.monotonic())
+            self._therapy_news()
             return []
         if due > now:
             self.clock.sleep(due - now)
@@ -113,16 +119,18 @@ class Agent:
         readings = self.sensors.read_chip(chip)
         events = self.core.feed(readings, self.clock.wall())
         now = self.clock.monotonic()
-        if chip == self.pad_chip:
-            if self.tare_job is not None:
-                self._tare_feed(readings, now)
-            period = self.period(chip)
-        else:
-            period = self.periods[chip]
+        if chip == self.pad_chip and self.tare_job is not None:
+            self._tare_feed(readings, now)
+        period = self.period(chip)
         due += period
         self.next_due[chip] = due if due > now - period else now  # late: no catch-up burst
         for e in events:
             self._emit(e)
+        if self.haptics is not None:
+            if self.poll_motor:
+                self.haptics.poll(now)
+            self.haptics.heartbeat()
+            self._therapy_news()
         if now - self.last_checkpoint >= self.checkpoint_s:
             self.checkpoint()
         self.steps += 1
@@ -130,7 +138,7 @@ class Agent:
         return events
 
     def _emit(self, event: Event) -> None:
-        if event.type == "haptic" and self.haptics is not None:
+        if event.type == "haptic" and event.data["reason"] != "vibration_therapy" and self.haptics is not None:
             self.haptics.play(event.data["pattern"])
         if event.type == "fault_raised":
             log.warning("fault: %s", event.data["text"])
@@ -142,6 +150,10 @@ class Agent:
                      d["duration_s"], d["mean_n"], d["peak_n"], d["in_target_s"])
         if self.on_event is not None:
             self.on_event(event)
+
+    def cue(self, pattern: str, reason: str) -> None:
+        self._emit(Event("haptic", self.clock.monotonic(), self.clock.wall(),
+                         {"pattern": pattern, "reason": reason}))
 
     def checkpoint(self) -> None:
         """Write what changed since the last checkpoint to the store, in one transaction."""
@@ -165,14 +177,21 @@ class Agent:
         """Run until monotonic time ``t_end`` (virtual time: as fast as possible)."""
         while not self.stopping.is_set():
             nxt = min(self.next_due.values())
-            if nxt >= t_end:
+            motor_at = self.haptics.next_change() if self.haptics is not None else None
+            if motor_at is not None:
+                nxt = min(nxt, motor_at)
+            if nxt >= t_end and self.inbox.empty():
                 self.clock.sleep(t_end - self.clock.monotonic())
+                if self.haptics is not None:
+                    self.haptics.poll(self.clock.monotonic())
+                    self._therapy_news()
                 return
             self.step()
 
     def run_forever(self, after_step: Callable[[], None] | None = None) -> None:
-        """The daemon's loop: errors are logged once with their traceback, then it backs
-        off and goes on, so one bad moment never stops the monitoring."""
+        """The daemon's loop: errors are logged once with their traceback, the motor is
+        stopped, then it backs off and goes on, so one bad moment never stops the
+        monitoring (nor leaves the motor running)."""
         backoff = 0.5
         while not self.stopping.is_set():
             try:
@@ -181,11 +200,17 @@ class Agent:
                     after_step()
                 backoff = 0.5
             except Exception:
-                log.exception("the sampling loop failed; retrying in %.1f s", backoff)
-                if self.haptics is not None:
-                    self.haptics.off()
+                log.exception("the sampling loop failed; motor off, retrying in %.1f s", backoff)
+                self.safety_stop("error")
                 time.sleep(backoff)
                 backoff = min(backoff * 2, 30.0)
+
+    def safety_stop(self, why: str) -> None:
+        if self.haptics is not None:
+            try:
+                self.haptics.safety_stop(why)
+            finally:
+                self._therapy_news()
 
     def stop(self) -> None:
         self.stopping.set()
@@ -194,6 +219,24 @@ class Agent:
             interrupt()
 
     # -- commands --------------------------------------------------------------------
+    def submit(self, name: str, payload, respond: Callable[[dict], None] | None = None) -> None:
+        """Queue a command from another thread (MQTT, the button); it runs in the loop."""
+        self.inbox.put((name, payload, respond))
+        interrupt = getattr(self.clock, "interrupt", None)
+        if interrupt is not None:
+            interrupt()
+
+    def _run_inbox(self) -> None:
+        while True:
+            try:
+                name, payload, respond = self.inbox.get_nowait()
+            except queue.Empty:
+                return
+            if name == "_button":
+                self._button_pressed()
+            else:
+                self.command(name, payload, respond)
+
     def command(self, name: str, payload, respond: Callable[[dict], None] | None = None) -> dict | None:
         """Validate and run a command. The response goes to ``respond`` (and is returned)
         when the command is done; a command that takes time (``tare``) answers later and
@@ -211,47 +254,127 @@ class Agent:
             args, transaction = commands.parse(name, payload)
         except commands.CommandError as exc:
             return finish(commands.error(exc.transaction, str(exc)))
-        handler = getattr(self, f"_cmd_{name}")
         try:
-            data = handler(args, lambda resp: finish({**resp, "transaction": transaction}))
+            data = commands.COMMANDS[name].handler(
+                self, args, lambda resp: finish({**resp, "transaction": transaction}))
         except commands.CommandError as exc:
             return finish(commands.error(transaction, str(exc)))
-        if data is _PENDING:
+        if data is commands.PENDING:
             return None
         return finish(commands.ok(transaction, data))
 
-    def _cmd_set_goal(self, args: dict, _done) -> dict:
-        self.core.set_goal(args["hours"] * 3600.0)
-        self._save_settings()
-        return {"goal_h": args["hours"]}
+    def refresh(self) -> None:
+        if self.on_refresh is not None:
+            self.on_refresh()
 
-    def _cmd_set_targets(self, args: dict, _done) -> dict:
-        unit = args.get("unit", "N")
-        if args["low"] >= args["high"]:
-            raise commands.CommandError(f"set_targets.low: expected less than high ({args['high']:g}), "
-                                        f"got {args['low']:g}")
-        if unit != "N" and args["high"] > 100:
-            raise commands.CommandError(f"set_targets.high: expected at most 100 (%), got {args['high']:g}")
-        old = dict(self.core.targets)
-        self.core.set_targets(args["low"], args["high"], unit)
-        band = self.core.band()
-        if band is None:
-            self.core.set_targets(**old)
-            need = "the body weight (weight_bearing.body_weight_kg)" if unit == "percent_body_weight" \
-                else "a maximum push (pi-agent calibrate pad)"
-            raise commands.CommandError(f"set_targets.unit: '{unit}' needs {need}, which is not set")
-        self._save_settings()
-        return {"low_n": round(band.low_n, 1), "high_n": round(band.high_n, 1), "unit": unit}
+    def save_settings(self) -> None:
+        if self.store is not None:
+            try:
+                self.store.checkpoint({}, meta={"settings": self.core.settings()})
+            except StoreError as exc:
+                log.error("%s; the new setting holds until the agent restarts", exc)
 
-    def _cmd_identify(self, args: dict, _done) -> dict:
+    # -- vibration therapy -------------------------------------------------------------
+    def vibration_today(self) -> float:
+        wall = self.clock.wall()
+        return self.core.ledger.day(self.core.ledger.day_of(wall))["vibration_s"]
+
+    def protocol_plan(self, level: str, source: str) -> therapy.Plan:
+        t = self.cfg.therapy
+        return therapy.protocol(level, t.protocol_blocks, t.protocol_block_min, t.protocol_break_min, source)
+
+    def start_therapy(self, plan: therapy.Plan) -> dict:
+        if self.haptics is None or self.haptics.closed:
+            raise commands.CommandError("vibration_start: no motor is fitted (haptics.backend = 'none')")
+        self._therapy_news()
+        cut, notes = therapy.cut_to_limits(plan, self.haptics.limits, self.vibration_today())
+        if cut is None:
+            raise commands.CommandError(f"vibration_start refused: {notes[0]}")
+        th = self.haptics.start_therapy(cut, "limit" if notes else "requested")
+        th["wall_start"] = self.clock.wall()
+        th["notes"] = notes
+        self._therapy_news()
+        self._dose_log_start(th)
+        for note in notes:
+            log.warning("vibration: %s", note)
+        self._emit(Event("vibration_started", self.clock.monotonic(), self.clock.wall(),
+                         {"level": cut.level, "minutes": round(cut.on_s / 60, 2), "source": cut.source,
+                          "notes": notes}))
         self._emit(Event("haptic", self.clock.monotonic(), self.clock.wall(),
-                         {"pattern": "long_buzz", "reason": "identify"}))
-        return {}
+                         {"pattern": f"therapy_{cut.level}", "reason": "vibration_therapy",
+                          "minutes": round(cut.on_s / 60, 2)}))
+        return {"level": cut.level, "minutes": round(cut.on_s / 60, 2),
+                "blocks": [[round(on / 60, 2), round(off / 60, 2)] for on, off in cut.blocks],
+                "cut": notes}
 
-    def _cmd_refresh(self, args: dict, _done) -> dict:
-        return {}
+    def stop_therapy(self, reason: str) -> dict:
+        if self.haptics is None or self.haptics.therapy is None:
+            raise commands.CommandError("vibration_stop: no vibration therapy is running")
+        self.haptics.stop_therapy(reason)
+        return {"delivered_min": round(self._therapy_news() / 60, 2)}
 
-    def _cmd_tare(self, args: dict, done) -> object:
+    def _therapy_news(self) -> float:
+        """Book delivered therapy into the day and log sessions that ended."""
+        if self.haptics is None:
+            return 0.0
+        delivered = 0.0
+        with self.haptics._lock:
+            notices, self.haptics.notices = self.haptics.notices, []
+        mono, wall = self.clock.monotonic(), self.clock.wall()
+        for n in notices:
+            if n["type"] == "delivered":
+                self.core.ledger.book("vibration_s", n["seconds"], wall - (mono - n["at"]))
+            else:
+                th = n["therapy"]
+                delivered = th["delivered_s"]
+                reason = n["reason"]
+                if reason == "completed" and th.get("notes"):
+                    reason = "continuous_limit" if any("continuous" in x for x in th["notes"]) else "daily_limit"
+                th["end_reason"] = reason
+                self._dose_log_end(th, wall - (mono - n["at"]))
+                self._emit(Event("haptic", mono, wall, {"pattern": "stop", "reason": "vibration_therapy",
+                                                        "ended": reason}))
+                self._emit(Event("vibration_session", mono, wall, {
+                    "level": th["plan"].level, "source": th["plan"].source, "reason": reason,
+                    "seconds": round(th["delivered_s"], 1), "start": round(th.get("wall_start", wall), 3)}))
+                log.info("vibration therapy ended (%s): %.1f min delivered", reason, th["delivered_s"] / 60)
+        return delivered
+
+    def _dose_log_start(self, th: dict) -> None:
+        if self.store is None:
+            return
+        try:
+            th["dose_id"] = self.store.dose_start(self.core.ledger.day_of(th["wall_start"]), th["wall_start"],
+                                                  th["plan"].level, th["plan"].source)
+        except StoreError as exc:
+            log.error("%s; the dose still counts in the day's total", exc)
+
+    def _dose_log_end(self, th: dict, wall: float) -> None:
+        if self.store is None or "dose_id" not in th:
+            return
+        try:
+            self.store.dose_end(th["dose_id"], wall, th["delivered_s"], th["end_reason"])
+        except StoreError as exc:
+            log.error("%s; the dose still counts in the day's total", exc)
+
+    def attach_button(self, pin: int, pin_factory=None) -> None:
+        """A push button to GND on ``pin``: a press starts the protocol, a press stops it."""
+        from gpiozero import Button
+        self.button = Button(pin, pull_up=True, bounce_time=0.05, pin_factory=pin_factory)
+        self.button.when_pressed = lambda: self.inbox.put(("_button", None, None))
+
+    def _button_pressed(self) -> None:
+        try:
+            if self.haptics is not None and self.haptics.therapy is not None:
+                self.stop_therapy("button")
+            else:
+                self.start_therapy(self.protocol_plan(self.cfg.therapy.protocol_level, "button"))
+        except commands.CommandError as exc:
+            log.warning("button: %s", exc)
+            self.cue("double_pulse", "refused")
+
+    # -- tare --------------------------------------------------------------------------
+    def start_tare(self, done) -> None:
         if not self.core.has_pad:
             raise commands.CommandError("tare: this configuration has no pad")
         if self.tare_job is not None:
@@ -260,7 +383,6 @@ class Agent:
             raise commands.CommandError("tare: a weight-bearing session is running; take everything off the pad first")
         self.tare_job = TareJob(self.clock.monotonic() + self.cfg.weight_bearing.tare_s, done)
         self.next_due[self.pad_chip] = self.clock.monotonic()
-        return _PENDING
 
     def _tare_feed(self, readings, now: float) -> None:
         job = self.tare_job
@@ -286,11 +408,11 @@ class Agent:
                                              f"more than {wb.tare_max_sd_n:g} N); keep it still and empty, "
                                              f"then try again. Nothing changed."))
             return
-        if mean > 2 * self.cfg.weight_bearing.wake_n:
+        if mean > 2 * wb.wake_n:
             job.respond(commands.error(None, f"tare refused: the pad carries {mean:.1f} N; take everything "
                                              f"off it, then try again. Nothing changed."))
             return
-        today = dt.date.fromtimestamp(self.clock.wall()).isoformat()
+        today = dt.datetime.fromtimestamp(self.clock.wall(), self.zone).date().isoformat()
         new = {ch: self.channels[ch].calibration.with_tare(round(statistics.fmean(job.raw[ch]), 1), today)
                for ch in PAD_CHANNELS}
         try:
@@ -313,21 +435,15 @@ class Agent:
             entries[ch] = cal
         save_calibration(self.calibration_path, entries)
 
-    def _save_settings(self) -> None:
-        if self.store is not None:
-            try:
-                self.store.checkpoint({}, meta={"settings": self.core.settings()})
-            except StoreError as exc:
-                log.error("%s; the new setting holds until the agent restarts", exc)
-
+    # -- stopping ------------------------------------------------------------------------
     def close(self) -> None:
         """A clean stop: motor off, the last checkpoint. Idempotent."""
         try:
             if self.haptics is not None:
                 self.haptics.close()
+                self._therapy_news()
+            if self.button is not None:
+                self.button.close()
         finally:
             if self.store is not None:
                 self.checkpoint()
-
-
-_PENDING = object()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import atexit
 import json
 import logging
 import os
@@ -39,6 +40,8 @@ def _parser() -> argparse.ArgumentParser:
                      help="run on simulated hardware playing this scenario file, in real time")
     run.add_argument("--speed", type=float, default=1.0, help="with --simulate: play N times faster")
     run.add_argument("--state-dir", type=Path, help="folder of the durable store")
+    run.add_argument("--motor-trace", type=Path, metavar="FILE",
+                     help="with --simulate: record every level of the simulated motor in FILE")
 
     sim = with_config(sub.add_parser("simulate", help="run a scenario in virtual time and report"))
     sim.add_argument("scenario", type=Path)
@@ -124,18 +127,22 @@ def cmd_run(args) -> int:
         clock = ScaledClock(scen.start_wall(zone.key) + start_at, args.speed)
         clock.step_wall(sum(i.value for i in scen.timeline.instants if i.kind == "clock_step" and i.t < start_at))
         sim = Simulation(cfg, scen, clock, zone=zone, state_dir=state_dir, bus_time=False,
-                         after_step=show, start_at=start_at)
+                         after_step=show, start_at=start_at, real_time=True, motor_trace=args.motor_trace)
         _on_signals(lambda: sim.agent.stop())
+        atexit.register(lambda: sim.agent.haptics.close())
         log.info("sampling started on simulated hardware: %s (%s, %g times real time, at %.0f s)",
                  scen.name or args.simulate, zone.key, args.speed, start_at)
-        finished = sim.run()
-        sim.finish()
+        try:
+            finished = sim.run()
+        finally:
+            sim.finish()
         show(sim.agent)
         display.close()
         log.info("scenario %s", "finished" if finished else "stopped")
         return 0
 
     from pi_agent.clock import SystemClock
+    from pi_agent.haptics import MotorThread, make_haptics, open_motor
     from sensors.array import open_i2c
     zone = zone_of(cfg)
     store = Store(state_dir_of(cfg, args.state_dir))
@@ -145,7 +152,18 @@ def cmd_run(args) -> int:
         print(f"pi-agent: {exc}", file=sys.stderr)
         return EX_UNAVAILABLE
     clock = SystemClock()
-    agent = Agent(cfg, clock, i2c, channels, zone=zone, store=store)
+    try:
+        haptics = make_haptics(cfg, open_motor(cfg), clock)
+    except (SensorError, OSError, ImportError, RuntimeError) as exc:
+        print(f"pi-agent: cannot open the vibration motor: {exc}", file=sys.stderr)
+        return EX_UNAVAILABLE
+    atexit.register(haptics.close)           # the motor is off on every way out
+    agent = Agent(cfg, clock, i2c, channels, zone=zone, store=store, haptics=haptics,
+                  calibration_path=cfg.calibration_path)
+    agent.poll_motor = False
+    MotorThread(haptics).start()
+    if cfg.therapy.button_pin >= 0:
+        agent.attach_button(cfg.therapy.button_pin)
     _on_signals(agent.stop)
     log.info("sampling started on the sensors of I2C bus %d", cfg.hardware.i2c_bus)
     try:

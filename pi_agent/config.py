@@ -225,6 +225,33 @@ SCHEMA: dict[str, dict[str, Key] | Named] = {
         "pwm_hz": Key(250, "PWM frequency of the ERM motor, in hertz.", number(50, 20000, integer=True)),
         "kick_ms": Key(40, "Full-power kick when the ERM motor starts from rest, in milliseconds.",
                        number(0, 200, integer=True)),
+        "drv2605l_address": Key(0x5A, "I2C address of the DRV2605L (backend 'drv2605l').", number(0x03, 0x77, integer=True),
+                                "0x5a"),
+        "actuator": Key("erm", "Motor behind the DRV2605L: 'erm' (coin, eccentric mass) or 'lra' (linear resonant).",
+                        choice("erm", "lra")),
+    },
+    "therapy": {
+        "low_level": Key(0.5, "Motor strength of the 'low' vibration setting, 0 to 1 (about 100 Hz on a coin motor).",
+                         number(0.1, 1)),
+        "high_level": Key(0.85, "Motor strength of the 'high' vibration setting, 0 to 1.", number(0.1, 1)),
+        "max_continuous_min": Key(30.0, "Hard limit: the motor is never on longer than this without a break, in minutes.",
+                                  number(1, 120)),
+        "max_daily_min": Key(90.0, "Hard limit: vibration therapy per local day, in minutes.", number(1, 600)),
+        "protocol_blocks": Key(3, "The protocol (button, or vibration_start without minutes): this many blocks...",
+                               number(1, 20, integer=True)),
+        "protocol_block_min": Key(10.0, "...of this many minutes each...", number(0.5, 120)),
+        "protocol_break_min": Key(1.0, "...with breaks of this many minutes between them.", number(0, 60)),
+        "protocol_level": Key("low", "Setting of the protocol: 'low' or 'high'.", choice("low", "high")),
+        "button_pin": Key(-1, "GPIO (BCM) of a push button to GND that starts and stops the protocol; -1: none.",
+                          number(-1, 27, integer=True)),
+    },
+    "reminders": {
+        "enabled": Key(False, "Gentle positioning reminders when the splint is worn but the hand not open.", boolean),
+        "after_min": Key(30.0, "Remind after the hand has been worn but not open this long, in minutes.",
+                         number(1, 600)),
+        "every_min": Key(60.0, "At most one reminder this often, in minutes.", number(1, 1440)),
+        "from_hour": Key(8, "Reminders only from this local hour...", number(0, 23, integer=True)),
+        "to_hour": Key(21, "...until this local hour (exclusive).", number(1, 24, integer=True)),
     },
     "store": {
         "checkpoint_s": Key(60, "Write the totals to the store this often, in seconds: a power cut loses at most this much.",
@@ -321,6 +348,13 @@ def _cross_check(v: dict[str, Any], problems: list[str]) -> None:
                         f"got {wb['target_low']:g}")
     if wb["end_n"] >= wb["start_n"]:
         problems.append(f"weight_bearing.end_n: expected less than start_n ({wb['start_n']:g}), got {wb['end_n']:g}")
+    th = v["therapy"]
+    if th["protocol_block_min"] > th["max_continuous_min"]:
+        problems.append(f"therapy.protocol_block_min: expected at most max_continuous_min "
+                        f"({th['max_continuous_min']:g}), got {th['protocol_block_min']:g}")
+    rem = v["reminders"]
+    if rem["from_hour"] >= rem["to_hour"]:
+        problems.append(f"reminders.from_hour: expected before to_hour ({rem['to_hour']}), got {rem['from_hour']}")
     if wb["wake_n"] > wb["start_n"]:
         problems.append(f"weight_bearing.wake_n: expected at most start_n ({wb['start_n']:g}), got {wb['wake_n']:g}")
 

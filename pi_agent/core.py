@@ -15,6 +15,7 @@ from pi_agent.days import DayLedger
 from pi_agent.events import Event
 from pi_agent.faults import FaultTracker
 from pi_agent.position import OPEN, UNKNOWN, WORN, WORN_UNKNOWN, PositionTracker, public
+from pi_agent.reminders import ReminderTracker
 from pi_agent.weight_bearing import WeightBearingTracker, resolve_band
 from sensors.channel import Reading
 
@@ -48,6 +49,7 @@ class Core:
         self.targets = {"low": wb.target_low, "high": wb.target_high, "unit": wb.target_unit}
         self.has_pad = len(self.pad_channels) == len(PAD_CHANNELS)
         self.wb = WeightBearingTracker(wb, self.ledger, self.band())
+        self.reminders = ReminderTracker(cfg.reminders, zone)
 
     # -- feeding -----------------------------------------------------------------------
     def feed(self, readings: list[Reading], wall: float) -> list[Event]:
@@ -94,6 +96,9 @@ class Core:
             self._enter(tr.old, tr.new, tr.t, began_wall, t, wall, events)
         settled = self.position.settled_until
         self._book(t if settled is None else settled, t, wall)
+        reminder = self.reminders.feed(t, wall, self.position.state)
+        if reminder is not None:
+            events.append(reminder)
 
     def _book(self, until: float, now: float, wall: float) -> None:
         """Book the time from ``booked_until`` to ``until`` to the booked state."""

@@ -1,17 +1,28 @@
-"""The vibration motor's one owner: named cue patterns, played on a timeline.
+"""The vibration motor's one owner: cue patterns, therapy, and the hard limits.
 
 Everything that wants the motor (weight-bearing cues, reminders, identify, therapy)
-asks this object; nothing else touches a motor backend. A pattern is a list of
-(seconds, level) segments, level 0 to 1; playing it schedules level changes at
-absolute monotonic times, and ``poll(now)`` applies those that are due. In real time a
-small thread calls ``poll`` (``MotorThread``); in virtual time the agent's loop does, so
-the same code runs in both.
+asks this object; nothing else touches a motor backend. It decides the motor's level
+from three layers, strongest first:
+
+1. a **safety stop** (the loop failed or stalled, the program is ending): motor off;
+2. **therapy**: blocks of vibration at a level, cut to the limits;
+3. **cues**: short named patterns. A cue during therapy is played at full strength
+   between short silences, so the survivor can tell it from the therapy hum.
+
+The limits are enforced here, below every caller: the motor is never on longer than
+the maximum continuous on-time, and therapy never goes past the daily maximum, whatever
+was asked. Level changes happen at absolute monotonic times; ``poll(now)`` applies what
+is due. In real time ``MotorThread`` calls it (and stops the motor if the sampling loop
+stops beating); in virtual time the agent's loop does, so the same code runs in both.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+from typing import Callable
+
+from pi_agent.therapy import Limits, Plan
 
 log = logging.getLogger("pi_agent.haptics")
 
@@ -22,86 +33,255 @@ PATTERNS: dict[str, list[tuple[float, float]]] = {
     "alarm": [(0.08, 1.0), (0.08, 0.0)] * 3,                           # over the maximum (repeated)
     "nudge": [(0.25, 0.45)],                                           # gentle: too light, reminder
 }
+THERAPY_GAP_S = 0.15      # silence around a cue played during therapy
+EFFECT = -1.0             # timeline marker: the driver chip plays a cue effect by itself
 
 
 class Haptics:
-    """Plays patterns on a motor backend (``set_level(x)``, ``close()``)."""
+    """Drives a motor backend (``set_level(x)``, ``close()``, optional ``play_effect``)."""
 
-    def __init__(self, motor, clock) -> None:
+    def __init__(self, motor, clock, *, levels: dict[str, float] | None = None, limits: Limits = Limits(),
+                 used_today: Callable[[], float] = lambda: 0.0, stall_s: float = 2.0) -> None:
         self.motor = motor
         self.clock = clock
+        self.levels = levels or {"low": 0.5, "high": 0.85}
+        self.limits = limits
+        self.used_today = used_today          # seconds of therapy already delivered today
+        self.stall_s = stall_s
         self._lock = threading.RLock()
-        self._schedule: list[tuple[float, float]] = []   # (monotonic time, level), in order
+        self._cue: list[tuple[float, float | None]] = []   # (monotonic time, level) still to come
+        self._cue_level: float | None = None   # the cue's level now; None: no cue playing
+        self._cue_span = (0.0, 0.0)            # when the cue playing began and ends
+        self._therapy: dict | None = None
         self._level = 0.0
+        self._on_since: float | None = None
+        self._last_poll: float | None = None
+        self.heartbeat_at = clock.monotonic()
+        self.notices: list[dict] = []        # therapy news for the agent: delivered, ended
         self._wake = threading.Event()
         self.closed = False
-        self.motor.set_level(0.0)                        # off at start
+        self.motor.set_level(0.0)            # off at start, whatever state it was left in
 
     @property
     def level(self) -> float:
         return self._level
 
+    @property
+    def therapy(self) -> dict | None:
+        return self._therapy
+
+    # -- cues ------------------------------------------------------------------------------
     def play(self, pattern: str) -> None:
-        """Start a pattern now (a newer cue replaces what is left of an older one)."""
+        """Play a named pattern now (a newer cue replaces what is left of an older one)."""
         segments = PATTERNS[pattern]
         with self._lock:
             if self.closed:
                 return
             t = self.clock.monotonic()
-            kick = getattr(self.motor, "kick_s", 0.0)
-            schedule = []
-            previous = self._level
-            for seconds, level in segments:
-                if kick and previous == 0.0 and 0.0 < level < 1.0 and seconds > kick:
-                    schedule.append((t, 1.0))            # kick a resting ERM motor into motion
-                    schedule.append((t + kick, level))
-                else:
-                    schedule.append((t, level))
-                previous = level
-                t += seconds
-            schedule.append((t, 0.0))
-            self._schedule = schedule
-            self.poll(self.clock.monotonic())
+            if self._therapy is not None:
+                segments = [(THERAPY_GAP_S, 0.0)] + [(s, 1.0 if lv else 0.0) for s, lv in segments] \
+                           + [(THERAPY_GAP_S, 0.0)]
+            effect = getattr(self.motor, "play_effect", None)
+            if effect is not None and self._therapy is None and effect(pattern):
+                # The driver plays its own waveform: hold the timeline for its length.
+                length = sum(s for s, _ in segments)
+                self._cue = [(t, EFFECT), (t + length, None)]
+                self._cue_span = (t, t + length)
+            else:
+                kick = getattr(self.motor, "kick_s", 0.0)
+                schedule, previous = [], self._level
+                for seconds, level in segments:
+                    if kick and previous == 0.0 and 0.0 < level < 1.0 and seconds > kick:
+                        schedule += [(t, 1.0), (t + kick, level)]   # kick a resting ERM motor
+                    else:
+                        schedule.append((t, level))
+                    previous = level
+                    t += seconds
+                schedule.append((t, None))        # None: the cue is over, back to the layer below
+                self._cue = schedule
+                self._cue_span = (schedule[0][0], t)
+            self._apply(self.clock.monotonic())
         self._wake.set()
 
-    def next_change(self) -> float | None:
+    # -- therapy ---------------------------------------------------------------------------
+    def start_therapy(self, plan: Plan, reason: str) -> dict:
+        """Start a plan (already cut to the limits by the caller; cut again here if not)."""
         with self._lock:
-            return self._schedule[0][0] if self._schedule else None
+            if self.closed:
+                raise RuntimeError("the motor is closed")
+            now = self.clock.monotonic()
+            if self._therapy is not None:
+                self._end_therapy(now, "replaced")
+            intervals, t = [], now
+            for on, off in plan.blocks:
+                on = min(on, self.limits.max_continuous_s)
+                intervals.append((t, t + on))
+                t += on + off
+            self._therapy = {"plan": plan, "level": self.levels[plan.level], "intervals": intervals,
+                             "start": now, "end": t, "delivered_s": 0.0, "reason": reason}
+            self._last_poll = now
+            self._apply(now)
+        self._wake.set()
+        return self._therapy
+
+    def stop_therapy(self, reason: str) -> None:
+        with self._lock:
+            if self._therapy is not None:
+                self._end_therapy(self.clock.monotonic(), reason)
+                self._apply(self.clock.monotonic())
+        self._wake.set()
+
+    def _therapy_level(self, t: float) -> float:
+        th = self._therapy
+        if th is None:
+            return 0.0
+        for a, b in th["intervals"]:
+            if a <= t < b:
+                return th["level"]
+        return 0.0
+
+    def _deliver(self, now: float) -> None:
+        """Count the therapy time since the last poll, and end therapy past its plan or
+        the daily maximum."""
+        th = self._therapy
+        if th is None:
+            self._last_poll = now
+            return
+        last = self._last_poll if self._last_poll is not None else now
+        on = 0.0
+        for a, b in th["intervals"]:
+            lo, hi = max(a, last), min(b, now)
+            if hi > lo:
+                on += hi - lo
+        on -= self._cue_overlap(last, now)
+        if on > 0:
+            left = self.limits.max_daily_s - self._used()
+            on = min(on, max(0.0, left))
+            th["delivered_s"] += on
+            self.notices.append({"type": "delivered", "seconds": on, "at": now})
+        self._last_poll = now
+        if now >= th["end"]:
+            self._end_therapy(th["end"], "completed")
+        elif self._used() >= self.limits.max_daily_s - 1e-6:
+            self._end_therapy(now, "daily_limit")
+
+    def _used(self) -> float:
+        """Therapy delivered today: what the day has booked, and what is not booked yet."""
+        return self.used_today() + sum(n["seconds"] for n in self.notices if n["type"] == "delivered")
+
+    def _cue_overlap(self, a: float, b: float) -> float:
+        start, end = self._cue_span
+        return max(0.0, min(b, end) - max(a, start))
+
+    def _end_therapy(self, t: float, reason: str) -> None:
+        th, self._therapy = self._therapy, None
+        self.notices.append({"type": "ended", "reason": reason, "at": t, "therapy": th})
+
+    # -- the timeline -------------------------------------------------------------------------
+    def next_change(self) -> float | None:
+        """The next moment the motor's level may change (for a loop in virtual time)."""
+        with self._lock:
+            times = []
+            if self._cue:
+                times.append(self._cue[0][0])
+            th = self._therapy
+            if th is not None:
+                now = self.clock.monotonic()
+                times += [x for a, b in th["intervals"] for x in (a, b) if x > now] or [th["end"]]
+                times.append(now + 1.0)     # count the dose at least once a second
+            if self._on_since is not None:
+                times.append(self._on_since + self.limits.max_continuous_s)
+            return min(times) if times else None
 
     def poll(self, now: float) -> None:
-        """Apply every level change that is due."""
         with self._lock:
-            level = None
-            while self._schedule and self._schedule[0][0] <= now:
-                level = self._schedule.pop(0)[1]
-            if level is not None and level != self._level and not self.closed:
-                self._set(level)
+            self._apply(now)
 
-    def _set(self, level: float) -> None:
+    def heartbeat(self) -> None:
+        """The sampling loop is alive (MotorThread stops the motor when the beats stop)."""
+        self.heartbeat_at = self.clock.monotonic()
+
+    def _apply(self, now: float) -> None:
+        if self.closed:
+            return
+        self._deliver(now)
+        while self._cue and self._cue[0][0] <= now:
+            self._cue_level = self._cue.pop(0)[1]
+        level = self._cue_level if self._cue_level is not None else self._therapy_level(now)
+        if level == EFFECT:
+            return                      # the driver is playing an effect by itself
+        if self._on_since is not None and now - self._on_since >= self.limits.max_continuous_s:
+            log.error("motor on for %.0f s without a break: stopped at the continuous maximum",
+                      now - self._on_since)
+            if self._therapy is not None:
+                self._end_therapy(now, "continuous_limit")
+            self._cue, self._cue_level = [], None
+            level = 0.0
+        self._set(level, now)
+
+    def _set(self, level: float, now: float) -> None:
+        if level == self._level:
+            return
         self._level = level
+        self._on_since = (self._on_since if self._on_since is not None else now) if level > 0 else None
         self.motor.set_level(level)
 
-    def off(self) -> None:
+    # -- stopping -------------------------------------------------------------------------------
+    def safety_stop(self, why: str) -> None:
+        """Stronger than everything: motor off now, therapy ended."""
         with self._lock:
-            self._schedule = []
-            self._set(0.0)
+            now = self.clock.monotonic()
+            if self._therapy is not None:
+                self._deliver(now)
+                if self._therapy is not None:
+                    self._end_therapy(now, why)
+            self._cue, self._cue_level = [], None
+            try:
+                self._set(0.0, now)
+            finally:
+                self._level = 0.0
+        self._wake.set()
 
-    def close(self) -> None:
+    off = safety_stop
+
+    def close(self, why: str = "shutdown") -> None:
         """Motor off, for good. Idempotent."""
         with self._lock:
             if self.closed:
                 return
-            self._schedule = []
             try:
-                self._set(0.0)
+                self.safety_stop(why)
             finally:
                 self.closed = True
-                self.motor.close()
+                try:
+                    self.motor.set_level(0.0)
+                finally:
+                    self.motor.close()
         self._wake.set()
 
 
+def make_haptics(cfg, motor, clock) -> Haptics:
+    """The motor's owner with the configured levels and limits."""
+    t = cfg.therapy
+    return Haptics(motor, clock, levels={"low": t.low_level, "high": t.high_level},
+                   limits=Limits(t.max_continuous_min * 60.0, t.max_daily_min * 60.0))
+
+
+def open_motor(cfg):
+    """The configured motor backend on the real hardware."""
+    from pi_agent.motors import Drv2605lMotor, ErmMotor, NullMotor
+    h = cfg.haptics
+    if h.backend == "erm":
+        return ErmMotor(h.pin, frequency=h.pwm_hz, kick_s=h.kick_ms / 1000.0)
+    if h.backend == "drv2605l":
+        import smbus2
+        return Drv2605lMotor(smbus2.SMBus(cfg.hardware.i2c_bus), address=h.drv2605l_address, actuator=h.actuator)
+    return NullMotor()
+
+
 class MotorThread(threading.Thread):
-    """Plays the schedule in real time, independent of the sampling loop's reads."""
+    """Plays the timeline in real time, apart from the sampling loop's reads, and stops
+    the motor when the sampling loop stops beating."""
 
     def __init__(self, haptics: Haptics) -> None:
         super().__init__(name="motor", daemon=True)
@@ -110,11 +290,19 @@ class MotorThread(threading.Thread):
     def run(self) -> None:
         h = self.haptics
         while not h.closed:
-            nxt = h.next_change()
-            now = h.clock.monotonic()
-            if nxt is None:
-                h._wake.wait(1.0)
-            elif nxt > now:
-                h._wake.wait(nxt - now)
-            h._wake.clear()
-            h.poll(h.clock.monotonic())
+            try:
+                now = h.clock.monotonic()
+                if h.level > 0 and now - h.heartbeat_at > h.stall_s:
+                    log.error("the sampling loop stopped beating for %.1f s: motor off", now - h.heartbeat_at)
+                    h.safety_stop("loop_stalled")
+                nxt = h.next_change()
+                wait = 0.25 if nxt is None else min(0.25, max(0.0, nxt - now))
+                h._wake.wait(wait)
+                h._wake.clear()
+                h.poll(h.clock.monotonic())
+            except Exception:              # never let the motor's guard die
+                log.exception("motor thread error; motor off")
+                try:
+                    h.safety_stop("error")
+                except Exception:
+                    pass

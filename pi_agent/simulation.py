@@ -16,7 +16,7 @@ from typing import Callable
 from mock_hw.rig import Rig
 from mock_hw.scenario import Scenario
 from pi_agent.agent import Agent, load_channels
-from pi_agent.haptics import Haptics
+from pi_agent.haptics import MotorThread, make_haptics
 from pi_agent.store import Store
 
 log = logging.getLogger("pi_agent.simulation")
@@ -25,7 +25,8 @@ log = logging.getLogger("pi_agent.simulation")
 class Simulation:
     def __init__(self, cfg, scenario: Scenario, clock, *, zone, state_dir: Path | None = None,
                  bus_time: bool = True, after_step: Callable[[Agent], None] | None = None,
-                 on_event: Callable | None = None, start_at: float = 0.0) -> None:
+                 on_event: Callable | None = None, start_at: float = 0.0, real_time: bool = False,
+                 motor_trace: Path | None = None) -> None:
         """``start_at``: scenario time to begin at (a restarted ``run --simulate`` resumes
         where the scenario is now; what happened meanwhile was seen by nobody)."""
         self.cfg = cfg
@@ -37,6 +38,9 @@ class Simulation:
         self.channels = load_channels(cfg)
         self.rig = Rig(cfg, self.channels, clock, scenario, bus_time=bus_time)
         self.rig.origin = clock.monotonic() - start_at
+        if motor_trace is not None:
+            self.rig.trace_motor(motor_trace)
+        self.real_time = real_time
         self.start_at = start_at
         self.after_step = after_step
         self.days_seen: set[str] = set()
@@ -46,8 +50,15 @@ class Simulation:
     def _new_agent(self) -> Agent:
         store = Store(self.state_dir) if self.state_dir is not None else None
         channels = load_channels(self.cfg)     # a restarted agent reads its calibration afresh
-        return Agent(self.cfg, self.clock, self.rig.bus, channels, zone=self.zone, store=store,
-                     haptics=Haptics(self.rig.motor, self.clock), on_event=self.on_event)
+        haptics = make_haptics(self.cfg, self.rig.motor, self.clock)
+        agent = Agent(self.cfg, self.clock, self.rig.bus, channels, zone=self.zone, store=store,
+                      haptics=haptics, on_event=self.on_event)
+        if self.cfg.therapy.button_pin >= 0:
+            agent.attach_button(self.cfg.therapy.button_pin, pin_factory=self.rig.pins)
+        if self.real_time:
+            agent.poll_motor = False
+            MotorThread(haptics).start()
+        return agent
 
     @property
     def origin(self) -> float:
@@ -82,6 +93,9 @@ class Simulation:
                 log.info("scenario: the wall clock jumps by %+g s", instant.value)
             elif instant.kind == "power_cut":
                 log.info("scenario: power cut for %g s", instant.value)
+                self.agent.haptics.closed = True   # its motor thread, if any, dies with the power
+                if self.agent.button is not None:
+                    self.agent.button.close()
                 self.agent = None            # dropped without any shutdown, as a power cut does
                 self.rig.power_cut()
                 self.clock.sleep(instant.value)

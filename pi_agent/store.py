@@ -32,6 +32,9 @@ CREATE TABLE IF NOT EXISTS days (day TEXT PRIMARY KEY, data TEXT NOT NULL, updat
 CREATE TABLE IF NOT EXISTS bouts (
     id INTEGER PRIMARY KEY, day TEXT NOT NULL, start REAL NOT NULL, duration_s REAL NOT NULL);
 CREATE INDEX IF NOT EXISTS bouts_day ON bouts (day);
+CREATE TABLE IF NOT EXISTS doses (
+    id INTEGER PRIMARY KEY, day TEXT NOT NULL, start REAL NOT NULL, stop REAL, seconds REAL,
+    level TEXT NOT NULL, source TEXT NOT NULL, reason TEXT);
 """
 
 
@@ -127,6 +130,32 @@ class Store:
         except sqlite3.Error as exc:
             raise StoreError(f"{self.path}: checkpoint failed: {exc}") from exc
         self.commits += 1
+
+    def dose_start(self, day: str, start: float, level: str, source: str) -> int:
+        """Log a therapy session as it starts (a power cut still leaves its start)."""
+        try:
+            with self.db:
+                cur = self.db.execute("INSERT INTO doses (day, start, level, source) VALUES (?, ?, ?, ?)",
+                                      (day, start, level, source))
+        except sqlite3.Error as exc:
+            raise StoreError(f"{self.path}: dose log failed: {exc}") from exc
+        self.commits += 1
+        return cur.lastrowid
+
+    def dose_end(self, dose_id: int, stop: float, seconds: float, reason: str) -> None:
+        try:
+            with self.db:
+                self.db.execute("UPDATE doses SET stop = ?, seconds = ?, reason = ? WHERE id = ?",
+                                (stop, seconds, reason, dose_id))
+        except sqlite3.Error as exc:
+            raise StoreError(f"{self.path}: dose log failed: {exc}") from exc
+        self.commits += 1
+
+    def doses(self, day: str | None = None) -> list[dict]:
+        rows = self.db.execute("SELECT day, start, stop, seconds, level, source, reason FROM doses "
+                               "WHERE ? IS NULL OR day = ? ORDER BY start", (day, day)).fetchall()
+        keys = ("day", "start", "stop", "seconds", "level", "source", "reason")
+        return [dict(zip(keys, r)) for r in rows]
 
     def integrity_ok(self) -> bool:
         return self.db.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
