@@ -74,7 +74,7 @@ class Agent:
         if haptics is not None:
             haptics.used_today = self.vibration_today
         self.poll_motor = True           # the loop plays the motor's timeline (no MotorThread)
-        self.on_event = on_event
+        self.listeners: list[Callable[[Event], None]] = [on_event] if on_event is not None else []
         self.on_refresh: Callable[[], None] | None = None
         self.calibration_path = calibration_path   # where a tare is saved (None: keep it in memory)
         now = clock.monotonic()
@@ -85,18 +85,24 @@ class Agent:
         self.pad_chip = channels["pad_palm"].chip if self.core.has_pad else None
         self.fast_period = 1.0 / cfg.weight_bearing.active_rate_hz
         self.next_due = {chip: now for chip in self.periods}
+        self.cursor = {chip: 0 for chip in self.periods}    # the chip's channel read next
         self.stopping = threading.Event()
         self.steps = 0
         self.last_step = now           # monotonic time the loop last completed a step
         self.tare_job: TareJob | None = None
         self.inbox: queue.SimpleQueue = queue.SimpleQueue()   # commands from other threads
+        self.inbox_budget = 20         # commands run per turn, so a flood never delays the sampling
         self.button = None
 
     # -- one turn of the loop -------------------------------------------------------
     def period(self, chip: str) -> float:
+        """Time between two readings of the chip's channels (each channel is read once per
+        its chip's period; one channel per turn, so no turn blocks the loop for long)."""
         if chip == self.pad_chip and (self.core.wb.active or self.tare_job is not None):
-            return self.fast_period
-        return self.periods[chip]
+            per_channel = self.fast_period
+        else:
+            per_channel = self.periods[chip]
+        return per_channel / len(self.sensors.by_chip[chip])
 
     def step(self) -> list[Event]:
         """Run queued commands, then wait for the next chip that is due (or the motor's
@@ -114,9 +120,11 @@ class Agent:
             return []
         if due > now:
             self.clock.sleep(due - now)
-            if self.stopping.is_set():
-                return []
-        readings = self.sensors.read_chip(chip)
+            if self.stopping.is_set() or self.clock.monotonic() < due - 1e-6:
+                return []           # woken early: a command or a stop is waiting
+        index = self.cursor[chip]
+        self.cursor[chip] = (index + 1) % len(self.sensors.by_chip[chip])
+        readings = self.sensors.read_channel(chip, index)
         events = self.core.feed(readings, self.clock.wall())
         now = self.clock.monotonic()
         if chip == self.pad_chip and self.tare_job is not None:
@@ -148,8 +156,8 @@ class Agent:
             d = event.data
             log.info("weight-bearing session: %.0f s, mean %.1f N, peak %.1f N, %.0f s in the target band",
                      d["duration_s"], d["mean_n"], d["peak_n"], d["in_target_s"])
-        if self.on_event is not None:
-            self.on_event(event)
+        for listener in self.listeners:
+            listener(event)
 
     def cue(self, pattern: str, reason: str) -> None:
         self._emit(Event("haptic", self.clock.monotonic(), self.clock.wall(),
@@ -222,12 +230,19 @@ class Agent:
     def submit(self, name: str, payload, respond: Callable[[dict], None] | None = None) -> None:
         """Queue a command from another thread (MQTT, the button); it runs in the loop."""
         self.inbox.put((name, payload, respond))
-        interrupt = getattr(self.clock, "interrupt", None)
-        if interrupt is not None:
-            interrupt()
+        self.wake()
+
+    def wake(self) -> None:
+        """Cut the loop's sleep short (something from another thread is waiting)."""
+        wake = getattr(self.clock, "wake", None)
+        if wake is not None:
+            wake()
 
     def _run_inbox(self) -> None:
-        while True:
+        started = time.monotonic()
+        for _ in range(self.inbox_budget):
+            if time.monotonic() - started > 0.003:
+                break                   # the rest next turn: the sampling comes first
             try:
                 name, payload, respond = self.inbox.get_nowait()
             except queue.Empty:
@@ -236,6 +251,8 @@ class Agent:
                 self._button_pressed()
             else:
                 self.command(name, payload, respond)
+        if not self.inbox.empty():
+            self.wake()
 
     def command(self, name: str, payload, respond: Callable[[dict], None] | None = None) -> dict | None:
         """Validate and run a command. The response goes to ``respond`` (and is returned)

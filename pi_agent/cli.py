@@ -42,6 +42,9 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--state-dir", type=Path, help="folder of the durable store")
     run.add_argument("--motor-trace", type=Path, metavar="FILE",
                      help="with --simulate: record every level of the simulated motor in FILE")
+    run.add_argument("--broker", metavar="URL", help="MQTT broker, mqtt://host:port or mqtts://host:port "
+                                                     "(overrides mqtt.broker)")
+    run.add_argument("--device-id", metavar="ID", help="device id in MQTT topics (overrides device.id)")
 
     sim = with_config(sub.add_parser("simulate", help="run a scenario in virtual time and report"))
     sim.add_argument("scenario", type=Path)
@@ -101,11 +104,36 @@ def cmd_run(args) -> int:
     from pi_agent.store import Store
 
     cfg = config.load(args.config)
+    if args.device_id is not None:
+        _check_device_id(args.device_id)
     channels = load_channels(cfg)
+    broker = args.broker or cfg.mqtt.broker
+    if broker:
+        from pi_agent.mqtt import parse_broker
+        parse_broker(broker)                      # a bad URL is a configuration error, before anything starts
+    password = config.mqtt_password(cfg)
     display = LineDisplay(sys.stdout, every_s=0.25 if sys.stdout.isatty() else 1.0)
+    links = []
 
-    def show(agent) -> None:
+    def after_step(agent) -> None:
         display.update(time.monotonic(), status_line(agent.core, channels, agent.clock.wall(), zone))
+        for link in links:
+            link.after_step(agent)
+
+    def connect(agent, state_dir) -> None:
+        """MQTT for this agent (a simulated power cut hands the link to the new agent)."""
+        if not broker:
+            return
+        from pi_agent.mqtt import MqttLink, device_id
+        from pi_agent.store import Outbox
+        if links:
+            links[0].agent = agent
+            agent.on_refresh = links[0]._resync.set
+        else:
+            links.append(MqttLink(cfg, agent, Outbox(state_dir), device=device_id(cfg, args.device_id),
+                                  broker=broker, password=password, zone=zone))
+            links[0].start()
+        agent.listeners.append(links[0].on_event)
 
     if args.simulate is not None:
         from mock_hw import scenario as scenario_mod
@@ -127,7 +155,8 @@ def cmd_run(args) -> int:
         clock = ScaledClock(scen.start_wall(zone.key) + start_at, args.speed)
         clock.step_wall(sum(i.value for i in scen.timeline.instants if i.kind == "clock_step" and i.t < start_at))
         sim = Simulation(cfg, scen, clock, zone=zone, state_dir=state_dir, bus_time=False,
-                         after_step=show, start_at=start_at, real_time=True, motor_trace=args.motor_trace)
+                         after_step=after_step, start_at=start_at, real_time=True, motor_trace=args.motor_trace,
+                         on_agent=lambda agent: connect(agent, state_dir))
         _on_signals(lambda: sim.agent.stop())
         atexit.register(lambda: sim.agent.haptics.close())
         log.info("sampling started on simulated hardware: %s (%s, %g times real time, at %.0f s)",
@@ -136,7 +165,9 @@ def cmd_run(args) -> int:
             finished = sim.run()
         finally:
             sim.finish()
-        show(sim.agent)
+            for link in links:
+                link.stop()
+        after_step(sim.agent)
         display.close()
         log.info("scenario %s", "finished" if finished else "stopped")
         return 0
@@ -145,7 +176,8 @@ def cmd_run(args) -> int:
     from pi_agent.haptics import MotorThread, make_haptics, open_motor
     from sensors.array import open_i2c
     zone = zone_of(cfg)
-    store = Store(state_dir_of(cfg, args.state_dir))
+    state_dir = state_dir_of(cfg, args.state_dir)
+    store = Store(state_dir)
     try:
         i2c = open_i2c(cfg.hardware.i2c_bus)
     except SensorError as exc:
@@ -164,14 +196,23 @@ def cmd_run(args) -> int:
     MotorThread(haptics).start()
     if cfg.therapy.button_pin >= 0:
         agent.attach_button(cfg.therapy.button_pin)
+    connect(agent, state_dir)
     _on_signals(agent.stop)
     log.info("sampling started on the sensors of I2C bus %d", cfg.hardware.i2c_bus)
     try:
-        agent.run_forever(after_step=lambda: show(agent))
+        agent.run_forever(after_step=lambda: after_step(agent))
     finally:
         agent.close()
+        for link in links:
+            link.stop()
         display.close()
     return 0
+
+
+def _check_device_id(value: str) -> None:
+    import re
+    if not re.fullmatch(r"[A-Za-z0-9_-]{1,64}", value):
+        raise ConfigError(f"--device-id: expected letters, digits, _ and - (at most 64), got '{value}'")
 
 
 def _resume_point(state_dir: Path, scenario_path: Path, speed: float) -> float:

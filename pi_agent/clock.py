@@ -25,10 +25,13 @@ class Clock(Protocol):
 
 
 class SystemClock:
-    """Real time, for a Raspberry Pi. ``interrupt()`` cuts a sleep short (for shutdown)."""
+    """Real time, for a Raspberry Pi. ``wake()`` cuts the current sleep short (work from
+    another thread is waiting); ``interrupt()`` cuts every sleep short from now on (the
+    program is stopping)."""
 
     def __init__(self) -> None:
         self._wake = threading.Event()
+        self._stopped = False
 
     def monotonic(self) -> float:
         return time.monotonic()
@@ -37,10 +40,16 @@ class SystemClock:
         return time.time()
 
     def sleep(self, seconds: float) -> None:
-        if seconds > 0:
+        if seconds > 0 and not self._stopped:
             self._wake.wait(seconds)
+            if not self._stopped:
+                self._wake.clear()
+
+    def wake(self) -> None:
+        self._wake.set()
 
     def interrupt(self) -> None:
+        self._stopped = True
         self._wake.set()
 
 

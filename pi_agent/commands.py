@@ -107,7 +107,11 @@ def _set_goal(agent, args, _done):
 
 
 def _set_targets(agent, args, _done):
-    unit = args.get("unit", "N")
+    current = agent.core.targets
+    unit = args.get("unit", current["unit"])
+    if "low" not in args and "high" not in args:
+        raise CommandError("set_targets: expected low, high or both")
+    args = {"low": current["low"], "high": current["high"], **args}
     if args["low"] >= args["high"]:
         raise CommandError(f"set_targets.low: expected less than high ({args['high']:g}), got {args['low']:g}")
     if unit != "N" and args["high"] > 100:
@@ -156,8 +160,8 @@ COMMANDS: dict[str, Command] = {
     "set_goal": Command({"hours": Arg(number(0, 24), "daily goal of hours in the open position", required=True)},
                         _set_goal, "set the daily goal of open hours"),
     "set_targets": Command({
-        "low": Arg(number(0, 2000), "bottom of the target band", required=True),
-        "high": Arg(number(0, 2000, lo_open=True), "top of the target band", required=True),
+        "low": Arg(number(0, 2000), "bottom of the target band"),
+        "high": Arg(number(0, 2000, lo_open=True), "top of the target band"),
         "unit": Arg(choice("N", "percent_body_weight", "percent_max_push"),
                     "'N', 'percent_body_weight' or 'percent_max_push'"),
     }, _set_targets, "set the weight-bearing target band"),

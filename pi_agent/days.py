@@ -15,6 +15,33 @@ import zoneinfo
 from typing import Callable
 
 
+REPORT_KEYS = ("worn_s", "open_s", "weight_bearing", "vibration_s")
+WB_KEYS = ("sessions", "total_s", "in_target_s", "mean_n", "peak_n")
+
+
+def report_day(record: dict) -> dict:
+    """A stored day in the report's shape: FORMAT.md's keys first, then the extra ones."""
+    out = {}
+    for key in REPORT_KEYS:
+        value = record[key]
+        if key == "weight_bearing":
+            wb = {k: _num(value[k]) for k in WB_KEYS}
+            wb.update({k: _num(v) for k, v in value.items() if k not in WB_KEYS and not k.startswith("_")})
+            out[key] = wb
+        else:
+            out[key] = _num(value)
+    for key, value in record.items():
+        if key not in REPORT_KEYS and not key.startswith("_"):
+            out[key] = _num(value)
+    if record.get("goal_s"):
+        out["goal_pct"] = round(100.0 * record["open_s"] / record["goal_s"], 1)
+    return out
+
+
+def _num(v):
+    return round(v, 3) if isinstance(v, float) else v
+
+
 def empty_day(goal_s: float) -> dict:
     """A day's record, in the shape of ``pi-agent simulate``'s report (with more keys)."""
     return {

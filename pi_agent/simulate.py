@@ -11,37 +11,11 @@ from mock_hw import scenario as scenario_mod
 from pi_agent import config
 from pi_agent.agent import load_channels
 from pi_agent.clock import VirtualClock
+from pi_agent.days import report_day
 from pi_agent.errors import InputError
 from pi_agent.events import Event
 from pi_agent.simulation import Simulation
 from pi_agent.store import Store
-
-REPORT_KEYS = ("worn_s", "open_s", "weight_bearing", "vibration_s")
-WB_KEYS = ("sessions", "total_s", "in_target_s", "mean_n", "peak_n")
-
-
-def report_day(record: dict) -> dict:
-    """A stored day in the report's shape: FORMAT.md's keys first, then the extra ones."""
-    out = {}
-    for key in REPORT_KEYS:
-        value = record[key]
-        if key == "weight_bearing":
-            wb = {k: _num(value[k]) for k in WB_KEYS}
-            wb.update({k: _num(v) for k, v in value.items() if k not in WB_KEYS and not k.startswith("_")})
-            out[key] = wb
-        else:
-            out[key] = _num(value)
-    for key, value in record.items():
-        if key not in REPORT_KEYS and not key.startswith("_"):
-            out[key] = _num(value)
-    if record.get("goal_s"):
-        out["goal_pct"] = round(100.0 * record["open_s"] / record["goal_s"], 1)
-    return out
-
-
-def _num(v):
-    return round(v, 3) if isinstance(v, float) else v
-
 
 def run_scenario(cfg, scenario, *, state_dir: Path, zone, on_event=None) -> tuple[Simulation, dict]:
     clock = VirtualClock(start_wall=scenario.start_wall(zone.key))

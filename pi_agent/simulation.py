@@ -26,7 +26,7 @@ class Simulation:
     def __init__(self, cfg, scenario: Scenario, clock, *, zone, state_dir: Path | None = None,
                  bus_time: bool = True, after_step: Callable[[Agent], None] | None = None,
                  on_event: Callable | None = None, start_at: float = 0.0, real_time: bool = False,
-                 motor_trace: Path | None = None) -> None:
+                 motor_trace: Path | None = None, on_agent: Callable[[Agent], None] | None = None) -> None:
         """``start_at``: scenario time to begin at (a restarted ``run --simulate`` resumes
         where the scenario is now; what happened meanwhile was seen by nobody)."""
         self.cfg = cfg
@@ -43,6 +43,7 @@ class Simulation:
         self.real_time = real_time
         self.start_at = start_at
         self.after_step = after_step
+        self.on_agent = on_agent
         self.days_seen: set[str] = set()
         self.power_cuts = 0
         self.agent = self._new_agent()
@@ -58,6 +59,8 @@ class Simulation:
         if self.real_time:
             agent.poll_motor = False
             MotorThread(haptics).start()
+        if self.on_agent is not None:
+            self.on_agent(agent)
         return agent
 
     @property

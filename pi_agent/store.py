@@ -32,6 +32,8 @@ CREATE TABLE IF NOT EXISTS days (day TEXT PRIMARY KEY, data TEXT NOT NULL, updat
 CREATE TABLE IF NOT EXISTS bouts (
     id INTEGER PRIMARY KEY, day TEXT NOT NULL, start REAL NOT NULL, duration_s REAL NOT NULL);
 CREATE INDEX IF NOT EXISTS bouts_day ON bouts (day);
+CREATE TABLE IF NOT EXISTS outbox (id TEXT PRIMARY KEY, topic TEXT NOT NULL, payload TEXT NOT NULL,
+                                   created REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS doses (
     id INTEGER PRIMARY KEY, day TEXT NOT NULL, start REAL NOT NULL, stop REAL, seconds REAL,
     level TEXT NOT NULL, source TEXT NOT NULL, reason TEXT);
@@ -165,3 +167,53 @@ class Store:
             self.db.close()
         except sqlite3.Error:
             pass
+
+
+class Outbox:
+    """Events waiting for the broker's acknowledgement, in the store's file.
+
+    An event is written here (committed) when it happens, and removed only when the
+    broker has acknowledged it; so a broker outage or an agent restart delays events and
+    never drops them. It has its own connection, safe to use from the MQTT thread.
+    """
+
+    def __init__(self, state_dir: Path | str) -> None:
+        import threading
+        self.path = Path(state_dir) / FILENAME
+        self._lock = threading.Lock()
+        self.db = sqlite3.connect(self.path, timeout=10, isolation_level=None, check_same_thread=False)
+        self.db.execute("PRAGMA synchronous=FULL")
+        self.db.executescript(_SCHEMA)
+        self.commits = 0
+
+    def add(self, event_id: str, topic: str, payload: str) -> None:
+        with self._lock:
+            try:
+                with self.db:
+                    self.db.execute("INSERT OR IGNORE INTO outbox VALUES (?, ?, ?, ?)",
+                                    (event_id, topic, payload, time.time()))
+            except sqlite3.Error as exc:
+                raise StoreError(f"{self.path}: outbox write failed: {exc}") from exc
+            self.commits += 1
+
+    def pending(self, limit: int = 1000) -> list[tuple[str, str, str]]:
+        with self._lock:
+            return self.db.execute("SELECT id, topic, payload FROM outbox ORDER BY created, rowid LIMIT ?",
+                                   (limit,)).fetchall()
+
+    def remove(self, event_id: str) -> None:
+        with self._lock:
+            try:
+                with self.db:
+                    self.db.execute("DELETE FROM outbox WHERE id = ?", (event_id,))
+            except sqlite3.Error as exc:
+                log.error("%s: outbox delete failed (the event may be sent again, with its id): %s",
+                          self.path, exc)
+
+    def __len__(self) -> int:
+        with self._lock:
+            return self.db.execute("SELECT COUNT(*) FROM outbox").fetchone()[0]
+
+    def close(self) -> None:
+        with self._lock:
+            self.db.close()

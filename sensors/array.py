@@ -62,20 +62,26 @@ class SensorArray:
         for ch in channels.values():
             self.by_chip[ch.chip].append(ch)
 
-    def read_chip(self, chip: str) -> list[Reading]:
-        """Read every channel of ``chip`` once. A failing chip faults all of its channels."""
-        reader = self.readers[chip]
-        out = []
+    def read_channel(self, chip: str, index: int) -> list[Reading]:
+        """Read one channel of ``chip``. When the chip does not answer, every one of its
+        channels is in fault (one reading each)."""
         channels = self.by_chip[chip]
-        for i, ch in enumerate(channels):
-            try:
-                raw = reader.read(ch.input, ch.gain, ch.data_rate)
-            except ConversionTimeout:
-                out.append(ch.failed(self.clock.monotonic(), "adc_timeout"))
-                continue
-            except BusError:
-                t = self.clock.monotonic()
-                out.extend(c.failed(t, "i2c_error") for c in channels[i:])
+        ch = channels[index]
+        try:
+            raw = self.readers[chip].read(ch.input, ch.gain, ch.data_rate)
+        except ConversionTimeout:
+            return [ch.failed(self.clock.monotonic(), "adc_timeout")]
+        except BusError:
+            t = self.clock.monotonic()
+            return [c.failed(t, "i2c_error") for c in channels]
+        return [ch.accept(self.clock.monotonic(), raw)]
+
+    def read_chip(self, chip: str) -> list[Reading]:
+        """Read every channel of ``chip`` once (a failing chip: each in fault, once)."""
+        out: list[Reading] = []
+        for i in range(len(self.by_chip[chip])):
+            readings = self.read_channel(chip, i)
+            out.extend(readings)
+            if len(readings) > 1:
                 break
-            out.append(ch.accept(self.clock.monotonic(), raw))
         return out

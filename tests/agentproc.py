@@ -1,0 +1,104 @@
+"""`pi-agent run` as a real process, as the tests start it."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+from conftest import CONFIG, ROOT
+
+
+def write_config(folder: Path, extra: str = "") -> Path:
+    """A private copy of the shipped configuration and calibration, with the keys of
+    ``extra`` ("[section]" lines, then "key = value" lines) set in it."""
+    folder.mkdir(parents=True, exist_ok=True)
+    shutil.copy(CONFIG.parent / "calibration.toml", folder / "calibration.toml")
+    text = CONFIG.read_text()
+    path = folder / "agent.toml"
+    path.write_text(_merge(text, extra))
+    return path
+
+
+def _merge(text: str, extra: str) -> str:
+    """Set keys of ``extra`` ([section] then key = value lines) in the TOML ``text``."""
+    section = None
+    out = text.splitlines()
+    for line in extra.strip().splitlines():
+        line = line.strip()
+        if not line:
+            continue
+        if line.startswith("["):
+            section = line
+            continue
+        key = line.split("=")[0].strip()
+        current, done = None, False
+        for i, raw in enumerate(out):
+            if raw.startswith("["):
+                current = raw
+            if current == section and raw.startswith(f"{key} ="):
+                out[i] = line
+                done = True
+                break
+        if not done:
+            idx = out.index(section) if section in out else None
+            if idx is None:
+                out += ["", section, line]
+            else:
+                out.insert(idx + 1, line)
+    return "\n".join(out) + "\n"
+
+
+class AgentProcess:
+    def __init__(self, scenario: dict | Path, folder: Path, *, speed: float = 10, broker: str | None = None,
+                 device: str = "dev1", config: Path | None = None, extra_args=()) -> None:
+        self.folder = Path(folder)
+        self.folder.mkdir(parents=True, exist_ok=True)
+        if isinstance(scenario, dict):
+            path = self.folder / "scenario.json"
+            path.write_text(json.dumps(scenario))
+            scenario = path
+        args = [sys.executable, "-m", "pi_agent", "run", "--config", str(config or CONFIG),
+                "--simulate", str(scenario), "--speed", str(speed), "--state-dir", str(self.folder / "state"),
+                "--device-id", device, *extra_args]
+        if broker:
+            args += ["--broker", broker]
+        env = dict(os.environ, PYTHONUNBUFFERED="1")
+        env.pop("JOURNAL_STREAM", None)
+        self.lines: list[str] = []
+        self.proc = subprocess.Popen(args, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                     text=True)
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        for line in self.proc.stderr:
+            self.lines.append(line)
+
+    def wait_log(self, text: str, timeout: float = 30.0) -> bool:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if any(text in line for line in self.lines):
+                return True
+            if self.proc.poll() is not None:
+                return any(text in line for line in self.lines)
+            time.sleep(0.05)
+        return False
+
+    def log(self) -> str:
+        return "".join(self.lines)
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait(10)
+
+    def terminate(self, timeout: float = 10) -> int:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+        return self.proc.wait(timeout)

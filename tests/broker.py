@@ -1,0 +1,124 @@
+"""A real Mosquitto, started by the tests on a free loopback port (never a mock)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+import paho.mqtt.client as paho
+
+MOSQUITTO = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Broker:
+    def __init__(self, folder: Path, port: int | None = None, extra: str = "") -> None:
+        self.folder = Path(folder)
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self.port = port or free_port()
+        self.extra = extra
+        self.proc: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"mqtt://127.0.0.1:{self.port}"
+
+    def config(self) -> str:
+        return (f"listener {self.port} 127.0.0.1\nallow_anonymous true\npersistence false\n"
+                f"log_dest file {self.folder / 'mosquitto.log'}\n{self.extra}")
+
+    def start(self) -> "Broker":
+        conf = self.folder / "mosquitto.conf"
+        conf.write_text(self.config())
+        self.proc = subprocess.Popen([MOSQUITTO, "-c", str(conf)], stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
+                    return self
+            except OSError:
+                if self.proc.poll() is not None:
+                    raise RuntimeError(f"mosquitto exited: {(self.folder / 'mosquitto.log').read_text()}")
+                time.sleep(0.05)
+        raise RuntimeError("mosquitto did not start")
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc = None
+
+
+class Listener:
+    """A subscriber that keeps every message with its arrival time, QoS and retain flag."""
+
+    def __init__(self, port: int, topics=("#",), *, host="127.0.0.1", username=None, password=None,
+                 tls: dict | None = None, client_id: str | None = None, clean_session: bool = True) -> None:
+        self.messages: list[dict] = []
+        self.lock = threading.Lock()
+        self.connected = threading.Event()
+        self.refused = threading.Event()
+        self.client = paho.Client(paho.CallbackAPIVersion.VERSION2, client_id=client_id or f"test-{id(self)}",
+                                  clean_session=clean_session)
+        if username:
+            self.client.username_pw_set(username, password)
+        if tls:
+            self.client.tls_set(**tls)
+        self.topics = topics
+        self.client.on_connect = self._on_connect
+        self.client.on_message = self._on_message
+        self.client.on_disconnect = lambda *a: self.connected.clear()
+        self.client.reconnect_delay_set(1, 2)
+        self.client.connect_async(host, port, keepalive=10)
+        self.client.loop_start()
+
+    def _on_connect(self, client, userdata, flags, reason_code, properties=None):
+        if reason_code.is_failure:
+            self.refused.set()
+            return
+        client.subscribe([(t, 1) for t in self.topics])
+        self.connected.set()
+
+    def _on_message(self, client, userdata, msg):
+        with self.lock:
+            self.messages.append({"topic": msg.topic, "payload": bytes(msg.payload), "qos": msg.qos,
+                                  "retain": bool(msg.retain), "at": time.monotonic()})
+
+    def on(self, suffix: str) -> list[dict]:
+        with self.lock:
+            return [m for m in self.messages if m["topic"].endswith(suffix)]
+
+    def json(self, suffix: str) -> list[dict]:
+        return [json.loads(m["payload"]) for m in self.on(suffix)]
+
+    def wait_for(self, predicate, timeout: float = 20.0) -> bool:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self.lock:
+                if predicate(list(self.messages)):
+                    return True
+            time.sleep(0.05)
+        return False
+
+    def publish(self, topic, payload, qos=1, retain=False):
+        return self.client.publish(topic, payload, qos=qos, retain=retain)
+
+    def close(self):
+        self.client.loop_stop()
+        self.client.disconnect()

@@ -1,0 +1,164 @@
+"""MQTT against a real Mosquitto started by the tests on a free loopback port."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+
+from agentproc import AgentProcess, write_config
+from broker import Broker, Listener
+
+OPEN = {"palm": 3, "wrist": 25, "fingers": 5}
+
+
+def session_steps(n, gap=20):
+    steps = []
+    for _ in range(n):
+        steps += [{"ramp": 2, "to": {"pad_palm": 40, "pad_fingers": 25}}, {"hold": 10},
+                  {"ramp": 1, "to": {"pad_palm": 0, "pad_fingers": 0}}, {"hold": gap}]
+    return steps
+
+
+@pytest.fixture
+def broker(tmp_path):
+    b = Broker(tmp_path / "broker").start()
+    yield b
+    b.stop()
+
+
+def scenario(steps, start="2026-05-01T10:00:00"):
+    return {"start": start, "timezone": "Europe/Berlin", "seed": 3, "noise": {"deg": 0.5, "newton": 0.2},
+            "steps": steps}
+
+
+def test_every_topic_of_the_contract(tmp_path, broker):
+    """status, state, load, day, event, request and response: each with its QoS and retain."""
+    cfg = write_config(tmp_path / "cfg", "[mqtt]\nheartbeat_s = 2\n")
+    live = Listener(broker.port)
+    assert live.connected.wait(10)
+    steps = [{"hold": 5, "set": OPEN}, *session_steps(2), {"fault": {"kind": "disconnected", "channel": "wrist", "for": 5}},
+             {"hold": 600}]
+    agent = AgentProcess(scenario(steps), tmp_path / "agent", speed=5, broker=broker.url, config=cfg)
+    try:
+        assert live.wait_for(lambda ms: any(m["topic"].endswith("/event") and b"wb_session" in m["payload"]
+                                            for m in ms), 30), agent.log()
+        live.publish("openpalm/dev1/request/identify", json.dumps({"transaction": "t-9"}))
+        live.publish("openpalm/dev1/request/set_goal", b'{"hours": "lots", "transaction": 10}')
+        assert live.wait_for(lambda ms: len([m for m in ms if "/response/" in m["topic"]]) >= 2, 10)
+        assert live.wait_for(lambda ms: any(b"fault_cleared" in m["payload"] for m in ms), 30), agent.log()
+        late = Listener(broker.port)                     # retained messages reach a late subscriber
+        assert late.wait_for(lambda ms: len(ms) >= 4, 10)
+        time.sleep(0.5)
+    finally:
+        agent.terminate()
+    status = late.on("openpalm/dev1/status")
+    assert status[0]["payload"] == b"online" and status[0]["retain"] and status[0]["qos"] == 1
+    assert live.on("openpalm/dev1/status")[-1]["payload"] == b"offline", "a clean stop says offline"
+    state = late.on("openpalm/dev1/state")[0]
+    assert state["retain"] and state["qos"] == 1
+    snap = json.loads(state["payload"])
+    assert snap["time"][-6] in "+-" and snap["position"] in ("open", "closed", "off", "unknown")
+    assert {"worn", "channels", "load_n", "today", "goal_h", "faults", "therapy"} <= set(snap)
+    assert snap["today"]["open_s"] > 0
+    heartbeats = [m["at"] for m in live.on("openpalm/dev1/state")]
+    assert len(heartbeats) >= 3
+    loads = live.on("openpalm/dev1/load")
+    assert loads and all(m["qos"] == 0 and not m["retain"] for m in loads)
+    times = sorted(json.loads(m["payload"])["ts"] for m in loads)
+    window = [t for t in times if times[0] + 3 <= t < times[0] + 8]   # the middle of the first session
+    assert len(window) >= 5 * 10, "at least 10 load messages a second (of the agent's time) in a session"
+    day = late.on("openpalm/dev1/day/2026-05-01")
+    assert day and day[0]["retain"] and day[0]["qos"] == 1
+    assert {"worn_s", "open_s", "weight_bearing", "vibration_s"} <= set(json.loads(day[0]["payload"]))
+    events = live.on("openpalm/dev1/event")
+    assert all(m["qos"] == 1 and not m["retain"] for m in events)
+    decoded = [json.loads(m["payload"]) for m in events]
+    assert {"wb_session", "fault_raised", "fault_cleared"} <= {e["type"] for e in decoded}
+    assert all(e["id"] and e["time"] for e in decoded) and len({e["id"] for e in decoded}) == len(decoded)
+    responses = {m["topic"]: (m, json.loads(m["payload"])) for m in live.on("") if "/response/" in m["topic"]}
+    ok_msg, ok = responses["openpalm/dev1/response/identify"]
+    assert ok == {"status": "ok", "transaction": "t-9", "data": {}} and ok_msg["qos"] == 1 and not ok_msg["retain"]
+    _, bad = responses["openpalm/dev1/response/set_goal"]
+    assert bad["status"] == "error" and bad["transaction"] == 10 and "set_goal.hours" in bad["error"]
+    discovery = late.on("homeassistant/device/openpalm_dev1/config")
+    assert discovery and discovery[0]["retain"]
+    check_discovery(json.loads(discovery[0]["payload"]), "dev1")
+    live.close()
+    late.close()
+
+
+def check_discovery(d: dict, device: str) -> None:
+    """Home Assistant's device-based discovery, by its current rules."""
+    assert set(d) >= {"dev", "o", "cmps", "availability_topic"}
+    assert d["availability_topic"] == f"openpalm/{device}/status"
+    assert d["payload_available"] == "online" and d["payload_not_available"] == "offline"
+    assert d["dev"]["ids"] and d["dev"]["name"] and d["dev"]["mf"] and d["dev"]["sw"]
+    assert d["o"]["name"] and d["o"]["sw"]
+    platforms = {}
+    for key, c in d["cmps"].items():
+        assert c["p"] in {"sensor", "binary_sensor", "number", "button"}
+        assert c["unique_id"].startswith(f"openpalm_{device}_")
+        assert "object_id" not in c and c["default_entity_id"].startswith(f"{c['p']}.")
+        assert d["dev"]["name"].lower() not in c["name"].lower(), "no entity name repeats the device name"
+        if c["p"] in ("sensor", "binary_sensor"):
+            assert c["state_topic"] == f"openpalm/{device}/state" and c["value_template"]
+        if c["p"] in ("number", "button"):
+            assert c["command_topic"].startswith(f"openpalm/{device}/request/")
+        if c["p"] == "number":
+            assert c["entity_category"] == "config"
+        platforms.setdefault(c["p"], []).append(key)
+    names = set(d["cmps"])
+    assert {"open_today", "worn_today", "position", "load", "wb_sessions", "vibration_today", "faults",
+            "goal", "target_low", "target_high", "therapy_start", "therapy_stop", "identify"} <= names
+    assert d["cmps"]["faults"]["device_class"] == "problem"
+    assert d["cmps"]["position"]["options"] == ["open", "closed", "off", "unknown"]
+
+
+def test_discovery_is_republished_when_home_assistant_comes_online(tmp_path, broker):
+    """Home Assistant announcing 'online' on homeassistant/status gets the discovery again."""
+    live = Listener(broker.port, topics=("homeassistant/device/#",))
+    assert live.connected.wait(10)
+    agent = AgentProcess(scenario([{"hold": 600, "set": OPEN}]), tmp_path / "a", speed=2, broker=broker.url)
+    try:
+        assert live.wait_for(lambda ms: len(ms) == 1, 20), agent.log()
+        live.publish("homeassistant/status", "online")
+        assert live.wait_for(lambda ms: len(ms) == 2, 10)
+    finally:
+        agent.terminate()
+        live.close()
+
+
+def test_sigkill_gives_offline_through_the_last_will(tmp_path, broker):
+    """SIGKILL: 'offline' arrives through the last will within 1.5 keep-alive intervals."""
+    cfg = write_config(tmp_path / "cfg", "[mqtt]\nkeepalive_s = 2\n")
+    live = Listener(broker.port, topics=("openpalm/dev1/status",))
+    assert live.connected.wait(10)
+    agent = AgentProcess(scenario([{"hold": 600, "set": OPEN}]), tmp_path / "a", speed=2, broker=broker.url,
+                         config=cfg)
+    assert live.wait_for(lambda ms: any(m["payload"] == b"online" for m in ms), 20), agent.log()
+    agent.kill()
+    killed = time.monotonic()
+    assert live.wait_for(lambda ms: ms[-1]["payload"] == b"offline", 10)
+    assert live.messages[-1]["at"] - killed <= 1.5 * 2 + 0.5
+    live.close()
+
+
+def test_a_retained_request_is_ignored(tmp_path, broker):
+    """A retained request (left on the broker) never runs when the agent connects."""
+    admin = Listener(broker.port, topics=("openpalm/dev1/response/#",))
+    assert admin.connected.wait(10)
+    admin.publish("openpalm/dev1/request/vibration_start", b'{"level": "high", "minutes": 5}', retain=True)
+    time.sleep(0.3)
+    agent = AgentProcess(scenario([{"hold": 600, "set": OPEN}]), tmp_path / "a", speed=2, broker=broker.url,
+                         extra_args=["--motor-trace", str(tmp_path / "motor")])
+    try:
+        assert agent.wait_log("connected to the broker", 20), agent.log()
+        assert agent.wait_log("ignored a retained request vibration_start", 10)
+        time.sleep(1.0)
+        assert admin.on("/response/vibration_start") == []
+        assert "command vibration_start" not in agent.log()
+    finally:
+        agent.terminate()
+        admin.close()

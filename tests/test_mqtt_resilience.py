@@ -1,0 +1,177 @@
+"""MQTT when things go wrong: a broker that goes away, a broker that is not there, and a
+flood of bad requests. Always a real Mosquitto, on a free loopback port."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections import Counter
+
+from hypothesis import HealthCheck, given, settings, strategies as st
+
+from agentproc import AgentProcess, write_config
+from broker import Broker, Listener
+from test_mqtt import scenario, session_steps
+
+OPEN = {"palm": 3, "wrist": 25, "fingers": 5}
+
+
+def _persistent_broker(folder, port=None):
+    return Broker(folder, port=port, extra=f"persistence true\npersistence_location {folder}/\n"
+                                           f"autosave_interval 1\n")
+
+
+def _sessions(listener):
+    events = [json.loads(m["payload"]) for m in listener.on("/event")]
+    return [e for e in events if e["type"] == "wb_session"]
+
+
+def _check_ids(sessions):
+    """Each session arrived; a repeat is only ever the same id."""
+    by_start: dict[float, set[str]] = {}
+    for e in sessions:
+        by_start.setdefault(e["start"], set()).add(e["id"])
+    assert all(len(ids) == 1 for ids in by_start.values()), by_start
+    return by_start
+
+
+def test_broker_down_for_two_minutes_loses_no_event(tmp_path):
+    """The broker stops for 2 minutes while sessions end; when it is back every event
+    arrives, none missing, repeats only with the same id."""
+    folder = tmp_path / "broker"
+    broker = _persistent_broker(folder).start()
+    cfg = write_config(tmp_path / "cfg", "[mqtt]\nreconnect_max_s = 5\n")
+    listener = Listener(broker.port, topics=("openpalm/dev1/event",), client_id="caregiver", clean_session=False)
+    assert listener.connected.wait(10)
+    sessions = 12
+    agent = AgentProcess(scenario([{"hold": 2}, *session_steps(sessions), {"hold": 3600}]), tmp_path / "a",
+                         speed=2, broker=broker.url, config=cfg)
+    try:
+        assert listener.wait_for(lambda ms: len(ms) >= 1, 30), agent.log()
+        broker.stop()
+        time.sleep(120)
+        ended_while_down = sum("weight-bearing session" in line for line in agent.lines)
+        broker = _persistent_broker(folder, broker.port).start()
+        assert listener.wait_for(lambda ms: len({json.loads(m["payload"])["start"] for m in ms}) >= sessions, 150), \
+            (len(listener.messages), agent.log())
+        assert ended_while_down >= 4, "sessions ended while the broker was away"
+        by_start = _check_ids(_sessions(listener))
+        assert len(by_start) == sessions
+    finally:
+        agent.terminate()
+        listener.close()
+        broker.stop()
+
+
+def test_no_broker_for_ten_minutes_then_events_are_delivered(tmp_path):
+    """With no broker at all the agent keeps tracking (and says so once); when one
+    appears, the events that waited in the outbox are delivered."""
+    folder = tmp_path / "broker"
+    broker = _persistent_broker(folder).start()
+    listener = Listener(broker.port, topics=("openpalm/dev1/#",), client_id="caregiver", clean_session=False)
+    assert listener.connected.wait(10)
+    listener.close()
+    broker.stop()                                   # the caregiver's subscription is kept on disk
+    cfg = write_config(tmp_path / "cfg", "[mqtt]\nreconnect_max_s = 3\n")
+    steps = [{"hold": 5, "set": OPEN}, *session_steps(8, gap=40), {"hold": 7200}]
+    agent = AgentProcess(scenario(steps), tmp_path / "a", speed=60, broker=broker.url, config=cfg)
+    try:
+        time.sleep(10.5)                            # ten minutes of the agent's time, no broker
+        assert agent.proc.poll() is None
+        log = agent.log()
+        assert log.count("no MQTT broker") == 1, "it says so once"
+        assert log.count("weight-bearing session") >= 8, "it kept tracking"
+        broker = _persistent_broker(folder, broker.port).start()
+        listener = Listener(broker.port, topics=("openpalm/dev1/#",), client_id="caregiver", clean_session=False)
+        assert listener.wait_for(lambda ms: len([m for m in ms if m["topic"].endswith("/event")]) >= 8, 60), \
+            agent.log()
+        by_start = _check_ids(_sessions(listener))
+        assert len(by_start) == 8
+        day = listener.json("/day/2026-05-01")
+        assert day and day[-1]["open_s"] > 500
+    finally:
+        agent.terminate()
+        listener.close()
+        broker.stop()
+
+
+EXAMPLES = int(os.environ.get("OPENPALM_FUZZ_EXAMPLES", "100"))   # 100 batches of 100: 10,000 payloads
+KNOWN = ["vibration_start", "vibration_stop", "tare", "set_targets", "set_goal", "identify", "refresh"]
+json_values = st.recursive(st.none() | st.booleans() | st.integers(-10**6, 10**6) | st.floats(allow_nan=False)
+                           | st.text(max_size=20),
+                           lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner,
+                                                                                     max_size=4), max_leaves=12)
+argument_dicts = st.dictionaries(st.sampled_from(["level", "minutes", "hours", "low", "high", "unit", "transaction",
+                                                  "extra"]),
+                                 st.sampled_from(["low", "high", "N", "medium"]) | st.integers(-100, 2000)
+                                 | st.floats(-1e3, 1e4, allow_nan=False) | st.none() | st.booleans(), max_size=4)
+payloads = st.one_of(
+    argument_dicts.map(lambda d: json.dumps(d).encode()),
+    json_values.map(lambda v: json.dumps(v).encode()),
+    st.binary(max_size=64),
+    st.just(b"x" * 5000),
+    st.text(max_size=40).map(str.encode),
+)
+# Unknown names: printable text (a topic with control characters is the broker's to refuse).
+names = st.sampled_from(KNOWN) | st.text(st.characters(categories=("L", "N", "P", "S"), exclude_characters="/+#"),
+                                         min_size=1, max_size=12)
+requests = st.tuples(names, payloads, st.booleans())
+
+
+def test_ten_thousand_generated_requests(tmp_path):
+    """10,000 generated payloads on the request topics: each answered by the rules (or
+    ignored, as a retained request), the agent alive, the load stream without a gap
+    over 100 ms."""
+    broker = Broker(tmp_path / "broker").start()
+    cfg = write_config(tmp_path / "cfg", "[therapy]\nmax_daily_min = 600\n")
+    listener = Listener(broker.port, topics=("openpalm/dev1/response/#", "openpalm/dev1/load",
+                                             "openpalm/dev1/status"))
+    assert listener.connected.wait(10)
+    steps = [{"hold": 2}, {"ramp": 1, "to": {"pad_palm": 40, "pad_fingers": 25}}, {"hold": 3600}]
+    agent = AgentProcess(scenario(steps), tmp_path / "a", speed=1, broker=broker.url, config=cfg)
+    sent: Counter = Counter()
+    try:
+        assert listener.wait_for(lambda ms: len([m for m in ms if m["topic"].endswith("/load")]) > 20, 30), \
+            agent.log()
+        fuzz_started = time.monotonic()
+
+        @settings(max_examples=EXAMPLES, deadline=None, database=None,
+                  suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+        @given(batch=st.lists(requests, min_size=100, max_size=100))
+        def publish(batch):
+            for name, payload, retain in batch:
+                listener.publish(f"openpalm/dev1/request/{name}", payload, qos=1, retain=retain)
+                sent[name] += 1
+            time.sleep(0.05)
+
+        publish()
+        total = sum(sent.values())
+        assert total == EXAMPLES * 100
+        assert listener.wait_for(lambda ms: len([m for m in ms if "/response/" in m["topic"]]) >= total, 240), \
+            (len([m for m in listener.messages if "/response/" in m["topic"]]), agent.log()[-3000:])
+        fuzz_ended = time.monotonic()
+        time.sleep(1.0)
+        assert agent.proc.poll() is None, "the agent is alive"
+        got = Counter(m["topic"].split("/response/", 1)[1] for m in listener.messages if "/response/" in m["topic"])
+        assert got == sent, "every request answered once, on its own response topic"
+        for m in listener.messages:
+            if "/response/" in m["topic"]:
+                r = json.loads(m["payload"])
+                assert r["status"] in ("ok", "error") and "transaction" in r and ("data" in r or "error" in r)
+        unknown = [n for n in sent if n not in KNOWN]
+        for m in listener.messages:
+            name = m["topic"].split("/response/", 1)[-1]
+            if "/response/" in m["topic"] and name in unknown:
+                assert json.loads(m["payload"])["status"] == "error"
+        # The agent's own time stamps (at speed 1, real seconds) of the load published meanwhile.
+        stamps = sorted(json.loads(m["payload"])["ts"] for m in listener.on("/load")
+                        if fuzz_started <= m["at"] <= fuzz_ended)
+        assert len(stamps) > EXAMPLES, len(stamps)
+        gaps = [b - a for a, b in zip(stamps, stamps[1:])]
+        assert max(gaps) <= 0.1, f"the load stream stalled for {max(gaps) * 1000:.0f} ms"
+        assert listener.on("/status")[-1]["payload"] == b"online"
+    finally:
+        agent.terminate(20)
+        listener.close()
+        broker.stop()
