@@ -108,10 +108,10 @@ def cmd_run(args) -> int:
         _check_device_id(args.device_id)
     channels = load_channels(cfg)
     broker = args.broker or cfg.mqtt.broker
-    if broker:
-        from pi_agent.mqtt import parse_broker
-        parse_broker(broker)                      # a bad URL is a configuration error, before anything starts
     password = config.mqtt_password(cfg)
+    if broker:
+        from pi_agent.mqtt import check_credentials
+        check_credentials(cfg, broker, password)  # a bad URL or clear-text password: before anything starts
     display = LineDisplay(sys.stdout, every_s=0.25 if sys.stdout.isatty() else 1.0)
     links = []
 

@@ -90,6 +90,15 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+def check_credentials(cfg, broker: str, password: str | None) -> None:
+    """Credentials never travel in clear text to a broker that is not on this machine,
+    unless the configuration says ``allow_insecure = true``."""
+    scheme, host, _ = parse_broker(broker)
+    if (cfg.mqtt.username or password) and scheme == "mqtt" and not is_loopback(host) and not cfg.mqtt.allow_insecure:
+        raise ConfigError(f"mqtt.broker: the user name and password would travel in clear text to {host}; "
+                          f"use mqtts:// or set mqtt.allow_insecure = true")
+
+
 def iso(wall: float, zone) -> str:
     return dt.datetime.fromtimestamp(wall, zone).isoformat(timespec="milliseconds")
 
@@ -104,10 +113,8 @@ class MqttLink:
         self.root = f"openpalm/{device}"
         self.scheme, self.host, self.port = parse_broker(broker)
         m = cfg.mqtt
+        check_credentials(cfg, broker, password)
         credentials = bool(m.username or password)
-        if credentials and self.scheme == "mqtt" and not is_loopback(self.host) and not m.allow_insecure:
-            raise ConfigError(f"mqtt.broker: the user name and password would travel in clear text to {self.host}; "
-                              f"use mqtts:// or set mqtt.allow_insecure = true")
         protocol = paho.MQTTv5 if m.protocol == "5" else paho.MQTTv311
         self.client = paho.Client(paho.CallbackAPIVersion.VERSION2, client_id=f"openpalm-{device}",
                                   protocol=protocol)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import getpass
 import json
 import os
 import shutil
@@ -40,7 +41,9 @@ class Broker:
 
     def start(self) -> "Broker":
         conf = self.folder / "mosquitto.conf"
-        conf.write_text(self.config())
+        # As root (CI), Mosquitto would drop to its own user, which cannot read the
+        # test's private folder: keep it as the user that runs the tests.
+        conf.write_text(self.config() + (f"\nuser {getpass.getuser()}\n" if os.geteuid() == 0 else ""))
         self.proc = subprocess.Popen([MOSQUITTO, "-c", str(conf)], stdout=subprocess.DEVNULL,
                                      stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + 10
@@ -50,7 +53,8 @@ class Broker:
                     return self
             except OSError:
                 if self.proc.poll() is not None:
-                    raise RuntimeError(f"mosquitto exited: {(self.folder / 'mosquitto.log').read_text()}")
+                    log = self.folder / "mosquitto.log"
+                    raise RuntimeError(f"mosquitto exited: {log.read_text() if log.exists() else '(no log)'}")
                 time.sleep(0.05)
         raise RuntimeError("mosquitto did not start")
 

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import re
 import time
 
 import pytest
 
 from agentproc import AgentProcess, write_config
 from broker import Broker, Listener
+from conftest import ROOT
 
 OPEN = {"palm": 3, "wrist": 25, "fingers": 5}
 
@@ -162,3 +164,45 @@ def test_a_retained_request_is_ignored(tmp_path, broker):
     finally:
         agent.terminate()
         admin.close()
+
+
+def test_mqtt_5_when_configured(tmp_path, broker):
+    """With mqtt.protocol = '5' the agent speaks MQTT 5 and publishes the same contract."""
+    cfg = write_config(tmp_path / "cfg", '[mqtt]\nprotocol = "5"\n')
+    live = Listener(broker.port, topics=("openpalm/dev5/#",))
+    assert live.connected.wait(10)
+    agent = AgentProcess(scenario([{"hold": 600, "set": OPEN}]), tmp_path / "a", speed=2, broker=broker.url,
+                         device="dev5", config=cfg)
+    try:
+        assert live.wait_for(lambda ms: any(m["topic"] == "openpalm/dev5/state" for m in ms), 20), agent.log()
+        log = (broker.folder / "mosquitto.log").read_text()
+        assert "openpalm-dev5" in log and "p5" in log, "the broker saw an MQTT 5 client"
+    finally:
+        agent.terminate()
+        live.close()
+
+
+def test_clear_text_credentials_to_a_remote_broker_are_refused(tmp_path):
+    """A password would travel in clear text to a broker not on this machine: refused, exit 78."""
+    from conftest import run_cli
+    (tmp_path / "pw").write_text("secret-1234")
+    cfg = write_config(tmp_path / "cfg", f'[mqtt]\nusername = "dev1"\npassword_file = "{tmp_path / "pw"}"\n')
+    result = run_cli("run", "--config", str(cfg), "--simulate", str(ROOT / "scenarios" / "example-day.json"),
+                     "--broker", "mqtt://broker.example.org:1883")
+    assert result.returncode == 78
+    assert "clear text to broker.example.org" in result.stderr and "secret-1234" not in result.stderr
+
+
+def test_device_id_and_broker_urls():
+    """The device id is derived from the machine id when not set; broker URLs are checked."""
+    from pi_agent import config
+    from pi_agent.errors import ConfigError
+    from pi_agent.mqtt import device_id, parse_broker
+    cfg = config.defaults()
+    derived = device_id(cfg)
+    assert re.fullmatch(r"op-[0-9a-f]{10}", derived) and device_id(cfg) == derived
+    assert device_id(cfg, "kitchen") == "kitchen"
+    assert parse_broker("mqtts://broker.lan") == ("mqtts", "broker.lan", 8883)
+    assert parse_broker("mqtt://127.0.0.1:1884") == ("mqtt", "127.0.0.1", 1884)
+    with pytest.raises(ConfigError):
+        parse_broker("http://broker.lan")
