@@ -462,5 +462,6 @@ class Agent:
             if self.button is not None:
                 self.button.close()
         finally:
+            self.core.flush()
             if self.store is not None:
                 self.checkpoint()

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from pi_agent import __version__, config
 from pi_agent.errors import ConfigError, InputError, SensorError, StoreError
+from pi_agent.systemd import Notifier
 
 EX_DATAERR = 65
 EX_UNAVAILABLE = 69
@@ -114,11 +115,14 @@ def cmd_run(args) -> int:
         check_credentials(cfg, broker, password)  # a bad URL or clear-text password: before anything starts
     display = LineDisplay(sys.stdout, every_s=0.25 if sys.stdout.isatty() else 1.0)
     links = []
+    notifier = Notifier()
 
     def after_step(agent) -> None:
         display.update(time.monotonic(), status_line(agent.core, channels, agent.clock.wall(), zone))
         for link in links:
             link.after_step(agent)
+        if notifier.enabled:
+            notifier.loop_alive(time.monotonic(), systemd_status(agent, links))
 
     def connect(agent, state_dir) -> None:
         """MQTT for this agent (a simulated power cut hands the link to the new agent)."""
@@ -209,6 +213,20 @@ def cmd_run(args) -> int:
     return 0
 
 
+def systemd_status(agent, links) -> str:
+    """The STATUS= line: position, today's open hours, broker connected or not."""
+    from pi_agent.position import public
+    core = agent.core
+    today = core.today()
+    text = (f"hand {public(core.position.state)}; open today {today.get('open_s', 0) / 3600:.1f} h "
+            f"of {core.ledger.goal_s / 3600:g} h")
+    if links:
+        text += "; broker " + ("connected" if links[0].connected.is_set() else "not connected")
+    if core.faults.active:
+        text += f"; {len(core.faults.active)} sensor fault(s)"
+    return text
+
+
 def _check_device_id(value: str) -> None:
     import re
     if not re.fullmatch(r"[A-Za-z0-9_-]{1,64}", value):
@@ -236,6 +254,7 @@ def _resume_point(state_dir: Path, scenario_path: Path, speed: float) -> float:
 def _on_signals(handler) -> None:
     def on_signal(signum, _frame):
         log.info("%s received: stopping", signal.Signals(signum).name)
+        Notifier().stopping()
         handler()
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)

@@ -437,7 +437,7 @@ def mqtt_password(cfg: SimpleNamespace, environ=os.environ) -> str | None:
     if not path.is_absolute() and cfg.path is not None:
         path = cfg.path.parent / path
     try:
-        return path.read_text(encoding="utf-8").strip()
+        return path.read_text(encoding="utf-8").strip() or None     # an empty file: no password
     except OSError as exc:
         raise ConfigError(f"{cfg.path}: mqtt.password_file: cannot read '{path}': {exc.strerror}") from None
 

@@ -144,6 +144,12 @@ class Core:
             events.append(Event("position", now, wall, {"from": public(old), "to": public(new),
                                                         "worn": new in WORN, "since": round(began_wall, 3)}))
 
+    def flush(self) -> None:
+        """Book everything up to the last reading (a clean stop loses no tracked time; a
+        change still being debounced is booked to the state before it)."""
+        if self.booked_until is not None and self.wall:
+            self._book(self.now, self.now, self.wall)
+
     # -- settings changed by command (kept in the store, over the configuration) --------
     def set_goal(self, goal_s: float) -> None:
         self.ledger.goal_s = goal_s

@@ -1,0 +1,215 @@
+"""Running under systemd: notify protocol and watchdog, clean shutdown, the unit's checks."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+
+from agentproc import AgentProcess, write_config
+from broker import Broker, Listener
+from conftest import ROOT
+from pi_agent.store import Store
+
+OPEN = {"palm": 3, "wrist": 25, "fingers": 5}
+UNIT = ROOT / "systemd" / "pi-agent.service"
+
+
+class FakeSystemd:
+    """A NOTIFY_SOCKET of our own: every datagram with its arrival time."""
+
+    def __init__(self, folder):
+        self.path = str(folder / "notify.sock")
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.sock.bind(self.path)
+        self.sock.settimeout(0.2)
+        self.messages: list[tuple[float, str]] = []
+        self.running = True
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self):
+        while self.running:
+            try:
+                data = self.sock.recv(4096)
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+            for line in data.decode().splitlines():
+                self.messages.append((time.monotonic(), line))
+
+    def lines(self, prefix):
+        return [(t, m) for t, m in list(self.messages) if m.startswith(prefix)]
+
+    def close(self):
+        self.running = False
+        self.sock.close()
+
+
+def test_ready_status_and_watchdog_from_a_real_process(tmp_path):
+    """READY=1 once sampling runs, STATUS lines, and WATCHDOG=1 at half of WATCHDOG_USEC."""
+    systemd = FakeSystemd(tmp_path)
+    os.environ["NOTIFY_SOCKET"], os.environ["WATCHDOG_USEC"] = systemd.path, "1000000"
+    try:
+        agent = AgentProcess({"start": "2026-05-01T10:00:00", "steps": [{"hold": 7200, "set": OPEN}]},
+                             tmp_path / "a", speed=20)
+    finally:
+        del os.environ["NOTIFY_SOCKET"], os.environ["WATCHDOG_USEC"]
+    try:
+        deadline = time.monotonic() + 30
+        while not systemd.lines("READY=1") and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert systemd.lines("READY=1"), agent.log()
+        ready_at = systemd.lines("READY=1")[0][0]
+        time.sleep(5.0)
+        pings = [t for t, _ in systemd.lines("WATCHDOG=1") if t >= ready_at]
+        assert 8 <= len(pings) <= 12, f"{len(pings)} pings in 5 s at a 1 s watchdog"
+        assert max(b - a for a, b in zip(pings, pings[1:])) < 0.8
+        status = [m for _, m in systemd.lines("STATUS=")]
+        assert status and re.match(r"STATUS=hand (open|closed|off|unknown); open today \d+\.\d h of 6 h", status[-1])
+        assert agent.terminate() == 0
+        assert systemd.lines("STOPPING=1")
+    finally:
+        agent.kill()
+        systemd.close()
+
+
+def test_watchdog_pings_stop_when_the_sampling_loop_stalls(tmp_path, cfg):
+    """The pings come from the sampling loop: when it stalls they stop (the other threads
+    go on), and they come back when it runs again."""
+    from mock_hw import scenario as scenario_mod
+    from pi_agent.clock import ScaledClock
+    from pi_agent.simulation import Simulation
+    from pi_agent.systemd import Notifier
+    systemd = FakeSystemd(tmp_path)
+    notifier = Notifier({"NOTIFY_SOCKET": systemd.path, "WATCHDOG_USEC": "400000"})
+    scen = scenario_mod.parse({"start": "2026-05-01T10:00:00", "steps": [{"hold": 3600, "set": OPEN}]},
+                              {n: s.kind for n, s in cfg.sensors.items()})
+    stall = threading.Event()
+    release = threading.Event()
+    made = {}
+
+    def run():
+        """The loop runs in its own thread (as the store's connection wants: made here)."""
+        clock = ScaledClock(scen.start_wall(), 1.0)
+        sim = Simulation(cfg, scen, clock, zone=scen.zone(), state_dir=tmp_path / "st", real_time=True,
+                         bus_time=False, after_step=lambda agent: notifier.loop_alive(time.monotonic(), "running"))
+        read = sim.agent.sensors.read_channel
+
+        def maybe_stall(chip, index):
+            if stall.is_set():
+                release.wait(30)
+            return read(chip, index)
+        sim.agent.sensors.read_channel = maybe_stall
+        made["sim"] = sim
+        sim.run()
+        sim.finish()
+    runner = threading.Thread(target=run, daemon=True)
+    runner.start()
+    try:
+        time.sleep(1.5)
+        assert len(systemd.lines("WATCHDOG=1")) >= 4
+        stall.set()
+        time.sleep(0.3)
+        stalled_at = time.monotonic()
+        time.sleep(2.0)
+        assert [t for t, _ in systemd.lines("WATCHDOG=1") if t > stalled_at] == [], "no pings while stalled"
+        assert runner.is_alive()
+        stall.clear()
+        release.set()
+        time.sleep(1.0)
+        assert [t for t, _ in systemd.lines("WATCHDOG=1") if t > stalled_at + 2.0], "pings again"
+    finally:
+        release.set()
+        made["sim"].agent.stop()
+        runner.join(10)
+        systemd.close()
+
+
+def test_sigterm_is_a_clean_stop_within_five_seconds(tmp_path):
+    """SIGTERM: within 5 s exit 0, motor off, the store checkpointed (no tracked time lost)
+    and 'offline' on the broker (said, not the last will)."""
+    broker = Broker(tmp_path / "broker").start()
+    cfg = write_config(tmp_path / "cfg", "[mqtt]\nkeepalive_s = 60\n")
+    live = Listener(broker.port, topics=("openpalm/dev1/status",))
+    assert live.connected.wait(10)
+    steps = [{"hold": 1}, {"command": {"name": "vibration_start", "args": {"level": "low", "minutes": 20}}},
+             {"hold": 7200, "set": OPEN}]
+    agent = AgentProcess({"start": "2026-05-01T10:00:00", "timezone": "UTC", "steps": steps}, tmp_path / "a",
+                         speed=10, broker=broker.url, config=cfg,
+                         extra_args=["--motor-trace", str(tmp_path / "motor")])
+    try:
+        assert agent.wait_log("sampling started", 30)
+        started = time.monotonic()
+        assert live.wait_for(lambda ms: ms and ms[-1]["payload"] == b"online", 20), agent.log()
+        time.sleep(3.0)
+        t0 = time.monotonic()
+        code = agent.terminate(5)
+        stopped = time.monotonic()
+        assert code == 0 and stopped - t0 <= 5.0
+        alive_s = (t0 - started) * 10
+        levels = [float(line.split()[1]) for line in (tmp_path / "motor").read_text().splitlines()]
+        assert max(levels) > 0 and levels[-1] == 0, "the motor ran, and is off"
+        assert live.wait_for(lambda ms: ms[-1]["payload"] == b"offline", 2), "offline at once, not after a keep-alive"
+        day = Store(tmp_path / "a" / "state", readonly=True).load_day("2026-05-01")
+        assert day["open_s"] >= alive_s - 10, (day["open_s"], alive_s)
+    finally:
+        agent.kill()
+        live.close()
+        broker.stop()
+
+
+@pytest.mark.skipif(shutil.which("systemd-analyze") is None, reason="systemd-analyze is not on this machine")
+def test_unit_passes_systemd_analyze(tmp_path):
+    """The unit verifies, and its exposure in `systemd-analyze security` is at most 2.0."""
+    unit = tmp_path / "pi-agent.service"
+    exe = tmp_path / "pi-agent"
+    exe.write_text("#!/bin/sh\n")
+    exe.chmod(0o755)
+    unit.write_text(UNIT.read_text().replace("/opt/openpalm/venv/bin/pi-agent", str(exe)))
+    verify = subprocess.run(["systemd-analyze", "verify", str(unit)], capture_output=True, text=True)
+    assert verify.returncode == 0, verify.stderr
+    assert "Invalid" not in verify.stderr and "Unknown" not in verify.stderr, verify.stderr
+    security = subprocess.run(["systemd-analyze", "security", "--offline=yes", str(UNIT)], capture_output=True,
+                              text=True)
+    level = float(re.search(r"Overall exposure level for pi-agent.service: (\d+\.\d+)", security.stdout).group(1))
+    assert level <= 2.0, security.stdout
+    text = UNIT.read_text()
+    for setting in ("Type=notify", "WatchdogSec=", "Restart=on-failure", "RestartPreventExitStatus=78",
+                    "DevicePolicy=closed", "DeviceAllow=/dev/i2c-1", "ProtectSystem=strict", "StateDirectory=",
+                    "ConfigurationDirectory=", "LoadCredential=mqtt_password", "RestrictAddressFamilies=",
+                    "SystemCallFilter=", "MemoryMax=", "SupplementaryGroups=i2c gpio"):
+        assert setting in text, setting
+
+
+def test_logs_suit_the_journal():
+    """Under systemd: a syslog priority on each line, no timestamp of our own, one line an event."""
+    import io
+    import logging
+    from pi_agent import logs
+    stream = io.StringIO()
+    os.environ["JOURNAL_STREAM"] = "8:1234"
+    try:
+        logs.setup("INFO", stream)
+        log = logging.getLogger("pi_agent.test")
+        log.warning("fault: finger sensor disconnected")
+        try:
+            raise RuntimeError("boom")
+        except RuntimeError:
+            log.exception("the sampling loop failed")
+    finally:
+        del os.environ["JOURNAL_STREAM"]
+        logs.setup("WARNING")
+    lines = stream.getvalue().splitlines()
+    assert lines[0] == "<4>pi_agent.test: fault: finger sensor disconnected"
+    assert len(lines) == 2 and lines[1].startswith("<3>pi_agent.test: the sampling loop failed | Traceback")
+    assert "RuntimeError: boom" in lines[1]
+    assert not re.search(r"\d{4}-\d\d-\d\d \d\d:\d\d", stream.getvalue())
