@@ -10,6 +10,7 @@ import os
 import signal
 import sys
 import tempfile
+import threading
 import time
 import zoneinfo
 from pathlib import Path
@@ -58,6 +59,12 @@ def _parser() -> argparse.ArgumentParser:
     st.add_argument("--json", action="store_true", help="print JSON instead of a table")
 
     with_config(sub.add_parser("check-config", help="validate the configuration and calibration"))
+
+    dash = with_config(sub.add_parser("dashboard", help="serve the caregiver dashboard from MQTT"))
+    dash.add_argument("--broker", metavar="URL", help="MQTT broker (default: mqtt.broker)")
+    dash.add_argument("--listen", metavar="HOST:PORT", help="where to listen (default: dashboard.listen)")
+
+    with_config(sub.add_parser("dashboard-password", help="set the dashboard's password (stored hashed)"))
 
     cal = with_config(sub.add_parser("calibrate", help="calibrate the weight-bearing pad, step by step"))
     cal.add_argument("what", choices=["pad"], help="what to calibrate")
@@ -275,7 +282,63 @@ def cmd_calibrate(args) -> int:
     return calibrate_command(args)
 
 
-COMMANDS = {"calibrate": cmd_calibrate, "run": cmd_run, "simulate": cmd_simulate, "status": cmd_status, "check-config": cmd_check_config}
+def cmd_dashboard(args) -> int:
+    from pi_agent.dashboard.fleet import Fleet
+    from pi_agent.dashboard.server import serve, subscribe
+    cfg = config.load(args.config)
+    broker = args.broker or cfg.mqtt.broker
+    if not broker:
+        raise ConfigError(f"{cfg.path}: mqtt.broker: expected a broker for the dashboard (or --broker URL), got none")
+    if not cfg.dashboard.password_hash:
+        raise ConfigError(f"{cfg.path}: dashboard.password_hash: expected a password; set one with "
+                          f"`pi-agent dashboard-password --config {cfg.path}`")
+    listen = args.listen or cfg.dashboard.listen
+    host, _, port = listen.rpartition(":")
+    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ConfigError(f"--listen: expected HOST:PORT, got '{listen}'")
+    password = config.mqtt_password(cfg)
+    from pi_agent.mqtt import check_credentials
+    check_credentials(cfg, broker, password)
+    fleet = Fleet()
+    client = subscribe(fleet, cfg, broker, password)
+    try:
+        dashboard, server = serve(fleet, cfg.dashboard.password_hash, cfg.dashboard.session_hours,
+                                  host.strip("[]"), int(port))
+    except OSError as exc:
+        print(f"pi-agent: cannot listen on {listen}: {exc.strerror}", file=sys.stderr)
+        return EX_UNAVAILABLE
+    _on_signals(lambda: threading.Thread(target=server.shutdown, daemon=True).start())
+    log.info("dashboard on http://%s/ (devices from %s)", listen, broker)
+    try:
+        server.serve_forever(poll_interval=0.5)
+    finally:
+        dashboard.stopping.set()
+        server.server_close()
+        client.loop_stop()
+        client.disconnect()
+    return 0
+
+
+def cmd_dashboard_password(args) -> int:
+    import getpass
+    from pi_agent.dashboard.auth import hash_password
+    cfg = config.load(args.config)
+    if sys.stdin.isatty():
+        first = getpass.getpass("New dashboard password: ")
+        if getpass.getpass("Again: ") != first:
+            print("pi-agent: the two passwords differ; nothing changed", file=sys.stderr)
+            return 1
+    else:
+        first = sys.stdin.readline().rstrip("\n")
+    if len(first) < 8:
+        print("pi-agent: the password must have at least 8 characters; nothing changed", file=sys.stderr)
+        return 1
+    config.set_key(cfg.path, "dashboard", "password_hash", hash_password(first))
+    print(f"The dashboard password is set (stored hashed in {cfg.path}).")
+    return 0
+
+
+COMMANDS = {"dashboard": cmd_dashboard, "dashboard-password": cmd_dashboard_password, "calibrate": cmd_calibrate, "run": cmd_run, "simulate": cmd_simulate, "status": cmd_status, "check-config": cmd_check_config}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -253,6 +253,14 @@ SCHEMA: dict[str, dict[str, Key] | Named] = {
         "from_hour": Key(8, "Reminders only from this local hour...", number(0, 23, integer=True)),
         "to_hour": Key(21, "...until this local hour (exclusive).", number(1, 24, integer=True)),
     },
+    "dashboard": {
+        "listen": Key("127.0.0.1:8080", "Where `pi-agent dashboard` listens, HOST:PORT (this machine only by default).",
+                      text(r"[^\s:]+:\d{1,5}", "HOST:PORT")),
+        "password_hash": Key("", "The dashboard's password, hashed: set it with `pi-agent dashboard-password`.",
+                             text(r"scrypt\$\d+\$\d+\$\d+\$[A-Za-z0-9+/=]+\$[A-Za-z0-9+/=]+",
+                                  "a hash written by `pi-agent dashboard-password`")),
+        "session_hours": Key(12.0, "A login lasts this long, in hours.", number(0.05, 720)),
+    },
     "store": {
         "checkpoint_s": Key(60, "Write the totals to the store this often, in seconds: a power cut loses at most this much.",
                             number(5, 3600)),
@@ -409,6 +417,35 @@ def load(path: Path | str = DEFAULT_PATH) -> SimpleNamespace:
     cfg.calibration_path = (path.parent / cfg.hardware.calibration).resolve() \
         if not Path(cfg.hardware.calibration).is_absolute() else Path(cfg.hardware.calibration)
     return cfg
+
+
+def set_key(path: Path, section: str, key: str, value: str) -> None:
+    """Set one string key in the configuration file, keeping everything else as written
+    (comments included), atomically; then check that the file is still valid."""
+    lines = Path(path).read_text(encoding="utf-8").splitlines()
+    new = f'{key} = "{value}"'
+    current, inside, done = None, False, False
+    for i, line in enumerate(lines):
+        stripped = line.strip()
+        if stripped.startswith("["):
+            if inside and not done:
+                lines.insert(i, new)
+                done = True
+                break
+            inside = stripped == f"[{section}]"
+        elif inside and re.match(rf"{re.escape(key)}\s*=", stripped):
+            lines[i] = new
+            done = True
+            break
+    if not done:
+        if inside:
+            lines.append(new)
+        else:
+            lines += ["", f"[{section}]", new]
+    tmp = Path(str(path) + ".tmp")
+    tmp.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
+    load(path)
 
 
 def defaults() -> SimpleNamespace:

@@ -99,6 +99,12 @@ class AgentProcess:
             self.proc.wait(10)
 
     def terminate(self, timeout: float = 10) -> int:
+        """SIGTERM, and the exit status; a process that does not stop in time is killed
+        (and the test fails), so no test leaves one behind."""
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
-        return self.proc.wait(timeout)
+        try:
+            return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            raise
