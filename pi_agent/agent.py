@@ -107,7 +107,8 @@ class Agent:
     def step(self) -> list[Event]:
         """Run queued commands, then wait for the next chip that is due (or the motor's
         next change), read it and feed the core."""
-        self._run_inbox()
+        if not self.inbox.empty():
+            self._run_inbox()
         chip = min(self.next_due, key=self.next_due.__getitem__)
         due = self.next_due[chip]
         now = self.clock.monotonic()
@@ -134,11 +135,13 @@ class Agent:
         self.next_due[chip] = due if due > now - period else now  # late: no catch-up burst
         for e in events:
             self._emit(e)
-        if self.haptics is not None:
-            if self.poll_motor:
-                self.haptics.poll(now)
-            self.haptics.heartbeat()
-            self._therapy_news()
+        haptics = self.haptics
+        if haptics is not None:
+            if self.poll_motor and (haptics.level or haptics.therapy is not None or haptics.next_change() is not None):
+                haptics.poll(now)
+            haptics.heartbeat_at = now
+            if haptics.notices:
+                self._therapy_news()
         if now - self.last_checkpoint >= self.checkpoint_s:
             self.checkpoint()
         self.steps += 1

@@ -151,7 +151,7 @@ SCHEMA: dict[str, dict[str, Key] | Named] = {
         },
         {
             "splint": {"address": 0x48, "rate_hz": 4.0},
-            "pad": {"address": 0x49, "rate_hz": 4.0},
+            "pad": {"address": 0x49, "rate_hz": 2.0},
         },
     ),
     "sensors": Named(
@@ -199,7 +199,7 @@ SCHEMA: dict[str, dict[str, Key] | Named] = {
         "end_n": Key(10.0, "...and ends when the load stays below this for end_after_s, in newtons.", number(0.5, 500)),
         "end_after_s": Key(2.0, "How long the load must stay below end_n to end a session, in seconds.", number(0.1, 60)),
         "wake_n": Key(5.0, "Above this load the pad is read fast (active_rate_hz), in newtons.", number(0.1, 500)),
-        "active_rate_hz": Key(50.0, "Readings a second of the pad's channels during a session.", number(10, 200)),
+        "active_rate_hz": Key(100.0, "Readings a second of each of the pad's channels during a session.", number(10, 400)),
         "target_low": Key(50.0, "Bottom of the therapist's target band, in target_unit.", number(0, 2000)),
         "target_high": Key(100.0, "Top of the target band (the maximum), in target_unit.", number(0, 2000, lo_open=True)),
         "target_unit": Key("N", "Unit of the band: 'N' (newtons), 'percent_body_weight' or 'percent_max_push'.",

@@ -172,10 +172,10 @@ def test_exception_in_the_sampling_loop_turns_the_motor_off(cfg, tmp_path):
     agent.run_until(5)
     assert sim.rig.motor.value > 0
 
-    def broken(chip):
+    def broken(chip, index):
         agent.stop()
         raise RuntimeError("a bug in the sampling path")
-    agent.sensors.read_chip = broken
+    agent.sensors.read_channel = broken
     agent.run_forever()
     assert sim.rig.motor.value == 0
     assert agent.haptics.therapy is None

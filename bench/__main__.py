@@ -1,0 +1,70 @@
+"""``python -m bench [--quick] [--json FILE]``: every measurement, a table, a JSON object."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import platform
+import sys
+
+from bench.measures import ALL
+
+# key: (budget, how it compares, the limit it is measured against)
+BUDGETS = {
+    "sample_us": (10, "<=", "an ADS1115 converts at most 860 times a second (1,163 us each)"),
+    "floor_us": (None, "", "the register model read directly, no driver"),
+    "sample_floor_ratio": (None, "", "the whole path against the floor"),
+    "adc_efficiency": (0.85, ">=", "the schedule's readings a second, each taking its conversion time"),
+    "feedback_ms_p50": (None, "", "tactile feedback feels immediate under about 50 ms"),
+    "feedback_ms_p99": (20, "<=", "tactile feedback feels immediate under about 50 ms"),
+    "feedback_ms_max": (None, "", ""),
+    "sim_day_s": (30, "<=", "86,400 s of scenario at default rates"),
+    "idle_cpu_pct": (1.0, "<=", "a Pi Zero 2 W is 10 to 20 times slower than this machine"),
+    "rss_mb": (40, "<=", "a Pi Zero 2 W has 512 MB"),
+    "mqtt_ms_p50": (None, "", ""),
+    "mqtt_ms_p99": (50, "<=", "feedback feels immediate under about 50 ms"),
+    "store_writes_per_hour": (60, "<=", "one checkpoint a minute spares the SD card"),
+}
+WHY = {
+    "sample_us": "Adafruit's unmodified single-shot read costs three I2C transactions (config, ready bit, "
+                 "result) through its bus device's lock and context manager; on the Python register model "
+                 "that alone is about 2/3 of the figure (see floor_us).",
+}
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="each measurement for less time, but all of them")
+    parser.add_argument("--json", metavar="FILE", help="write one JSON object with every figure")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.ERROR)
+    results: dict = {}
+    for measure in ALL:
+        print(f"measuring {measure.__name__}...", file=sys.stderr, flush=True)
+        results.update(measure(args.quick))
+    results["machine"] = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
+    results["quick"] = args.quick
+    rows = [("figure", "value", "budget", "", "measured against")]
+    for key, (budget, op, limit) in BUDGETS.items():
+        value = results.get(key)
+        if budget is None or value is None:
+            verdict = ""
+        else:
+            ok = value <= budget if op == "<=" else value >= budget
+            verdict = "ok" if ok else "OVER: " + WHY.get(key, "see the note")
+        rows.append((key, "-" if value is None else f"{value:g}", f"{op} {budget:g}" if budget is not None else "",
+                     verdict, limit))
+    widths = [max(len(r[i]) for r in rows) for i in range(3)]
+    for r in rows:
+        print(f"{r[0]:<{widths[0]}}  {r[1]:>{widths[1]}}  {r[2]:<{widths[2]}}  {r[3]}" + (f"  ({r[4]})" if r[4] else ""))
+    print(f"machine: {results['machine']}{' (quick)' if args.quick else ''}")
+    if args.json:
+        with open(args.json, "w", encoding="utf-8") as f:
+            json.dump(results, f, indent=1)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,25 @@
+"""The benchmarks run and report every figure (their values are judged by people, not here)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+from conftest import ROOT
+
+KEYS = ("sample_us", "floor_us", "sample_floor_ratio", "adc_efficiency", "feedback_ms_p50", "feedback_ms_p99",
+        "feedback_ms_max", "sim_day_s", "idle_cpu_pct", "rss_mb", "mqtt_ms_p50", "mqtt_ms_p99",
+        "store_writes_per_hour")
+
+
+def test_bench_quick_writes_every_key(tmp_path):
+    """`python -m bench --quick --json FILE` runs and writes every key, each a number."""
+    out = tmp_path / "out.json"
+    result = subprocess.run([sys.executable, "-m", "bench", "--quick", "--json", str(out)], cwd=ROOT,
+                            capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    figures = json.loads(out.read_text())
+    for key in KEYS:
+        assert isinstance(figures[key], (int, float)), key
+    assert "machine:" in result.stdout
