@@ -108,7 +108,7 @@ def feedback_latency(quick: bool) -> dict:
     band) to 70 N (in the band), both zones at once; the time from the step to the motor
     pin's change, from gpiozero's mock pin history."""
     cfg = _cfg()
-    steps_n = 12 if quick else 50
+    steps_n = 5 if quick else 50
     steps = [{"hold": 2, "set": {"pad_palm": 20, "pad_fingers": 10}}]
     for _ in range(steps_n):
         steps += [{"hold": 1.5, "set": {"pad_palm": 45, "pad_fingers": 25}},
@@ -182,7 +182,7 @@ def idle_process(quick: bool) -> dict:
         def cpu():
             fields = Path(f"/proc/{proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
             return (int(fields[11]) + int(fields[12])) / ticks
-        window = 10.0 if quick else 60.0
+        window = 5.0 if quick else 60.0
         c0, t0 = cpu(), time.monotonic()
         time.sleep(window)
         c1, t1 = cpu(), time.monotonic()

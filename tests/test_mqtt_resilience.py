@@ -44,9 +44,9 @@ def test_broker_down_for_two_minutes_loses_no_event(tmp_path):
     cfg = write_config(tmp_path / "cfg", "[mqtt]\nreconnect_max_s = 5\n")
     listener = Listener(broker.port, topics=("openpalm/dev1/event",), client_id="caregiver", clean_session=False)
     assert listener.connected.wait(10)
-    sessions = 12
+    sessions = 16
     agent = AgentProcess(scenario([{"hold": 2}, *session_steps(sessions), {"hold": 3600}]), tmp_path / "a",
-                         speed=2, broker=broker.url, config=cfg)
+                         speed=4, broker=broker.url, config=cfg)
     try:
         assert listener.wait_for(lambda ms: len(ms) >= 1, 30), agent.log()
         broker.stop()

@@ -124,11 +124,11 @@ def test_fault_time_is_never_counted_as_open(cfg, tmp_path, kind, channel):
 
 def test_report_follows_the_format(tmp_path):
     """`pi-agent simulate --report json` prints FORMAT.md's object; --report text a table."""
-    path = SCENARIOS / "example-day.json"
+    path = SCENARIOS / "example-weight-bearing.json"
     result = run_cli("simulate", str(path), "--report", "json")
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
-    assert list(report) == ["days"] and list(report["days"]) == ["2026-04-14", "2026-04-15"]
+    assert list(report) == ["days"] and list(report["days"]) == ["2026-04-15"]
     for day, d in report["days"].items():
         assert len(day) == 10 and day[4] == "-"
         assert {"worn_s", "open_s", "weight_bearing", "vibration_s"} <= set(d)
