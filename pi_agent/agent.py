@@ -112,7 +112,8 @@ class Agent:
         chip = min(self.next_due, key=self.next_due.__getitem__)
         due = self.next_due[chip]
         now = self.clock.monotonic()
-        motor_at = self.haptics.next_change() if self.haptics is not None and self.poll_motor else None
+        haptics = self.haptics
+        motor_at = haptics.next_change() if haptics is not None and self.poll_motor and haptics.busy else None
         if motor_at is not None and motor_at < due:
             if motor_at > now:
                 self.clock.sleep(motor_at - now)
@@ -135,9 +136,8 @@ class Agent:
         self.next_due[chip] = due if due > now - period else now  # late: no catch-up burst
         for e in events:
             self._emit(e)
-        haptics = self.haptics
         if haptics is not None:
-            if self.poll_motor and (haptics.level or haptics.therapy is not None or haptics.next_change() is not None):
+            if self.poll_motor and haptics.busy:
                 haptics.poll(now)
             haptics.heartbeat_at = now
             if haptics.notices:
@@ -188,9 +188,11 @@ class Agent:
         """Run until monotonic time ``t_end`` (virtual time: as fast as possible)."""
         while not self.stopping.is_set():
             nxt = min(self.next_due.values())
-            motor_at = self.haptics.next_change() if self.haptics is not None else None
-            if motor_at is not None:
-                nxt = min(nxt, motor_at)
+            haptics = self.haptics
+            if haptics is not None and haptics.busy:
+                motor_at = haptics.next_change()
+                if motor_at is not None:
+                    nxt = min(nxt, motor_at)
             if nxt >= t_end and self.inbox.empty():
                 self.clock.sleep(t_end - self.clock.monotonic())
                 if self.haptics is not None:

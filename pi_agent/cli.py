@@ -178,7 +178,8 @@ def cmd_run(args) -> int:
             sim.finish()
             for link in links:
                 link.stop()
-        after_step(sim.agent)
+        display.update(time.monotonic(), status_line(sim.agent.core, channels, sim.agent.clock.wall(), zone),
+                       force=True)           # the last moment, always shown
         display.close()
         log.info("scenario %s", "finished" if finished else "stopped")
         return 0

@@ -70,6 +70,11 @@ class Haptics:
     def therapy(self) -> dict | None:
         return self._therapy
 
+    @property
+    def busy(self) -> bool:
+        """Anything playing or scheduled (a cheap check for the loop's every turn)."""
+        return bool(self._cue or self._cue_level is not None or self._therapy is not None or self._level)
+
     # -- cues ------------------------------------------------------------------------------
     def play(self, pattern: str) -> None:
         """Play a named pattern now (a newer cue replaces what is left of an older one)."""
