@@ -20,6 +20,7 @@ from pi_agent.weight_bearing import WeightBearingTracker, resolve_band
 from sensors.channel import Reading
 
 SPLINT_CHANNELS = ("wrist", "fingers", "palm")
+BOOK_EVERY_S = 1.0        # time is booked into the day at least this often (and at every change)
 PAD_CHANNELS = ("pad_palm", "pad_fingers")
 
 
@@ -95,7 +96,9 @@ class Core:
             began_wall = wall - (t - tr.t)
             self._enter(tr.old, tr.new, tr.t, began_wall, t, wall, events)
         settled = self.position.settled_until
-        self._book(t if settled is None else settled, t, wall)
+        until = t if settled is None else settled
+        if tr is not None or self.booked_until is None or until - self.booked_until >= BOOK_EVERY_S:
+            self._book(until, t, wall)
         reminder = self.reminders.feed(t, wall, self.position.state)
         if reminder is not None:
             events.append(reminder)
