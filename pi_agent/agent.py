@@ -27,6 +27,14 @@ from sensors.channel import Channel
 
 log = logging.getLogger("pi_agent")
 
+# Therapy that ended for these reasons is also an alert for the caregiver, in plain words.
+ALERT_REASONS = {
+    "continuous_limit": "Vibration therapy stopped at the continuous limit.",
+    "daily_limit": "Vibration therapy stopped: today's maximum is reached.",
+    "error": "Vibration therapy stopped because the monitor had an error.",
+    "loop_stalled": "Vibration therapy stopped because the monitor stopped responding.",
+}
+
 
 class Channels(dict):
     """The configured channels by name, with the pad's whole-pad calibration as ``pad``."""
@@ -319,6 +327,8 @@ class Agent:
         self._dose_log_start(th)
         for note in notes:
             log.warning("vibration: %s", note)
+            self._emit(Event("alert", self.clock.monotonic(), self.clock.wall(),
+                             {"reason": "vibration_cut", "text": f"Vibration therapy request {note}."}))
         self._emit(Event("vibration_started", self.clock.monotonic(), self.clock.wall(),
                          {"level": cut.level, "minutes": round(cut.on_s / 60, 2), "source": cut.source,
                           "notes": notes}))
@@ -360,6 +370,8 @@ class Agent:
                     "level": th["plan"].level, "source": th["plan"].source, "reason": reason,
                     "seconds": round(th["delivered_s"], 1), "start": round(th.get("wall_start", wall), 3)}))
                 log.info("vibration therapy ended (%s): %.1f min delivered", reason, th["delivered_s"] / 60)
+                if reason in ALERT_REASONS:
+                    self._emit(Event("alert", mono, wall, {"reason": reason, "text": ALERT_REASONS[reason]}))
         return delivered
 
     def _dose_log_start(self, th: dict) -> None:

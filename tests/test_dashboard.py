@@ -224,3 +224,23 @@ def test_dashboard_in_a_real_browser(tmp_path):
         proc.terminate()
         proc.wait(10)
         broker.stop()
+
+
+def test_fleet_keeps_what_the_page_needs():
+    """The fleet model: status, state, history, live load, sessions and alerts; junk is skipped."""
+    from pi_agent.dashboard.fleet import Fleet
+    fleet = Fleet(clock=lambda: 1000.0)
+    fleet.receive("openpalm/dev1/status", b"online")
+    fleet.receive("openpalm/dev1/state", json.dumps({"position": "open"}).encode())
+    fleet.receive("openpalm/dev1/day/2026-05-01", json.dumps({"open_s": 60.0}).encode())
+    fleet.receive("openpalm/dev1/load", json.dumps({"load_n": 55.0, "session": True}).encode())
+    alert = {"id": "a1", "type": "alert", "time": "2026-05-01T10:00:00+00:00", "text": "Vibration therapy stopped."}
+    fleet.receive("openpalm/dev1/event", json.dumps(alert).encode())
+    fleet.receive("openpalm/dev1/event", json.dumps(alert).encode())      # a repeat, same id
+    fleet.receive("openpalm/dev1/state", b"{not json")
+    fleet.receive("elsewhere/dev9/state", b"{}")
+    [d] = fleet.snapshot()["devices"]
+    assert d["online"] and d["state"] == {"position": "open"} and d["days"] == {"2026-05-01": {"open_s": 60.0}}
+    assert d["load"]["load_n"] == 55.0 and [a["id"] for a in d["alerts"]] == ["a1"]
+    fleet.receive("openpalm/dev1/status", b"offline")
+    assert fleet.snapshot()["devices"][0]["online"] is False

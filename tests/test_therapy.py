@@ -64,6 +64,9 @@ def test_session_is_cut_at_the_continuous_maximum(cfg, tmp_path):
     [s] = sessions(events)
     assert s["reason"] == "continuous_limit"
     assert report["days"]["2026-05-01"]["vibration_s"] == pytest.approx(1800, abs=1)
+    alerts = [e.data for e in events if e.type == "alert"]
+    assert [a["reason"] for a in alerts] == ["vibration_cut", "continuous_limit"]
+    assert all(a["text"].startswith("Vibration therapy") for a in alerts)
 
 
 def test_stop_command_is_obeyed_mid_session(cfg, tmp_path):

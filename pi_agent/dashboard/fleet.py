@@ -29,7 +29,8 @@ class Fleet:
         if d is None:
             d = self.devices[device] = {"id": device, "online": None, "last_seen": None, "state": None,
                                         "state_at": None,
-                                        "days": {}, "sessions": [], "load": None, "events": []}
+                                        "days": {}, "sessions": [], "alerts": [], "load": None,
+                                        "events": []}
         return d
 
     def receive(self, topic: str, payload: bytes) -> None:
@@ -59,6 +60,8 @@ class Fleet:
                     event = json.loads(payload)
                     if event.get("type") == "wb_session" and event["id"] not in {s["id"] for s in d["sessions"]}:
                         d["sessions"] = (d["sessions"] + [event])[-MAX_SESSIONS:]
+                    elif event.get("type") == "alert" and event["id"] not in {a["id"] for a in d["alerts"]}:
+                        d["alerts"] = (d["alerts"] + [event])[-5:]
                     d["last_seen"] = now
                 else:
                     return

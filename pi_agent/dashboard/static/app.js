@@ -175,6 +175,13 @@ function card(d, now) {
   c.append(vib);
 
   const problems = el("section", { class: "problems" });
+  const alerts = (d.alerts || []).filter((a) => a.time && a.time.slice(0, 10) === todayDate);
+  if (alerts.length) {
+    problems.append(el("h3", {}, "Alerts today"));
+    const ul = el("ul", { class: "faults alerts" });
+    for (const a of alerts) ul.append(el("li", {}, `⚠ ${a.time.slice(11, 16)} ${a.text}`));
+    problems.append(ul);
+  }
   problems.append(el("h3", {}, "Sensors"));
   if (st.faults && st.faults.length) {
     const ul = el("ul", { class: "faults" });
