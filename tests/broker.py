@@ -87,6 +87,7 @@ class Listener:
         self.topics = topics
         self.client.on_connect = self._on_connect
         self.client.on_message = self._on_message
+        self.client.on_subscribe = self._on_subscribe
         self.client.on_disconnect = lambda *a: self.connected.clear()
         self.client.reconnect_delay_set(1, 2)
         self.client.connect_async(host, port, keepalive=10)
@@ -97,7 +98,9 @@ class Listener:
             self.refused.set()
             return
         client.subscribe([(t, 1) for t in self.topics])
-        self.connected.set()
+
+    def _on_subscribe(self, client, userdata, mid, reason_codes, properties=None):
+        self.connected.set()          # only now do messages on our topics reach us
 
     def _on_message(self, client, userdata, msg):
         with self.lock:
