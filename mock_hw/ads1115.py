@@ -89,7 +89,7 @@ class ADS1115Model:
         self.config = value & 0x7FFF | (self.config & OS_BIT)
         if value & MODE_SINGLE:
             self._continuous_since = None
-            if value & OS_BIT and not self._busy(now):
+            if value & OS_BIT and self._pending_start is None:
                 self._pending_start = now
                 self._busy_until = now + self.period()
                 self.config &= ~OS_BIT
@@ -105,9 +105,6 @@ class ADS1115Model:
         if reg == 1:
             return self.config
         return self.lo_thresh if reg == 2 else self.hi_thresh
-
-    def _busy(self, now: float) -> bool:
-        return self._pending_start is not None
 
     def _settle(self, now: float) -> None:
         """Bring the conversion register up to ``now``."""

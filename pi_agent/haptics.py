@@ -247,7 +247,6 @@ class Haptics:
                 self._level = 0.0
         self._wake.set()
 
-    off = safety_stop
 
     def close(self, why: str = "shutdown") -> None:
         """Motor off, for good. Idempotent."""

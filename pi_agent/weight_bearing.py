@@ -109,7 +109,7 @@ class WeightBearingTracker:
                 elif t - self._below_since >= self.end_after_s:
                     self._end(self._below_since, t, wall, events, "released")
             elif self._below_since is not None:
-                self._commit_pending(wall)
+                self._commit_pending()
         if self.session is None and load >= self.start_n:
             self._start(t, wall, events)
         if self.session is not None:
@@ -165,7 +165,7 @@ class WeightBearingTracker:
         if rec["total_s"] > 0:
             rec["mean_n"] = rec["load_ns"] / rec["total_s"]
 
-    def _commit_pending(self, wall: float) -> None:
+    def _commit_pending(self) -> None:
         self._add(self._pending)
         self._pending = {}
         self._below_since = None
