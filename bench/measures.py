@@ -49,10 +49,10 @@ def sample_cost(quick: bool) -> dict:
     samples = []
     t = 5.0
     for _ in range(20):
-        n0, c0 = agent.steps, time.process_time()
-        while agent.steps - n0 < per_batch:
+        n0, c0 = agent.readings, time.process_time()
+        while agent.readings - n0 < per_batch:
             agent.step()
-        samples.append((time.process_time() - c0) / (agent.steps - n0) * 1e6)
+        samples.append((time.process_time() - c0) / (agent.readings - n0) * 1e6)
     sample_us = statistics.median(samples)
     # The floor: the same mock chip, its registers written and read directly.
     model = sim.rig.chips["pad"]

@@ -62,29 +62,26 @@ class ADS1115Model:
         self.conversions = 0            # how many conversions were delivered (benchmarks)
 
     # -- the I2C face: what a write or a read of bytes does --------------------------
-    def write(self, data: bytes) -> None:
+    def write(self, data) -> None:
         if not data:
             return  # an address-only probe
-        self.pointer = data[0] & 0x03
+        self.pointer = pointer = data[0] & 0x03
         if len(data) >= 3:
-            self._write_register(self.pointer, (data[1] << 8) | data[2])
+            self._write_register(pointer, (data[1] << 8) | data[2])
 
     def read(self, n: int) -> bytes:
-        value = self._read_register(self.pointer)
-        out = bytes(((value >> 8) & 0xFF, value & 0xFF))
-        return (out * ((n + 1) // 2))[:n]
+        out = self._read_register(self.pointer).to_bytes(2, "big")
+        return out if n == 2 else (out * ((n + 1) // 2))[:n]
 
     # -- registers -------------------------------------------------------------------
     def _write_register(self, reg: int, value: int) -> None:
+        if reg != 1:
+            if reg == 2:
+                self.lo_thresh = value
+            elif reg == 3:
+                self.hi_thresh = value
+            return  # the conversion register (0) is read-only
         now = self.clock.monotonic()
-        if reg == 0:
-            return  # the conversion register is read-only
-        if reg == 2:
-            self.lo_thresh = value
-            return
-        if reg == 3:
-            self.hi_thresh = value
-            return
         self._settle(now)
         self.config = value & 0x7FFF | (self.config & OS_BIT)
         if value & MODE_SINGLE:
@@ -98,20 +95,21 @@ class ADS1115Model:
             self._pending_start = None
 
     def _read_register(self, reg: int) -> int:
-        now = self.clock.monotonic()
-        self._settle(now)
+        if self._pending_start is not None or self._continuous_since is not None:
+            self._settle(self.clock.monotonic())
         if reg == 0:
-            return self.conversion & 0xFFFF
+            return self.conversion
         if reg == 1:
             return self.config
         return self.lo_thresh if reg == 2 else self.hi_thresh
 
     def _settle(self, now: float) -> None:
         """Bring the conversion register up to ``now``."""
-        if self._pending_start is not None and now >= self._busy_until and not self.wedged:
-            self.conversion = self._convert(self._pending_start) & 0xFFFF
-            self._pending_start = None
-            self.config |= OS_BIT
+        if self._pending_start is not None:
+            if now >= self._busy_until and not self.wedged:
+                self.conversion = self._convert(self._pending_start) & 0xFFFF
+                self._pending_start = None
+                self.config |= OS_BIT
         elif self._continuous_since is not None:
             period = self.period()
             done = int((now - self._continuous_since) / period)
@@ -128,16 +126,18 @@ class ADS1115Model:
         return (self.config >> 9) & 0x07
 
     def _convert(self, t: float) -> int:
-        positive, negative = MUX[(self.config >> 12) & 0x07]
+        config = self.config
+        positive, negative = MUX[(config >> 12) & 0x07]
         self.conversions += 1
         if positive in self.stuck_inputs and positive in self._last_by_input:
             return self._last_by_input[positive]
-        volts = self.source(positive, t)
+        source = self.source
+        volts = source(positive, t)
         if negative is not None:
-            volts -= self.source(negative, t)
-        counts = volts * 32768.0 / FULL_SCALE_V[self.gain_code()]
+            volts -= source(negative, t)
+        counts = volts * 32768.0 / FULL_SCALE_V[(config >> 9) & 0x07]
         if self.noise_lsb:
             counts += self._rng.gauss(0.0, self.noise_lsb)
-        value = max(-32768, min(32767, round(counts)))
+        value = -32768 if counts < -32768 else 32767 if counts > 32767 else round(counts)
         self._last_by_input[positive] = value
         return value

@@ -9,6 +9,7 @@ broken wire or a brown-out does.
 from __future__ import annotations
 
 import errno
+import functools
 import threading
 
 
@@ -25,40 +26,38 @@ class MockI2C:
         self.failing: set[int] = set()
         self.transfers = 0
         self._clock = clock
-        self._bit_time = 1.0 / frequency if frequency else 0.0
-        self._lock = threading.Lock()
+        # Wire time of a byte: 8 bits and an ACK (start, address and stop are two bytes' worth).
+        self._byte_time = 9.0 / frequency if frequency and clock is not None else 0.0
+        lock = threading.Lock()
+        # busio's bus lock, bound straight to the lock's own methods (no Python frame:
+        # the driver takes it around every transfer).
+        self.try_lock = functools.partial(lock.acquire, False)
+        self.unlock = lock.release
         self.before_transfer = None   # a hook run before each transfer (fault injection)
 
     def add(self, address: int, device: object) -> None:
         self.devices[address] = device
 
     # -- busio.I2C ---------------------------------------------------------------
-    def try_lock(self) -> bool:
-        return self._lock.acquire(blocking=False)
-
-    def unlock(self) -> None:
-        self._lock.release()
-
     def scan(self) -> list[int]:
         return sorted(a for a in self.devices if a not in self.failing)
 
     def writeto(self, address: int, buffer, *, start: int = 0, end: int | None = None) -> None:
-        data = bytes(buffer[start:end])
+        data = buffer[start:end]
         self._device(address, len(data)).write(data)
 
     def readfrom_into(self, address: int, buffer, *, start: int = 0, end: int | None = None) -> None:
         end = len(buffer) if end is None else end
-        data = self._device(address, end - start).read(end - start)
-        buffer[start:end] = data
+        buffer[start:end] = self._device(address, end - start).read(end - start)
 
     def writeto_then_readfrom(self, address: int, buffer_out, buffer_in, *, out_start: int = 0,
                               out_end: int | None = None, in_start: int = 0,
                               in_end: int | None = None) -> None:
-        in_end = len(buffer_in) if in_end is None else in_end
-        out = bytes(buffer_out[out_start:out_end])
-        device = self._device(address, len(out) + in_end - in_start)
+        n = (len(buffer_in) if in_end is None else in_end) - in_start
+        out = buffer_out[out_start:out_end]
+        device = self._device(address, len(out) + n)
         device.write(out)
-        buffer_in[in_start:in_end] = device.read(in_end - in_start)
+        buffer_in[in_start:in_start + n] = device.read(n)
 
     def deinit(self) -> None:
         pass
@@ -74,11 +73,11 @@ class MockI2C:
         self.transfers += 1
         if self.before_transfer is not None:
             self.before_transfer()
-        if self._bit_time and self._clock is not None:
-            self._clock.sleep((nbytes + 2) * 9 * self._bit_time)
-        if address in self.failing:
+        if self._byte_time:
+            self._clock.sleep((nbytes + 2) * self._byte_time)
+        device = self.devices.get(address)
+        if device is None or address in self.failing:
+            if device is None:
+                raise OSError(errno.EREMOTEIO, f"no I2C device answers at 0x{address:02x}")
             raise OSError(errno.EIO, f"I2C transfer to 0x{address:02x} failed (simulated fault)")
-        try:
-            return self.devices[address]
-        except KeyError:
-            raise OSError(errno.EREMOTEIO, f"no I2C device answers at 0x{address:02x}") from None
+        return device

@@ -35,7 +35,6 @@ class Rig:
         # may re-calibrate (tare) later; the simulated world does not change with it.
         self.physics = {name: ch.calibration for name, ch in channels.items()}
         self.bus = MockI2C(clock, 400_000 if bus_time else None)
-        self.bus.before_transfer = self._sync_faults
         self.scenario = scenario
         self.source = NoisySource(scenario, {n: c.kind for n, c in channels.items()}) if scenario else None
         self.fixed: dict[str, float] = {}       # channel -> value, for tests without a scenario
@@ -53,6 +52,8 @@ class Rig:
         self._active: list = []
         self._window = (0.0, -1.0)    # scenario times between which the active faults hold
         self._changes = sorted({x for f in scenario.timeline.faults for x in (f.start, f.end)}) if scenario else []
+        if self._changes:
+            self.bus.before_transfer = self._sync_faults
 
     def _motor(self, cfg):
         """The vibration motor as configured: an ERM on gpiozero's mock PWM pins, or a
@@ -87,14 +88,21 @@ class Rig:
         self.motor.set_level(0.0)
 
     def _input_source(self, inputs: dict):
+        """The chip's input voltages: each channel's physical value (the scenario's, with its
+        noise, or a test's fixed one) through the inverse of its calibration."""
+        wired = {i: (ch.name, self.source.sampler(ch.name) if self.source else None,
+                     self.physics[ch.name].to_counts, lsb_volts(ch.gain)) for i, ch in inputs.items()}
+
         def volts(input_: int, t: float) -> float:
-            ch = inputs.get(input_)
-            if ch is None:
+            entry = wired.get(input_)
+            if entry is None:
                 return 0.0
-            if ch.name in self.disconnected:
+            name, sample, to_counts, lsb = entry
+            if name in self.disconnected:
                 return self.vdd
-            value = self.value(ch.name, t)
-            return self.physics[ch.name].to_counts(value) * lsb_volts(ch.gain)
+            if name in self.fixed:
+                return to_counts(self.fixed[name]) * lsb
+            return to_counts(sample(t - self.origin) if sample else 0.0) * lsb
         return volts
 
     def value(self, channel: str, t: float) -> float:
@@ -110,8 +118,6 @@ class Rig:
 
     def _sync_faults(self) -> None:
         """Apply the scenario's faults active now (called before every transfer)."""
-        if not self._changes:
-            return
         t = self.clock.monotonic() - self.origin
         lo, hi = self._window
         if lo <= t < hi:
@@ -123,7 +129,8 @@ class Rig:
         if active == self._active:
             return
         self._active = active
-        self.disconnected = {f.channel for f in active if f.kind == "disconnected"}
+        self.disconnected.clear()
+        self.disconnected.update(f.channel for f in active if f.kind == "disconnected")
         for model in self.chips.values():
             model.stuck_inputs = set()
         self.bus.failing = set()

@@ -309,6 +309,12 @@ class NoisySource:
                        for ch, kind in channels.items()}
 
     def value(self, channel: str, t: float) -> float:
-        v = self.timeline.value(channel, t)
-        sigma = self._sigma[channel]
-        return v + self._rng.gauss(0.0, sigma) if sigma else v
+        return self.sampler(channel)(t)
+
+    def sampler(self, channel: str):
+        """``f(t)``: the channel's noisy value at scenario time ``t``. Bound once per
+        channel, because the simulated chips ask for a value at every conversion."""
+        value, sigma, gauss = self.timeline.value, self._sigma[channel], self._rng.gauss
+        if not sigma:
+            return lambda t: value(channel, t)
+        return lambda t: value(channel, t) + gauss(0.0, sigma)

@@ -96,6 +96,7 @@ class Agent:
         self.cursor = {chip: 0 for chip in self.periods}    # the chip's channel read next
         self.stopping = threading.Event()
         self.steps = 0
+        self.readings = 0              # channel readings taken (benchmarks)
         self.last_step = now           # monotonic time the loop last completed a step
         self.tare_job: TareJob | None = None
         self.inbox: queue.SimpleQueue = queue.SimpleQueue()   # commands from other threads
@@ -104,13 +105,13 @@ class Agent:
 
     # -- one turn of the loop -------------------------------------------------------
     def period(self, chip: str) -> float:
-        """Time between two readings of the chip's channels (each channel is read once per
-        its chip's period; one channel per turn, so no turn blocks the loop for long)."""
-        if chip == self.pad_chip and (self.core.wb.active or self.tare_job is not None):
-            per_channel = self.fast_period
-        else:
-            per_channel = self.periods[chip]
-        return per_channel / len(self.sensors.by_chip[chip])
+        """Time between two turns on the chip. The pad's zones are read together in one
+        turn, so the load is the sum of two readings taken together (a few ms, at the
+        pad's fast data rate); the splint's channels one a turn, so its slower
+        conversions never block the loop for long."""
+        if chip == self.pad_chip:
+            return self.fast_period if self.core.wb.active or self.tare_job is not None else self.periods[chip]
+        return self.periods[chip] / len(self.sensors.by_chip[chip])
 
     def step(self) -> list[Event]:
         """Run queued commands, then wait for the next chip that is due (or the motor's
@@ -132,9 +133,13 @@ class Agent:
             self.clock.sleep(due - now)
             if self.stopping.is_set() or self.clock.monotonic() < due - 1e-6:
                 return []           # woken early: a command or a stop is waiting
-        index = self.cursor[chip]
-        self.cursor[chip] = (index + 1) % len(self.sensors.by_chip[chip])
-        readings = self.sensors.read_channel(chip, index)
+        if chip == self.pad_chip:
+            readings = self.sensors.read_chip(chip)
+        else:
+            index = self.cursor[chip]
+            self.cursor[chip] = (index + 1) % len(self.sensors.by_chip[chip])
+            readings = self.sensors.read_channel(chip, index)
+        self.readings += len(readings)
         events = self.core.feed(readings, self.clock.wall())
         now = self.clock.monotonic()
         if chip == self.pad_chip and self.tare_job is not None:

@@ -13,6 +13,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 LEVELS = ("low", "high")
+# Less than this of the daily maximum left is nothing left: the motor's delivered seconds
+# are summed in floating point, and a fraction of a second is no therapy.
+MIN_DOSE_S = 1.0
 
 
 @dataclass(frozen=True)
@@ -45,7 +48,7 @@ def cut_to_limits(plan: Plan, limits: Limits, used_today_s: float) -> tuple[Plan
     """The plan within the limits (None if nothing is left), and the notes on what was cut."""
     notes = []
     left = limits.max_daily_s - used_today_s
-    if left <= 0:
+    if left < MIN_DOSE_S:
         return None, [f"the daily maximum of {limits.max_daily_s / 60:g} minutes of vibration is reached"]
     blocks = []
     for on, off in plan.blocks:
@@ -57,7 +60,7 @@ def cut_to_limits(plan: Plan, limits: Limits, used_today_s: float) -> tuple[Plan
             notes.append(f"cut to {left / 60:.1f} minutes: the daily maximum of {limits.max_daily_s / 60:g} "
                          f"minutes is nearly reached")
             on = left
-        if on <= 0:
+        if on < MIN_DOSE_S:
             break
         left -= on
         blocks.append((on, off))

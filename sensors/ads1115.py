@@ -18,6 +18,7 @@ from pi_agent.errors import BusError, ConversionTimeout
 _RATE_TOLERANCE = 1.1
 # Between polls after the expected conversion time.
 _POLL_FRACTION = 0.05
+_POINTER_CONFIG = 0x01
 
 
 class BoundedADS1115(ADS1115):
@@ -26,7 +27,7 @@ class BoundedADS1115(ADS1115):
     def __init__(self, i2c, *, clock, address: int, timeout_s: float | None = None, **kwargs) -> None:
         self._clock = clock
         self._timeout_s = timeout_s
-        self._started: float | None = None
+        self._started = 0.0
         self._polls = 0
         super().__init__(i2c, address=address, **kwargs)
 
@@ -52,7 +53,9 @@ class BoundedADS1115(ADS1115):
         else:
             clock.sleep(_POLL_FRACTION / self.data_rate)
         self._polls += 1
-        return super()._conversion_complete()
+        # The config write left the register pointer at config: read it without moving the
+        # pointer (the driver's own fast read), two bytes on the wire instead of three.
+        return self._read_register(_POINTER_CONFIG, True) & 0x8000
 
 
 class ADS1115Reader:
@@ -75,7 +78,7 @@ class ADS1115Reader:
 
     def read(self, input_: int, gain: float, data_rate: int) -> int:
         try:
-            ads = self._driver(gain, data_rate)
+            ads = self._ads or self._driver(gain, data_rate)
             if ads.gain != gain:
                 ads.gain = gain
             if ads.data_rate != data_rate:
