@@ -37,8 +37,11 @@ def sample_cost(quick: bool) -> dict:
     """CPU time per channel reading through the whole path (Adafruit's driver on the
     register model, conversion, fault detection, trackers, day accounting), in virtual time
     during a weight-bearing session with the splint worn; median of 20 batches. The floor:
-    the same register model read directly (config write, conversion, result read)."""
+    the same register model read directly, the same reads in the same mix (a continuous
+    chip: one read of its conversion register; a single-shot chip: config write,
+    conversion, ready poll, result read), weighted by each channel's reading rate."""
     from pi_agent.clock import VirtualClock
+    from pi_agent.core import PAD_CHANNELS
     from pi_agent.simulation import Simulation
     cfg = _cfg()
     scen = _scenario(cfg, [{"hold": 36000, "set": {**OPEN, "pad_palm": 40, "pad_fingers": 25}}])
@@ -47,29 +50,39 @@ def sample_cost(quick: bool) -> dict:
     agent.run_until(5)
     per_batch = 500 if quick else 3000
     samples = []
-    t = 5.0
     for _ in range(20):
         n0, c0 = agent.readings, time.process_time()
         while agent.readings - n0 < per_batch:
             agent.step()
         samples.append((time.process_time() - c0) / (agent.readings - n0) * 1e6)
     sample_us = statistics.median(samples)
-    # The floor: the same mock chip, its registers written and read directly.
-    model = sim.rig.chips["pad"]
+    # The floor: each channel's chip, its registers written and read directly.
     clock = sim.clock
-    floor = []
-    config_word = bytes((0x01, 0xC3 | 0x00, 0xC3))        # AIN0 single-shot, gain 1, 475 SPS, OS=1
-    for _ in range(20):
-        c0 = time.process_time()
-        for _ in range(per_batch):
-            model.write(config_word)
-            clock.sleep(1 / 475)
-            model.write(b"\x01")
-            model.read(2)
-            model.write(b"\x00")
-            model.read(2)
-        floor.append((time.process_time() - c0) / per_batch * 1e6)
-    floor_us = statistics.median(floor)
+    floor, weights = 0.0, 0.0
+    for name, s in cfg.sensors.items():
+        model, chip = sim.rig.chips[s.chip], cfg.chips[s.chip]
+        rate = cfg.weight_bearing.active_rate_hz if name in PAD_CHANNELS else chip.rate_hz
+        reads = []
+        if chip.mode == "continuous":
+            model.write(b"\x00")              # the pointer at the conversion register
+        for _ in range(20):
+            c0 = time.process_time()
+            if chip.mode == "continuous":
+                for _ in range(per_batch):
+                    clock.sleep(1 / rate)
+                    model.read(2)
+            else:
+                word = 0x8000 | (4 + s.input) << 12 | 0x0200 | 0x0100 | 0x0083   # single shot, gain 1, 128 SPS
+                for _ in range(per_batch):
+                    model.write(bytes((0x01, word >> 8, word & 0xFF)))
+                    clock.sleep(1 / 128)
+                    model.read(2)
+                    model.write(b"\x00")
+                    model.read(2)
+            reads.append((time.process_time() - c0) / per_batch * 1e6)
+        floor += rate * statistics.median(reads)
+        weights += rate
+    floor_us = floor / weights
     return {"sample_us": round(sample_us, 2), "floor_us": round(floor_us, 2),
             "sample_floor_ratio": round(sample_us / floor_us, 2)}
 

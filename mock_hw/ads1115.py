@@ -61,6 +61,15 @@ class ADS1115Model:
         self._last_by_input: dict[int, int] = {}
         self.conversions = 0            # how many conversions were delivered (benchmarks)
 
+    def power_on_reset(self) -> None:
+        """What a brown-out does: every register back to its reset value, the chip in
+        single-shot mode and powered down, its last conversion lost."""
+        self.pointer = 0
+        self.config = CONFIG_RESET
+        self.conversion = 0
+        self.lo_thresh, self.hi_thresh = 0x8000, 0x7FFF
+        self._pending_start = self._continuous_since = None
+
     # -- the I2C face: what a write or a read of bytes does --------------------------
     def write(self, data) -> None:
         if not data:
@@ -110,7 +119,7 @@ class ADS1115Model:
                 self.conversion = self._convert(self._pending_start) & 0xFFFF
                 self._pending_start = None
                 self.config |= OS_BIT
-        elif self._continuous_since is not None:
+        elif self._continuous_since is not None and not self.wedged:
             period = self.period()
             done = int((now - self._continuous_since) / period)
             if done >= 1:

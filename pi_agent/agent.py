@@ -36,6 +36,10 @@ ALERT_REASONS = {
 }
 
 
+# The key of the loop's turn that reads the pad's zones (chips are keyed by their names).
+PAD_TURN = "(pad)"
+
+
 class Channels(dict):
     """The configured channels by name, with the pad's whole-pad calibration as ``pad``."""
     pad = None
@@ -69,9 +73,8 @@ class Agent:
         self.cfg = cfg
         self.clock = clock
         self.zone = zone
-        addresses = {name: c.address for name, c in cfg.chips.items()}
         self.channels = channels
-        self.sensors = SensorArray(i2c, channels, addresses, clock)
+        self.sensors = SensorArray.configured(cfg, i2c, channels, clock)
         self.store = store
         pad = getattr(channels, "pad", None)
         self.core = Core(cfg, zone, loader=store.load_day if store is not None else None,
@@ -88,12 +91,20 @@ class Agent:
         now = clock.monotonic()
         self.checkpoint_s = cfg.store.checkpoint_s
         self.last_checkpoint = now
-        self.periods = {chip: 1.0 / cfg.chips[chip].rate_hz
-                        for chip, chs in self.sensors.by_chip.items() if chs}
-        self.pad_chip = channels["pad_palm"].chip if self.core.has_pad else None
+        # The loop's turns: the pad's zones all together (so the load is the sum of readings
+        # taken together), and each other chip one channel a turn (so a chip's conversions
+        # never block the loop for long).
+        pad = [n for n in PAD_CHANNELS if n in channels] if self.core.has_pad else []
+        self.turns: dict[str, list[str]] = {PAD_TURN: pad} if pad else {}
+        for chip, chs in self.sensors.by_chip.items():
+            names = [c.name for c in chs if c.name not in pad]
+            if names:
+                self.turns[chip] = names
+        self.periods = {turn: 1.0 / cfg.chips[channels[names[0]].chip].rate_hz
+                        for turn, names in self.turns.items()}
         self.fast_period = 1.0 / cfg.weight_bearing.active_rate_hz
-        self.next_due = {chip: now for chip in self.periods}
-        self.cursor = {chip: 0 for chip in self.periods}    # the chip's channel read next
+        self.next_due = {turn: now for turn in self.turns}
+        self.cursor = {turn: 0 for turn in self.turns}    # a chip's channel read next
         self.stopping = threading.Event()
         self.steps = 0
         self.readings = 0              # channel readings taken (benchmarks)
@@ -104,22 +115,20 @@ class Agent:
         self.button = None
 
     # -- one turn of the loop -------------------------------------------------------
-    def period(self, chip: str) -> float:
-        """Time between two turns on the chip. The pad's zones are read together in one
-        turn, so the load is the sum of two readings taken together (a few ms, at the
-        pad's fast data rate); the splint's channels one a turn, so its slower
-        conversions never block the loop for long."""
-        if chip == self.pad_chip:
-            return self.fast_period if self.core.wb.active or self.tare_job is not None else self.periods[chip]
-        return self.periods[chip] / len(self.sensors.by_chip[chip])
+    def period(self, turn: str) -> float:
+        """Time between two of the turn's readings: the pad's zones at the pad's rate (fast
+        in a session or a tare), a chip's channels each at the chip's rate."""
+        if turn == PAD_TURN:
+            return self.fast_period if self.core.wb.active or self.tare_job is not None else self.periods[turn]
+        return self.periods[turn] / len(self.turns[turn])
 
     def step(self) -> list[Event]:
         """Run queued commands, then wait for the next chip that is due (or the motor's
         next change), read it and feed the core."""
         if not self.inbox.empty():
             self._run_inbox()
-        chip = min(self.next_due, key=self.next_due.__getitem__)
-        due = self.next_due[chip]
+        turn = min(self.next_due, key=self.next_due.__getitem__)
+        due = self.next_due[turn]
         now = self.clock.monotonic()
         haptics = self.haptics
         motor_at = haptics.next_change() if haptics is not None and self.poll_motor and haptics.busy else None
@@ -133,20 +142,21 @@ class Agent:
             self.clock.sleep(due - now)
             if self.stopping.is_set() or self.clock.monotonic() < due - 1e-6:
                 return []           # woken early: a command or a stop is waiting
-        if chip == self.pad_chip:
-            readings = self.sensors.read_chip(chip)
+        names = self.turns[turn]
+        if turn == PAD_TURN:
+            readings = self.sensors.read(names)
         else:
-            index = self.cursor[chip]
-            self.cursor[chip] = (index + 1) % len(self.sensors.by_chip[chip])
-            readings = self.sensors.read_channel(chip, index)
+            index = self.cursor[turn]
+            self.cursor[turn] = (index + 1) % len(names)
+            readings = self.sensors.read((names[index],))
         self.readings += len(readings)
         events = self.core.feed(readings, self.clock.wall())
         now = self.clock.monotonic()
-        if chip == self.pad_chip and self.tare_job is not None:
+        if turn == PAD_TURN and self.tare_job is not None:
             self._tare_feed(readings, now)
-        period = self.period(chip)
+        period = self.period(turn)
         due += period
-        self.next_due[chip] = due if due > now - period else now  # late: no catch-up burst
+        self.next_due[turn] = due if due > now - period else now  # late: no catch-up burst
         for e in events:
             self._emit(e)
         if haptics is not None:
@@ -421,7 +431,7 @@ class Agent:
         if self.core.wb.session is not None:
             raise commands.CommandError("tare: a weight-bearing session is running; take everything off the pad first")
         self.tare_job = TareJob(self.clock.monotonic() + self.cfg.weight_bearing.tare_s, done)
-        self.next_due[self.pad_chip] = self.clock.monotonic()
+        self.next_due[PAD_TURN] = self.clock.monotonic()
 
     def _tare_feed(self, readings, now: float) -> None:
         job = self.tare_job

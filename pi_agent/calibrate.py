@@ -46,7 +46,6 @@ class PadWizard:
         self.clock = clock
         self.stdin = stdin
         self.out = stdout
-        self.chip = channels["pad_palm"].chip
         self._next = clock.monotonic()
 
     # -- talking to the person ----------------------------------------------------------
@@ -72,7 +71,7 @@ class PadWizard:
             self.clock.sleep(self._next - now)
         self._next = max(self._next + 1.0 / RATE_HZ, self.clock.monotonic())
         raws = {}
-        for r in self.array.read_chip(self.chip):
+        for r in self.array.read(ZONES):
             if r.channel in ZONES:
                 if r.fault is not None:
                     raise Abort(f"the {r.channel} sensor is in fault ({r.fault}): check its wiring, then start again")
@@ -215,7 +214,7 @@ def calibrate_command(args) -> int:
         from sensors.array import open_i2c
         clock = SystemClock()
         i2c = open_i2c(cfg.hardware.i2c_bus)
-    array = SensorArray(i2c, channels, {n: c.address for n, c in cfg.chips.items()}, clock)
+    array = SensorArray.configured(cfg, i2c, channels, clock)
     wizard = PadWizard(cfg, array, channels, clock, sys.stdin, sys.stdout)
     try:
         new = wizard.run()

@@ -148,10 +148,14 @@ SCHEMA: dict[str, dict[str, Key] | Named] = {
             "address": Key(0x48, "I2C address: 0x48 ADDR to GND, 0x49 to VDD, 0x4A to SDA, 0x4B to SCL.",
                            i2c_address, "0x48", required=True),
             "rate_hz": Key(4.0, "Readings a second of each channel on this chip.", number(0.1, 200)),
+            "mode": Key("single", "'single': a conversion per reading (inputs are switched between readings); "
+                        "'continuous': the chip converts all the time and a reading is one I2C read "
+                        "(a chip with a single channel only).", choice("single", "continuous")),
         },
         {
-            "splint": {"address": 0x48, "rate_hz": 4.0},
-            "pad": {"address": 0x49, "rate_hz": 2.0},
+            "splint": {"address": 0x48, "rate_hz": 4.0, "mode": "single"},
+            "pad_palm": {"address": 0x49, "rate_hz": 2.0, "mode": "continuous"},
+            "pad_fingers": {"address": 0x4A, "rate_hz": 2.0, "mode": "continuous"},
         },
     ),
     "sensors": Named(
@@ -171,8 +175,8 @@ SCHEMA: dict[str, dict[str, Key] | Named] = {
             "wrist": {"chip": "splint", "input": 0, "kind": "flex", "gain": 1, "data_rate": 128},
             "fingers": {"chip": "splint", "input": 1, "kind": "flex", "gain": 1, "data_rate": 128},
             "palm": {"chip": "splint", "input": 2, "kind": "force", "gain": 1, "data_rate": 128},
-            "pad_palm": {"chip": "pad", "input": 0, "kind": "force", "gain": 1, "data_rate": 475},
-            "pad_fingers": {"chip": "pad", "input": 1, "kind": "force", "gain": 1, "data_rate": 475},
+            "pad_palm": {"chip": "pad_palm", "input": 0, "kind": "force", "gain": 1, "data_rate": 475},
+            "pad_fingers": {"chip": "pad_fingers", "input": 0, "kind": "force", "gain": 1, "data_rate": 475},
         },
     ),
     "faults": {
@@ -363,6 +367,11 @@ def _cross_check(v: dict[str, Any], problems: list[str]) -> None:
             problems.append(f"sensors.{name}.input: expected an input no other channel uses, "
                             f"got {s['input']} (also sensors.{used[where]})")
         used[where] = name
+    for name, chip in chips.items():
+        wired = sorted(n for n, s in sensors.items() if s["chip"] == name)
+        if chip["mode"] == "continuous" and len(wired) > 1:
+            problems.append(f"chips.{name}.mode: expected 'single' for a chip with {len(wired)} channels "
+                            f"({', '.join(wired)}), got 'continuous' (it converts one input only)")
     if not sensors:
         problems.append("sensors: expected at least one channel, got none")
     wb = v["weight_bearing"]

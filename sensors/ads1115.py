@@ -6,11 +6,21 @@ driver as it is and changes only that wait: it first sleeps for about one conver
 time (on the given clock, so virtual time works too), then polls gently, and gives up
 with ``ConversionTimeout`` after a bounded time. ``ADS1115Reader`` turns the driver's
 ``OSError``s into ``BusError`` and re-creates the driver after a chip comes back.
+
+A chip with one channel can run in continuous mode: it converts all the time, and a
+reading is a single two-byte I2C read of the latest conversion, with no wait (the pad's
+zones, read a hundred times a second in a session). The driver's continuous mode needs
+care (3.0.x): switching to it keeps whatever input the chip was converting, and its fast
+read assumes the register pointer is at the conversion register. So the reader arms a
+chip with a single-shot read of its input, switches it to continuous, and puts the
+pointer back; and once a second it checks that the chip is still converting that input
+(a chip that browned out wakes in single-shot mode) and arms it again if not.
 """
 
 from __future__ import annotations
 
 from adafruit_ads1x15 import ADS1115
+from adafruit_ads1x15.ads1x15 import Mode
 
 from pi_agent.errors import BusError, ConversionTimeout
 
@@ -19,6 +29,9 @@ _RATE_TOLERANCE = 1.1
 # Between polls after the expected conversion time.
 _POLL_FRACTION = 0.05
 _POINTER_CONFIG = 0x01
+# A chip in continuous mode is checked this often (seconds) to still be converting.
+VERIFY_EVERY_S = 1.0
+_MODE_SINGLE_BIT = 0x0100
 
 
 class BoundedADS1115(ADS1115):
@@ -61,14 +74,19 @@ class BoundedADS1115(ADS1115):
 class ADS1115Reader:
     """One chip on a bus: ``read(input, gain, data_rate)`` gives signed raw counts."""
 
-    def __init__(self, i2c, address: int, clock) -> None:
+    def __init__(self, i2c, address: int, clock, *, continuous: bool = False) -> None:
         self.i2c = i2c
         self.address = address
         self.clock = clock
+        self.continuous = continuous
         self._ads: BoundedADS1115 | None = None
+        self._armed: tuple[int, float, int] | None = None   # continuous: (input, gain, rate)
+        self._verified = 0.0
+        self.arms = 0                                        # how often the chip was armed
 
     def _driver(self, gain: float, data_rate: int) -> BoundedADS1115:
         if self._ads is None:
+            self._armed = None
             try:
                 self._ads = BoundedADS1115(self.i2c, clock=self.clock, address=self.address,
                                            gain=gain, data_rate=data_rate)
@@ -78,6 +96,8 @@ class ADS1115Reader:
 
     def read(self, input_: int, gain: float, data_rate: int) -> int:
         try:
+            if self.continuous:
+                return self._read_continuous(input_, gain, data_rate)
             ads = self._ads or self._driver(gain, data_rate)
             if ads.gain != gain:
                 ads.gain = gain
@@ -85,8 +105,45 @@ class ADS1115Reader:
                 ads.data_rate = data_rate
             return ads.read(input_ + 4)   # mux 4..7: AINn against GND, as AnalogIn does
         except ConversionTimeout:
+            self._armed = None
             raise
         except OSError as exc:
             self._ads = None   # re-probe and re-configure once the chip answers again
             raise BusError(f"ADS1115 at 0x{self.address:02x}: I2C transfer failed: "
                            f"{exc.strerror or exc}") from exc
+
+    def _read_continuous(self, input_: int, gain: float, data_rate: int) -> int:
+        ads = self._ads
+        if ads is None or self._armed != (input_, gain, data_rate):
+            return self._arm(self._driver(gain, data_rate), input_, gain, data_rate)
+        now = self.clock.monotonic()
+        if now - self._verified >= VERIFY_EVERY_S:
+            self._verified = now
+            if not self._still_converting(ads, input_):
+                return self._arm(ads, input_, gain, data_rate)
+            ads.get_last_result(False)         # the check moved the pointer: put it back
+        return ads.read(input_ + 4)            # the driver's fast read: one two-byte read
+
+    def _arm(self, ads: BoundedADS1115, input_: int, gain: float, data_rate: int) -> int:
+        """Start continuous conversions of ``input_``; the arming conversion is the reading."""
+        if ads.mode != Mode.SINGLE:
+            ads.mode = Mode.SINGLE
+        if ads.gain != gain:
+            ads.gain = gain
+        if ads.data_rate != data_rate:
+            ads.data_rate = data_rate
+        raw = ads.read(input_ + 4)         # single shot: selects the input, as the driver reads
+        ads.mode = Mode.CONTINUOUS         # keeps the chip's input; conversions run from now
+        ads.get_last_result(False)         # the pointer back at the conversion register
+        self._armed = (input_, gain, data_rate)
+        self._verified = self.clock.monotonic()
+        self.arms += 1
+        return raw
+
+    @staticmethod
+    def _still_converting(ads: BoundedADS1115, input_: int) -> bool:
+        buf = bytearray(2)
+        with ads.i2c_device as dev:
+            dev.write_then_readinto(bytes((_POINTER_CONFIG,)), buf)
+        config = buf[0] << 8 | buf[1]
+        return not config & _MODE_SINGLE_BIT and (config >> 12) & 0x07 == input_ + 4

@@ -54,13 +54,24 @@ def build_channels(cfg, calibrations: dict) -> dict[str, Channel]:
 
 
 class SensorArray:
-    def __init__(self, i2c, channels: dict[str, Channel], chip_addresses: dict[str, int], clock) -> None:
+    """The channels, grouped by chip. ``continuous``: the chips read in continuous mode."""
+
+    def __init__(self, i2c, channels: dict[str, Channel], chip_addresses: dict[str, int], clock,
+                 continuous: frozenset[str] | set[str] = frozenset()) -> None:
         self.channels = channels
         self.clock = clock
-        self.readers = {chip: ADS1115Reader(i2c, address, clock) for chip, address in chip_addresses.items()}
+        self.readers = {chip: ADS1115Reader(i2c, address, clock, continuous=chip in continuous)
+                        for chip, address in chip_addresses.items()}
         self.by_chip: dict[str, list[Channel]] = {chip: [] for chip in chip_addresses}
         for ch in channels.values():
             self.by_chip[ch.chip].append(ch)
+        self.where = {ch.name: (ch.chip, i) for chip, chs in self.by_chip.items() for i, ch in enumerate(chs)}
+
+    @classmethod
+    def configured(cls, cfg, i2c, channels: dict[str, Channel], clock) -> "SensorArray":
+        """The array of the configuration's chips (addresses and modes)."""
+        return cls(i2c, channels, {n: c.address for n, c in cfg.chips.items()}, clock,
+                   {n for n, c in cfg.chips.items() if c.mode == "continuous"})
 
     def read_channel(self, chip: str, index: int) -> list[Reading]:
         """Read one channel of ``chip``. When the chip does not answer, every one of its
@@ -76,12 +87,21 @@ class SensorArray:
             return [c.failed(t, "i2c_error") for c in channels]
         return [ch.accept(self.clock.monotonic(), raw)]
 
+    def read(self, names) -> list[Reading]:
+        """Read the named channels once each, in order (a chip that does not answer: each of
+        its channels in fault, once)."""
+        out: list[Reading] = []
+        failed = set()
+        for name in names:
+            chip, index = self.where[name]
+            if chip in failed:
+                continue
+            readings = self.read_channel(chip, index)
+            if len(readings) > 1:
+                failed.add(chip)
+            out.extend(readings)
+        return out
+
     def read_chip(self, chip: str) -> list[Reading]:
         """Read every channel of ``chip`` once (a failing chip: each in fault, once)."""
-        out: list[Reading] = []
-        for i in range(len(self.by_chip[chip])):
-            readings = self.read_channel(chip, i)
-            out.extend(readings)
-            if len(readings) > 1:
-                break
-        return out
+        return self.read([ch.name for ch in self.by_chip[chip]])

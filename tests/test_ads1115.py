@@ -90,7 +90,7 @@ def _array(cfg, clock, gain, data_rate, noise_lsb=0.0):
                    for n, s in cfg.sensors.items()}
     channels = build_channels(cfg, load_calibration(cfg.calibration_path))
     rig = Rig(cfg, channels, clock, noise_lsb=noise_lsb)
-    array = SensorArray(rig.bus, channels, {n: c.address for n, c in cfg.chips.items()}, clock)
+    array = SensorArray.configured(cfg, rig.bus, channels, clock)
     return rig, array, channels
 
 
@@ -107,7 +107,7 @@ def test_physical_values_round_trip_through_the_real_driver(gain, data_rate, fra
         counts = lo + f * (hi - lo)
         rig.fixed[name] = ch.calibration.to_physical(counts)
     t0 = clock.monotonic()
-    readings = array.read_chip("splint") + array.read_chip("pad")
+    readings = array.read_chip("splint") + array.read(["pad_palm", "pad_fingers"])
     elapsed = clock.monotonic() - t0
     assert elapsed >= 5 / data_rate, "each conversion takes its data-rate period"
     for r in readings:
@@ -128,7 +128,7 @@ def test_wedged_conversion_fails_within_bounded_time_virtual(cfg):
     readings = array.read_chip("splint")
     assert [r.fault for r in readings] == ["adc_timeout"] * 3
     assert clock.monotonic() - t0 < 3 * 0.2
-    assert all(r.fault is None for r in array.read_chip("pad")), "the other chip keeps reading"
+    assert all(r.fault is None for r in array.read(["pad_palm", "pad_fingers"])), "the other chips keep reading"
 
 
 def test_wedged_conversion_fails_within_bounded_time_real_clock():
@@ -173,3 +173,78 @@ def test_single_shot_read_sleeps_instead_of_spinning(cfg):
     array.read_chip("splint")
     per_read = (rig.bus.transfers - before) / 3
     assert per_read <= 3.5, per_read   # config write, one poll (rarely two), result
+
+
+def _continuous(clock, volts):
+    bus = MockI2C(clock, 400_000)
+    model = ADS1115Model(clock, lambda i, t: volts[i])
+    bus.add(0x49, model)
+    return bus, model, ADS1115Reader(bus, 0x49, clock, continuous=True)
+
+
+def test_continuous_chip_reads_its_latest_conversion_in_one_transfer():
+    """A chip in continuous mode is armed once; then a reading is one two-byte read of the
+    latest conversion, with no wait, and follows its input."""
+    clock = VirtualClock()
+    volts = [1.0, 0.0, 0.0, 0.0]
+    bus, model, reader = _continuous(clock, volts)
+    assert reader.read(0, 1, 475) == round(1.0 / lsb_volts(1))     # the arming single shot
+    assert model.config & 0x0100 == 0, "the chip converts continuously"
+    volts[0] = 2.0
+    clock.sleep(0.01)
+    before, t0 = bus.transfers, clock.monotonic()
+    assert reader.read(0, 1, 475) == round(2.0 / lsb_volts(1))
+    assert bus.transfers - before == 1
+    assert clock.monotonic() - t0 < 0.001, "no conversion wait"
+    for _ in range(300):                   # 3 s at 100 Hz: one check of the chip a second
+        clock.sleep(0.01)
+        reader.read(0, 1, 475)
+    assert bus.transfers - before <= 301 + 2 * 3
+    assert reader.arms == 1
+
+
+def test_continuous_chip_is_armed_again_after_a_brownout():
+    """A chip that lost its configuration (a brown-out) reads right again within a second."""
+    clock = VirtualClock()
+    volts = [1.5, 0.0, 0.0, 0.0]
+    bus, model, reader = _continuous(clock, volts)
+    reader.read(0, 1, 475)
+    model.power_on_reset()
+    readings = []
+    for _ in range(150):
+        clock.sleep(0.01)
+        readings.append(reader.read(0, 1, 475))
+    assert reader.arms == 2
+    assert readings[-1] == round(1.5 / lsb_volts(1))
+    assert readings[-50:] == [readings[-1]] * 50
+
+
+def test_continuous_chip_recovers_after_bus_errors():
+    clock = VirtualClock()
+    bus, model, reader = _continuous(clock, [0.8, 0.0, 0.0, 0.0])
+    reader.read(0, 1, 475)
+    bus.failing.add(0x49)
+    with pytest.raises(BusError):
+        reader.read(0, 1, 475)
+    bus.failing.clear()
+    model.power_on_reset()                 # it came back from a power loss
+    assert reader.read(0, 1, 475) == round(0.8 / lsb_volts(1))
+    clock.sleep(0.01)
+    assert reader.read(0, 1, 475) == round(0.8 / lsb_volts(1))
+
+
+def test_a_wedged_continuous_chip_shows_as_stuck(cfg):
+    """A chip in continuous mode that stops converting repeats its last value: with the
+    ADC's own noise gone from the readings, the channel is reported stuck."""
+    clock = VirtualClock()
+    rig, array, channels = _array(cfg, clock, 1, 475, noise_lsb=4.0)
+    rig.fixed.update(pad_palm=30.0, pad_fingers=20.0)
+    for _ in range(20):
+        clock.sleep(0.01)
+        assert all(r.fault is None for r in array.read(["pad_palm", "pad_fingers"]))
+    rig.chips["pad_palm"].wedged = True
+    faults = []
+    for _ in range(300):
+        clock.sleep(0.01)
+        faults.append({r.channel: r.fault for r in array.read(["pad_palm", "pad_fingers"])})
+    assert faults[-1] == {"pad_palm": "stuck", "pad_fingers": None}

@@ -16,7 +16,7 @@ def test_shipped_config_passes_check_config():
     """The shipped config/agent.toml passes `pi-agent check-config` with exit 0."""
     result = run_cli("check-config", "--config", str(CONFIG))
     assert result.returncode == 0, result.stderr
-    assert "OK (5 channels on 2 chips" in result.stdout
+    assert "OK (5 channels on 3 chips" in result.stdout
 
 
 def test_shipped_config_is_rendered_from_the_schema():
@@ -34,12 +34,15 @@ def test_readme_configuration_reference_matches_the_schema():
 
 
 def test_default_layout_is_the_documented_hardware():
-    """The default layout: splint ADS1115 at 0x48 (wrist, fingers, palm), pad at 0x49."""
+    """The default layout: the splint's ADS1115 at 0x48 (wrist, fingers, palm) converting
+    on demand; one ADS1115 per pad zone, at 0x49 and 0x4A, converting continuously."""
     cfg = config.load(CONFIG)
-    assert cfg.chips["splint"].address == 0x48 and cfg.chips["pad"].address == 0x49
+    chips = {n: (c.address, c.mode) for n, c in cfg.chips.items()}
+    assert chips == {"splint": (0x48, "single"), "pad_palm": (0x49, "continuous"),
+                     "pad_fingers": (0x4A, "continuous")}
     kinds = {n: (s.chip, s.kind) for n, s in cfg.sensors.items()}
     assert kinds == {"wrist": ("splint", "flex"), "fingers": ("splint", "flex"), "palm": ("splint", "force"),
-                     "pad_palm": ("pad", "force"), "pad_fingers": ("pad", "force")}
+                     "pad_palm": ("pad_palm", "force"), "pad_fingers": ("pad_fingers", "force")}
 
 
 def _write(tmp_path: Path, text: str, calibration: bool = True) -> Path:
@@ -50,6 +53,7 @@ def _write(tmp_path: Path, text: str, calibration: bool = True) -> Path:
     return path
 
 
+PAD_CHIPS = "[chips.pad_palm]\naddress=0x49\nmode='continuous'\n[chips.pad_fingers]\naddress=0x4A\nmode='continuous'\n"
 BROKEN = {
     "toml syntax": ("[device\nid = 'x'\n", r"agent\.toml: not valid TOML: "),
     "unknown key": ("[sensors.wrist]\nchip='splint'\ninput=0\nkind='flex'\ngian=2\n",
@@ -57,13 +61,18 @@ BROKEN = {
     "unknown section": ("[hardwar]\nvdd=3.3\n", r"agent\.toml: hardwar: unknown section \(did you mean 'hardware'\?\)"),
     "wrong type": ("[hardware]\nvdd='3.3'\n", r"agent\.toml: hardware\.vdd: expected a number from 2 to 5\.5, got '3\.3'"),
     "gain out of set": ("[sensors.wrist]\nchip='splint'\ninput=0\nkind='flex'\ngain=3\n[sensors.fingers]\nchip='splint'\ninput=1\nkind='flex'\n"
-                        "[sensors.palm]\nchip='splint'\ninput=2\nkind='force'\n[sensors.pad_palm]\nchip='pad'\ninput=0\nkind='force'\n"
-                        "[sensors.pad_fingers]\nchip='pad'\ninput=1\nkind='force'\n",
+                        "[sensors.palm]\nchip='splint'\ninput=2\nkind='force'\n[sensors.pad_palm]\nchip='pad_palm'\ninput=0\nkind='force'\n"
+                        "[sensors.pad_fingers]\nchip='pad_fingers'\ninput=0\nkind='force'\n",
                         r"agent\.toml: sensors\.wrist\.gain: expected one of 2/3, 1, 2, 4, 8, 16, got 3"),
-    "out of range": ("[chips.splint]\naddress=0x48\nrate_hz=0\n[chips.pad]\naddress=0x49\n",
+    "out of range": ("[chips.splint]\naddress=0x48\nrate_hz=0\n" + PAD_CHIPS,
                      r"agent\.toml: chips\.splint\.rate_hz: expected a number from 0\.1 to 200, got 0"),
-    "bad address": ("[chips.splint]\naddress=0x20\n[chips.pad]\naddress=0x49\n",
+    "bad address": ("[chips.splint]\naddress=0x20\n" + PAD_CHIPS,
                     r"agent\.toml: chips\.splint\.address: expected an ADS1115 address 0x48 to 0x4B"),
+    "continuous with many channels": ("[chips.splint]\naddress=0x48\nmode='continuous'\n" + PAD_CHIPS,
+                                      r"agent\.toml: chips\.splint\.mode: expected 'single' for a chip with 3 channels "
+                                      r"\(fingers, palm, wrist\), got 'continuous'"),
+    "bad mode": ("[chips.splint]\naddress=0x48\nmode='fast'\n" + PAD_CHIPS,
+                 r"agent\.toml: chips\.splint\.mode: expected one of 'single', 'continuous', got 'fast'"),
     "bad zone": ("[device]\ntimezone='Mars/Olympus'\n", r"agent\.toml: device\.timezone: expected an IANA time zone"),
 }
 
