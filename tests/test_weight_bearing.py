@@ -138,7 +138,10 @@ def _tare_run(cfg, tmp_path, steps):
     from pi_agent.agent import Agent, load_channels
     from pi_agent.clock import VirtualClock
     from mock_hw.rig import Rig
-    scen = scenario_mod.parse(pad("2026-05-01T10:00:00", steps), {n: s.kind for n, s in cfg.sensors.items()})
+    # Quiet sensors: at 0.2 N of noise the empty pad's counts scatter by thousands (an FSR's
+    # curve is steep at rest), and a 2-second tare's own doubt would be about 0.015 N.
+    scene = {**pad("2026-05-01T10:00:00", steps), "noise": {"deg": 0.5, "newton": 0.02}}
+    scen = scenario_mod.parse(scene, {n: s.kind for n, s in cfg.sensors.items()})
     clock = VirtualClock(scen.start_wall())
     channels = load_channels(cfg)
     rig = Rig(cfg, channels, clock, scen)
