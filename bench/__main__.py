@@ -14,7 +14,7 @@ from bench.measures import ALL
 # key: (budget, how it compares, the limit it is measured against)
 BUDGETS = {
     "sample_us": (10, "<=", "an ADS1115 converts at most 860 times a second (1,163 us each)"),
-    "floor_us": (None, "", "the register model read directly, no driver"),
+    "floor_us": (None, "", "the same reads of the register model, directly, with no driver"),
     "sample_floor_ratio": (None, "", "the whole path against the floor"),
     "adc_efficiency": (0.85, ">=", "the schedule's readings a second, each taking its conversion time"),
     "feedback_ms_p50": (None, "", "tactile feedback feels immediate under about 50 ms"),
@@ -27,13 +27,6 @@ BUDGETS = {
     "mqtt_ms_p99": (50, "<=", "feedback feels immediate under about 50 ms"),
     "store_writes_per_hour": (60, "<=", "one checkpoint a minute spares the SD card"),
 }
-WHY = {
-    "sample_us": "Adafruit's unmodified single-shot read costs three I2C transactions (config, ready bit, "
-                 "result) through its bus device's lock and context manager; on the Python register model "
-                 "that alone is about 2/3 of the figure (see floor_us).",
-}
-
-
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="each measurement for less time, but all of them")
@@ -53,7 +46,7 @@ def main(argv=None) -> int:
             verdict = ""
         else:
             ok = value <= budget if op == "<=" else value >= budget
-            verdict = "ok" if ok else "OVER: " + WHY.get(key, "see the note")
+            verdict = "ok" if ok else "OVER"
         rows.append((key, "-" if value is None else f"{value:g}", f"{op} {budget:g}" if budget is not None else "",
                      verdict, limit))
     widths = [max(len(r[i]) for r in rows) for i in range(3)]

@@ -4,7 +4,7 @@ Four registers behind a pointer: conversion (0, read-only), config (1), lo_thres
 and hi_thresh (3). Writing config with OS=1 in single-shot mode starts a conversion of
 the multiplexer's input at the programmed gain; it takes one data-rate period, during
 which reading config shows OS=0. In continuous mode a conversion completes every period.
-Counts are signed, clipped at the full-scale range, with Gaussian electrical noise.
+Counts are signed, clipped at the full-scale range, with electrical noise.
 The input voltages come from a callable, so a scenario (or a test) decides them.
 """
 
@@ -45,10 +45,11 @@ class ADS1115Model:
                  noise_lsb: float = 0.0, seed: int = 0) -> None:
         self.clock = clock
         self.source: VoltageSource = source or (lambda _input, _t: 0.0)
-        self.noise_lsb = noise_lsb
         self._rng = random.Random(seed)
+        self.noise_lsb = noise_lsb
         self.pointer = 0
         self.config = CONFIG_RESET
+        self._period = 1.0 / DATA_RATES[(CONFIG_RESET >> 5) & 0x07]
         self.conversion = 0
         self.lo_thresh = 0x8000
         self.hi_thresh = 0x7FFF
@@ -61,11 +62,26 @@ class ADS1115Model:
         self._last_by_input: dict[int, int] = {}
         self.conversions = 0            # how many conversions were delivered (benchmarks)
 
+    @property
+    def noise_lsb(self) -> float:
+        return self._noise_lsb
+
+    @noise_lsb.setter
+    def noise_lsb(self, sigma: float) -> None:
+        """Electrical noise, in LSB (standard deviation). It is drawn as the sum of at least
+        64 fair coin flips, centred and scaled (a binomial): at this size that is a
+        Gaussian for every purpose here, and it costs one random word instead of two
+        logarithms. The conversion then rounds to whole counts, as an ADC does."""
+        self._noise_lsb = sigma
+        self._noise_bits = max(64, round(4 * sigma * sigma)) if sigma else 0
+        self._noise_scale = sigma / (self._noise_bits ** 0.5 / 2) if sigma else 0.0
+
     def power_on_reset(self) -> None:
         """What a brown-out does: every register back to its reset value, the chip in
         single-shot mode and powered down, its last conversion lost."""
         self.pointer = 0
         self.config = CONFIG_RESET
+        self._period = 1.0 / DATA_RATES[(CONFIG_RESET >> 5) & 0x07]
         self.conversion = 0
         self.lo_thresh, self.hi_thresh = 0x8000, 0x7FFF
         self._pending_start = self._continuous_since = None
@@ -79,7 +95,16 @@ class ADS1115Model:
             self._write_register(pointer, (data[1] << 8) | data[2])
 
     def read(self, n: int) -> bytes:
-        out = self._read_register(self.pointer).to_bytes(2, "big")
+        if self._pending_start is not None or self._continuous_since is not None:
+            self._settle(self.clock.monotonic())
+        reg = self.pointer
+        if reg == 0:
+            value = self.conversion
+        elif reg == 1:
+            value = self.config
+        else:
+            value = self.lo_thresh if reg == 2 else self.hi_thresh
+        out = value.to_bytes(2, "big")
         return out if n == 2 else (out * ((n + 1) // 2))[:n]
 
     # -- registers -------------------------------------------------------------------
@@ -93,24 +118,16 @@ class ADS1115Model:
         now = self.clock.monotonic()
         self._settle(now)
         self.config = value & 0x7FFF | (self.config & OS_BIT)
+        self._period = 1.0 / DATA_RATES[(value >> 5) & 0x07]
         if value & MODE_SINGLE:
             self._continuous_since = None
             if value & OS_BIT and self._pending_start is None:
                 self._pending_start = now
-                self._busy_until = now + self.period()
+                self._busy_until = now + self._period
                 self.config &= ~OS_BIT
         else:
             self._continuous_since = now
             self._pending_start = None
-
-    def _read_register(self, reg: int) -> int:
-        if self._pending_start is not None or self._continuous_since is not None:
-            self._settle(self.clock.monotonic())
-        if reg == 0:
-            return self.conversion
-        if reg == 1:
-            return self.config
-        return self.lo_thresh if reg == 2 else self.hi_thresh
 
     def _settle(self, now: float) -> None:
         """Bring the conversion register up to ``now``."""
@@ -120,7 +137,7 @@ class ADS1115Model:
                 self._pending_start = None
                 self.config |= OS_BIT
         elif self._continuous_since is not None and not self.wedged:
-            period = self.period()
+            period = self._period
             done = int((now - self._continuous_since) / period)
             if done >= 1:
                 last = self._continuous_since + done * period
@@ -128,12 +145,6 @@ class ADS1115Model:
                 self._continuous_since = last
 
     # -- the analog part -------------------------------------------------------------
-    def period(self) -> float:
-        return 1.0 / DATA_RATES[(self.config >> 5) & 0x07]
-
-    def gain_code(self) -> int:
-        return (self.config >> 9) & 0x07
-
     def _convert(self, t: float) -> int:
         config = self.config
         positive, negative = MUX[(config >> 12) & 0x07]
@@ -145,8 +156,9 @@ class ADS1115Model:
         if negative is not None:
             volts -= source(negative, t)
         counts = volts * 32768.0 / FULL_SCALE_V[(config >> 9) & 0x07]
-        if self.noise_lsb:
-            counts += self._rng.gauss(0.0, self.noise_lsb)
+        bits = self._noise_bits
+        if bits:
+            counts += (self._rng.getrandbits(bits).bit_count() - bits / 2) * self._noise_scale
         value = -32768 if counts < -32768 else 32767 if counts > 32767 else round(counts)
         self._last_by_input[positive] = value
         return value

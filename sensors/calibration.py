@@ -76,7 +76,10 @@ class ForceCalibration:
     @staticmethod
     def _interp(x: float, xs: list[float], ys: list[float]) -> float:
         i = bisect.bisect_right(xs, x) - 1
-        i = 0 if i < 0 else min(i, len(xs) - 2)
+        if i < 0:
+            i = 0
+        elif i > len(xs) - 2:
+            i = len(xs) - 2
         x0, x1, y0, y1 = xs[i], xs[i + 1], ys[i], ys[i + 1]
         return y0 + (x - x0) * (y1 - y0) / (x1 - x0)
 

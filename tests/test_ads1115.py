@@ -248,3 +248,21 @@ def test_a_wedged_continuous_chip_shows_as_stuck(cfg):
         clock.sleep(0.01)
         faults.append({r.channel: r.fault for r in array.read(["pad_palm", "pad_fingers"])})
     assert faults[-1] == {"pad_palm": "stuck", "pad_fingers": None}
+
+
+@pytest.mark.parametrize("sigma", [2.0, 4.0, 10.0])
+def test_electrical_noise_has_the_configured_spread(sigma):
+    """The model's electrical noise is centred, with the standard deviation asked for
+    (rounding to whole counts adds under 1 % at these sizes)."""
+    import statistics
+    clock = VirtualClock()
+    model = ADS1115Model(clock, lambda i, t: 1.0, noise_lsb=sigma, seed=3)
+    model.write(bytes((0x01, 0x42, 0x83)))          # AIN0 vs GND, gain 1, continuous, 128 SPS
+    model.write(b"\x00")
+    counts = []
+    for _ in range(20000):
+        clock.sleep(1 / 128)
+        hi, lo = model.read(2)
+        counts.append((hi << 8 | lo) - round(1.0 / lsb_volts(1)))
+    assert abs(statistics.fmean(counts)) < 0.05 * sigma + 0.02
+    assert statistics.pstdev(counts) == pytest.approx(sigma, rel=0.05)
