@@ -127,20 +127,21 @@ class Agent:
         next change), read it and feed the core."""
         if not self.inbox.empty():
             self._run_inbox()
-        turn = min(self.next_due, key=self.next_due.__getitem__)
-        due = self.next_due[turn]
-        now = self.clock.monotonic()
+        next_due, clock = self.next_due, self.clock
+        turn = min(next_due, key=next_due.__getitem__)
+        due = next_due[turn]
+        now = clock.monotonic()
         haptics = self.haptics
         motor_at = haptics.next_change() if haptics is not None and self.poll_motor and haptics.busy else None
         if motor_at is not None and motor_at < due:
             if motor_at > now:
-                self.clock.sleep(motor_at - now)
-            self.haptics.poll(self.clock.monotonic())
+                clock.sleep(motor_at - now)
+            haptics.poll(clock.monotonic())
             self._therapy_news()
             return []
         if due > now:
-            self.clock.sleep(due - now)
-            if self.stopping.is_set() or self.clock.monotonic() < due - 1e-6:
+            clock.sleep(due - now)
+            if self.stopping.is_set() or clock.monotonic() < due - 1e-6:
                 return []           # woken early: a command or a stop is waiting
         names = self.turns[turn]
         if turn == PAD_TURN:
@@ -150,13 +151,13 @@ class Agent:
             self.cursor[turn] = (index + 1) % len(names)
             readings = self.sensors.read((names[index],))
         self.readings += len(readings)
-        events = self.core.feed(readings, self.clock.wall())
-        now = self.clock.monotonic()
+        events = self.core.feed(readings, clock.wall())
+        now = clock.monotonic()
         if turn == PAD_TURN and self.tare_job is not None:
             self._tare_feed(readings, now)
         period = self.period(turn)
         due += period
-        self.next_due[turn] = due if due > now - period else now  # late: no catch-up burst
+        next_due[turn] = due if due > now - period else now  # late: no catch-up burst
         for e in events:
             self._emit(e)
         if haptics is not None:

@@ -125,7 +125,7 @@ def cmd_run(args) -> int:
     notifier = Notifier()
 
     def after_step(agent) -> None:
-        display.update(time.monotonic(), status_line(agent.core, channels, agent.clock.wall(), zone))
+        display.update(time.monotonic(), lambda: status_line(agent.core, channels, agent.clock.wall(), zone))
         for link in links:
             link.after_step(agent)
         if notifier.enabled:
@@ -178,7 +178,7 @@ def cmd_run(args) -> int:
             sim.finish()
             for link in links:
                 link.stop()
-        display.update(time.monotonic(), status_line(sim.agent.core, channels, sim.agent.clock.wall(), zone),
+        display.update(time.monotonic(), lambda: status_line(sim.agent.core, channels, sim.agent.clock.wall(), zone),
                        force=True)           # the last moment, always shown
         display.close()
         log.info("scenario %s", "finished" if finished else "stopped")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import sys
-from typing import TextIO
+from typing import Callable, TextIO
 
 from pi_agent.faults import describe
 
@@ -68,10 +68,13 @@ class LineDisplay:
         self.tty = stream.isatty() if tty is None else tty
         self._last: float | None = None
 
-    def update(self, mono: float, line: str, force: bool = False) -> None:
+    def update(self, mono: float, line: Callable[[], str], force: bool = False) -> None:
+        """Show ``line()`` if it is time to (it is only built then: the loop calls this at
+        every reading)."""
         if not force and self._last is not None and mono - self._last < self.every_s:
             return
         self._last = mono
+        line = line()
         if self.tty:
             self.stream.write("\r\x1b[2K" + line)
         else:

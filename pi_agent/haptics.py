@@ -300,7 +300,8 @@ class MotorThread(threading.Thread):
                     log.error("the sampling loop stopped beating for %.1f s: motor off", now - h.heartbeat_at)
                     h.safety_stop("loop_stalled")
                 nxt = h.next_change()
-                wait = 0.25 if nxt is None else min(0.25, max(0.0, nxt - now))
+                # Nothing playing or due: sleep until something is (every change wakes us).
+                wait = None if nxt is None else min(0.25, max(0.0, nxt - now))
                 h._wake.wait(wait)
                 h._wake.clear()
                 h.poll(h.clock.monotonic())
