@@ -105,14 +105,6 @@ class Rig:
             return to_counts(sample(t - self.origin) if sample else 0.0) * lsb
         return volts
 
-    def value(self, channel: str, t: float) -> float:
-        """The physical value at monotonic time ``t`` (with the scenario's noise)."""
-        if channel in self.fixed:
-            return self.fixed[channel]
-        if self.source is None:
-            return 0.0
-        return self.source.value(channel, t - self.origin)
-
     def scenario_time(self) -> float:
         return self.clock.monotonic() - self.origin
 

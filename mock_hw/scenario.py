@@ -308,9 +308,6 @@ class NoisySource:
         self._sigma = {ch: scenario.noise_deg if kind == "flex" else scenario.noise_newton
                        for ch, kind in channels.items()}
 
-    def value(self, channel: str, t: float) -> float:
-        return self.sampler(channel)(t)
-
     def sampler(self, channel: str):
         """``f(t)``: the channel's noisy value at scenario time ``t``. Bound once per
         channel, because the simulated chips ask for a value at every conversion."""
