@@ -58,19 +58,15 @@ class Rig:
     def _motor(self, cfg):
         """The vibration motor as configured: an ERM on gpiozero's mock PWM pins, or a
         DRV2605L model on the same simulated I2C bus."""
-        from pi_agent.motors import Drv2605lMotor, ErmMotor, NullMotor
         from mock_hw.gpio import install
-        h = cfg.haptics
+        from mock_hw.smbus import MockSMBus
+        from pi_agent.haptics import open_motor
         self.pins = install()                # the button, if any, is on mock pins too
-        if h.backend == "erm":
-            return ErmMotor(h.pin, frequency=h.pwm_hz, kick_s=h.kick_ms / 1000.0)
-        if h.backend == "drv2605l":
+        if cfg.haptics.backend == "drv2605l":
             from mock_hw.drv2605l import DRV2605LModel
-            from mock_hw.smbus import MockSMBus
             self.drv = DRV2605LModel()
-            self.bus.add(h.drv2605l_address, self.drv)
-            return Drv2605lMotor(MockSMBus(self.bus), address=h.drv2605l_address, actuator=h.actuator)
-        return NullMotor()
+            self.bus.add(cfg.haptics.drv2605l_address, self.drv)
+        return open_motor(cfg, MockSMBus(self.bus))
 
     def trace_motor(self, path) -> None:
         """Record every level the motor is set to, with the scenario time, in a file: an

@@ -53,10 +53,6 @@ def load_channels(cfg) -> Channels:
     return channels
 
 
-def therapy_limits(cfg) -> therapy.Limits:
-    return therapy.Limits(cfg.therapy.max_continuous_min * 60.0, cfg.therapy.max_daily_min * 60.0)
-
-
 class TareJob:
     """Averages the empty pad's raw counts over a few seconds, if it keeps still."""
 
@@ -366,8 +362,7 @@ class Agent:
         if self.haptics is None:
             return 0.0
         delivered = 0.0
-        with self.haptics._lock:
-            notices, self.haptics.notices = self.haptics.notices, []
+        notices = self.haptics.take_notices()
         mono, wall = self.clock.monotonic(), self.clock.wall()
         for n in notices:
             if n["type"] == "delivered":

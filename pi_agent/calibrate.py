@@ -26,8 +26,8 @@ from pi_agent.core import PAD_CHANNELS
 from pi_agent.errors import ConfigError, InputError
 from sensors.array import SensorArray
 from sensors.calibration import PAD, ForceCalibration, PadCalibration, load_calibration, save_calibration
+from sensors.units import G
 
-G = 9.80665
 ZONES = {"pad_palm": "PALM zone (under the heel of the hand)",
          "pad_fingers": "FINGERS zone (under the fingers)"}
 RATE_HZ = 50.0

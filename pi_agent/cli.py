@@ -138,13 +138,11 @@ def cmd_run(args) -> int:
         from pi_agent.mqtt import MqttLink, device_id
         from pi_agent.store import Outbox
         if links:
-            links[0].agent = agent
-            agent.on_refresh = links[0]._resync.set
+            links[0].attach(agent)
         else:
             links.append(MqttLink(cfg, agent, Outbox(state_dir), device=device_id(cfg, args.device_id),
                                   broker=broker, password=password, zone=zone))
             links[0].start()
-        agent.listeners.append(links[0].on_event)
 
     if args.simulate is not None:
         from mock_hw import scenario as scenario_mod
@@ -237,8 +235,8 @@ def systemd_status(agent, links) -> str:
 
 def _check_device_id(value: str) -> None:
     import re
-    if not re.fullmatch(r"[A-Za-z0-9_-]{1,64}", value):
-        raise ConfigError(f"--device-id: expected letters, digits, _ and - (at most 64), got '{value}'")
+    if not re.fullmatch(config.DEVICE_ID, value):
+        raise ConfigError(f"--device-id: expected {config.DEVICE_ID_TEXT}, got '{value}'")
 
 
 def _resume_point(state_dir: Path, scenario_path: Path, speed: float) -> float:
@@ -339,7 +337,8 @@ def cmd_dashboard_password(args) -> int:
     return 0
 
 
-COMMANDS = {"dashboard": cmd_dashboard, "dashboard-password": cmd_dashboard_password, "calibrate": cmd_calibrate, "run": cmd_run, "simulate": cmd_simulate, "status": cmd_status, "check-config": cmd_check_config}
+COMMANDS = {"run": cmd_run, "simulate": cmd_simulate, "status": cmd_status, "check-config": cmd_check_config,
+            "calibrate": cmd_calibrate, "dashboard": cmd_dashboard, "dashboard-password": cmd_dashboard_password}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -129,10 +129,13 @@ class Named:
     default: dict[str, dict[str, Any]]
 
 
+# A device id, in MQTT topics and client ids (also checked for ``pi-agent run --device-id``).
+DEVICE_ID, DEVICE_ID_TEXT = r"[A-Za-z0-9_-]{1,64}", "letters, digits, _ and - (at most 64)"
+
 SCHEMA: dict[str, dict[str, Key] | Named] = {
     "device": {
         "id": Key("", "Device id in MQTT topics (letters, digits, _ and -); empty: derived from /etc/machine-id.",
-                  text(r"[A-Za-z0-9_-]{1,64}", "letters, digits, _ and - (at most 64)")),
+                  text(DEVICE_ID, DEVICE_ID_TEXT)),
         "timezone": Key("", "IANA time zone that local days are counted in; empty: the system's zone.", timezone),
         "state_dir": Key("", "Folder of the durable store; empty: $STATE_DIRECTORY (systemd), else ./state.",
                          text()),

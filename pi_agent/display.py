@@ -11,6 +11,7 @@ import sys
 from typing import Callable, TextIO
 
 from pi_agent.faults import describe
+from sensors.units import G
 
 UNITS = {"flex": "°", "force": " N"}
 
@@ -44,10 +45,10 @@ def load_text(core) -> str:
     load = core.load()
     if load is None:
         return "load --"
-    text = f"load {load:.1f} N ({load / 9.80665:.1f} kg"
+    text = f"load {load:.1f} N ({load / G:.1f} kg"
     body = core.cfg.weight_bearing.body_weight_kg
     if body > 0:
-        text += f", {100 * load / (body * 9.80665):.0f}% of body weight"
+        text += f", {100 * load / (body * G):.0f}% of body weight"
     text += ")"
     wb = core.wb
     if wb.session is not None:

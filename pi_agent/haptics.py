@@ -56,7 +56,7 @@ class Haptics:
         self._level = 0.0
         self._on_since: float | None = None
         self._last_poll: float | None = None
-        self.heartbeat_at = clock.monotonic()
+        self.heartbeat_at = clock.monotonic()   # the sampling loop's last turn (MotorThread watches it)
         self.notices: list[dict] = []        # therapy news for the agent: delivered, ended
         self._wake = threading.Event()
         self.closed = False
@@ -202,9 +202,11 @@ class Haptics:
         with self._lock:
             self._apply(now)
 
-    def heartbeat(self) -> None:
-        """The sampling loop is alive (MotorThread stops the motor when the beats stop)."""
-        self.heartbeat_at = self.clock.monotonic()
+    def take_notices(self) -> list[dict]:
+        """The therapy news since the last call (delivered seconds, sessions ended)."""
+        with self._lock:
+            notices, self.notices = self.notices, []
+        return notices
 
     def _apply(self, now: float) -> None:
         if self.closed:
@@ -247,7 +249,6 @@ class Haptics:
                 self._level = 0.0
         self._wake.set()
 
-
     def close(self, why: str = "shutdown") -> None:
         """Motor off, for good. Idempotent."""
         with self._lock:
@@ -271,15 +272,18 @@ def make_haptics(cfg, motor, clock) -> Haptics:
                    limits=Limits(t.max_continuous_min * 60.0, t.max_daily_min * 60.0))
 
 
-def open_motor(cfg):
-    """The configured motor backend on the real hardware."""
+def open_motor(cfg, smbus=None):
+    """The configured motor backend: an ERM on gpiozero's pins (the real ones, or its mock
+    pins when they are installed), or a DRV2605L on ``smbus`` (default: the real I2C bus)."""
     from pi_agent.motors import Drv2605lMotor, ErmMotor, NullMotor
     h = cfg.haptics
     if h.backend == "erm":
         return ErmMotor(h.pin, frequency=h.pwm_hz, kick_s=h.kick_ms / 1000.0)
     if h.backend == "drv2605l":
-        import smbus2
-        return Drv2605lMotor(smbus2.SMBus(cfg.hardware.i2c_bus), address=h.drv2605l_address, actuator=h.actuator)
+        if smbus is None:
+            import smbus2
+            smbus = smbus2.SMBus(cfg.hardware.i2c_bus)
+        return Drv2605lMotor(smbus, address=h.drv2605l_address, actuator=h.actuator)
     return NullMotor()
 
 

@@ -42,6 +42,7 @@ from pi_agent.errors import ConfigError, StoreError
 from pi_agent.events import Event
 from pi_agent.faults import describe
 from pi_agent.position import WORN, public
+from sensors.units import G
 
 log = logging.getLogger("pi_agent.mqtt")
 
@@ -106,7 +107,6 @@ def iso(wall: float, zone) -> str:
 class MqttLink:
     def __init__(self, cfg, agent, outbox, *, device: str, broker: str, password: str | None, zone) -> None:
         self.cfg = cfg
-        self.agent = agent
         self.outbox = outbox
         self.device = device
         self.zone = zone
@@ -141,8 +141,14 @@ class MqttLink:
         self._days_sent: dict[str, tuple[float, str]] = {}
         self._today: str | None = None
         self.state_published = 0
+        self.attach(agent)
+
+    def attach(self, agent) -> None:
+        """Serve ``agent`` (a restarted agent after a simulated power cut takes over the link)."""
+        self.agent = agent
         agent.on_refresh = self._resync.set
         agent.inbox_budget = MAX_COMMANDS_PER_STEP
+        agent.listeners.append(self.on_event)
 
     def _path(self, name: str) -> str | None:
         if not name:
@@ -297,7 +303,7 @@ class MqttLink:
             "position_since": iso(core.state_since_wall, self.zone) if core.state_since_wall else None,
             "channels": channels,
             "load_n": None if load is None else round(load, 1),
-            "load_kg": None if load is None else round(load / 9.80665, 2),
+            "load_kg": None if load is None else round(load / G, 2),
             "weight_bearing": {"active": core.wb.session is not None,
                                "in_band": core.wb.in_band() if core.wb.session is not None else None,
                                "band_n": None if band is None else [round(band.low_n, 1), round(band.high_n, 1)]},

@@ -16,6 +16,7 @@ import json
 import logging
 import os
 import sqlite3
+import threading
 import time
 from pathlib import Path
 
@@ -135,23 +136,22 @@ class Store:
 
     def dose_start(self, day: str, start: float, level: str, source: str) -> int:
         """Log a therapy session as it starts (a power cut still leaves its start)."""
+        return self._dose_write("INSERT INTO doses (day, start, level, source) VALUES (?, ?, ?, ?)",
+                                (day, start, level, source))
+
+    def dose_end(self, dose_id: int, stop: float, seconds: float, reason: str) -> None:
+        self._dose_write("UPDATE doses SET stop = ?, seconds = ?, reason = ? WHERE id = ?",
+                         (stop, seconds, reason, dose_id))
+
+    def _dose_write(self, sql: str, params: tuple) -> int:
+        """One statement of the dose log, committed on its own; the row's id."""
         try:
             with self.db:
-                cur = self.db.execute("INSERT INTO doses (day, start, level, source) VALUES (?, ?, ?, ?)",
-                                      (day, start, level, source))
+                cur = self.db.execute(sql, params)
         except sqlite3.Error as exc:
             raise StoreError(f"{self.path}: dose log failed: {exc}") from exc
         self.commits += 1
         return cur.lastrowid
-
-    def dose_end(self, dose_id: int, stop: float, seconds: float, reason: str) -> None:
-        try:
-            with self.db:
-                self.db.execute("UPDATE doses SET stop = ?, seconds = ?, reason = ? WHERE id = ?",
-                                (stop, seconds, reason, dose_id))
-        except sqlite3.Error as exc:
-            raise StoreError(f"{self.path}: dose log failed: {exc}") from exc
-        self.commits += 1
 
     def doses(self, day: str | None = None) -> list[dict]:
         rows = self.db.execute("SELECT day, start, stop, seconds, level, source, reason FROM doses "
@@ -178,7 +178,6 @@ class Outbox:
     """
 
     def __init__(self, state_dir: Path | str) -> None:
-        import threading
         self.path = Path(state_dir) / FILENAME
         self._lock = threading.Lock()
         self.db = sqlite3.connect(self.path, timeout=10, isolation_level=None, check_same_thread=False)

@@ -18,6 +18,7 @@ from collections import deque
 from dataclasses import dataclass
 
 from pi_agent.events import Event
+from sensors.units import G
 
 # Cue patterns (names in pi_agent.haptics.PATTERNS) and their reasons.
 CUES = {"target_reached": "pulse", "near_max": "double_pulse", "over_max": "alarm", "too_light": "nudge"}
@@ -40,7 +41,7 @@ def resolve_band(low: float, high: float, unit: str, *, body_weight_kg: float = 
     if unit == "percent_body_weight":
         if body_weight_kg <= 0:
             return None
-        ref = body_weight_kg * 9.80665
+        ref = body_weight_kg * G
     else:
         if not max_push_n:
             return None
@@ -183,7 +184,7 @@ class WeightBearingTracker:
         if self.band is not None:
             data["target_n"] = [round(self.band.low_n, 1), round(self.band.high_n, 1)]
         if self.body_weight_kg > 0:
-            data["mean_pct_body_weight"] = round(100 * mean / (self.body_weight_kg * 9.80665), 1)
+            data["mean_pct_body_weight"] = round(100 * mean / (self.body_weight_kg * G), 1)
         events.append(Event("wb_session", now, wall, data))
 
     # -- cues ---------------------------------------------------------------------------------

@@ -1,10 +1,11 @@
-"""ADS1115 facts shared by the drivers, the calibration and the simulated hardware."""
+"""ADS1115 facts and units shared by the drivers, the calibration and the simulated hardware."""
 
 # Programmable gain -> full-scale range in volts (datasheet table 3).
 FULL_SCALE_V = {2 / 3: 6.144, 1: 4.096, 2: 2.048, 4: 1.024, 8: 0.512, 16: 0.256}
 GAINS = tuple(FULL_SCALE_V)
 DATA_RATES = (8, 16, 32, 64, 128, 250, 475, 860)
 MAX_COUNT = 32767
+G = 9.80665          # standard gravity: newtons per kilogram of load
 MIN_COUNT = -32768
 
 

@@ -28,9 +28,8 @@ class Fleet:
         d = self.devices.get(device)
         if d is None:
             d = self.devices[device] = {"id": device, "online": None, "last_seen": None, "state": None,
-                                        "state_at": None,
-                                        "days": {}, "sessions": [], "alerts": [], "load": None,
-                                        "events": []}
+                                        "state_at": None, "days": {}, "sessions": [], "alerts": [],
+                                        "load": None}
         return d
 
     def receive(self, topic: str, payload: bytes) -> None:
@@ -75,7 +74,7 @@ class Fleet:
             devices = []
             for d in sorted(self.devices.values(), key=lambda d: d["id"]):
                 days = dict(sorted(d["days"].items())[-14:])
-                devices.append({**d, "days": days, "events": []})
+                devices.append({**d, "days": days})
             return {"version": self.version, "now": self.clock(), "devices": devices}
 
     def wait(self, version: int, timeout: float) -> int:
