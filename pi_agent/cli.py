@@ -33,8 +33,9 @@ def _parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def with_config(sp):
-        sp.add_argument("--config", type=Path, default=Path(os.environ.get("OPENPALM_CONFIG", config.DEFAULT_PATH)),
-                        help="configuration file (default: config/agent.toml, or $OPENPALM_CONFIG)")
+        sp.add_argument("--config", type=Path, metavar="FILE",
+                        help=f"configuration file (default: ${config.PATH_ENV}, else {config.SYSTEM_PATH} "
+                             f"if it exists, else {config.SHIPPED})")
         return sp
 
     run = with_config(sub.add_parser("run", help="run the agent (on the Pi's sensors, or --simulate)"))
@@ -101,7 +102,7 @@ def cmd_check_config(args) -> int:
     channels = load_channels(cfg)
     config.mqtt_password(cfg)   # a password file that cannot be read is a configuration error
     chips = sorted({c.chip for c in channels.values()})
-    print(f"{args.config}: OK ({len(channels)} channels on {len(chips)} chips: {', '.join(chips)}; "
+    print(f"{cfg.path or config.SHIPPED}: OK ({len(channels)} channels on {len(chips)} chips: {', '.join(chips)}; "
           f"calibration {cfg.calibration_path})")
     return 0
 
@@ -201,7 +202,7 @@ def cmd_run(args) -> int:
         return EX_UNAVAILABLE
     atexit.register(haptics.close)           # the motor is off on every way out
     agent = Agent(cfg, clock, i2c, channels, zone=zone, store=store, haptics=haptics,
-                  calibration_path=cfg.calibration_path)
+                  calibration_path=cfg.calibration_path if cfg.path else None)  # the shipped one: read-only
     agent.poll_motor = False
     MotorThread(haptics).start()
     if cfg.therapy.button_pin >= 0:
@@ -341,11 +342,23 @@ COMMANDS = {"run": cmd_run, "simulate": cmd_simulate, "status": cmd_status, "che
             "calibrate": cmd_calibrate, "dashboard": cmd_dashboard, "dashboard-password": cmd_dashboard_password}
 
 
+# Commands that write next to the configuration file, so cannot run on the shipped defaults.
+WRITES_BESIDE_CONFIG = {"calibrate": "to save the calibration with",
+                        "dashboard": "that holds the dashboard's password",
+                        "dashboard-password": "to store the password in"}
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     from pi_agent import logs
     logs.setup(args.log_level)
     try:
+        if hasattr(args, "config"):
+            args.config = config.locate(args.config)
+            if args.config is None and args.command in WRITES_BESIDE_CONFIG:
+                raise ConfigError(f"pi-agent {args.command}: expected a configuration file "
+                                  f"{WRITES_BESIDE_CONFIG[args.command]} (--config FILE, ${config.PATH_ENV} "
+                                  f"or {config.SYSTEM_PATH}), found none")
         return COMMANDS[args.command](args)
     except ConfigError as exc:
         for line in exc.problems:

@@ -11,6 +11,7 @@ problem, naming the file, the key path, what was expected and what was found.
 from __future__ import annotations
 
 import difflib
+import logging
 import os
 import re
 import tomllib
@@ -23,8 +24,15 @@ from typing import Any, Callable
 from pi_agent.errors import ConfigError
 from sensors.units import DATA_RATES, GAINS
 
-DEFAULT_PATH = Path("config/agent.toml")
+PATH_ENV = "OPENPALM_CONFIG"
+SYSTEM_PATH = Path("/etc/openpalm/agent.toml")
+# The calibration that goes with the defaults, installed with the package (the file is
+# config/calibration.toml; pi_agent/defaults/calibration.toml links to it).
+SHIPPED_CALIBRATION = Path(__file__).resolve().parent / "defaults" / "calibration.toml"
 PASSWORD_ENV = "OPENPALM_MQTT_PASSWORD"
+SHIPPED = "the defaults shipped with pi-agent"
+
+log = logging.getLogger("pi_agent.config")
 
 
 # -- checks: each returns (value, None) or (None, "expected ..., got ...") -----------
@@ -404,9 +412,32 @@ def _namespace(values: dict[str, Any]) -> SimpleNamespace:
     return ns
 
 
-def load(path: Path | str = DEFAULT_PATH) -> SimpleNamespace:
-    """Load and validate the configuration file, or raise ConfigError (one line per problem)."""
-    path = Path(path)
+def locate(given: Path | str | None, environ=os.environ, system: Path = SYSTEM_PATH) -> Path | None:
+    """The configuration file a command uses: the one given (``--config``), else
+    ``$OPENPALM_CONFIG``, else the system's ``/etc/openpalm/agent.toml`` when it exists;
+    None when there is none, and the shipped defaults apply. A file that is named but
+    missing is not skipped: loading it reports it."""
+    if given is not None:
+        return Path(given)
+    if environ.get(PATH_ENV):
+        return Path(environ[PATH_ENV])
+    if system.exists():
+        return system
+    return None
+
+
+def load(path: Path | str | None = None) -> SimpleNamespace:
+    """Load and validate the configuration file, or raise ConfigError (one line per
+    problem); None gives the defaults shipped with the package. Logs which one is used."""
+    if path is None:
+        log.info("configuration: %s (no --config, no $%s, no %s)", SHIPPED, PATH_ENV, SYSTEM_PATH)
+        return defaults()
+    cfg = _load_file(Path(path))
+    log.info("configuration: %s", path)
+    return cfg
+
+
+def _load_file(path: Path) -> SimpleNamespace:
     try:
         raw_text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
@@ -457,7 +488,7 @@ def set_key(path: Path, section: str, key: str, value: str) -> None:
     tmp = Path(str(path) + ".tmp")
     tmp.write_text("\n".join(lines) + "\n", encoding="utf-8")
     os.replace(tmp, path)
-    load(path)
+    _load_file(Path(path))
 
 
 def defaults() -> SimpleNamespace:
@@ -466,7 +497,7 @@ def defaults() -> SimpleNamespace:
     assert not problems, problems
     cfg = _namespace(values)
     cfg.path = None
-    cfg.calibration_path = Path(__file__).resolve().parent.parent / "config" / "calibration.toml"
+    cfg.calibration_path = SHIPPED_CALIBRATION
     return cfg
 
 

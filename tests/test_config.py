@@ -109,7 +109,8 @@ def test_missing_configuration_file(tmp_path):
 def test_missing_calibration_file(tmp_path):
     """A configuration whose calibration file is missing is one line and exit 78."""
     path = _write(tmp_path, "", calibration=False)
-    result = run_cli("check-config", "--config", str(path))
+    # (without the log line that names the configuration, which is valid by itself)
+    result = run_cli("--log-level", "WARNING", "check-config", "--config", str(path))
     assert result.returncode == 78
     assert result.stderr.strip() == f"{tmp_path / 'calibration.toml'}: calibration file not found"
     assert "Traceback" not in result.stderr
@@ -149,3 +150,67 @@ def test_password_comes_from_file_or_environment_and_is_never_printed(tmp_path):
     result = run_cli("check-config", "--config", str(bad))
     assert result.returncode == 78 and "oops" not in result.stderr
     assert "mqtt.password: unknown key (did you mean 'password_file'?)" in result.stderr
+
+
+def test_configuration_is_found_in_order(tmp_path):
+    """--config wins, then $OPENPALM_CONFIG, then the system's file if it exists, else none (the defaults)."""
+    given, env, system = tmp_path / "given.toml", tmp_path / "env.toml", tmp_path / "system.toml"
+    environ = {config.PATH_ENV: str(env)}
+    assert config.locate(given, environ, system) == given
+    assert config.locate(None, environ, system) == env
+    assert config.locate(None, {config.PATH_ENV: ""}, system) is None
+    system.write_text("")
+    assert config.locate(None, {}, system) == system
+    assert config.locate(None, environ, system) == env
+    system.unlink()
+    assert config.locate(None, {}, system) is None
+
+
+def test_shipped_defaults_are_the_shipped_files():
+    """With no configuration file, the defaults are config/agent.toml's values, and the
+    calibration shipped inside the package is config/calibration.toml."""
+    shipped, file = config.load(None), config.load(CONFIG)
+    assert shipped.path is None and config.SHIPPED_CALIBRATION.is_relative_to(Path(config.__file__).parent)
+    assert vars(config.defaults()).keys() == vars(file).keys()
+    for section in config.SCHEMA:
+        assert _plain(getattr(shipped, section)) == _plain(getattr(file, section)), section
+    assert shipped.calibration_path.read_bytes() == file.calibration_path.read_bytes()
+
+
+def _plain(value):
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    return vars(value) if hasattr(value, "__dict__") else value
+
+
+def test_commands_that_write_need_a_configuration_file(tmp_path):
+    """calibrate, dashboard and dashboard-password refuse the read-only shipped defaults
+    with one line and exit 78, and write nothing."""
+    env = {config.PATH_ENV: ""}
+    if config.SYSTEM_PATH.exists():
+        pytest.skip(f"{config.SYSTEM_PATH} exists on this machine")
+    before = (ROOT / "config" / "calibration.toml").read_bytes()
+    for command in (["calibrate", "pad", "--simulate", str(ROOT / "scenarios" / "example-weight-bearing.json")],
+                    ["dashboard", "--broker", "mqtt://127.0.0.1:1"], ["dashboard-password"]):
+        result = run_cli(*command, cwd=tmp_path, env=env, input="a-long-password\n", timeout=60)
+        assert result.returncode == 78, (command, result.stdout, result.stderr)
+        assert result.stderr.strip().splitlines() == [
+            f"pi-agent {command[0]}: expected a configuration file {config_purpose(command[0])} "
+            f"(--config FILE, ${config.PATH_ENV} or {config.SYSTEM_PATH}), found none"]
+    assert (ROOT / "config" / "calibration.toml").read_bytes() == before
+    assert list(tmp_path.iterdir()) == []
+
+
+def config_purpose(command: str) -> str:
+    from pi_agent.cli import WRITES_BESIDE_CONFIG
+    return WRITES_BESIDE_CONFIG[command]
+
+
+def test_check_config_without_a_file_checks_the_shipped_defaults(tmp_path):
+    """`check-config` with no configuration anywhere checks the shipped defaults, says so, exit 0."""
+    if config.SYSTEM_PATH.exists():
+        pytest.skip(f"{config.SYSTEM_PATH} exists on this machine")
+    result = run_cli("check-config", cwd=tmp_path, env={config.PATH_ENV: ""})
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith(f"{config.SHIPPED}: OK (5 channels on 3 chips")
+    assert f"configuration: {config.SHIPPED}" in result.stderr
