@@ -359,7 +359,14 @@ def main(argv: list[str] | None = None) -> int:
                 raise ConfigError(f"pi-agent {args.command}: expected a configuration file "
                                   f"{WRITES_BESIDE_CONFIG[args.command]} (--config FILE, ${config.PATH_ENV} "
                                   f"or {config.SYSTEM_PATH}), found none")
-        return COMMANDS[args.command](args)
+        status = COMMANDS[args.command](args)
+        sys.stdout.flush()               # a closed pipe shows here, not at exit
+        return status
+    except BrokenPipeError:
+        # The reader went away (`... | head -1`): as any Unix tool, stop quietly. Python
+        # flushes stdout again at exit, so it is pointed at /dev/null first.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 128 + signal.SIGPIPE
     except ConfigError as exc:
         for line in exc.problems:
             print(line, file=sys.stderr)
