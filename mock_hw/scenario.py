@@ -1,4 +1,4 @@
-"""Scenario files (``../shared/scenarios/FORMAT.md``): parsing, and playing them back.
+"""Scenario files (``docs/scenario-format.md``): parsing, and playing them back.
 
 A ``Scenario`` is the validated file. Its ``Timeline`` answers what each channel's
 physical value is at any moment (noiseless, piecewise linear), which faults are active,

@@ -20,7 +20,7 @@ WB_KEYS = ("sessions", "total_s", "in_target_s", "mean_n", "peak_n")
 
 
 def report_day(record: dict) -> dict:
-    """A stored day in the report's shape: FORMAT.md's keys first, then the extra ones."""
+    """A stored day in the report's shape: the keys of docs/scenario-format.md first, then the extra ones."""
     out = {}
     for key in REPORT_KEYS:
         value = record[key]

@@ -1,4 +1,4 @@
-"""``pi-agent simulate``: a scenario in virtual time, and FORMAT.md's report."""
+"""``pi-agent simulate``: a scenario in virtual time, and its report (docs/scenario-format.md)."""
 
 from __future__ import annotations
 

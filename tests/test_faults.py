@@ -1,4 +1,4 @@
-"""Injected faults (FORMAT.md's kinds) are reported on the right channel within 2 s of
+"""Injected faults (docs/scenario-format.md's kinds) are reported on the right channel within 2 s of
 scenario time, and the other channels keep their readings."""
 
 from __future__ import annotations

@@ -123,7 +123,7 @@ def test_fault_time_is_never_counted_as_open(cfg, tmp_path, kind, channel):
 
 
 def test_report_follows_the_format(tmp_path):
-    """`pi-agent simulate --report json` prints FORMAT.md's object; --report text a table."""
+    """`pi-agent simulate --report json` prints docs/scenario-format.md's object; --report text a table."""
     path = SCENARIOS / "example-weight-bearing.json"
     result = run_cli("simulate", str(path), "--report", "json")
     assert result.returncode == 0, result.stderr

@@ -1,4 +1,4 @@
-"""Scenario files: FORMAT.md's steps become the right physical timeline; mistakes are
+"""Scenario files: docs/scenario-format.md's steps become the right physical timeline; mistakes are
 reported one line each."""
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """Ground truth, computed by the tests themselves from a scenario's noiseless values with
-FORMAT.md's rules (ignoring debounce), to measure the agent against."""
+docs/scenario-format.md's rules (ignoring debounce), to measure the agent against."""
 
 from __future__ import annotations
 
