@@ -57,16 +57,16 @@ class Rig:
 
     def _motor(self, cfg):
         """The vibration motor as configured: an ERM on gpiozero's mock PWM pins, or a
-        DRV2605L model on the same simulated I2C bus."""
-        from mock_hw.gpio import install
-        from mock_hw.smbus import MockSMBus
-        from pi_agent.haptics import open_motor
-        self.pins = install()                # the button, if any, is on mock pins too
+        DRV2605L model on the same simulated I2C bus as the ADCs."""
+        from mock_hw.gpio import make_default, mock_factory
+        from pi_agent.motors import open_motor
+        self.pins = mock_factory()           # the button, if any, is on mock pins too
+        make_default(self.pins)
         if cfg.haptics.backend == "drv2605l":
             from mock_hw.drv2605l import DRV2605LModel
             self.drv = DRV2605LModel()
             self.bus.add(cfg.haptics.drv2605l_address, self.drv)
-        return open_motor(cfg, MockSMBus(self.bus))
+        return open_motor(cfg, self.bus, pin_factory=self.pins)
 
     def trace_motor(self, path) -> None:
         """Record every level the motor is set to, with the scenario time, in a file: an

@@ -184,7 +184,8 @@ def cmd_run(args) -> int:
         return 0
 
     from pi_agent.clock import SystemClock
-    from pi_agent.haptics import MotorThread, make_haptics, open_motor
+    from pi_agent.haptics import MotorThread, make_haptics
+    from pi_agent.motors import open_motor
     from sensors.array import open_i2c
     zone = zone_of(cfg)
     state_dir = state_dir_of(cfg, args.state_dir)
@@ -196,7 +197,7 @@ def cmd_run(args) -> int:
         return EX_UNAVAILABLE
     clock = SystemClock()
     try:
-        haptics = make_haptics(cfg, open_motor(cfg), clock)
+        haptics = make_haptics(cfg, open_motor(cfg, i2c), clock)
     except (SensorError, OSError, ImportError, RuntimeError) as exc:
         print(f"pi-agent: cannot open the vibration motor: {exc}", file=sys.stderr)
         return EX_UNAVAILABLE

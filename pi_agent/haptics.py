@@ -38,7 +38,7 @@ EFFECT = -1.0             # timeline marker: the driver chip plays a cue effect 
 
 
 class Haptics:
-    """Drives a motor backend (``set_level(x)``, ``close()``, optional ``play_effect``)."""
+    """Drives a motor backend (a ``pi_agent.motors.Motor``)."""
 
     def __init__(self, motor, clock, *, levels: dict[str, float] | None = None, limits: Limits = Limits(),
                  used_today: Callable[[], float] = lambda: 0.0, stall_s: float = 2.0) -> None:
@@ -86,14 +86,13 @@ class Haptics:
             if self._therapy is not None:
                 segments = [(THERAPY_GAP_S, 0.0)] + [(s, 1.0 if lv else 0.0) for s, lv in segments] \
                            + [(THERAPY_GAP_S, 0.0)]
-            effect = getattr(self.motor, "play_effect", None)
-            if effect is not None and self._therapy is None and effect(pattern):
+            if self._therapy is None and self.motor.play_effect(pattern):
                 # The driver plays its own waveform: hold the timeline for its length.
                 length = sum(s for s, _ in segments)
                 self._cue = [(t, EFFECT), (t + length, None)]
                 self._cue_span = (t, t + length)
             else:
-                kick = getattr(self.motor, "kick_s", 0.0)
+                kick = self.motor.kick_s
                 schedule, previous = [], self._level
                 for seconds, level in segments:
                     if kick and previous == 0.0 and 0.0 < level < 1.0 and seconds > kick:
@@ -270,21 +269,6 @@ def make_haptics(cfg, motor, clock) -> Haptics:
     t = cfg.therapy
     return Haptics(motor, clock, levels={"low": t.low_level, "high": t.high_level},
                    limits=Limits(t.max_continuous_min * 60.0, t.max_daily_min * 60.0))
-
-
-def open_motor(cfg, smbus=None):
-    """The configured motor backend: an ERM on gpiozero's pins (the real ones, or its mock
-    pins when they are installed), or a DRV2605L on ``smbus`` (default: the real I2C bus)."""
-    from pi_agent.motors import Drv2605lMotor, ErmMotor, NullMotor
-    h = cfg.haptics
-    if h.backend == "erm":
-        return ErmMotor(h.pin, frequency=h.pwm_hz, kick_s=h.kick_ms / 1000.0)
-    if h.backend == "drv2605l":
-        if smbus is None:
-            import smbus2
-            smbus = smbus2.SMBus(cfg.hardware.i2c_bus)
-        return Drv2605lMotor(smbus, address=h.drv2605l_address, actuator=h.actuator)
-    return NullMotor()
 
 
 class MotorThread(threading.Thread):

@@ -1,17 +1,21 @@
-"""The motor: cue patterns on gpiozero's mock PWM pins, the DRV2605L's register
-sequence, and the limits enforced below every caller."""
+"""The motor: cue patterns on gpiozero's mock PWM pins, the DRV2605L through Adafruit's
+driver on the register model, the one motor interface, and the limits enforced below
+every caller."""
 
 from __future__ import annotations
 
+import errno
+
 import pytest
+from gpiozero import Device
 
 from mock_hw.drv2605l import DRV2605LModel
-from mock_hw.gpio import mock_pins
+from mock_hw.gpio import mock_factory
 from mock_hw.i2c import MockI2C
-from mock_hw.smbus import MockSMBus
 from pi_agent.clock import VirtualClock
+from pi_agent.errors import BusError
 from pi_agent.haptics import PATTERNS, Haptics
-from pi_agent.motors import Drv2605lMotor, ErmMotor
+from pi_agent.motors import EFFECTS, Drv2605lMotor, ErmMotor, Motor, NullMotor, open_motor
 from pi_agent.therapy import Limits, cut_to_limits, protocol, single
 
 
@@ -20,14 +24,27 @@ class Recorder:
 
     def __init__(self, motor, clock):
         self.motor, self.clock, self.log = motor, clock, []
-        self.kick_s = getattr(motor, "kick_s", 0.0)
+        self.kick_s = motor.kick_s
 
     def set_level(self, level):
         self.log.append((round(self.clock.monotonic(), 4), level))
         self.motor.set_level(level)
 
+    def play_effect(self, pattern):
+        return self.motor.play_effect(pattern)
+
     def close(self):
         self.motor.close()
+
+
+@pytest.fixture
+def factory():
+    """gpiozero mock PWM pins, passed to devices explicitly (gpiozero's default untouched)."""
+    before = Device.pin_factory
+    pins = mock_factory()
+    yield pins
+    pins.close()
+    assert Device.pin_factory is before
 
 
 def _run(h, clock, until):
@@ -42,50 +59,48 @@ def _run(h, clock, until):
 
 
 @pytest.mark.parametrize("name", sorted(PATTERNS))
-def test_each_pattern_on_mock_pwm_pins(name):
+def test_each_pattern_on_mock_pwm_pins(name, factory):
     """Each pattern's duty cycles and timing, kick included, reach gpiozero's mock PWM pin."""
     clock = VirtualClock()
-    with mock_pins() as factory:
-        rec = Recorder(ErmMotor(18, kick_s=0.04), clock)
-        h = Haptics(rec, clock)
-        clock.advance(1.0)
-        h.play(name)
-        _run(h, clock, 5.0)
-        expected, t, previous = [], 1.0, 0.0
-        for seconds, level in PATTERNS[name]:
-            if previous == 0.0 and 0 < level < 1.0:
-                expected += [(round(t, 4), 1.0), (round(t + 0.04, 4), level)]
-            elif level != previous:
-                expected.append((round(t, 4), level))
-            previous, t = level, t + seconds
-        if previous != 0.0:
-            expected.append((round(t, 4), 0.0))
-        assert rec.log[1:] == expected
-        pin_levels = [s.state for s in factory.pin(18).states]
-        assert pin_levels[-len(expected):] == [lv for _, lv in expected]
-        h.close()
-        assert factory.pin(18).state == 0
+    rec = Recorder(ErmMotor(18, kick_s=0.04, pin_factory=factory), clock)
+    h = Haptics(rec, clock)
+    clock.advance(1.0)
+    h.play(name)
+    _run(h, clock, 5.0)
+    expected, t, previous = [], 1.0, 0.0
+    for seconds, level in PATTERNS[name]:
+        if previous == 0.0 and 0 < level < 1.0:
+            expected += [(round(t, 4), 1.0), (round(t + 0.04, 4), level)]
+        elif level != previous:
+            expected.append((round(t, 4), level))
+        previous, t = level, t + seconds
+    if previous != 0.0:
+        expected.append((round(t, 4), 0.0))
+    assert rec.log[1:] == expected
+    pin_levels = [s.state for s in factory.pin(18).states]
+    assert pin_levels[-len(expected):] == [lv for _, lv in expected]
+    h.close()
+    assert factory.pin(18).state == 0
 
 
 @pytest.mark.parametrize("level, duty", [("low", 0.5), ("high", 0.85)])
-def test_therapy_levels_on_mock_pwm_pins(level, duty):
+def test_therapy_levels_on_mock_pwm_pins(level, duty, factory):
     """Therapy at each setting holds its duty cycle for the block, then stops."""
     clock = VirtualClock()
-    with mock_pins() as factory:
-        rec = Recorder(ErmMotor(18, kick_s=0.04), clock)
-        h = Haptics(rec, clock, levels={"low": 0.5, "high": 0.85})
-        h.start_therapy(single(level, 2, "test"), "requested")
-        _run(h, clock, 200)
-        assert rec.log[1:] == [(0.0, duty), (120.0, 0.0)]
-        assert factory.pin(18).state == 0
-        assert h.notices[-1]["reason"] == "completed"
-        assert sum(n["seconds"] for n in h.notices if n["type"] == "delivered") == pytest.approx(120)
+    rec = Recorder(ErmMotor(18, kick_s=0.04, pin_factory=factory), clock)
+    h = Haptics(rec, clock, levels={"low": 0.5, "high": 0.85})
+    h.start_therapy(single(level, 2, "test"), "requested")
+    _run(h, clock, 200)
+    assert rec.log[1:] == [(0.0, duty), (120.0, 0.0)]
+    assert factory.pin(18).state == 0
+    assert h.notices[-1]["reason"] == "completed"
+    assert sum(n["seconds"] for n in h.notices if n["type"] == "delivered") == pytest.approx(120)
 
 
 def test_cue_during_therapy_is_told_apart():
     """A cue during therapy plays at full strength between silences, then therapy resumes."""
     clock = VirtualClock()
-    rec = Recorder(_Null(), clock)
+    rec = Recorder(NullMotor(), clock)
     h = Haptics(rec, clock, levels={"low": 0.5, "high": 0.85})
     h.start_therapy(single("low", 1, "test"), "requested")
     clock.advance(10)
@@ -95,20 +110,10 @@ def test_cue_during_therapy_is_told_apart():
     assert rec.log[1:] == [(0.0, 0.5), (10.0, 0.0), (10.15, 1.0), (10.27, 0.0), (10.42, 0.5)]
 
 
-class _Null:
-    kick_s = 0.0
-
-    def set_level(self, level):
-        pass
-
-    def close(self):
-        pass
-
-
 def test_continuous_limit_is_enforced_below_every_caller():
     """Asked straight for an hour, the owner stops the motor at the 30-minute maximum."""
     clock = VirtualClock()
-    rec = Recorder(_Null(), clock)
+    rec = Recorder(NullMotor(), clock)
     h = Haptics(rec, clock, limits=Limits(30 * 60, 90 * 60))
     h.start_therapy(single("high", 60, "test"), "requested")
     _run(h, clock, 3600)
@@ -119,7 +124,7 @@ def test_continuous_limit_is_enforced_below_every_caller():
 def test_daily_limit_is_enforced_below_every_caller():
     """With 89 minutes used today, a 10-minute plan given straight to the owner stops after 1."""
     clock = VirtualClock()
-    rec = Recorder(_Null(), clock)
+    rec = Recorder(NullMotor(), clock)
     h = Haptics(rec, clock, limits=Limits(30 * 60, 90 * 60), used_today=lambda: 89 * 60)
     h.start_therapy(single("low", 10, "test"), "requested")
     _run(h, clock, 900)
@@ -138,55 +143,177 @@ def test_plans_are_cut_to_the_limits_and_say_so():
     assert plan is None and "daily maximum of 90 minutes" in notes[0]
 
 
-def test_motor_is_off_at_start_and_after_close():
+def test_motor_is_off_at_start_and_after_close(factory):
     """A new owner turns a motor left running off; close() turns it off for good."""
     clock = VirtualClock()
-    with mock_pins() as factory:
-        motor = ErmMotor(18)
-        motor.set_level(0.7)
-        h = Haptics(motor, clock)
-        assert factory.pin(18).state == 0
-        h.play("long_buzz")
-        assert factory.pin(18).state > 0
-        h.close()
-        h.close()
-        assert factory.pin(18).state == 0
+    motor = ErmMotor(18, pin_factory=factory)
+    motor.set_level(0.7)
+    h = Haptics(motor, clock)
+    assert factory.pin(18).state == 0
+    h.play("long_buzz")
+    assert factory.pin(18).state > 0
+    h.close()
+    h.close()
+    assert factory.pin(18).state == 0
 
 
-def _drv(actuator="erm"):
+# -- the one motor interface -------------------------------------------------------------------
+def _backends(factory):
     bus = MockI2C()
-    model = DRV2605LModel()
+    bus.add(0x5A, DRV2605LModel())
+    return [ErmMotor(18, kick_s=0.04, pin_factory=factory), NullMotor(), Drv2605lMotor(bus)]
+
+
+def test_every_backend_is_a_whole_motor(factory):
+    """Each backend has every member of the interface: a level, an effect answer, a kick, an idempotent close."""
+    for motor in _backends(factory):
+        assert isinstance(motor, Motor), type(motor).__name__
+        assert isinstance(motor.kick_s, float) and motor.kick_s >= 0.0
+        assert motor.play_effect("no_such_pattern") is False
+        motor.set_level(0.3)
+        motor.set_level(0.0)
+        motor.close()
+        motor.close()
+
+
+def test_only_the_driver_chip_plays_effects(factory):
+    """The DRV2605L plays every cue pattern from its library; a bare ERM and no motor play none."""
+    erm, null, drv = _backends(factory)
+    assert {p: drv.play_effect(p) for p in PATTERNS} == {p: True for p in PATTERNS}
+    assert not any(erm.play_effect(p) or null.play_effect(p) for p in PATTERNS)
+    assert erm.kick_s == 0.04 and null.kick_s == 0.0 and drv.kick_s == 0.0
+    for motor in (erm, null, drv):
+        motor.close()
+
+
+def test_erm_motor_uses_the_pin_factory_it_is_given(factory):
+    """An ERM motor given a pin factory drives that factory's pin, whatever gpiozero's default is."""
+    motor = ErmMotor(18, pin_factory=factory)
+    assert motor.device.pin_factory is factory and Device.pin_factory is not factory
+    motor.set_level(0.6)
+    assert factory.pin(18).state == pytest.approx(0.6)
+    motor.close()
+
+
+def test_open_motor_builds_the_configured_backend(cfg, factory):
+    """open_motor gives an ERM on the given pins, a DRV2605L on the given bus, or no motor."""
+    bus = MockI2C()
+    bus.add(0x5A, DRV2605LModel())
+    cfg.haptics.backend = "erm"
+    erm = open_motor(cfg, bus, pin_factory=factory)
+    assert isinstance(erm, ErmMotor) and erm.device.pin_factory is factory and erm.kick_s == cfg.haptics.kick_ms / 1000
+    erm.close()
+    cfg.haptics.backend = "drv2605l"
+    drv = open_motor(cfg, bus, pin_factory=factory)
+    assert isinstance(drv, Drv2605lMotor) and drv.address == cfg.haptics.drv2605l_address
+    cfg.haptics.backend = "none"
+    assert isinstance(open_motor(cfg, bus, pin_factory=factory), NullMotor)
+
+
+# -- the DRV2605L through Adafruit's driver, on the register model ---------------------------------
+def _drv(actuator="erm", model=None):
+    bus = MockI2C()
+    model = model or DRV2605LModel()
     bus.add(0x5A, model)
-    return Drv2605lMotor(MockSMBus(bus), actuator=actuator), model
+    return Drv2605lMotor(bus, actuator=actuator), model, bus
 
 
-def test_drv2605l_initialisation_follows_the_datasheet():
-    """Out of standby, playback cleared, ERM open loop, effect library A."""
-    motor, model = _drv("erm")
+def test_drv2605l_start_up_follows_the_datasheet():
+    """The driver checks the device id first, leaves standby, clears playback, sets ERM open loop and library A."""
+    motor, model, _ = _drv("erm")
+    assert model.reads[0] == 0x00, "the status register (device id) is read first"
     assert model.writes == [(0x01, 0x00), (0x02, 0), (0x04, 1), (0x05, 0), (0x0D, 0), (0x0E, 0), (0x0F, 0),
-                            (0x10, 0), (0x1A, 0x36), (0x1D, 0xA8), (0x03, 1)]
-    motor, model = _drv("lra")
-    assert (0x1A, 0xB6) in model.writes and model.writes[-1] == (0x03, 6)
-    assert model.registers[0x1D] & 0x20 == 0, "LRA runs closed loop"
+                            (0x10, 0), (0x13, 0x64), (0x1A, 0x36), (0x1D, 0xA0), (0x01, 0x00), (0x03, 1)]
+    assert model.registers[0x1A] & 0x80 == 0, "ERM"
+    assert model.registers[0x1D] & 0x20, "ERM open loop"
+    assert model.registers[0x01] == 0x00 and model.output() == 0
+
+
+def test_drv2605l_lra_start_up_selects_the_lra_and_its_library():
+    """An LRA: the feedback register's N_ERM_LRA bit, the LRA library, closed loop (auto-resonance)."""
+    motor, model, _ = _drv("lra")
+    assert model.writes[-2:] == [(0x1A, 0xB6), (0x03, 6)]
+    assert model.registers[0x1D] & 0x01 == 0, "LRA_OPEN_LOOP off: the LRA runs closed loop"
 
 
 def test_drv2605l_cue_plays_a_library_effect_with_go():
-    """A cue loads the effect into the sequencer and sets GO in internal-trigger mode."""
-    motor, model = _drv()
+    """A cue loads its effects into the sequencer, ends the sequence, and sets GO in internal-trigger mode."""
+    motor, model, _ = _drv()
     start = len(model.writes)
     assert motor.play_effect("double_pulse")
     assert model.writes[start:] == [(0x02, 0), (0x04, 10), (0x05, 0), (0x0C, 1)]
-    assert model.effects_played == [(10,)]
+    assert motor.play_effect("alarm")
+    assert model.effects_played == [EFFECTS["double_pulse"], EFFECTS["alarm"]] == [(10,), (52, 52)]
+    assert model.registers[0x0C] == 0, "GO clears when the sequence has played"
 
 
 def test_drv2605l_continuous_vibration_uses_real_time_playback():
-    """Therapy sets RTP mode and the strength; stopping clears it; closing is standby."""
-    motor, model = _drv()
+    """A level sets the RTP strength, then RTP mode; 0 stops it; an effect after it leaves RTP mode."""
+    motor, model, _ = _drv()
     start = len(model.writes)
     motor.set_level(0.5)
-    assert model.writes[start:] == [(0x01, 0x05), (0x02, 128)]
+    assert model.writes[start:] == [(0x02, 64), (0x01, 0x05)]
     assert model.output() == pytest.approx(0.5, abs=0.01)
+    motor.set_level(0.85)
+    assert model.writes[-1] == (0x02, 108) and model.output() == pytest.approx(0.85, abs=0.01)
     motor.set_level(0.0)
-    assert model.output() == 0
+    assert model.output() == 0 and model.registers[0x02] == 0
+    motor.set_level(1.0)
+    assert motor.play_effect("pulse")
+    assert model.registers[0x01] == 0x00 and model.output() == 0 and model.effects_played == [(1,)]
+
+
+def test_drv2605l_close_is_standby_and_idempotent():
+    """Closing stops the drive and puts the chip in standby, once; the shared bus stays usable."""
+    motor, model, bus = _drv()
+    motor.set_level(0.7)
     motor.close()
-    assert model.registers[0x01] == 0x40
+    assert model.registers[0x01] == 0x40 and model.registers[0x02] == 0 and model.output() == 0
+    writes = len(model.writes)
+    motor.close()
+    assert len(model.writes) == writes
+    buf = bytearray(1)
+    bus.writeto_then_readfrom(0x5A, b"\x01", buf)
+    assert buf[0] == 0x40
+
+
+def test_drv2605l_missing_chip_is_a_clear_bus_error():
+    """No chip at the address: BusError naming the address, nothing written."""
+    with pytest.raises(BusError, match="no DRV2605L answers at I2C address 0x5a"):
+        Drv2605lMotor(MockI2C())
+
+
+def test_drv2605l_refuses_another_chip_of_the_family():
+    """A chip with another device id (a DRV2604L) is refused with its id, nothing written."""
+    model = DRV2605LModel(device_id=6)
+    with pytest.raises(BusError, match=r"not a DRV2605L \(device id 6\)"):
+        _drv(model=model)
+    assert model.writes == []
+
+
+def test_drv2605l_bus_failure_is_a_bus_error():
+    """A transfer that fails while playing is a BusError naming the chip and what it was doing."""
+    motor, model, bus = _drv()
+    bus.failing.add(0x5A)
+    with pytest.raises(BusError, match="DRV2605L at 0x5a: level: I2C transfer failed") as info:
+        motor.set_level(0.5)
+    assert info.value.__cause__.errno == errno.EIO
+
+
+def test_haptics_plays_cues_as_effects_and_therapy_as_rtp():
+    """Through the owner: a cue is one library effect, therapy a steady RTP level, a cue during it levels."""
+    clock = VirtualClock()
+    motor, model, _ = _drv()
+    h = Haptics(motor, clock, levels={"low": 0.5, "high": 0.85})
+    h.play("long_buzz")
+    assert model.effects_played == [(47,)]
+    _run(h, clock, 1.0)
+    h.start_therapy(single("low", 1, "test"), "requested")
+    assert model.output() == pytest.approx(0.5, abs=0.01)
+    _run(h, clock, 10.0)
+    h.play("pulse")                  # 0.15 s of silence, then 0.12 s at full strength
+    _run(h, clock, 10.2)
+    assert model.effects_played == [(47,)] and model.output() == pytest.approx(1.0)
+    h.close()
+    assert model.registers[0x01] == 0x40 and model.output() == 0
+
