@@ -83,6 +83,7 @@ def sample_cost(quick: bool) -> dict:
         floor += rate * statistics.median(reads)
         weights += rate
     floor_us = floor / weights
+    sim.close()
     return {"sample_us": round(sample_us, 2), "floor_us": round(floor_us, 2),
             "sample_floor_ratio": round(sample_us / floor_us, 2)}
 
@@ -271,6 +272,7 @@ def store_writes(quick: bool) -> dict:
     sim._run_until(3600)
     before = sim.agent.store.commits
     sim._run_until(7200)
+    sim.close()
     return {"store_writes_per_hour": sim.agent.store.commits - before}
 
 

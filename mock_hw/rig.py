@@ -3,7 +3,9 @@ configured chip, whose inputs carry a scenario's physical values turned into vol
 through the inverse of the configured calibration, and the scenario's faults.
 
 The rig outlives the agent: after a simulated power cut, a new agent starts on the same
-rig, as a rebooted Pi finds the same splint and pad.
+rig, as a rebooted Pi finds the same splint and pad. ``close()`` it (or use it in a
+``with`` block) when the simulation is over: the motor is closed and gpiozero's default
+pin factory is the one from before the rig.
 """
 
 from __future__ import annotations
@@ -12,8 +14,10 @@ import bisect
 import random
 
 from mock_hw.ads1115 import ADS1115Model
+from mock_hw.gpio import make_default, mock_factory, restore_default
 from mock_hw.i2c import MockI2C
 from mock_hw.scenario import NoisySource, Scenario
+from pi_agent.motors import open_motor
 from sensors.units import lsb_volts
 
 # Electrical noise of a real build: the ADS1115's own noise plus ripple of a Pi's 3.3 V
@@ -48,6 +52,8 @@ class Rig:
                                  seed=random.Random(seed * 1000 + i).randrange(2**32))
             self.chips[chip] = model
             self.bus.add(c.address, model)
+        self.closed = False
+        self._trace = None
         self.motor = self._motor(cfg)
         self._active: list = []
         self._window = (0.0, -1.0)    # scenario times between which the active faults hold
@@ -56,28 +62,55 @@ class Rig:
             self.bus.before_transfer = self._sync_faults
 
     def _motor(self, cfg):
-        """The vibration motor as configured: an ERM on gpiozero's mock PWM pins, or a
-        DRV2605L model on the same simulated I2C bus as the ADCs."""
-        from mock_hw.gpio import make_default, mock_factory
-        from pi_agent.motors import open_motor
-        self.pins = mock_factory()           # the button, if any, is on mock pins too
-        make_default(self.pins)
-        if cfg.haptics.backend == "drv2605l":
-            from mock_hw.drv2605l import DRV2605LModel
-            self.drv = DRV2605LModel()
-            self.bus.add(cfg.haptics.drv2605l_address, self.drv)
-        return open_motor(cfg, self.bus, pin_factory=self.pins)
+        """The vibration motor as configured: an ERM on the rig's own gpiozero mock PWM
+        pins (passed to it; the button, if any, is on them too), or a DRV2605L model on the
+        same simulated I2C bus as the ADCs. For the rig's life the mock pins are also
+        gpiozero's default, so nothing in a simulation can reach a real pin; ``close()``
+        puts the previous default back."""
+        self.pins = mock_factory()
+        self._previous_pins = make_default(self.pins)
+        try:
+            if cfg.haptics.backend == "drv2605l":
+                from mock_hw.drv2605l import DRV2605LModel
+                self.drv = DRV2605LModel()
+                self.bus.add(cfg.haptics.drv2605l_address, self.drv)
+            return open_motor(cfg, self.bus, pin_factory=self.pins)
+        except BaseException:
+            self.pins.close()
+            restore_default(self.pins, self._previous_pins)
+            raise
 
     def trace_motor(self, path) -> None:
         """Record every level the motor is set to, with the scenario time, in a file: an
         oscilloscope on the simulated motor, for tests and benchmarks."""
-        motor, out, clock, rig = self.motor, open(path, "a", buffering=1, encoding="utf-8"), self.clock, self
+        self._trace = out = open(path, "a", buffering=1, encoding="utf-8")
+        motor, clock, rig = self.motor, self.clock, self
         original = motor.set_level
 
         def set_level(level: float) -> None:
             original(level)
             out.write(f"{clock.monotonic() - rig.origin:.4f} {level:.3f}\n")
         motor.set_level = set_level
+
+    def close(self) -> None:
+        """The end of the simulated hardware: the motor off and closed, the mock pins
+        closed, gpiozero's previous default pin factory back. Idempotent."""
+        if self.closed:
+            return
+        self.closed = True
+        try:
+            self.motor.close()
+        finally:
+            if self._trace is not None:
+                self._trace.close()
+            self.pins.close()
+            restore_default(self.pins, self._previous_pins)
+
+    def __enter__(self) -> "Rig":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
 
     def power_cut(self) -> None:
         """The supply is gone: the motor stops, whatever the agent was doing."""

@@ -38,15 +38,20 @@ class Simulation:
         self.channels = load_channels(cfg)
         self.rig = Rig(cfg, self.channels, clock, scenario, bus_time=bus_time)
         self.rig.origin = clock.monotonic() - start_at
-        if motor_trace is not None:
-            self.rig.trace_motor(motor_trace)
         self.real_time = real_time
         self.start_at = start_at
         self.after_step = after_step
         self.on_agent = on_agent
         self.days_seen: set[str] = set()
         self.power_cuts = 0
-        self.agent = self._new_agent()
+        self.agent: Agent | None = None
+        try:
+            if motor_trace is not None:
+                self.rig.trace_motor(motor_trace)
+            self.agent = self._new_agent()
+        except BaseException:
+            self.rig.close()
+            raise
 
     def _new_agent(self) -> Agent:
         store = Store(self.state_dir) if self.state_dir is not None else None
@@ -112,6 +117,25 @@ class Simulation:
         return not self.agent.stopping.is_set()
 
     def finish(self) -> None:
-        """The clean end of a run: the agent's last checkpoint."""
-        self.agent.close()
-        self.days_seen.update(self.agent.core.ledger.days)
+        """The clean end of a run: the agent's last checkpoint, then ``close()``."""
+        try:
+            self.agent.close()
+            self.days_seen.update(self.agent.core.ledger.days)
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        """The simulated hardware's end: the motor off for good (its thread, if any, ends)
+        and the rig closed, gpiozero's previous default pin factory back. Idempotent; a run
+        ended without ``finish()`` is left without its last checkpoint."""
+        try:
+            if self.agent is not None:
+                self.agent.haptics.close()
+        finally:
+            self.rig.close()
+
+    def __enter__(self) -> "Simulation":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()

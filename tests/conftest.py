@@ -41,3 +41,13 @@ def run_cli(*args: str, cwd: Path = ROOT, env: dict | None = None, timeout: floa
         full_env.update(env)
     return subprocess.run([sys.executable, "-m", "pi_agent", *args], cwd=cwd, env=full_env,
                           capture_output=True, text=True, timeout=timeout, input=input)
+
+
+@pytest.fixture(autouse=True)
+def gpiozero_default_is_left_as_found():
+    """Whatever a test builds on gpiozero's mock pins (a simulated rig, a simulation), it
+    closes: gpiozero's default pin factory is the same after the test as before."""
+    from gpiozero import Device
+    before = Device.pin_factory
+    yield
+    assert Device.pin_factory is before, "a Rig or Simulation was left open (close it, or use `with`)"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
 import types
 
@@ -84,14 +85,14 @@ def test_missing_chip_and_failing_transfers_are_os_errors():
         bus.writeto(0x48, b"\x01")
 
 
+@contextlib.contextmanager
 def _array(cfg, clock, gain, data_rate, noise_lsb=0.0):
-    """The default channels at one gain and data rate, on a rig without noise."""
+    """The default channels at one gain and data rate, on a rig without noise (closed after)."""
     cfg.sensors = {n: types.SimpleNamespace(**{**vars(s), "gain": gain, "data_rate": data_rate})
                    for n, s in cfg.sensors.items()}
     channels = build_channels(cfg, load_calibration(cfg.calibration_path))
-    rig = Rig(cfg, channels, clock, noise_lsb=noise_lsb)
-    array = SensorArray.configured(cfg, rig.bus, channels, clock)
-    return rig, array, channels
+    with Rig(cfg, channels, clock, noise_lsb=noise_lsb) as rig:
+        yield rig, SensorArray.configured(cfg, rig.bus, channels, clock), channels
 
 
 @settings(max_examples=60, deadline=None)
@@ -100,35 +101,35 @@ def test_physical_values_round_trip_through_the_real_driver(gain, data_rate, fra
     """Every channel's physical value goes to raw counts (through Adafruit's driver on the
     register model) and back within the ADC's resolution and the calibration's error."""
     clock = VirtualClock()
-    rig, array, channels = _array(config.load(CONFIG), clock, gain, data_rate)
-    for (name, ch), f in zip(channels.items(), fractions):
-        lo = ch.low_rail + 50 if ch.kind == "flex" else 0   # stay clear of the rails
-        hi = min(ch.high_rail, 32767) - 200
-        counts = lo + f * (hi - lo)
-        rig.fixed[name] = ch.calibration.to_physical(counts)
-    t0 = clock.monotonic()
-    readings = array.read_chip("splint") + array.read(["pad_palm", "pad_fingers"])
-    elapsed = clock.monotonic() - t0
-    assert elapsed >= 5 / data_rate, "each conversion takes its data-rate period"
-    for r in readings:
-        ch = channels[r.channel]
-        truth = rig.fixed[r.channel]
-        c = ch.calibration.to_counts(truth)
-        resolution = abs(ch.calibration.to_physical(c + 0.5) - ch.calibration.to_physical(c - 0.5))
-        assert r.fault is None
-        assert abs(r.value - truth) <= resolution + 1e-9 * max(1.0, abs(truth)), (r, truth)
+    with _array(config.load(CONFIG), clock, gain, data_rate) as (rig, array, channels):
+        for (name, ch), f in zip(channels.items(), fractions):
+            lo = ch.low_rail + 50 if ch.kind == "flex" else 0   # stay clear of the rails
+            hi = min(ch.high_rail, 32767) - 200
+            counts = lo + f * (hi - lo)
+            rig.fixed[name] = ch.calibration.to_physical(counts)
+        t0 = clock.monotonic()
+        readings = array.read_chip("splint") + array.read(["pad_palm", "pad_fingers"])
+        elapsed = clock.monotonic() - t0
+        assert elapsed >= 5 / data_rate, "each conversion takes its data-rate period"
+        for r in readings:
+            ch = channels[r.channel]
+            truth = rig.fixed[r.channel]
+            c = ch.calibration.to_counts(truth)
+            resolution = abs(ch.calibration.to_physical(c + 0.5) - ch.calibration.to_physical(c - 0.5))
+            assert r.fault is None
+            assert abs(r.value - truth) <= resolution + 1e-9 * max(1.0, abs(truth)), (r, truth)
 
 
 def test_wedged_conversion_fails_within_bounded_time_virtual(cfg):
     """A conversion-ready bit that never comes back gives ConversionTimeout, not a hang."""
     clock = VirtualClock()
-    rig, array, channels = _array(cfg, clock, 1, 128)
-    rig.chips["splint"].wedged = True
-    t0 = clock.monotonic()
-    readings = array.read_chip("splint")
-    assert [r.fault for r in readings] == ["adc_timeout"] * 3
-    assert clock.monotonic() - t0 < 3 * 0.2
-    assert all(r.fault is None for r in array.read(["pad_palm", "pad_fingers"])), "the other chips keep reading"
+    with _array(cfg, clock, 1, 128) as (rig, array, channels):
+        rig.chips["splint"].wedged = True
+        t0 = clock.monotonic()
+        readings = array.read_chip("splint")
+        assert [r.fault for r in readings] == ["adc_timeout"] * 3
+        assert clock.monotonic() - t0 < 3 * 0.2
+        assert all(r.fault is None for r in array.read(["pad_palm", "pad_fingers"])), "the other chips keep reading"
 
 
 def test_wedged_conversion_fails_within_bounded_time_real_clock():
@@ -167,12 +168,12 @@ def test_absent_chip_is_a_bus_error():
 def test_single_shot_read_sleeps_instead_of_spinning(cfg):
     """The driver waits about one conversion time before polling, not hammering the bus."""
     clock = VirtualClock()
-    rig, array, _ = _array(cfg, clock, 1, 8)
-    array.read_chip("splint")              # the first read also probes and configures
-    before = rig.bus.transfers
-    array.read_chip("splint")
-    per_read = (rig.bus.transfers - before) / 3
-    assert per_read <= 3.5, per_read   # config write, one poll (rarely two), result
+    with _array(cfg, clock, 1, 8) as (rig, array, _):
+        array.read_chip("splint")              # the first read also probes and configures
+        before = rig.bus.transfers
+        array.read_chip("splint")
+        per_read = (rig.bus.transfers - before) / 3
+        assert per_read <= 3.5, per_read   # config write, one poll (rarely two), result
 
 
 def _continuous(clock, volts):
@@ -237,17 +238,17 @@ def test_a_wedged_continuous_chip_shows_as_stuck(cfg):
     """A chip in continuous mode that stops converting repeats its last value: with the
     ADC's own noise gone from the readings, the channel is reported stuck."""
     clock = VirtualClock()
-    rig, array, channels = _array(cfg, clock, 1, 475, noise_lsb=4.0)
-    rig.fixed.update(pad_palm=30.0, pad_fingers=20.0)
-    for _ in range(20):
-        clock.sleep(0.01)
-        assert all(r.fault is None for r in array.read(["pad_palm", "pad_fingers"]))
-    rig.chips["pad_palm"].wedged = True
-    faults = []
-    for _ in range(300):
-        clock.sleep(0.01)
-        faults.append({r.channel: r.fault for r in array.read(["pad_palm", "pad_fingers"])})
-    assert faults[-1] == {"pad_palm": "stuck", "pad_fingers": None}
+    with _array(cfg, clock, 1, 475, noise_lsb=4.0) as (rig, array, channels):
+        rig.fixed.update(pad_palm=30.0, pad_fingers=20.0)
+        for _ in range(20):
+            clock.sleep(0.01)
+            assert all(r.fault is None for r in array.read(["pad_palm", "pad_fingers"]))
+        rig.chips["pad_palm"].wedged = True
+        faults = []
+        for _ in range(300):
+            clock.sleep(0.01)
+            faults.append({r.channel: r.fault for r in array.read(["pad_palm", "pad_fingers"])})
+        assert faults[-1] == {"pad_palm": "stuck", "pad_fingers": None}
 
 
 @pytest.mark.parametrize("sigma", [2.0, 4.0, 10.0])

@@ -27,7 +27,8 @@ def _run(cfg, clock, data):
     events, samples = [], []
     sim = Simulation(cfg, scen, clock, zone=scen.zone(), on_event=events.append,
                      after_step=lambda agent: samples.append(dict(agent.core.latest)))
-    sim.run()
+    with sim:
+        sim.run()
     return sim, events, samples
 
 

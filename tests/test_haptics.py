@@ -317,3 +317,23 @@ def test_haptics_plays_cues_as_effects_and_therapy_as_rtp():
     h.close()
     assert model.registers[0x01] == 0x40 and model.output() == 0
 
+
+def test_simulated_rig_drives_the_drv2605l_on_the_adcs_bus(cfg):
+    """In a simulation with the DRV2605L backend, cues and therapy reach the chip model on the ADCs' bus."""
+    from mock_hw import scenario as scenario_mod
+    from pi_agent.simulation import Simulation
+    cfg.haptics.backend = "drv2605l"
+    scen = scenario_mod.parse({"start": "2026-05-01T09:00:00", "steps": [{"hold": 10}]},
+                              {n: s.kind for n, s in cfg.sensors.items()})
+    with Simulation(cfg, scen, VirtualClock(scen.start_wall()), zone=scen.zone()) as sim:
+        rig = sim.rig
+        assert rig.bus.devices[cfg.haptics.drv2605l_address] is rig.drv
+        assert {c.address for c in cfg.chips.values()} < set(rig.bus.devices), "one bus: ADCs and motor"
+        sim.agent.command("identify", {})
+        sim._run_until(2)
+        assert rig.drv.effects_played == [EFFECTS["long_buzz"]]
+        sim.agent.command("vibration_start", {"level": "low", "minutes": 1})
+        sim._run_until(4)
+        assert rig.drv.output() == pytest.approx(cfg.therapy.low_level, abs=0.01)
+        sim.finish()
+    assert rig.drv.registers[0x01] == 0x40 and rig.drv.output() == 0, "standby at the end"

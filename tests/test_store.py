@@ -64,8 +64,8 @@ def test_steady_state_writes_at_most_once_a_minute(cfg, tmp_path):
     scen = scenario_mod.parse({"start": "2026-06-01T10:00:00", "steps": [
         {"hold": 3600, "set": {"palm": 3, "wrist": 25, "fingers": 5}}]},
         {n: s.kind for n, s in cfg.sensors.items()})
-    sim = Simulation(cfg, scen, VirtualClock(scen.start_wall()), zone=scen.zone(), state_dir=tmp_path)
-    sim.run()
+    with Simulation(cfg, scen, VirtualClock(scen.start_wall()), zone=scen.zone(), state_dir=tmp_path) as sim:
+        sim.run()
     assert 55 <= sim.agent.store.commits <= 61
 
 

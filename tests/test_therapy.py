@@ -182,6 +182,7 @@ def test_exception_in_the_sampling_loop_turns_the_motor_off(cfg, tmp_path):
     agent.run_forever()
     assert sim.rig.motor.value == 0
     assert agent.haptics.therapy is None
+    sim.close()
 
 
 def _start_agent(tmp_path, scenario, trace):

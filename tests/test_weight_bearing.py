@@ -81,7 +81,8 @@ def test_cues_follow_the_crossing_within_a_tenth_of_a_second(cfg, tmp_path):
                      on_event=events.append,
                      after_step=lambda agent: samples.append((agent.core.now, agent.core.load(),
                                                               agent.core.wb.session is not None)))
-    sim.run()
+    with sim:
+        sim.run()
     haptic = [e for e in events if e.type == "haptic"]
     band = cfg.weight_bearing
     margin = max(1.0, 0.03 * band.target_low)       # the tracker's hysteresis for leaving a zone
@@ -144,16 +145,16 @@ def _tare_run(cfg, tmp_path, steps):
     scen = scenario_mod.parse(scene, {n: s.kind for n, s in cfg.sensors.items()})
     clock = VirtualClock(scen.start_wall())
     channels = load_channels(cfg)
-    rig = Rig(cfg, channels, clock, scen)
-    # The agent believes a tare 3000 counts off the truth (0.16 N at rest).
-    channels = load_channels(cfg)
-    for ch in ("pad_palm", "pad_fingers"):
-        channels[ch].calibration = channels[ch].calibration.with_tare(-3000.0, "")
-    agent = Agent(cfg, clock, rig.bus, channels, zone=scen.zone(), calibration_path=cfg.calibration_path)
-    responses = []
-    agent.run_until(5.0)
-    agent.command("tare", b'{"transaction": "tare-1"}', responses.append)
-    agent.run_until(10.0)
+    with Rig(cfg, channels, clock, scen) as rig:
+        # The agent believes a tare 3000 counts off the truth (0.16 N at rest).
+        channels = load_channels(cfg)
+        for ch in ("pad_palm", "pad_fingers"):
+            channels[ch].calibration = channels[ch].calibration.with_tare(-3000.0, "")
+        agent = Agent(cfg, clock, rig.bus, channels, zone=scen.zone(), calibration_path=cfg.calibration_path)
+        responses = []
+        agent.run_until(5.0)
+        agent.command("tare", b'{"transaction": "tare-1"}', responses.append)
+        agent.run_until(10.0)
     return agent, responses
 
 
