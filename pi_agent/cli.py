@@ -109,7 +109,8 @@ def cmd_check_config(args) -> int:
 
 def cmd_run(args) -> int:
     from pi_agent.agent import Agent, load_channels
-    from pi_agent.display import LineDisplay, status_line
+    from pi_agent.display import LineDisplay
+    from pi_agent.render import status_line
     from pi_agent.store import Store
 
     cfg = config.load(args.config)
@@ -126,7 +127,7 @@ def cmd_run(args) -> int:
     notifier = Notifier()
 
     def after_step(agent) -> None:
-        display.update(time.monotonic(), lambda: status_line(agent.core, channels, agent.clock.wall(), zone))
+        display.update(time.monotonic(), lambda: status_line(agent.core.snapshot(), zone, agent.clock.wall()))
         for link in links:
             link.after_step(agent)
         if notifier.enabled:
@@ -168,7 +169,7 @@ def cmd_run(args) -> int:
                          after_step=after_step, start_at=start_at, real_time=True, motor_trace=args.motor_trace,
                          on_agent=lambda agent: connect(agent, state_dir))
         _on_signals(lambda: sim.agent.stop())
-        atexit.register(lambda: sim.agent.haptics.close())
+        atexit.register(lambda: sim.agent.player.close())
         log.info("sampling started on simulated hardware: %s (%s, %g times real time, at %.0f s)",
                  scen.name or args.simulate, zone.key, args.speed, start_at)
         try:
@@ -177,15 +178,15 @@ def cmd_run(args) -> int:
             sim.finish()
             for link in links:
                 link.stop()
-        display.update(time.monotonic(), lambda: status_line(sim.agent.core, channels, sim.agent.clock.wall(), zone),
+        display.update(time.monotonic(), lambda: status_line(sim.agent.core.snapshot(), zone, sim.agent.clock.wall()),
                        force=True)           # the last moment, always shown
         display.close()
         log.info("scenario %s", "finished" if finished else "stopped")
         return 0
 
     from pi_agent.clock import SystemClock
-    from pi_agent.haptics import MotorThread, make_haptics
     from pi_agent.motors import open_motor
+    from pi_agent.player import MotorThread, make_player
     from sensors.array import open_i2c
     zone = zone_of(cfg)
     state_dir = state_dir_of(cfg, args.state_dir)
@@ -197,15 +198,15 @@ def cmd_run(args) -> int:
         return EX_UNAVAILABLE
     clock = SystemClock()
     try:
-        haptics = make_haptics(cfg, open_motor(cfg, i2c), clock)
+        player = make_player(cfg, open_motor(cfg, i2c), clock)
     except (SensorError, OSError, ImportError, RuntimeError) as exc:
         print(f"pi-agent: cannot open the vibration motor: {exc}", file=sys.stderr)
         return EX_UNAVAILABLE
-    atexit.register(haptics.close)           # the motor is off on every way out
-    agent = Agent(cfg, clock, i2c, channels, zone=zone, store=store, haptics=haptics,
+    atexit.register(player.close)            # the motor is off on every way out
+    agent = Agent(cfg, clock, i2c, channels, zone=zone, store=store, player=player,
                   calibration_path=cfg.calibration_path if cfg.path else None)  # the shipped one: read-only
     agent.poll_motor = False
-    MotorThread(haptics).start()
+    MotorThread(player).start()
     if cfg.therapy.button_pin >= 0:
         agent.attach_button(cfg.therapy.button_pin)
     connect(agent, state_dir)
@@ -223,16 +224,8 @@ def cmd_run(args) -> int:
 
 def systemd_status(agent, links) -> str:
     """The STATUS= line: position, today's open hours, broker connected or not."""
-    from pi_agent.position import public
-    core = agent.core
-    today = core.today()
-    text = (f"hand {public(core.position.state)}; open today {today.get('open_s', 0) / 3600:.1f} h "
-            f"of {core.ledger.goal_s / 3600:g} h")
-    if links:
-        text += "; broker " + ("connected" if links[0].connected.is_set() else "not connected")
-    if core.faults.active:
-        text += f"; {len(core.faults.active)} sensor fault(s)"
-    return text
+    from pi_agent.render import systemd_status as render
+    return render(agent.core.snapshot(), links[0].connected.is_set() if links else None)
 
 
 def _check_device_id(value: str) -> None:

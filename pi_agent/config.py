@@ -252,6 +252,8 @@ SCHEMA: dict[str, dict[str, Key] | Named] = {
         "max_continuous_min": Key(30.0, "Hard limit: the motor is never on longer than this without a break, in minutes.",
                                   number(1, 120)),
         "max_daily_min": Key(90.0, "Hard limit: vibration therapy per local day, in minutes.", number(1, 600)),
+        "rest_min": Key(10.0, "A real rest: the continuous limit counts the vibration since the motor was last off "
+                        "this long (the protocol's short breaks do not reset it), in minutes.", number(1, 240)),
         "protocol_blocks": Key(3, "The protocol (button, or vibration_start without minutes): this many blocks...",
                                number(1, 20, integer=True)),
         "protocol_block_min": Key(10.0, "...of this many minutes each...", number(0.5, 120)),

@@ -3,7 +3,7 @@
 Every backend is a ``Motor``: ``set_level(level)`` for a steady strength, ``play_effect``
 for a cue the hardware can play by itself (False where it cannot), ``kick_s`` for the
 full-power start a resting motor needs (0.0 where it needs none), and an idempotent
-``close()`` that leaves the motor off. The owner, ``pi_agent.haptics.Haptics``, uses
+``close()`` that leaves the motor off. The player, ``pi_agent.player.MotorPlayer``, uses
 exactly these.
 
 - ``ErmMotor``: a coin (ERM) motor on a GPIO pin through a transistor, driven by

@@ -29,7 +29,6 @@ import logging
 import socket
 import ssl
 import threading
-import time
 import uuid
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -37,12 +36,10 @@ from urllib.parse import urlsplit
 import paho.mqtt.client as paho
 
 from pi_agent import __version__
-from pi_agent.days import report_day
+from pi_agent.core.days import Day, report_day
 from pi_agent.errors import ConfigError, StoreError
-from pi_agent.events import Event
-from pi_agent.faults import describe
-from pi_agent.position import WORN, public
-from sensors.units import G
+from pi_agent.core.events import Event
+from pi_agent.render import iso, load_payload, state_payload
 
 log = logging.getLogger("pi_agent.mqtt")
 
@@ -98,10 +95,6 @@ def check_credentials(cfg, broker: str, password: str | None) -> None:
     if (cfg.mqtt.username or password) and scheme == "mqtt" and not is_loopback(host) and not cfg.mqtt.allow_insecure:
         raise ConfigError(f"mqtt.broker: the user name and password would travel in clear text to {host}; "
                           f"use mqtts:// or set mqtt.allow_insecure = true")
-
-
-def iso(wall: float, zone) -> str:
-    return dt.datetime.fromtimestamp(wall, zone).isoformat(timespec="milliseconds")
 
 
 class MqttLink:
@@ -286,36 +279,7 @@ class MqttLink:
 
     # -- state ---------------------------------------------------------------------------------------
     def snapshot(self) -> dict:
-        agent, core = self.agent, self.agent.core
-        wall = agent.clock.wall()
-        today = report_day(core.today()) if core.wall else {}
-        channels = {}
-        for name, ch in agent.channels.items():
-            r = core.latest.get(name)
-            channels[name] = None if r is None or r.value is None else round(r.value, 1)
-        load = core.load()
-        band = core.wb.band
-        th = agent.haptics.therapy if agent.haptics is not None else None
-        return {
-            "time": iso(wall, self.zone),
-            "position": public(core.position.state),
-            "worn": core.position.state in WORN,
-            "position_since": iso(core.state_since_wall, self.zone) if core.state_since_wall else None,
-            "channels": channels,
-            "load_n": None if load is None else round(load, 1),
-            "load_kg": None if load is None else round(load / G, 2),
-            "weight_bearing": {"active": core.wb.session is not None,
-                               "in_band": core.wb.in_band() if core.wb.session is not None else None,
-                               "band_n": None if band is None else [round(band.low_n, 1), round(band.high_n, 1)]},
-            "today": today,
-            "goal_h": round(core.ledger.goal_s / 3600, 2),
-            "targets": core.targets,
-            "therapy": {"running": th is not None,
-                        "level": th["plan"].level if th else None,
-                        "until": iso(wall + th["end"] - agent.clock.monotonic(), self.zone) if th else None},
-            "faults": [{"channel": ch, "kind": kind, "text": describe(ch, kind)}
-                       for ch, kind in sorted(core.faults.active.items())],
-        }
+        return state_payload(self.agent.core.snapshot(), self.zone, self.agent.clock.wall())
 
     def _significant(self, new: dict, old: dict | None) -> bool:
         if old is None:
@@ -327,7 +291,7 @@ class MqttLink:
             before = old["channels"].get(name)
             if (value is None) != (before is None):
                 return True
-            if value is not None and abs(value - before) > DEADBAND[self.agent.channels[name].kind]:
+            if value is not None and abs(value - before) > DEADBAND[self.cfg.sensors[name].kind]:
                 return True
         a, b = new["load_n"], old["load_n"]
         return (a is None) != (b is None) or (a is not None and abs(a - b) > 2.0)
@@ -347,27 +311,24 @@ class MqttLink:
             self.state_published += 1
 
     def _maybe_load(self, now: float) -> None:
-        wb = self.agent.core.wb
-        if not wb.active or now - self._last_load_at < 1.0 / self.cfg.mqtt.load_rate_hz:
+        core = self.agent.core
+        if not core.pad_fast or now - self._last_load_at < 1.0 / self.cfg.mqtt.load_rate_hz:
             return
-        load = self.agent.core.load()
-        if load is None:
+        snap = core.snapshot()
+        if snap.load_n is None:
             return
         self._last_load_at = now
-        self.client.publish(f"{self.root}/load", json.dumps({
-            "ts": round(self.agent.clock.wall(), 3), "load_n": round(load, 2),
-            "fingers_share": None if wb.fingers_share is None else round(wb.fingers_share, 3),
-            "in_band": wb.in_band(), "session": wb.session is not None}), qos=0)
+        self.client.publish(f"{self.root}/load", json.dumps(load_payload(snap)), qos=0)
 
     def _maybe_days(self, now: float, history: bool = False) -> None:
-        ledger = self.agent.core.ledger
-        if not self.agent.core.wall:
+        core = self.agent.core
+        today = core.snapshot().day
+        if not today:
             return
-        today = ledger.day_of(self.agent.clock.wall())
-        days = dict(ledger.days)
+        days = core.days()
         if history and self.agent.store is not None:
             first = (dt.date.fromisoformat(today) - dt.timedelta(days=30)).isoformat()
-            days = {**self.agent.store.days(first, today), **days}
+            days = {**{d: Day.from_json(r) for d, r in self.agent.store.days(first, today).items()}, **days}
         final_day = self._today is not None and self._today != today
         for day, record in days.items():
             text = json.dumps({"date": day, **report_day(record), "final": day < today}, sort_keys=True)

@@ -11,9 +11,9 @@ from mock_hw import scenario as scenario_mod
 from pi_agent import config
 from pi_agent.agent import load_channels
 from pi_agent.clock import VirtualClock
-from pi_agent.days import report_day
+from pi_agent.core.days import Day, report_day
 from pi_agent.errors import InputError
-from pi_agent.events import Event
+from pi_agent.core.events import Event
 from pi_agent.simulation import Simulation
 from pi_agent.store import Store
 
@@ -24,7 +24,7 @@ def run_scenario(cfg, scenario, *, state_dir: Path, zone, on_event=None) -> tupl
     sim.finish()
     store = Store(state_dir, readonly=True)
     try:
-        days = {d: report_day(r) for d, r in store.days().items() if d in sim.days_seen}
+        days = {d: report_day(Day.from_json(r)) for d, r in store.days().items() if d in sim.days_seen}
     finally:
         store.close()
     return sim, {"days": days}

@@ -16,7 +16,7 @@ from typing import Callable
 from mock_hw.rig import Rig
 from mock_hw.scenario import Scenario
 from pi_agent.agent import Agent, load_channels
-from pi_agent.haptics import MotorThread, make_haptics
+from pi_agent.player import MotorThread, make_player
 from pi_agent.store import Store
 
 log = logging.getLogger("pi_agent.simulation")
@@ -56,14 +56,14 @@ class Simulation:
     def _new_agent(self) -> Agent:
         store = Store(self.state_dir) if self.state_dir is not None else None
         channels = load_channels(self.cfg)     # a restarted agent reads its calibration afresh
-        haptics = make_haptics(self.cfg, self.rig.motor, self.clock)
+        player = make_player(self.cfg, self.rig.motor, self.clock)
         agent = Agent(self.cfg, self.clock, self.rig.bus, channels, zone=self.zone, store=store,
-                      haptics=haptics, on_event=self.on_event)
+                      player=player, on_event=self.on_event)
         if self.cfg.therapy.button_pin >= 0:
             agent.attach_button(self.cfg.therapy.button_pin, pin_factory=self.rig.pins)
         if self.real_time:
             agent.poll_motor = False
-            MotorThread(haptics).start()
+            MotorThread(player).start()
         if self.on_agent is not None:
             self.on_agent(agent)
         return agent
@@ -86,7 +86,7 @@ class Simulation:
                 self.after_step(agent)
             if not agent.stopping.is_set():
                 self.clock.sleep(end - self.clock.monotonic())
-        self.days_seen.update(agent.core.ledger.days)
+        self.days_seen.update(agent.core.days())
 
     def run(self, on_instant: Callable[[str, object], None] | None = None) -> bool:
         """Play the scenario to its end (True) or until the agent is stopped (False)."""
@@ -101,7 +101,7 @@ class Simulation:
                 log.info("scenario: the wall clock jumps by %+g s", instant.value)
             elif instant.kind == "power_cut":
                 log.info("scenario: power cut for %g s", instant.value)
-                self.agent.haptics.closed = True   # its motor thread, if any, dies with the power
+                self.agent.player.closed = True    # its motor thread, if any, dies with the power
                 if self.agent.button is not None:
                     self.agent.button.close()
                 self.agent = None            # dropped without any shutdown, as a power cut does
@@ -120,7 +120,7 @@ class Simulation:
         """The clean end of a run: the agent's last checkpoint, then ``close()``."""
         try:
             self.agent.close()
-            self.days_seen.update(self.agent.core.ledger.days)
+            self.days_seen.update(self.agent.core.days())
         finally:
             self.close()
 
@@ -130,7 +130,7 @@ class Simulation:
         ended without ``finish()`` is left without its last checkpoint."""
         try:
             if self.agent is not None:
-                self.agent.haptics.close()
+                self.agent.player.close()
         finally:
             self.rig.close()
 

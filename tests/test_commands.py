@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from mock_hw import scenario as scenario_mod
-from pi_agent import commands
-from pi_agent.commands import CommandError
+from pi_agent.core import commands
+from pi_agent.core.commands import CommandError
 from pi_agent.simulate import run_scenario
 
 

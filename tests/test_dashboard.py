@@ -19,7 +19,7 @@ from agentproc import AgentProcess, write_config
 from broker import Broker, Listener, free_port
 from conftest import ROOT
 from pi_agent.dashboard.auth import Sessions, check_password, hash_password
-from pi_agent.days import empty_day
+from pi_agent.core.days import Day
 from pi_agent.store import Store
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -109,11 +109,11 @@ def _history(state_dir: Path, today: str, days: int = 13) -> dict[str, float]:
     records, hours = {}, {}
     for i in range(1, days + 1):
         day = (dt.date.fromisoformat(today) - dt.timedelta(days=i)).isoformat()
-        rec = empty_day(6 * 3600.0)
+        rec = Day(goal_s=6 * 3600.0).to_json()
         rec["open_s"] = 3600.0 * (1 + (i * 7) % 8)
         rec["worn_s"] = rec["open_s"] + 1800
         records[day], hours[day] = rec, rec["open_s"] / 3600
-    rec = empty_day(6 * 3600.0)               # and today so far, as if the agent had restarted
+    rec = Day(goal_s=6 * 3600.0).to_json()               # and today so far, as if the agent had restarted
     rec["open_s"], rec["worn_s"] = 3.4 * 3600, 4.1 * 3600
     rec["weight_bearing"].update(sessions=1, total_s=130.0, in_target_s=95.0, mean_n=61.0, peak_n=84.0,
                                  load_ns=61.0 * 130)

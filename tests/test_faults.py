@@ -26,7 +26,8 @@ def _run(cfg, clock, data):
     scen = scenario_mod.parse(data, channels)
     events, samples = [], []
     sim = Simulation(cfg, scen, clock, zone=scen.zone(), on_event=events.append,
-                     after_step=lambda agent: samples.append(dict(agent.core.latest)))
+                     after_step=lambda agent: samples.append(
+                         {c.name: c for c in agent.core.snapshot().channels if c.t is not None}))
     with sim:
         sim.run()
     return sim, events, samples

@@ -1,6 +1,6 @@
-"""The motor: cue patterns on gpiozero's mock PWM pins, the DRV2605L through Adafruit's
-driver on the register model, the one motor interface, and the limits enforced below
-every caller."""
+"""The motor backends: the ERM on gpiozero's mock PWM pins, the DRV2605L through
+Adafruit's driver on the register model, and the one motor interface (the player that
+drives them, with its limits, is tested in test_player.py)."""
 
 from __future__ import annotations
 
@@ -14,9 +14,10 @@ from mock_hw.gpio import mock_factory
 from mock_hw.i2c import MockI2C
 from pi_agent.clock import VirtualClock
 from pi_agent.errors import BusError
-from pi_agent.haptics import PATTERNS, Haptics
+from pi_agent.core.orders import Cue, Therapy
+from pi_agent.core.patterns import PATTERNS
 from pi_agent.motors import EFFECTS, Drv2605lMotor, ErmMotor, Motor, NullMotor, open_motor
-from pi_agent.therapy import Limits, cut_to_limits, protocol, single
+from pi_agent.player import MotorPlayer
 
 
 class Recorder:
@@ -56,105 +57,6 @@ def _run(h, clock, until):
             return
         clock.advance(max(0.0, nxt - clock.monotonic()))
         h.poll(clock.monotonic())
-
-
-@pytest.mark.parametrize("name", sorted(PATTERNS))
-def test_each_pattern_on_mock_pwm_pins(name, factory):
-    """Each pattern's duty cycles and timing, kick included, reach gpiozero's mock PWM pin."""
-    clock = VirtualClock()
-    rec = Recorder(ErmMotor(18, kick_s=0.04, pin_factory=factory), clock)
-    h = Haptics(rec, clock)
-    clock.advance(1.0)
-    h.play(name)
-    _run(h, clock, 5.0)
-    expected, t, previous = [], 1.0, 0.0
-    for seconds, level in PATTERNS[name]:
-        if previous == 0.0 and 0 < level < 1.0:
-            expected += [(round(t, 4), 1.0), (round(t + 0.04, 4), level)]
-        elif level != previous:
-            expected.append((round(t, 4), level))
-        previous, t = level, t + seconds
-    if previous != 0.0:
-        expected.append((round(t, 4), 0.0))
-    assert rec.log[1:] == expected
-    pin_levels = [s.state for s in factory.pin(18).states]
-    assert pin_levels[-len(expected):] == [lv for _, lv in expected]
-    h.close()
-    assert factory.pin(18).state == 0
-
-
-@pytest.mark.parametrize("level, duty", [("low", 0.5), ("high", 0.85)])
-def test_therapy_levels_on_mock_pwm_pins(level, duty, factory):
-    """Therapy at each setting holds its duty cycle for the block, then stops."""
-    clock = VirtualClock()
-    rec = Recorder(ErmMotor(18, kick_s=0.04, pin_factory=factory), clock)
-    h = Haptics(rec, clock, levels={"low": 0.5, "high": 0.85})
-    h.start_therapy(single(level, 2, "test"), "requested")
-    _run(h, clock, 200)
-    assert rec.log[1:] == [(0.0, duty), (120.0, 0.0)]
-    assert factory.pin(18).state == 0
-    assert h.notices[-1]["reason"] == "completed"
-    assert sum(n["seconds"] for n in h.notices if n["type"] == "delivered") == pytest.approx(120)
-
-
-def test_cue_during_therapy_is_told_apart():
-    """A cue during therapy plays at full strength between silences, then therapy resumes."""
-    clock = VirtualClock()
-    rec = Recorder(NullMotor(), clock)
-    h = Haptics(rec, clock, levels={"low": 0.5, "high": 0.85})
-    h.start_therapy(single("low", 1, "test"), "requested")
-    clock.advance(10)
-    h.poll(10)
-    h.play("pulse")
-    _run(h, clock, 11)
-    assert rec.log[1:] == [(0.0, 0.5), (10.0, 0.0), (10.15, 1.0), (10.27, 0.0), (10.42, 0.5)]
-
-
-def test_continuous_limit_is_enforced_below_every_caller():
-    """Asked straight for an hour, the owner stops the motor at the 30-minute maximum."""
-    clock = VirtualClock()
-    rec = Recorder(NullMotor(), clock)
-    h = Haptics(rec, clock, limits=Limits(30 * 60, 90 * 60))
-    h.start_therapy(single("high", 60, "test"), "requested")
-    _run(h, clock, 3600)
-    assert rec.log[-1] == (1800.0, 0.0)
-    assert h.therapy is None
-
-
-def test_daily_limit_is_enforced_below_every_caller():
-    """With 89 minutes used today, a 10-minute plan given straight to the owner stops after 1."""
-    clock = VirtualClock()
-    rec = Recorder(NullMotor(), clock)
-    h = Haptics(rec, clock, limits=Limits(30 * 60, 90 * 60), used_today=lambda: 89 * 60)
-    h.start_therapy(single("low", 10, "test"), "requested")
-    _run(h, clock, 900)
-    assert rec.log[-1][1] == 0.0 and rec.log[-1][0] == pytest.approx(60, abs=1.01)
-    assert any(n.get("reason") == "daily_limit" for n in h.notices)
-
-
-def test_plans_are_cut_to_the_limits_and_say_so():
-    """A request beyond the limits is cut, with a note; with nothing left it is refused."""
-    limits = Limits(30 * 60, 90 * 60)
-    plan, notes = cut_to_limits(single("low", 45, "command"), limits, 0)
-    assert plan.on_s == 30 * 60 and "continuous maximum" in notes[0]
-    plan, notes = cut_to_limits(protocol("low", 3, 10, 1, "button"), limits, 75 * 60)
-    assert plan.on_s == 15 * 60 and len(plan.blocks) == 2 and "daily maximum" in notes[0]
-    plan, notes = cut_to_limits(single("low", 5, "command"), limits, 90 * 60)
-    assert plan is None and "daily maximum of 90 minutes" in notes[0]
-
-
-def test_motor_is_off_at_start_and_after_close(factory):
-    """A new owner turns a motor left running off; close() turns it off for good."""
-    clock = VirtualClock()
-    motor = ErmMotor(18, pin_factory=factory)
-    motor.set_level(0.7)
-    h = Haptics(motor, clock)
-    assert factory.pin(18).state == 0
-    h.play("long_buzz")
-    assert factory.pin(18).state > 0
-    h.close()
-    h.close()
-    assert factory.pin(18).state == 0
 
 
 # -- the one motor interface -------------------------------------------------------------------
@@ -300,21 +202,21 @@ def test_drv2605l_bus_failure_is_a_bus_error():
     assert info.value.__cause__.errno == errno.EIO
 
 
-def test_haptics_plays_cues_as_effects_and_therapy_as_rtp():
-    """Through the owner: a cue is one library effect, therapy a steady RTP level, a cue during it levels."""
+def test_player_plays_cues_as_effects_and_therapy_as_rtp():
+    """Through the player: a cue is one library effect, therapy a steady RTP level, a cue during it levels."""
     clock = VirtualClock()
     motor, model, _ = _drv()
-    h = Haptics(motor, clock, levels={"low": 0.5, "high": 0.85})
-    h.play("long_buzz")
+    p = MotorPlayer(motor, clock, max_continuous_s=1800.0)
+    p.apply(Cue("long_buzz", "test"))
     assert model.effects_played == [(47,)]
-    _run(h, clock, 1.0)
-    h.start_therapy(single("low", 1, "test"), "requested")
+    _run(p, clock, 1.0)
+    p.apply(Therapy(0.5, ((1.0, 61.0),), 5400.0))
     assert model.output() == pytest.approx(0.5, abs=0.01)
-    _run(h, clock, 10.0)
-    h.play("pulse")                  # 0.15 s of silence, then 0.12 s at full strength
-    _run(h, clock, 10.2)
+    _run(p, clock, 10.0)
+    p.apply(Cue("pulse", "test"))    # 0.15 s of silence, then 0.12 s at full strength
+    _run(p, clock, 10.2)
     assert model.effects_played == [(47,)] and model.output() == pytest.approx(1.0)
-    h.close()
+    p.close()
     assert model.registers[0x01] == 0x40 and model.output() == 0
 
 

@@ -154,11 +154,11 @@ def test_dst_days_have_23_or_25_hours(date, hours):
     """Booking 72 real hours from the local midnight before gives the DST day 23 or 25 hours."""
     import datetime as dt
     import zoneinfo
-    from pi_agent.days import DayLedger
+    from pi_agent.core.days import DayLedger
     zone = zoneinfo.ZoneInfo("Europe/London")
     ledger = DayLedger(zone, 6 * 3600)
     day = dt.date.fromisoformat(date)
     start = dt.datetime.combine(day - dt.timedelta(days=1), dt.time(), zone).timestamp()
     ledger.book("open_s", 72 * 3600, start + 72 * 3600)
-    assert ledger.days[date]["open_s"] == hours * 3600
-    assert sum(d["open_s"] for d in ledger.days.values()) == 72 * 3600
+    assert ledger.days[date].open_s == hours * 3600
+    assert sum(d.open_s for d in ledger.days.values()) == 72 * 3600

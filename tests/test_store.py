@@ -9,14 +9,14 @@ import sqlite3
 import pytest
 
 from conftest import CONFIG, SCENARIOS, run_cli
-from pi_agent.days import empty_day
+from pi_agent.core.days import Day
 from pi_agent.store import FILENAME, Store
 
 
 def test_checkpoint_round_trip(tmp_path):
     """Days and bouts written in a checkpoint are read back as written."""
     store = Store(tmp_path)
-    day = empty_day(21600.0)
+    day = Day(goal_s=21600.0).to_json()
     day["open_s"] = 1234.5
     store.checkpoint({"2026-06-01": day}, [{"day": "2026-06-01", "start_wall": 1.0e9, "duration_s": 99.0}],
                      {"live": {"position": "open"}})
@@ -32,7 +32,7 @@ def test_damaged_store_is_moved_aside_never_silently_reset(tmp_path, caplog):
     """A damaged file is moved aside with a clear log line; a new store starts beside it."""
     path = tmp_path / FILENAME
     store = Store(tmp_path)
-    day = empty_day(21600.0)
+    day = Day(goal_s=21600.0).to_json()
     day["open_s"] = 500.0
     store.checkpoint({"2026-06-01": day})
     store.close()
@@ -76,7 +76,7 @@ def test_status_prints_today_and_last_seven_days(tmp_path):
     today = dt.date.today()
     days = {}
     for i in range(0, 9):
-        d = empty_day(21600.0)
+        d = Day(goal_s=21600.0).to_json()
         d["open_s"] = 3600.0 * i
         d["worn_s"] = 3600.0 * (i + 1)
         days[(today - dt.timedelta(days=i)).isoformat()] = d

@@ -82,7 +82,7 @@ def test_daily_maximum_refuses_further_therapy(cfg, tmp_path):
     """After 90 minutes in a day, more therapy is refused; the next day it is allowed again."""
     steps = []
     for _ in range(3):
-        steps += [cmd("vibration_start", level="low", minutes=30), {"hold": 1860}]
+        steps += [cmd("vibration_start", level="low", minutes=30), {"hold": 1800 + 610}]   # with its rest
     steps += [cmd("vibration_start", level="low", minutes=5), {"hold": 60}]
     report, events = run(cfg, tmp_path, steps, start="2026-05-01T12:00:00")
     r = responses(events)
@@ -93,9 +93,9 @@ def test_daily_maximum_refuses_further_therapy(cfg, tmp_path):
 
 def test_daily_maximum_cuts_a_request_that_would_pass_it(cfg, tmp_path):
     """With 80 minutes used, a 30-minute request is cut to 10 and says so."""
-    steps = [cmd("vibration_start", level="low", minutes=30), {"hold": 1830},
-             cmd("vibration_start", level="low", minutes=30), {"hold": 1830},
-             cmd("vibration_start", level="low", minutes=20), {"hold": 1230},
+    steps = [cmd("vibration_start", level="low", minutes=30), {"hold": 1800 + 610},
+             cmd("vibration_start", level="low", minutes=30), {"hold": 1800 + 610},
+             cmd("vibration_start", level="low", minutes=20), {"hold": 1200 + 610},
              cmd("vibration_start", level="high", minutes=30), {"hold": 1830}]
     report, events = run(cfg, tmp_path, steps)
     last = [e.data for e in events if e.type == "vibration_started"][-1]
@@ -144,7 +144,7 @@ def test_button_starts_and_stops_the_protocol(cfg, tmp_path):
     pin.drive_low()
     pin.drive_high()
     sim._run_until(130)
-    assert sim.agent.haptics.therapy is not None and sim.rig.motor.value == pytest.approx(0.5)
+    assert sim.agent.player.therapy_running and sim.rig.motor.value == pytest.approx(0.5)
     pin.drive_low()
     pin.drive_high()
     sim._run_until(140)
@@ -181,7 +181,7 @@ def test_exception_in_the_sampling_loop_turns_the_motor_off(cfg, tmp_path):
     agent.sensors.read_channel = broken
     agent.run_forever()
     assert sim.rig.motor.value == 0
-    assert agent.haptics.therapy is None
+    assert not agent.player.therapy_running and agent.core.snapshot().therapy is None
     sim.close()
 
 

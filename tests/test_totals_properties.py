@@ -33,8 +33,8 @@ def test_totals_only_grow_within_a_day_and_open_never_exceeds_worn(tmp_path_fact
             stored = Store(state_dir, readonly=True).days() if (state_dir / "openpalm.db").exists() else {}
             for day, rec in stored.items():   # a new agent starts from the store: never below it
                 assert rec["open_s"] <= rec["worn_s"] + 1e-6
-        for day, rec in agent.core.ledger.days.items():
-            worn, opened = rec["worn_s"], rec["open_s"]
+        for day, rec in agent.core.days().items():
+            worn, opened = rec.worn_s, rec.open_s
             assert opened <= worn + 1e-6, (day, opened, worn)
             before = seen.get((id(agent), day))
             if before is not None:

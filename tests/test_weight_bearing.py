@@ -71,6 +71,10 @@ def test_sessions_match_ground_truth(cfg, tmp_path, name):
     assert abs(got["peak_n"] - peak) <= 0.05 * peak, (got["peak_n"], peak)
 
 
+def _moment(snap):
+    return snap.t, snap.load_n, snap.session
+
+
 def test_cues_follow_the_crossing_within_a_tenth_of_a_second(cfg, tmp_path):
     """target_reached and over_max follow the sample that crossed the threshold within 0.1 s."""
     from pi_agent.clock import VirtualClock
@@ -79,8 +83,7 @@ def test_cues_follow_the_crossing_within_a_tenth_of_a_second(cfg, tmp_path):
     events, samples = [], []
     sim = Simulation(cfg, scen, VirtualClock(scen.start_wall()), zone=scen.zone(), state_dir=tmp_path,
                      on_event=events.append,
-                     after_step=lambda agent: samples.append((agent.core.now, agent.core.load(),
-                                                              agent.core.wb.session is not None)))
+                     after_step=lambda agent: samples.append(_moment(agent.core.snapshot())))
     with sim:
         sim.run()
     haptic = [e for e in events if e.type == "haptic"]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pi_agent.events import Event
+from pi_agent.core.events import Event
 from sensors.channel import FAULT_TEXT, Reading
 
 

@@ -3,7 +3,7 @@
 A command arrives as a name and a JSON payload (an object of arguments, at most 4 KiB,
 with an optional ``transaction`` that the response echoes). Everything is validated
 before anything changes: a bad command gets an error response and changes nothing.
-Each command is its argument spec and its handler, side by side, below.
+Each command is its argument spec below; the core runs them (``Core.command``).
 """
 
 from __future__ import annotations
@@ -12,12 +12,15 @@ import json
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from pi_agent import therapy
+from pi_agent.core import orders, therapy
+from pi_agent.core.events import Event
+from pi_agent.core.snapshot import Targets
+from pi_agent.core.tare import TareJob
 from pi_agent.config import Check, choice, number
 from pi_agent.errors import InputError
 
 MAX_PAYLOAD = 4096
-PENDING = object()      # a handler's answer when the response comes later (tare)
+TARGET_UNITS = ("N", "percent_body_weight", "percent_max_push")
 
 
 class CommandError(InputError):
@@ -38,7 +41,7 @@ class Arg:
 @dataclass(frozen=True)
 class Command:
     args: dict[str, Arg]
-    handler: Callable      # (agent, args, done) -> data, or PENDING and later done(response)
+    handler: Callable      # (core, args, transaction, t, wall, out) -> data, or None: answered later
     doc: str
 
 
@@ -91,79 +94,82 @@ def parse(name: str, payload: bytes | str | dict | None) -> tuple[dict, Any]:
     return args, transaction
 
 
-def ok(transaction: Any, data: Any = None) -> dict:
-    return {"status": "ok", "transaction": transaction, "data": data if data is not None else {}}
-
-
-def error(transaction: Any, message: str) -> dict:
-    return {"status": "error", "transaction": transaction, "error": message}
-
-
-# -- the commands ---------------------------------------------------------------------------
-def _set_goal(agent, args, _done):
-    agent.core.set_goal(args["hours"] * 3600.0)
-    agent.save_settings()
+# -- the handlers: the core calls them with itself, in its own thread of control ------------
+def _set_goal(core, args, _tx, t, wall, out) -> dict:
+    core.ledger.goal_s = args["hours"] * 3600.0
+    if core.wall:
+        core.ledger.day(core.ledger.day_of(core.wall)).goal_s = core.ledger.goal_s
+    out.orders.append(core.settings_record())
     return {"goal_h": args["hours"]}
 
 
-def _set_targets(agent, args, _done):
-    current = agent.core.targets
-    unit = args.get("unit", current["unit"])
+def _set_targets(core, args, _tx, t, wall, out) -> dict:
+    current = core.targets
     if "low" not in args and "high" not in args:
         raise CommandError("set_targets: expected low, high or both")
-    args = {"low": current["low"], "high": current["high"], **args}
-    if args["low"] >= args["high"]:
-        raise CommandError(f"set_targets.low: expected less than high ({args['high']:g}), got {args['low']:g}")
-    if unit != "N" and args["high"] > 100:
-        raise CommandError(f"set_targets.high: expected at most 100 (%), got {args['high']:g}")
-    old = dict(agent.core.targets)
-    agent.core.set_targets(args["low"], args["high"], unit)
-    band = agent.core.band()
+    new = Targets(args.get("low", current.low), args.get("high", current.high), args.get("unit", current.unit))
+    if new.low >= new.high:
+        raise CommandError(f"set_targets.low: expected less than high ({new.high:g}), got {new.low:g}")
+    if new.unit != "N" and new.high > 100:
+        raise CommandError(f"set_targets.high: expected at most 100 (%), got {new.high:g}")
+    band = core.band_of(new)
     if band is None:
-        agent.core.set_targets(**old)
-        need = ("the body weight (weight_bearing.body_weight_kg)" if unit == "percent_body_weight"
+        need = ("the body weight (weight_bearing.body_weight_kg)" if new.unit == "percent_body_weight"
                 else "a maximum push (pi-agent calibrate pad)")
-        raise CommandError(f"set_targets.unit: '{unit}' needs {need}, which is not set")
-    agent.save_settings()
-    return {"low_n": round(band.low_n, 1), "high_n": round(band.high_n, 1), "unit": unit}
+        raise CommandError(f"set_targets.unit: '{new.unit}' needs {need}, which is not set")
+    core.targets = new
+    core.wb.band = band
+    out.orders.append(core.settings_record())
+    return {"low_n": round(band.low_n, 1), "high_n": round(band.high_n, 1), "unit": new.unit}
 
 
-def _identify(agent, _args, _done):
-    agent.cue("long_buzz", "identify")
+def _identify(core, _args, _tx, t, wall, out) -> dict:
+    core.cue_event(Event("haptic", t, wall, {"pattern": "long_buzz", "reason": "identify"}), out)
     return {}
 
 
-def _refresh(agent, _args, _done):
-    agent.refresh()
+def _refresh(core, _args, _tx, t, wall, out) -> dict:
+    out.orders.append(orders.Republish())
     return {}
 
 
-def _tare(agent, _args, done):
-    agent.start_tare(done)
-    return PENDING
+def _tare(core, _args, transaction, t, wall, out) -> None:
+    if not core.has_pad:
+        raise CommandError("tare: this configuration has no pad")
+    if core.tare is not None:
+        raise CommandError("tare: a tare is already running")
+    if core.wb.session is not None:
+        raise CommandError("tare: a weight-bearing session is running; take everything off the pad first")
+    core.tare = TareJob(core.pad_channels, t + core.cfg.weight_bearing.tare_s, transaction)
+    return None                       # answered when the tare ends
 
 
-def _vibration_start(agent, args, _done):
-    level = args.get("level", agent.cfg.therapy.protocol_level)
+def _vibration_start(core, args, _tx, t, wall, out) -> dict:
+    level = args.get("level", core.cfg.therapy.protocol_level)
     if "minutes" in args:
         plan = therapy.single(level, args["minutes"], "command")
     else:
-        plan = agent.protocol_plan(level, "command")
-    return agent.start_therapy(plan)
+        plan = core.protocol("command", level)
+    try:
+        return core.therapy.start(plan, t, wall, out)
+    except therapy.Refused as exc:
+        raise CommandError(f"vibration_start refused: {exc}") from None
 
 
-def _vibration_stop(agent, _args, _done):
-    return agent.stop_therapy("stopped")
+def _vibration_stop(core, _args, _tx, t, wall, out) -> dict:
+    if core.therapy.running is None:
+        raise CommandError("vibration_stop: no vibration therapy is running")
+    return {"delivered_min": round(core.therapy.stop(t, wall, "stopped", out) / 60, 2)}
 
 
+# -- the commands --------------------------------------------------------------------------
 COMMANDS: dict[str, Command] = {
     "set_goal": Command({"hours": Arg(number(0, 24), "daily goal of hours in the open position", required=True)},
                         _set_goal, "set the daily goal of open hours"),
     "set_targets": Command({
         "low": Arg(number(0, 2000), "bottom of the target band"),
         "high": Arg(number(0, 2000, lo_open=True), "top of the target band"),
-        "unit": Arg(choice("N", "percent_body_weight", "percent_max_push"),
-                    "'N', 'percent_body_weight' or 'percent_max_push'"),
+        "unit": Arg(choice(*TARGET_UNITS), "'N', 'percent_body_weight' or 'percent_max_push'"),
     }, _set_targets, "set the weight-bearing target band"),
     "identify": Command({}, _identify, "a long buzz, to find the device"),
     "refresh": Command({}, _refresh, "publish everything again"),

@@ -17,10 +17,11 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass
 
-from pi_agent.events import Event
+from pi_agent.core.days import Day
+from pi_agent.core.events import Event
 from sensors.units import G
 
-# Cue patterns (names in pi_agent.haptics.PATTERNS) and their reasons.
+# Cue patterns (names in pi_agent.core.patterns.PATTERNS) and their reasons.
 CUES = {"target_reached": "pulse", "near_max": "double_pulse", "over_max": "alarm", "too_light": "nudge"}
 # Nudges while the load stays too light, before the tracker stops asking (until the band is reached).
 MAX_NUDGES = 3
@@ -118,21 +119,21 @@ class WeightBearingTracker:
             smooth = sum(self._smooth) / len(self._smooth)
             if smooth > self.session["peak_n"]:
                 self.session["peak_n"] = smooth
-                rec = self._day()["weight_bearing"]
-                rec["peak_n"] = max(rec["peak_n"], smooth)
+                rec = self._day().weight_bearing
+                rec.peak_n = max(rec.peak_n, smooth)
             self._cues(t, wall, load, events)
         self._last_t = t
         return events
 
     # -- sessions ---------------------------------------------------------------------------
-    def _day(self) -> dict:
+    def _day(self) -> Day:
         return self.ledger.day(self.session["day"])
 
     def _start(self, t: float, wall: float, events: list[Event]) -> None:
         day = self.ledger.day_of(wall)
         self.session = {"day": day, "start": wall, "t0": t, "total_s": 0.0, "in_target_s": 0.0,
                         "fingers_s": 0.0, "load_ns": 0.0, "peak_n": 0.0}
-        self.ledger.day(day)["weight_bearing"]["sessions"] += 1
+        self.ledger.day(day).weight_bearing.sessions += 1
         self._below_since = None
         self._pending = {}
         self._smooth.clear()
@@ -159,12 +160,12 @@ class WeightBearingTracker:
 
     def _add(self, parts: dict[str, float]) -> None:
         s = self.session
-        rec = self._day()["weight_bearing"]
+        rec = self._day().weight_bearing
         for k, v in parts.items():
             s[k] += v
-            rec[k] = rec.get(k, 0.0) + v
-        if rec["total_s"] > 0:
-            rec["mean_n"] = rec["load_ns"] / rec["total_s"]
+            setattr(rec, k, getattr(rec, k) + v)
+        if rec.total_s > 0:
+            rec.mean_n = rec.load_ns / rec.total_s
 
     def _commit_pending(self) -> None:
         self._add(self._pending)

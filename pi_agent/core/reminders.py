@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import datetime as dt
 
-from pi_agent.events import Event
-from pi_agent.position import CLOSED, OPEN, WORN
+from pi_agent.core.events import Event
+from pi_agent.core.position import CLOSED, OPEN, WORN
 
 
 class ReminderTracker:

@@ -1,0 +1,167 @@
+"""Daily totals per local day: the typed day record and the ledger that time is booked into.
+
+Durations always come from the monotonic clock. The wall clock only decides which
+local day a stretch belongs to: a stretch of ``d`` monotonic seconds that ends now is
+booked over ``[wall_now - d, wall_now]`` and split at local midnights in the configured
+IANA zone (so a DST day has 23 or 25 hours). A wall-clock jump therefore moves no time
+in or out of the totals; at worst it moves one stretch across a midnight.
+
+A new daily metric is one field of ``Day`` (or ``WeightBearingDay``) and the tracker that
+books it: the store, the report, MQTT's day messages and the therapist's CSV all take
+their keys from these fields.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import zoneinfo
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+
+@dataclass(slots=True)
+class WeightBearingDay:
+    sessions: int = 0            # sessions that started on the day
+    total_s: float = 0.0         # seconds inside sessions
+    in_target_s: float = 0.0     # ... with the load inside the target band
+    mean_n: float = 0.0          # mean load over the session seconds
+    peak_n: float = 0.0          # highest (smoothed) load
+    fingers_s: float = 0.0       # seconds with the fingers' zone taking load
+    load_ns: float = 0.0         # the load integral (newton-seconds) behind mean_n
+
+
+@dataclass(slots=True)
+class Day:
+    """One local day's totals, in the shape of ``pi-agent simulate``'s report."""
+    worn_s: float = 0.0
+    open_s: float = 0.0
+    weight_bearing: WeightBearingDay = field(default_factory=WeightBearingDay)
+    vibration_s: float = 0.0
+    unknown_s: float = 0.0       # worn (or maybe worn) with the position not known
+    open_bouts: int = 0
+    longest_bout_s: float = 0.0
+    long_bouts: int = 0          # open bouts of at least positioning.long_bout_min
+    goal_s: float = 0.0          # the goal of open seconds in force that day
+
+    def to_json(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any], goal_s: float = 0.0) -> "Day":
+        """A stored day; keys it does not know (a newer agent's) are left out, keys it
+        misses (an older agent's) keep their defaults."""
+        day = cls(goal_s=goal_s)
+        for f in dataclasses.fields(cls):
+            if f.name not in data:
+                continue
+            value = data[f.name]
+            if f.name == "weight_bearing":
+                if isinstance(value, Mapping):
+                    wb = day.weight_bearing
+                    for g in dataclasses.fields(WeightBearingDay):
+                        if isinstance(value.get(g.name), (int, float)):
+                            setattr(wb, g.name, value[g.name])
+            elif isinstance(value, (int, float)) and not isinstance(value, bool):
+                setattr(day, f.name, value)
+        return day
+
+    def copy(self) -> "Day":
+        return Day.from_json(self.to_json())
+
+
+# The contract's keys (docs/scenario-format.md), in its order; any other field follows them.
+REPORT_KEYS = ("worn_s", "open_s", "weight_bearing", "vibration_s")
+WB_KEYS = ("sessions", "total_s", "in_target_s", "mean_n", "peak_n")
+
+
+def report_day(day: Day) -> dict[str, Any]:
+    """A day in the report's shape: the keys of docs/scenario-format.md first, then the extra ones."""
+    record = day.to_json()
+    out: dict[str, Any] = {}
+    for key in REPORT_KEYS:
+        value = record.pop(key)
+        if key == "weight_bearing":
+            out[key] = {k: _num(value.pop(k)) for k in WB_KEYS}
+            out[key].update({k: _num(v) for k, v in sorted(value.items())})
+        else:
+            out[key] = _num(value)
+    out.update({k: _num(v) for k, v in sorted(record.items())})
+    if day.goal_s:
+        out["goal_pct"] = round(100.0 * day.open_s / day.goal_s, 1)
+    return out
+
+
+def _num(v):
+    return round(v, 3) if isinstance(v, float) else v
+
+
+class DayLedger:
+    """The days being tracked, by local date. ``stored`` holds the days the store already
+    has (as JSON records): a day is taken from it the first time it is touched."""
+
+    def __init__(self, zone: zoneinfo.ZoneInfo, goal_s: float, stored: Mapping[str, Mapping] | None = None) -> None:
+        self.zone = zone
+        self.goal_s = goal_s
+        self._stored = dict(stored or {})
+        self.days: dict[str, Day] = {}
+        self.dirty: set[str] = set()
+        self._bounds: tuple[float, float, str] = (0.0, -1.0, "")   # [start, end) of a cached day
+
+    # -- days ------------------------------------------------------------------------
+    def day_of(self, wall: float) -> str:
+        start, end, name = self._bounds
+        if start <= wall < end:
+            return name
+        date = dt.datetime.fromtimestamp(wall, self.zone).date()
+        start = dt.datetime.combine(date, dt.time(), self.zone).timestamp()
+        end = dt.datetime.combine(date + dt.timedelta(days=1), dt.time(), self.zone).timestamp()
+        self._bounds = (start, end, date.isoformat())
+        return date.isoformat()
+
+    def day(self, name: str) -> Day:
+        """The record of a day (marked changed): the stored one the first time it is touched."""
+        record = self.days.get(name)
+        if record is None:
+            stored = self._stored.pop(name, None)
+            record = Day.from_json(stored, self.goal_s) if stored else Day(goal_s=self.goal_s)
+            self.days[name] = record
+        self.dirty.add(name)
+        return record
+
+    def peek(self, name: str) -> Day | None:
+        """The record of a day if it is known, without marking it changed."""
+        record = self.days.get(name)
+        if record is None and name in self._stored:
+            return Day.from_json(self._stored[name], self.goal_s)
+        return record
+
+    def split(self, wall_start: float, wall_end: float) -> list[tuple[str, float]]:
+        """``[wall_start, wall_end]`` cut at local midnights: (day, seconds) pieces."""
+        out = []
+        t = wall_start
+        while True:
+            name = self.day_of(t)
+            end = self._bounds[1]
+            if wall_end <= end:
+                out.append((name, wall_end - t))
+                return out
+            out.append((name, end - t))
+            t = end
+
+    def book(self, key: str, seconds: float, wall_end: float) -> list[tuple[str, float]]:
+        """Add ``seconds`` (ending at ``wall_end``) to ``key`` of the days they fall in."""
+        if seconds <= 0:
+            return []
+        pieces = self.split(wall_end - seconds, wall_end)
+        for name, part in pieces:
+            if part > 0:
+                day = self.day(name)
+                setattr(day, key, getattr(day, key) + part)
+        return pieces
+
+    def take_dirty(self) -> dict[str, dict]:
+        """The days changed since the last call, as JSON records (for a checkpoint)."""
+        out = {name: self.days[name].to_json() for name in sorted(self.dirty)}
+        self.dirty.clear()
+        return out

@@ -1,0 +1,284 @@
+"""The pure core: it owns all the state and takes every decision.
+
+It is fed timestamped readings, commands, button presses and what the motor did, each
+with the monotonic time and the wall time at which it happened, and answers with a
+``Step``: the events that happened and the orders for the edges (motor patterns and
+therapy, records to store, responses to commands). It never opens a file, reads a
+clock, sleeps, locks or starts a thread: what it needs from the store is handed to it
+when it is built. The same core runs on a Pi in real time, in ``pi-agent simulate`` in
+virtual time, and in a unit test with three lines of set-up.
+"""
+
+from __future__ import annotations
+
+import zoneinfo
+from typing import Any, Mapping
+
+from pi_agent.core import commands, orders, patterns, therapy
+from pi_agent.core.commands import CommandError
+from pi_agent.core.days import Day, DayLedger
+from pi_agent.core.events import Event
+from pi_agent.core.faults import FaultTracker
+from pi_agent.core.orders import Out, Step
+from pi_agent.core.position import UNKNOWN, WORN, public
+from pi_agent.core.snapshot import ChannelState, Snapshot, Targets, TherapyState
+from pi_agent.core.tare import TareJob
+from pi_agent.core.wear import WearTracker
+from pi_agent.core.weight_bearing import WeightBearingTracker, resolve_band
+from sensors.channel import Reading
+
+SPLINT_CHANNELS = ("wrist", "fingers", "palm")
+PAD_CHANNELS = ("pad_palm", "pad_fingers")
+
+
+class Core:
+    def __init__(self, cfg, zone: zoneinfo.ZoneInfo, *, t: float = 0.0,
+                 stored_days: Mapping[str, Mapping] | None = None, settings: Mapping[str, Any] | None = None,
+                 max_push_n: float | None = None, therapy_run: tuple[float, float | None] = (0.0, None)) -> None:
+        """``stored_days``: the store's day records (a day is taken from them when first
+        touched); ``settings``: goal and targets set by command earlier; ``therapy_run``:
+        (continuous therapy seconds behind, monotonic time the motor went off) at ``t``."""
+        self.cfg = cfg
+        p, wb, th = cfg.positioning, cfg.weight_bearing, cfg.therapy
+        self.kinds = {name: s.kind for name, s in cfg.sensors.items()}
+        self.faults = FaultTracker()
+        self.latest: dict[str, Reading] = {}
+        self.pad_channels = tuple(ch for ch in PAD_CHANNELS if ch in cfg.sensors)
+        self.has_pad = len(self.pad_channels) == len(PAD_CHANNELS)
+        self.has_splint = all(ch in cfg.sensors for ch in SPLINT_CHANNELS)
+        self.ledger = DayLedger(zone, p.goal_h * 3600.0, stored_days)
+        self.wear = WearTracker(p, cfg.reminders, self.ledger, zone)
+        self.now, self.wall = t, 0.0
+        self.max_push_n = max_push_n
+        self.targets = Targets(wb.target_low, wb.target_high, wb.target_unit)
+        self.wb = WeightBearingTracker(wb, self.ledger, self.band_of(self.targets))
+        limits = therapy.Limits(th.max_continuous_min * 60.0, th.max_daily_min * 60.0, th.rest_min * 60.0)
+        self.therapy = therapy.TherapyTracker(limits, {"low": th.low_level, "high": th.high_level}, self.ledger,
+                                              run_s=therapy_run[0], off_since=therapy_run[1])
+        self.tare: TareJob | None = None
+        self.checkpoint_s = cfg.store.checkpoint_s
+        self.last_checkpoint = t
+        for key, value in (settings or {}).items():
+            if key == "goal_s":
+                self.ledger.goal_s = value
+            elif key == "targets":
+                self.targets = Targets(value["low"], value["high"], value["unit"])
+                self.wb.band = self.band_of(self.targets)
+
+    # -- feeding -----------------------------------------------------------------------
+    def feed(self, readings: list[Reading], wall: float) -> Step:
+        """A batch of readings taken together (one chip's turn), with the wall time now."""
+        out = Out()
+        splint = pad = False
+        for r in readings:
+            self.latest[r.channel] = r
+            e = self.faults.feed(r, wall)
+            if e is not None:
+                out.events.append(e)
+            if r.channel in SPLINT_CHANNELS:
+                splint = True
+            elif r.channel in PAD_CHANNELS:
+                pad = True
+        if readings:
+            self.now, self.wall = readings[-1].t, wall
+        t = self.now
+        if splint and self.has_splint:
+            reminder = self.wear.feed(t, wall, self.value("wrist"), self.value("fingers"), self.value("palm"), out)
+            if reminder is not None:
+                self.cue_event(reminder, out)
+        if pad and self.has_pad:
+            self._weight_bearing(t, wall, out)
+            if self.tare is not None:
+                self._tare(readings, t, out)
+        self._time_passes(t, wall, out)
+        return out.step()
+
+    def tick(self, t: float, wall: float) -> Step:
+        """Time has passed with no reading (the therapy's dose is booked up to ``t``)."""
+        out = Out()
+        self._time_passes(t, wall, out)
+        return out.step()
+
+    def next_due(self, t: float) -> float | None:
+        """When the core next needs ``tick`` even if no reading comes (None: no need)."""
+        return self.therapy.next_due(t)
+
+    def _time_passes(self, t: float, wall: float, out: Out) -> None:
+        if self.therapy.running is not None:
+            self.therapy.advance(t, wall, out)
+        if t - self.last_checkpoint >= self.checkpoint_s:
+            out.orders.append(self._checkpoint(t))
+
+    def value(self, channel: str) -> float | None:
+        r = self.latest.get(channel)
+        return None if r is None else r.value
+
+    def load(self) -> float | None:
+        """The load on the table pad: the sum of its zones, in newtons (None in fault)."""
+        if not self.pad_channels:
+            return None
+        total = 0.0
+        for ch in self.pad_channels:
+            v = self.value(ch)
+            if v is None:
+                return None
+            total += v
+        return max(0.0, total)
+
+    @property
+    def pad_fast(self) -> bool:
+        """Read the pad fast: a session runs, something presses on it, or a tare runs."""
+        return self.wb.active or self.tare is not None
+
+    # -- weight bearing ---------------------------------------------------------------------
+    def _weight_bearing(self, t: float, wall: float, out: Out) -> None:
+        for e in self.wb.feed(t, wall, self.value("pad_palm"), self.value("pad_fingers")):
+            if e.type == "haptic":
+                self.cue_event(e, out)
+            else:
+                out.events.append(e)
+
+    def band_of(self, targets: Targets):
+        return resolve_band(targets.low, targets.high, targets.unit,
+                            body_weight_kg=self.cfg.weight_bearing.body_weight_kg, max_push_n=self.max_push_n)
+
+    # -- the motor -----------------------------------------------------------------------------
+    def cue_event(self, event: Event, out: Out) -> None:
+        """A cue decided: its event, and the order to play it."""
+        pattern = event.data["pattern"]
+        out.events.append(event)
+        out.orders.append(orders.Cue(pattern, event.data["reason"]))
+        self.therapy.cue(event.t, patterns.length(pattern, self.therapy.running is not None))
+
+    def cue(self, pattern: str, reason: str, t: float, wall: float, **data: Any) -> Step:
+        out = Out()
+        self.cue_event(Event("haptic", t, wall, {"pattern": pattern, "reason": reason, **data}), out)
+        return out.step()
+
+    def motor_stopped(self, t: float, wall: float, reason: str) -> Step:
+        """The motor player stopped the therapy by itself at ``t`` (a limit at the output,
+        the loop stalled, an error, shutting down)."""
+        out = Out()
+        self.therapy.stop(t, wall, reason, out, motor_done=True)
+        return out.step()
+
+    def button(self, t: float, wall: float) -> Step:
+        """The therapy button: a press starts the protocol, a press stops it."""
+        out = Out()
+        if self.therapy.running is not None:
+            self.therapy.stop(t, wall, "button", out)
+            return out.step()
+        try:
+            self.therapy.start(self.protocol("button"), t, wall, out)
+        except therapy.Refused as exc:
+            self.cue_event(Event("haptic", t, wall, {"pattern": "double_pulse", "reason": "refused",
+                                                      "text": f"button: vibration refused: {exc}"}), out)
+        return out.step()
+
+    def protocol(self, source: str, level: str | None = None) -> therapy.Plan:
+        t = self.cfg.therapy
+        return therapy.protocol(level or t.protocol_level, t.protocol_blocks, t.protocol_block_min,
+                                t.protocol_break_min, source)
+
+    # -- commands ------------------------------------------------------------------------------
+    def command(self, name: str, payload: Any, t: float, wall: float) -> Step:
+        """Validate and run a command; its response is among the step's orders (a tare's
+        comes later, when the tare ends). Bad input never raises: it gets an error."""
+        out = Out()
+        transaction = None
+        try:
+            args, transaction = commands.parse(name, payload)
+            data = commands.COMMANDS[name].handler(self, args, transaction, t, wall, out)
+        except CommandError as exc:
+            self.respond(out, name, exc.transaction if transaction is None else transaction, t, wall,
+                          error=str(exc))
+            return out.step()
+        if data is not None:
+            self.respond(out, name, transaction, t, wall, data=data)
+        return out.step()
+
+    def respond(self, out: Out, name: str, transaction: Any, t: float, wall: float, *,
+                 data: dict | None = None, error: str | None = None) -> None:
+        response = orders.Response(name, transaction, "error" if error else "ok", data, error)
+        info = {"name": name, "status": response.status, "transaction": transaction}
+        if error:
+            info["error"] = error
+        out.events.append(Event("command", t, wall, info))
+        out.orders.append(response)
+
+    def _tare(self, readings: list[Reading], t: float, out: Out) -> None:
+        job = self.tare
+        problem = job.feed(readings, self.load())
+        if problem is None and t < job.t_end:
+            return
+        self.tare = None
+        tares = None
+        if problem is None:
+            wb = self.cfg.weight_bearing
+            tares, problem = job.result(wb.tare_max_sd_n, wb.wake_n)
+        if problem is not None:
+            self.respond(out, "tare", job.transaction, t, self.wall, error=problem)
+        else:
+            out.orders.append(orders.SaveTare(tares, job.transaction))
+
+    def tare_saved(self, transaction: Any, data: dict | None, error: str | None, t: float, wall: float) -> Step:
+        """The agent saved (or could not save) a tare: the response to the command."""
+        out = Out()
+        self.respond(out, "tare", transaction, t, wall, data=data, error=error)
+        return out.step()
+
+    # -- records -------------------------------------------------------------------------------
+    def settings_record(self) -> orders.Checkpoint:
+        t = self.targets
+        return orders.Checkpoint({}, (), {"settings": {"goal_s": self.ledger.goal_s,
+                                                       "targets": {"low": t.low, "high": t.high, "unit": t.unit}}})
+
+    def _checkpoint(self, t: float) -> orders.Checkpoint:
+        self.last_checkpoint = t
+        state = self.wear.state
+        live = {"position": public(state), "worn": state in WORN, "since": self.wear.since_wall,
+                "updated": self.wall}
+        return orders.Checkpoint(self.ledger.take_dirty(), self.wear.take_bouts(), {"live": live})
+
+    def checkpoint_failed(self, record: orders.Checkpoint) -> None:
+        """The store could not take a checkpoint: keep it for the next one."""
+        self.ledger.dirty.update(record.days)
+        self.wear.finished_bouts[:0] = record.bouts
+
+    def close(self) -> Step:
+        """A clean stop: book everything up to the last reading (a change still being
+        debounced is booked to the state before it) and checkpoint it all."""
+        if self.wall:
+            self.wear.book(self.now, self.now, self.wall)
+        return Step((), (self._checkpoint(self.now),))
+
+    # -- what a person sees -----------------------------------------------------------------------
+    def days(self) -> dict[str, Day]:
+        """Copies of the days tracked since the core was built."""
+        return {name: day.copy() for name, day in self.ledger.days.items()}
+
+    def snapshot(self) -> Snapshot:
+        wall = self.wall
+        day = self.ledger.day_of(wall) if wall else ""
+        today = self.ledger.peek(day) if wall else None
+        th = self.therapy.running
+        return Snapshot(
+            t=self.now, wall=wall, day=day,
+            position=public(self.wear.state), worn=self.wear.state in WORN,
+            position_since=self.wear.since_wall if self.wear.state != UNKNOWN else None,
+            has_splint=self.has_splint, has_pad=self.has_pad,
+            channels=tuple(ChannelState(name, kind, *self._value_and_fault(name)) for name, kind in self.kinds.items()),
+            load_n=self.load(), fingers_share=self.wb.fingers_share,
+            session=self.wb.session is not None, band=self.wb.band, targets=self.targets,
+            body_weight_kg=self.cfg.weight_bearing.body_weight_kg,
+            today=today.copy() if today is not None else Day(goal_s=self.ledger.goal_s),
+            goal_s=self.ledger.goal_s, long_bout_s=self.wear.long_bout_s,
+            therapy=None if th is None else TherapyState(th["plan"].level, th["plan"].source,
+                                                        wall + th["end"] - self.now),
+            faults=tuple(sorted(self.faults.active.items())))
+
+    def _value_and_fault(self, name: str) -> tuple[float | None, str | None, float | None]:
+        r = self.latest.get(name)
+        if r is None:
+            return None, None, None
+        return r.value, self.faults.active.get(name), r.t

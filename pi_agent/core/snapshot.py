@@ -1,0 +1,71 @@
+"""The core's state as one immutable value: what every view shows.
+
+The status line, ``pi-agent status``, MQTT's ``state`` and the dashboard are renderings
+of a ``Snapshot`` (``pi_agent.render``); nothing outside the core reads its trackers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from pi_agent.core.days import Day
+from pi_agent.core.weight_bearing import Band
+
+
+@dataclass(frozen=True, slots=True)
+class Targets:
+    low: float
+    high: float
+    unit: str          # 'N', 'percent_body_weight' or 'percent_max_push'
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelState:
+    name: str
+    kind: str                 # 'flex' (degrees) or 'force' (newtons)
+    value: float | None       # None: not read yet, or in fault
+    fault: str | None         # the fault kind, if any
+    t: float | None           # monotonic time of its last reading (None: never read)
+
+
+@dataclass(frozen=True, slots=True)
+class TherapyState:
+    level: str                # 'low' or 'high'
+    source: str
+    until_wall: float         # when the plan ends, in wall time
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    t: float                          # monotonic time of the last reading (0: none yet)
+    wall: float                       # wall time of the last reading (0: none yet)
+    day: str                          # the local date of ``wall`` ('' before the first reading)
+    position: str                     # 'open', 'closed', 'off' or 'unknown'
+    worn: bool
+    position_since: float | None      # wall time the position began
+    has_splint: bool
+    has_pad: bool
+    channels: tuple[ChannelState, ...]
+    load_n: float | None              # the load on the pad (None: no pad, or in fault)
+    fingers_share: float | None       # the fingers' zone's share of the load (None: too light)
+    session: bool                     # a weight-bearing session runs
+    band: Band | None                 # the target band in newtons (None: unit's reference unknown)
+    targets: Targets
+    body_weight_kg: float
+    today: Day                        # a copy of today's totals
+    goal_s: float
+    long_bout_s: float
+    therapy: TherapyState | None
+    faults: tuple[tuple[str, str], ...]    # (channel, kind), sorted
+
+    @property
+    def in_band(self) -> bool | None:
+        if self.band is None or self.load_n is None:
+            return None
+        return self.band.low_n <= self.load_n <= self.band.high_n
+
+    def channel(self, name: str) -> ChannelState | None:
+        for ch in self.channels:
+            if ch.name == name:
+                return ch
+        return None

@@ -1,0 +1,252 @@
+"""Vibration therapy: plans of blocks, the hard limits they are cut to, and the tracker
+that owns the dose.
+
+Focal vibration reduces spastic tone, with an effect that outlasts the stimulation;
+a published protocol uses about 100 Hz in three 10-minute blocks with 1-minute breaks.
+A plan is a list of (on seconds, off seconds) blocks at one level. ``cut_to_limits``
+shortens a plan to the maximum continuous on-time (counted since the last real rest:
+the motor off for at least ``rest_s``), to what is left of the daily maximum, and says
+what it cut. The tracker books the delivered dose into the day from the times it is
+given; the motor player enforces the same limits again at the output, whatever any
+caller asked for.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from pi_agent.core import orders
+from pi_agent.core.days import DayLedger
+from pi_agent.core.events import Event
+from pi_agent.core.orders import Out
+
+LEVELS = ("low", "high")
+# Less than this of a limit left is nothing left: the delivered seconds are summed in
+# floating point, and a fraction of a second is no therapy.
+MIN_DOSE_S = 1.0
+
+# Therapy that ended for these reasons is also an alert for the caregiver, in plain words.
+ALERT_REASONS = {
+    "continuous_limit": "Vibration therapy stopped at the continuous limit.",
+    "daily_limit": "Vibration therapy stopped: today's maximum is reached.",
+    "error": "Vibration therapy stopped because the monitor had an error.",
+    "loop_stalled": "Vibration therapy stopped because the monitor stopped responding.",
+}
+
+
+class Refused(ValueError):
+    """A therapy request that the limits leave nothing of."""
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_continuous_s: float = 30 * 60.0
+    max_daily_s: float = 90 * 60.0
+    rest_s: float = 0.0          # off at least this long before the continuous count restarts
+
+
+@dataclass(frozen=True)
+class Plan:
+    level: str
+    blocks: tuple[tuple[float, float], ...]   # (on seconds, off seconds after it)
+    source: str                               # 'command', 'button', 'protocol', 'scenario', ...
+
+    @property
+    def on_s(self) -> float:
+        return sum(on for on, _ in self.blocks)
+
+
+def protocol(level: str, blocks: int, block_min: float, break_min: float, source: str) -> Plan:
+    return Plan(level, tuple((block_min * 60.0, break_min * 60.0 if i < blocks - 1 else 0.0)
+                             for i in range(blocks)), source)
+
+
+def single(level: str, minutes: float, source: str) -> Plan:
+    return Plan(level, ((minutes * 60.0, 0.0),), source)
+
+
+def cut_to_limits(plan: Plan, limits: Limits, used_today_s: float, run_s: float = 0.0,
+                  rest_left_s: float = 0.0) -> tuple[Plan | None, list[str]]:
+    """The plan within the limits (None if nothing is left), and the notes on what was cut.
+    ``run_s``: continuous on-time already behind (no real rest since); ``rest_left_s``: how
+    much longer the motor must stay off for that count to restart."""
+    notes: list[str] = []
+    left = limits.max_daily_s - used_today_s
+    if left < MIN_DOSE_S:
+        return None, [f"the daily maximum of {limits.max_daily_s / 60:g} minutes of vibration is reached"]
+    if limits.max_continuous_s - run_s < MIN_DOSE_S:
+        wait = (f"{math.ceil(rest_left_s / 60)} more minutes" if rest_left_s >= 60
+                else f"{math.ceil(rest_left_s)} more seconds")
+        return None, [f"{run_s / 60:.0f} minutes of vibration without a rest of {limits.rest_s / 60:g} minutes; "
+                      f"it may start again after {wait} of rest"]
+    blocks = []
+    for on, off in plan.blocks:
+        room = limits.max_continuous_s - run_s
+        if on > room:
+            if run_s > 0:
+                notes.append(f"cut to {room / 60:.1f} minutes: the continuous maximum of "
+                             f"{limits.max_continuous_s / 60:g} minutes counts the vibration since the last "
+                             f"rest of {limits.rest_s / 60:g} minutes")
+            else:
+                notes.append(f"a block of {on / 60:g} minutes was cut to the continuous maximum of "
+                             f"{limits.max_continuous_s / 60:g} minutes")
+            on = room
+        if on > left:
+            notes.append(f"cut to {left / 60:.1f} minutes: the daily maximum of {limits.max_daily_s / 60:g} "
+                         f"minutes is nearly reached")
+            on = left
+        if on < MIN_DOSE_S:
+            break
+        left -= on
+        run_s = run_s + on if off < limits.rest_s else 0.0
+        blocks.append((on, off))
+    if not blocks:
+        return None, notes or ["nothing of the request fits the limits"]
+    return Plan(plan.level, tuple(blocks), plan.source), notes
+
+
+class TherapyTracker:
+    """The therapy running now, its dose, and the continuous count, from the times given.
+
+    Delivered time is the plan's on-time that has passed, less the moments a cue took the
+    motor over; it is booked into the day as it passes (so the day's total and the daily
+    limit are always current). Nothing here reads a clock or touches the motor: the core
+    passes the times, and the orders it returns go to the motor player.
+    """
+
+    def __init__(self, limits: Limits, levels: dict[str, float], ledger: DayLedger, *,
+                 run_s: float = 0.0, off_since: float | None = None) -> None:
+        self.limits = limits
+        self.levels = levels
+        self.ledger = ledger
+        self.running: dict | None = None
+        self._last = 0.0                      # monotonic time the dose is booked up to
+        self._cue = (0.0, 0.0)                # the last cue's span (it takes the motor over)
+        self._run_s = run_s                   # continuous on-time since the last rest
+        self._off_since = off_since           # when the therapy layer last went off
+        self._count = 0
+
+    # -- what the limits leave ---------------------------------------------------------
+    def used_today(self, wall: float) -> float:
+        day = self.ledger.peek(self.ledger.day_of(wall))
+        return day.vibration_s if day is not None else 0.0
+
+    def continuous(self, t: float) -> tuple[float, float]:
+        """(continuous on-time behind at ``t``, rest still needed for it to restart)."""
+        if self.running is not None:
+            return self._run_s, self.limits.rest_s
+        if self._off_since is None or t - self._off_since >= self.limits.rest_s:
+            return 0.0, 0.0
+        return self._run_s, self.limits.rest_s - (t - self._off_since)
+
+    # -- starting and stopping -----------------------------------------------------------
+    def start(self, plan: Plan, t: float, wall: float, out: Out) -> dict:
+        """Start ``plan`` cut to the limits, or raise Refused with the reason."""
+        if self.running is not None:
+            self.stop(t, wall, "replaced", out)
+        run_s, rest_left = self.continuous(t)
+        cut, notes = cut_to_limits(plan, self.limits, self.used_today(wall), run_s, rest_left)
+        if cut is None:
+            raise Refused(notes[0])
+        intervals, at = [], t
+        for on, off in cut.blocks:
+            intervals.append((at, at + on))
+            at += on + off
+        self._count += 1
+        key = f"{wall:.3f}-{self._count}"
+        self.running = {"plan": cut, "level": self.levels[cut.level], "intervals": tuple(intervals),
+                        "end": at, "delivered_s": 0.0, "start_wall": wall, "notes": notes, "key": key,
+                        "since_progress": 0.0}
+        self._last = t
+        if run_s == 0.0:
+            self._run_s = 0.0
+        day = self.ledger.day_of(wall)
+        out.orders.append(orders.DoseStart(key, day, wall, wall + (at - t), cut.level, cut.source))
+        out.orders.append(orders.Therapy(self.levels[cut.level], tuple(intervals),
+                                         self.limits.max_daily_s - self.used_today(wall)))
+        minutes = round(cut.on_s / 60, 2)
+        for note in notes:
+            out.events.append(Event("alert", t, wall, {"reason": "vibration_cut",
+                                                       "text": f"Vibration therapy request {note}."}))
+        out.events.append(Event("vibration_started", t, wall, {"level": cut.level, "minutes": minutes,
+                                                               "source": cut.source, "notes": notes}))
+        out.events.append(Event("haptic", t, wall, {"pattern": f"therapy_{cut.level}",
+                                                    "reason": "vibration_therapy", "minutes": minutes}))
+        return {"level": cut.level, "minutes": minutes,
+                "blocks": [[round(on / 60, 2), round(off / 60, 2)] for on, off in cut.blocks], "cut": notes}
+
+    def stop(self, t: float, wall: float, reason: str, out: Out, *, motor_done: bool = False) -> float:
+        """End the therapy at ``t`` (the motor player is told unless it stopped by itself);
+        the seconds delivered."""
+        th = self.running
+        if th is None:
+            return 0.0
+        self.advance(t, wall, out)
+        if self.running is None:          # it ended by itself at or before t
+            return th["delivered_s"]
+        self._end(t, wall, t, reason, out)
+        if not motor_done:
+            out.orders.append(orders.TherapyOff(reason))
+        return th["delivered_s"]
+
+    def cue(self, t: float, length: float) -> None:
+        """A cue takes the motor over from ``t`` for ``length`` seconds."""
+        self._cue = (t, t + length)
+
+    # -- time passing ------------------------------------------------------------------
+    def advance(self, t: float, wall: float, out: Out) -> None:
+        """Book the dose delivered up to ``t``; end the therapy at its plan's end or at the
+        daily maximum."""
+        th = self.running
+        if th is None or t <= self._last:
+            return
+        upto = min(t, th["end"])
+        on = 0.0
+        for a, b in th["intervals"]:
+            lo, hi = max(a, self._last), min(b, upto)
+            if hi > lo:
+                if self._off_since is not None and lo - self._off_since >= self.limits.rest_s:
+                    self._run_s = 0.0
+                self._run_s += hi - lo
+                self._off_since = hi
+                on += hi - lo
+        start, end = self._cue
+        on -= max(0.0, min(upto, end) - max(self._last, start))
+        left = self.limits.max_daily_s - self.used_today(wall)
+        on = min(on, max(0.0, left))
+        if on > 0:
+            th["delivered_s"] += on
+            th["since_progress"] += on
+            self.ledger.book("vibration_s", on, wall - (t - upto))
+            if th["since_progress"] >= 10.0:
+                th["since_progress"] = 0.0
+                out.orders.append(orders.DoseProgress(th["key"], th["delivered_s"]))
+        self._last = upto
+        if t >= th["end"]:
+            self._end(th["end"], wall - (t - th["end"]), t, "completed", out)
+        elif left - on < 1e-6:
+            self._end(t, wall, t, "daily_limit", out)
+            out.orders.append(orders.TherapyOff("daily_limit"))
+
+    def next_due(self, t: float) -> float | None:
+        """When the dose must next be booked (interval edges, the end, at least each second)."""
+        th = self.running
+        if th is None:
+            return None
+        edges = [x for a, b in th["intervals"] for x in (a, b) if x > t]
+        return min(edges + [th["end"], t + 1.0])
+
+    def _end(self, at: float, wall_at: float, now: float, reason: str, out: Out) -> None:
+        th, self.running = self.running, None
+        if reason == "completed" and th["notes"]:
+            reason = "continuous_limit" if any("continuous" in n for n in th["notes"]) else "daily_limit"
+        plan = th["plan"]
+        out.orders.append(orders.DoseEnd(th["key"], wall_at, th["delivered_s"], reason))
+        out.events.append(Event("haptic", now, wall_at, {"pattern": "stop", "reason": "vibration_therapy",
+                                                         "ended": reason}))
+        out.events.append(Event("vibration_session", now, wall_at, {
+            "level": plan.level, "source": plan.source, "reason": reason,
+            "seconds": round(th["delivered_s"], 1), "start": round(th["start_wall"], 3)}))
+        if reason in ALERT_REASONS:
+            out.events.append(Event("alert", now, wall_at, {"reason": reason, "text": ALERT_REASONS[reason]}))

@@ -1,0 +1,117 @@
+"""Every view of the core's state, rendered from one ``Snapshot``: the status line of
+``pi-agent run``, systemd's STATUS=, and MQTT's ``state`` and ``load`` payloads (which the
+dashboard and Home Assistant read). One module, so that the views cannot drift apart.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from pi_agent.core.days import report_day
+from pi_agent.core.faults import describe
+from pi_agent.core.snapshot import Snapshot
+from sensors.units import G
+
+
+def iso(wall: float, zone) -> str:
+    return dt.datetime.fromtimestamp(wall, zone).isoformat(timespec="milliseconds")
+
+
+# -- the status line ------------------------------------------------------------------------
+def summary_line(s: Snapshot) -> str:
+    """The hand and today's hours: 'hand open for 1:23  today: open 2.5 h of 6 h (42%), worn 3.1 h'."""
+    if not s.has_splint:
+        return ""
+    today = s.today
+    since = ""
+    if s.position_since is not None:
+        minutes = int(max(0.0, s.wall - s.position_since) // 60)
+        since = f" for {minutes // 60}:{minutes % 60:02d}"
+    goal = today.goal_s or 1
+    return (f"hand {s.position}{since}  today: open {today.open_s / 3600:.1f} h of "
+            f"{goal / 3600:g} h ({100 * today.open_s / goal:.0f}%), worn {today.worn_s / 3600:.1f} h")
+
+
+def status_line(s: Snapshot, zone, wall: float) -> str:
+    """The line ``pi-agent run`` shows, at wall time ``wall``."""
+    parts = [dt.datetime.fromtimestamp(wall, zone).strftime("%Y-%m-%d %H:%M:%S")]
+    summary = summary_line(s)
+    if summary:
+        parts.append(summary)
+    values = []
+    for ch in s.channels:
+        if ch.t is None:
+            continue
+        if ch.value is None:
+            values.append(f"{ch.name} --")
+        else:
+            values.append(f"{ch.name} {round(ch.value) or 0}°" if ch.kind == "flex"
+                          else f"{ch.name} {max(0.0, ch.value):.1f} N")
+    parts.append(" ".join(values))
+    parts.append(load_text(s))
+    faults = [describe(ch, kind) for ch, kind in s.faults]
+    parts.append("faults: " + ("; ".join(faults) if faults else "none"))
+    return "  |  ".join(parts)
+
+
+def load_text(s: Snapshot) -> str:
+    """The load on the pad as a person reads it: newtons, kilograms, % of body weight,
+    the fingers' share, and where it is against the target band."""
+    load = s.load_n
+    if load is None:
+        return "load --"
+    text = f"load {load:.1f} N ({load / G:.1f} kg"
+    if s.body_weight_kg > 0:
+        text += f", {100 * load / (s.body_weight_kg * G):.0f}% of body weight"
+    text += ")"
+    if s.session:
+        if s.fingers_share is not None:
+            text += f", fingers {100 * s.fingers_share:.0f}%"
+        band = s.band
+        if band is not None:
+            where = "in the band" if band.low_n <= load <= band.high_n else (
+                "over the maximum" if load > band.high_n else "below the band")
+            text += f", {where} ({band.low_n:.0f}-{band.high_n:.0f} N)"
+    return text
+
+
+def systemd_status(s: Snapshot, broker_connected: bool | None) -> str:
+    """The STATUS= line: position, today's open hours, broker connected or not."""
+    text = f"hand {s.position}; open today {s.today.open_s / 3600:.1f} h of {s.goal_s / 3600:g} h"
+    if broker_connected is not None:
+        text += "; broker " + ("connected" if broker_connected else "not connected")
+    if s.faults:
+        text += f"; {len(s.faults)} sensor fault(s)"
+    return text
+
+
+# -- MQTT -------------------------------------------------------------------------------------
+def state_payload(s: Snapshot, zone, wall: float) -> dict:
+    """MQTT's ``state``: the snapshot as JSON (``wall``: the time now)."""
+    load, band, th = s.load_n, s.band, s.therapy
+    return {
+        "time": iso(wall, zone),
+        "position": s.position,
+        "worn": s.worn,
+        "position_since": iso(s.position_since, zone) if s.position_since else None,
+        "channels": {ch.name: None if ch.value is None else round(ch.value, 1) for ch in s.channels},
+        "load_n": None if load is None else round(load, 1),
+        "load_kg": None if load is None else round(load / G, 2),
+        "weight_bearing": {"active": s.session,
+                           "in_band": s.in_band if s.session else None,
+                           "band_n": None if band is None else [round(band.low_n, 1), round(band.high_n, 1)]},
+        "today": report_day(s.today) if s.wall else {},
+        "goal_h": round(s.goal_s / 3600, 2),
+        "targets": {"low": s.targets.low, "high": s.targets.high, "unit": s.targets.unit},
+        "therapy": {"running": th is not None,
+                    "level": th.level if th else None,
+                    "until": iso(th.until_wall, zone) if th else None},
+        "faults": [{"channel": ch, "kind": kind, "text": describe(ch, kind)} for ch, kind in s.faults],
+    }
+
+
+def load_payload(s: Snapshot) -> dict:
+    """MQTT's ``load``: the live load, stamped with the wall time of its reading."""
+    return {"ts": round(s.wall, 3), "load_n": round(s.load_n, 2),
+            "fingers_share": None if s.fingers_share is None else round(s.fingers_share, 3),
+            "in_band": s.in_band, "session": s.session}
