@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import time
-import types
 
 import pytest
 from adafruit_ads1x15 import ADS1115, AnalogIn
@@ -88,8 +87,8 @@ def test_missing_chip_and_failing_transfers_are_os_errors():
 @contextlib.contextmanager
 def _array(cfg, clock, gain, data_rate, noise_lsb=0.0):
     """The default channels at one gain and data rate, on a rig without noise (closed after)."""
-    cfg.sensors = {n: types.SimpleNamespace(**{**vars(s), "gain": gain, "data_rate": data_rate})
-                   for n, s in cfg.sensors.items()}
+    written = "2/3" if gain == 2 / 3 else gain     # as agent.toml writes it
+    cfg = config.changed(cfg, sensors={n: {"gain": written, "data_rate": data_rate} for n in cfg.sensors})
     channels = build_channels(cfg, load_calibration(cfg.calibration_path))
     with Rig(cfg, channels, clock, noise_lsb=noise_lsb) as rig:
         yield rig, SensorArray.configured(cfg, rig.bus, channels, clock), channels

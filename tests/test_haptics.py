@@ -12,6 +12,7 @@ from gpiozero import Device
 from mock_hw.drv2605l import DRV2605LModel
 from mock_hw.gpio import mock_factory
 from mock_hw.i2c import MockI2C
+from pi_agent import config
 from pi_agent.clock import VirtualClock
 from pi_agent.errors import BusError
 from pi_agent.core.orders import Cue, Therapy
@@ -101,15 +102,12 @@ def test_open_motor_builds_the_configured_backend(cfg, factory):
     """open_motor gives an ERM on the given pins, a DRV2605L on the given bus, or no motor."""
     bus = MockI2C()
     bus.add(0x5A, DRV2605LModel())
-    cfg.haptics.backend = "erm"
-    erm = open_motor(cfg, bus, pin_factory=factory)
+    erm = open_motor(config.changed(cfg, haptics={"backend": "erm"}), bus, pin_factory=factory)
     assert isinstance(erm, ErmMotor) and erm.device.pin_factory is factory and erm.kick_s == cfg.haptics.kick_ms / 1000
     erm.close()
-    cfg.haptics.backend = "drv2605l"
-    drv = open_motor(cfg, bus, pin_factory=factory)
+    drv = open_motor(config.changed(cfg, haptics={"backend": "drv2605l"}), bus, pin_factory=factory)
     assert isinstance(drv, Drv2605lMotor) and drv.address == cfg.haptics.drv2605l_address
-    cfg.haptics.backend = "none"
-    assert isinstance(open_motor(cfg, bus, pin_factory=factory), NullMotor)
+    assert isinstance(open_motor(config.changed(cfg, haptics={"backend": "none"}), bus, pin_factory=factory), NullMotor)
 
 
 # -- the DRV2605L through Adafruit's driver, on the register model ---------------------------------
@@ -224,7 +222,7 @@ def test_simulated_rig_drives_the_drv2605l_on_the_adcs_bus(cfg):
     """In a simulation with the DRV2605L backend, cues and therapy reach the chip model on the ADCs' bus."""
     from mock_hw import scenario as scenario_mod
     from pi_agent.simulation import Simulation
-    cfg.haptics.backend = "drv2605l"
+    cfg = config.changed(cfg, haptics={"backend": "drv2605l"})
     scen = scenario_mod.parse({"start": "2026-05-01T09:00:00", "steps": [{"hold": 10}]},
                               {n: s.kind for n, s in cfg.sensors.items()})
     with Simulation(cfg, scen, VirtualClock(scen.start_wall()), zone=scen.zone()) as sim:

@@ -20,8 +20,8 @@ def test_mock_pwm_pin_records_duty_cycles_and_is_restored():
 
 def _rig(cfg, channels, clock, backend="erm"):
     from mock_hw.rig import Rig
-    cfg.haptics.backend = backend
-    return Rig(cfg, channels, clock)
+    from pi_agent import config
+    return Rig(config.changed(cfg, haptics={"backend": backend}), channels, clock)
 
 
 def test_rig_passes_its_pins_and_restores_the_default_on_close(cfg, channels, clock):

@@ -15,6 +15,7 @@ import pytest
 
 from conftest import CONFIG, ROOT, run_cli
 from mock_hw import scenario as scenario_mod
+from pi_agent import config
 from pi_agent.clock import VirtualClock
 from pi_agent.simulate import run_scenario
 from pi_agent.simulation import Simulation
@@ -133,7 +134,7 @@ def test_protocol_three_blocks_and_the_dose_log(cfg, tmp_path):
 
 def test_button_starts_and_stops_the_protocol(cfg, tmp_path):
     """A press on the button starts the protocol; another press stops it."""
-    cfg.therapy.button_pin = 17
+    cfg = config.changed(cfg, therapy={"button_pin": 17})
     scen = scenario_mod.parse({"start": "2026-05-01T09:00:00", "steps": [{"hold": 600}]},
                               {n: s.kind for n, s in cfg.sensors.items()})
     events = []
@@ -156,7 +157,7 @@ def test_button_starts_and_stops_the_protocol(cfg, tmp_path):
 
 def test_reminder_when_worn_but_not_open(cfg, tmp_path):
     """With reminders on, a splint worn closed for 30 minutes gets one gentle cue, and not at night."""
-    cfg.reminders.enabled = True
+    cfg = config.changed(cfg, reminders={"enabled": True})
     closed = {"palm": 3, "wrist": 0, "fingers": 60}
     _, events = run(cfg, tmp_path, [{"hold": 45 * 60, "set": closed}], start="2026-05-01T10:00:00")
     reminders = [e for e in events if e.type == "haptic" and e.data["reason"] == "reminder"]

@@ -127,9 +127,8 @@ def test_events_file_has_haptic_commands_and_sessions(tmp_path):
 
 def test_load_in_kg_and_percent_of_body_weight(cfg, tmp_path):
     """A target in % of body weight resolves to newtons; sessions report the % reached."""
-    cfg.weight_bearing.body_weight_kg = 70.0
-    cfg.weight_bearing.target_unit = "percent_body_weight"
-    cfg.weight_bearing.target_low, cfg.weight_bearing.target_high = 5.0, 15.0   # 34 N to 103 N
+    cfg = config.changed(cfg, weight_bearing={"body_weight_kg": 70.0, "target_unit": "percent_body_weight",
+                                              "target_low": 5.0, "target_high": 15.0})   # 34 N to 103 N
     events = []
     simulate(cfg, tmp_path, pad("2026-05-01T10:00:00", [{"hold": 2}, ramp(2, 45, 25), {"hold": 20},
                                                         ramp(1, 0, 0), {"hold": 5}]), events)

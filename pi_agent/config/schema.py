@@ -1,123 +1,29 @@
-"""The configuration: one TOML file, its schema, its validation and its documentation.
+"""The schema: every key of the configuration, its default, its check and its meaning.
 
-The schema below is the single place where every key, its default, its check and its
-documentation live. ``config/agent.toml`` and the README's configuration reference are
-rendered from it (``python -m pi_agent.config --write``), and a test keeps them in step.
+This is the single place a key is declared. Loading validates a file against it
+(``load.py``), the typed configuration's classes are generated from it (``typed.py``), and
+``config/agent.toml`` and the README's reference are rendered from it (``reference.py``).
+Adding a key is one line here (and ``python -m pi_agent.config --write``).
 
-Loading validates everything at once and raises ``ConfigError`` with one line per
-problem, naming the file, the key path, what was expected and what was found.
+``cross_check`` holds the rules that involve more than one key.
 """
 
 from __future__ import annotations
 
 import difflib
-import logging
-import os
 import re
-import tomllib
-import zoneinfo
 from dataclasses import dataclass
-from pathlib import Path
-from types import SimpleNamespace
-from typing import Any, Callable
+from typing import Any
 
-from pi_agent.errors import ConfigError
-from sensors.units import DATA_RATES, GAINS
-
-PATH_ENV = "OPENPALM_CONFIG"
-SYSTEM_PATH = Path("/etc/openpalm/agent.toml")
-# The calibration that goes with the defaults, installed with the package (the file is
-# config/calibration.toml; pi_agent/defaults/calibration.toml links to it).
-SHIPPED_CALIBRATION = Path(__file__).resolve().parent / "defaults" / "calibration.toml"
-PASSWORD_ENV = "OPENPALM_MQTT_PASSWORD"
-SHIPPED = "the defaults shipped with pi-agent"
-
-log = logging.getLogger("pi_agent.config")
+from pi_agent.config.checks import Check, boolean, choice, gain, i2c_address, number, text, timezone
+from pi_agent.config.secrets import PASSWORD_ENV
+from sensors.units import DATA_RATES
 
 
-# -- checks: each returns (value, None) or (None, "expected ..., got ...") -----------
-Check = Callable[[Any], "tuple[Any, str | None]"]
-
-
-def _got(value: Any) -> str:
-    return f"got {value!r}" if not isinstance(value, str) else f"got '{value}'"
-
-
-def _is_number(v: Any) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool)
-
-
-def number(lo: float | None = None, hi: float | None = None, *, integer: bool = False,
-           lo_open: bool = False) -> Check:
-    what = "a whole number" if integer else "a number"
-    if lo is not None and hi is not None:
-        what += f" from {lo:g} to {hi:g}" if not lo_open else f" above {lo:g} up to {hi:g}"
-    elif lo is not None:
-        what += f" above {lo:g}" if lo_open else f" of at least {lo:g}"
-
-    def check(v):
-        if not _is_number(v) or (integer and not isinstance(v, int)):
-            return None, f"expected {what}, {_got(v)}"
-        if (lo is not None and (v <= lo if lo_open else v < lo)) or (hi is not None and v > hi):
-            return None, f"expected {what}, {_got(v)}"
-        return v, None
-    check.what = what
-    return check
-
-
-def boolean(v):
-    if isinstance(v, bool):
-        return v, None
-    return None, f"expected true or false, {_got(v)}"
-
-
-def text(pattern: str | None = None, what: str = "a string") -> Check:
-    def check(v):
-        if not isinstance(v, str) or (pattern and v and not re.fullmatch(pattern, v)):
-            return None, f"expected {what}, {_got(v)}"
-        return v, None
-    return check
-
-
-def choice(*options: Any) -> Check:
-    def check(v):
-        if v in options and type(v) in {type(o) for o in options}:
-            return v, None
-        shown = ", ".join(repr(o) if isinstance(o, str) else str(o) for o in options)
-        return None, f"expected one of {shown}, {_got(v)}"
-    return check
-
-
-def gain(v):
-    if v == "2/3":
-        return 2 / 3, None
-    if _is_number(v) and v in GAINS and v != 2 / 3:
-        return v, None
-    found = _got(v) if v != 2 / 3 else "got 0.667 (write it as \"2/3\")"
-    return None, f"expected one of 2/3, 1, 2, 4, 8, 16, {found}"
-
-
-def timezone(v):
-    if not isinstance(v, str):
-        return None, f"expected an IANA time zone such as 'Europe/London', {_got(v)}"
-    if v == "":
-        return v, None
-    try:
-        zoneinfo.ZoneInfo(v)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        return None, f"expected an IANA time zone such as 'Europe/London', {_got(v)}"
-    return v, None
-
-
-def i2c_address(v):
-    if isinstance(v, int) and not isinstance(v, bool) and 0x48 <= v <= 0x4B:
-        return v, None
-    return None, f"expected an ADS1115 address 0x48 to 0x4B (ADDR to GND, VDD, SDA, SCL), {_got(v)}"
-
-
-# -- the schema ----------------------------------------------------------------------
 @dataclass(frozen=True)
 class Key:
+    """One key: its default, its meaning (one line, shown in agent.toml and the README),
+    and the check its value must pass."""
     default: Any
     doc: str
     check: Check
@@ -307,59 +213,14 @@ SCHEMA: dict[str, dict[str, Key] | Named] = {
 }
 
 
-# -- loading -------------------------------------------------------------------------
-def _did_you_mean(name: str, options) -> str:
+def did_you_mean(name: str, options) -> str:
     close = difflib.get_close_matches(name, list(options), n=1)
     return f" (did you mean '{close[0]}'?)" if close else ""
 
 
-def _check_table(path: str, raw: Any, keys: dict[str, Key], problems: list[str],
-                 named: bool = False) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    if not isinstance(raw, dict):
-        problems.append(f"{path}: expected a table, {_got(raw)}")
-        return {k: key.default for k, key in keys.items()}
-    for name in raw:
-        if name not in keys:
-            problems.append(f"{path}.{name}: unknown key{_did_you_mean(name, keys)}")
-    for name, key in keys.items():
-        if name in raw:
-            value, problem = key.check(raw[name])
-            if problem:
-                problems.append(f"{path}.{name}: {problem}")
-                value = key.default
-            out[name] = value
-        elif named and key.required:
-            problems.append(f"{path}.{name}: missing (expected {key.doc.rstrip('.')})")
-            out[name] = key.default
-        else:
-            out[name] = key.default
-    return out
-
-
-def validate(data: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
-    """Check a parsed TOML document against the schema: (values, problems)."""
-    problems: list[str] = []
-    values: dict[str, Any] = {}
-    for name in data:
-        if name not in SCHEMA:
-            problems.append(f"{name}: unknown section{_did_you_mean(name, SCHEMA)}")
-    for section, spec in SCHEMA.items():
-        raw = data.get(section)
-        if isinstance(spec, Named):
-            layout = spec.default if raw is None else raw
-            if not isinstance(layout, dict):
-                problems.append(f"{section}: expected tables such as [{section}.NAME], {_got(layout)}")
-                layout = spec.default
-            values[section] = {n: _check_table(f"{section}.{n}", t, spec.keys, problems, named=True)
-                               for n, t in layout.items()}
-        else:
-            values[section] = _check_table(section, {} if raw is None else raw, spec, problems)
-    _cross_check(values, problems)
-    return values, problems
-
-
-def _cross_check(v: dict[str, Any], problems: list[str]) -> None:
+def cross_check(v: dict[str, Any], problems: list[str]) -> None:
+    """The rules between keys, on checked values (section -> key -> value): each broken
+    one adds a line to ``problems``."""
     chips, sensors = v["chips"], v["sensors"]
     addresses: dict[int, str] = {}
     for name, chip in chips.items():
@@ -373,7 +234,7 @@ def _cross_check(v: dict[str, Any], problems: list[str]) -> None:
             problems.append(f"sensors.{name}: expected a channel name of lower-case letters, digits and _")
         if s["chip"] not in chips:
             problems.append(f"sensors.{name}.chip: expected one of the chips "
-                            f"{', '.join(sorted(chips))}, got '{s['chip']}'{_did_you_mean(s['chip'], chips)}")
+                            f"{', '.join(sorted(chips))}, got '{s['chip']}'{did_you_mean(s['chip'], chips)}")
             continue
         where = (s["chip"], s["input"])
         if where in used:
@@ -404,194 +265,3 @@ def _cross_check(v: dict[str, Any], problems: list[str]) -> None:
         problems.append(f"weight_bearing.wake_n: expected at most start_n ({wb['start_n']:g}), got {wb['wake_n']:g}")
 
 
-def _namespace(values: dict[str, Any]) -> SimpleNamespace:
-    ns = SimpleNamespace()
-    for section, content in values.items():
-        if isinstance(SCHEMA[section], Named):
-            setattr(ns, section, {n: SimpleNamespace(name=n, **t) for n, t in content.items()})
-        else:
-            setattr(ns, section, SimpleNamespace(**content))
-    return ns
-
-
-def locate(given: Path | str | None, environ=os.environ, system: Path = SYSTEM_PATH) -> Path | None:
-    """The configuration file a command uses: the one given (``--config``), else
-    ``$OPENPALM_CONFIG``, else the system's ``/etc/openpalm/agent.toml`` when it exists;
-    None when there is none, and the shipped defaults apply. A file that is named but
-    missing is not skipped: loading it reports it."""
-    if given is not None:
-        return Path(given)
-    if environ.get(PATH_ENV):
-        return Path(environ[PATH_ENV])
-    if system.exists():
-        return system
-    return None
-
-
-def load(path: Path | str | None = None) -> SimpleNamespace:
-    """Load and validate the configuration file, or raise ConfigError (one line per
-    problem); None gives the defaults shipped with the package. Logs which one is used."""
-    if path is None:
-        log.info("configuration: %s (no --config, no $%s, no %s)", SHIPPED, PATH_ENV, SYSTEM_PATH)
-        return defaults()
-    cfg = _load_file(Path(path))
-    log.info("configuration: %s", path)
-    return cfg
-
-
-def _load_file(path: Path) -> SimpleNamespace:
-    try:
-        raw_text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: configuration file not found") from None
-    except IsADirectoryError:
-        raise ConfigError(f"{path}: expected a configuration file, got a folder") from None
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read the configuration file: {exc.strerror}") from None
-    except UnicodeDecodeError:
-        raise ConfigError(f"{path}: expected UTF-8 text, got bytes that are not") from None
-    try:
-        data = tomllib.loads(raw_text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
-    values, problems = validate(data)
-    if problems:
-        raise ConfigError([f"{path}: {p}" for p in problems])
-    cfg = _namespace(values)
-    cfg.path = path
-    cfg.calibration_path = (path.parent / cfg.hardware.calibration).resolve() \
-        if not Path(cfg.hardware.calibration).is_absolute() else Path(cfg.hardware.calibration)
-    return cfg
-
-
-def set_key(path: Path, section: str, key: str, value: str) -> None:
-    """Set one string key in the configuration file, keeping everything else as written
-    (comments included), atomically; then check that the file is still valid."""
-    lines = Path(path).read_text(encoding="utf-8").splitlines()
-    new = f'{key} = "{value}"'
-    current, inside, done = None, False, False
-    for i, line in enumerate(lines):
-        stripped = line.strip()
-        if stripped.startswith("["):
-            if inside and not done:
-                lines.insert(i, new)
-                done = True
-                break
-            inside = stripped == f"[{section}]"
-        elif inside and re.match(rf"{re.escape(key)}\s*=", stripped):
-            lines[i] = new
-            done = True
-            break
-    if not done:
-        if inside:
-            lines.append(new)
-        else:
-            lines += ["", f"[{section}]", new]
-    tmp = Path(str(path) + ".tmp")
-    tmp.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
-    _load_file(Path(path))
-
-
-def defaults() -> SimpleNamespace:
-    """The configuration with every default, as if from an empty file."""
-    values, problems = validate({})
-    assert not problems, problems
-    cfg = _namespace(values)
-    cfg.path = None
-    cfg.calibration_path = SHIPPED_CALIBRATION
-    return cfg
-
-
-def mqtt_password(cfg: SimpleNamespace, environ=os.environ) -> str | None:
-    """The broker password from the environment or its file (systemd's credential folder
-    counts too); never from the main configuration, and never logged."""
-    if environ.get(PASSWORD_ENV):
-        return environ[PASSWORD_ENV]
-    name = cfg.mqtt.password_file
-    if not name:
-        creds = environ.get("CREDENTIALS_DIRECTORY")
-        candidate = Path(creds) / "mqtt_password" if creds else None
-        if candidate is None or not candidate.is_file():
-            return None
-        name = str(candidate)
-    path = Path(name)
-    if not path.is_absolute() and cfg.path is not None:
-        path = cfg.path.parent / path
-    try:
-        return path.read_text(encoding="utf-8").strip() or None     # an empty file: no password
-    except OSError as exc:
-        raise ConfigError(f"{cfg.path}: mqtt.password_file: cannot read '{path}': {exc.strerror}") from None
-
-
-# -- rendering the documented defaults ------------------------------------------------
-def _toml_literal(value: Any, example: str | None) -> str:
-    if example is not None:
-        return example
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, str):
-        return f'"{value}"'
-    if isinstance(value, float) and value == 2 / 3:
-        return '"2/3"'
-    return repr(value)
-
-
-def render_toml() -> str:
-    """The shipped ``config/agent.toml``: every key with its default and its documentation."""
-    out = ["# OpenPalm pi-agent configuration. Every key is shown with its default.",
-           "# Generated from the schema in pi_agent/config.py (python -m pi_agent.config --write).",
-           "# The MQTT password never goes here: see mqtt.password_file.", ""]
-    for section, spec in SCHEMA.items():
-        if isinstance(spec, Named):
-            out.append(f"# {spec.doc}")
-            for i, (name, table) in enumerate(spec.default.items()):
-                out.append(f"[{section}.{name}]")
-                for key, value in table.items():
-                    if i == 0:
-                        out.append(f"# {spec.keys[key].doc}")
-                    lit = f"0x{value:02x}" if key == "address" else _toml_literal(value, None)
-                    out.append(f"{key} = {lit}")
-                out.append("")
-        else:
-            out.append(f"[{section}]")
-            for key, k in spec.items():
-                out.append(f"# {k.doc}")
-                out.append(f"{key} = {_toml_literal(k.default, k.example)}")
-            out.append("")
-    return "\n".join(out)
-
-
-def render_markdown() -> str:
-    """The README's configuration reference."""
-    out = ["| key | default | meaning |", "| --- | --- | --- |"]
-    for section, spec in SCHEMA.items():
-        if isinstance(spec, Named):
-            for key, k in spec.keys.items():
-                out.append(f"| `{section}.NAME.{key}` | see `config/agent.toml` | {k.doc} |")
-        else:
-            for key, k in spec.items():
-                out.append(f"| `{section}.{key}` | `{_toml_literal(k.default, k.example)}` | {k.doc} |")
-    return "\n".join(out)
-
-
-README_START, README_END = "<!-- config-reference:start -->", "<!-- config-reference:end -->"
-
-
-def render_readme(readme: str) -> str:
-    """The README with its configuration reference (between the markers) rendered anew."""
-    head, rest = readme.split(README_START, 1)
-    _, tail = rest.split(README_END, 1)
-    return f"{head}{README_START}\n{render_markdown()}\n{README_END}{tail}"
-
-
-if __name__ == "__main__":  # python -m pi_agent.config --write
-    import sys
-    root = Path(__file__).resolve().parent.parent
-    if "--write" in sys.argv:
-        (root / "config" / "agent.toml").write_text(render_toml(), encoding="utf-8")
-        readme = root / "README.md"
-        readme.write_text(render_readme(readme.read_text(encoding="utf-8")), encoding="utf-8")
-        print(f"wrote {root / 'config' / 'agent.toml'} and the reference in {readme}")
-    else:
-        print(render_toml())

@@ -1,0 +1,113 @@
+"""The value checks of the configuration schema.
+
+A check takes a value as TOML gives it and returns ``(value, None)`` when it is valid, or
+``(None, "expected ..., got ...")``: the second half of the one line a user reads. Each
+check also says, as ``check.type``, the Python type of the values it lets through; the
+typed configuration's fields are declared with it.
+"""
+
+from __future__ import annotations
+
+import re
+import zoneinfo
+from typing import Any, Callable
+
+from sensors.units import GAINS
+
+Check = Callable[[Any], "tuple[Any, str | None]"]
+
+
+def got(value: Any) -> str:
+    """How a found value is shown: ``got 3``, ``got 'fast'``."""
+    return f"got {value!r}" if not isinstance(value, str) else f"got '{value}'"
+
+
+def _is_number(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def _typed(check, type_: type) -> Check:
+    check.type = type_
+    return check
+
+
+def number(lo: float | None = None, hi: float | None = None, *, integer: bool = False,
+           lo_open: bool = False) -> Check:
+    what = "a whole number" if integer else "a number"
+    if lo is not None and hi is not None:
+        what += f" from {lo:g} to {hi:g}" if not lo_open else f" above {lo:g} up to {hi:g}"
+    elif lo is not None:
+        what += f" above {lo:g}" if lo_open else f" of at least {lo:g}"
+
+    def check(v):
+        if not _is_number(v) or (integer and not isinstance(v, int)):
+            return None, f"expected {what}, {got(v)}"
+        if (lo is not None and (v <= lo if lo_open else v < lo)) or (hi is not None and v > hi):
+            return None, f"expected {what}, {got(v)}"
+        return v, None
+    check.what = what
+    return _typed(check, int if integer else float)
+
+
+def boolean(v):
+    if isinstance(v, bool):
+        return v, None
+    return None, f"expected true or false, {got(v)}"
+
+
+boolean.type = bool
+
+
+def text(pattern: str | None = None, what: str = "a string") -> Check:
+    def check(v):
+        if not isinstance(v, str) or (pattern and v and not re.fullmatch(pattern, v)):
+            return None, f"expected {what}, {got(v)}"
+        return v, None
+    return _typed(check, str)
+
+
+def choice(*options: Any) -> Check:
+    types = {type(o) for o in options}
+
+    def check(v):
+        if v in options and type(v) in types:
+            return v, None
+        shown = ", ".join(repr(o) if isinstance(o, str) else str(o) for o in options)
+        return None, f"expected one of {shown}, {got(v)}"
+    return _typed(check, next(iter(types)) if len(types) == 1 else object)
+
+
+def gain(v):
+    if v == "2/3":
+        return 2 / 3, None
+    if _is_number(v) and v in GAINS and v != 2 / 3:
+        return v, None
+    found = got(v) if v != 2 / 3 else "got 0.667 (write it as \"2/3\")"
+    return None, f"expected one of 2/3, 1, 2, 4, 8, 16, {found}"
+
+
+gain.type = float
+
+
+def timezone(v):
+    if not isinstance(v, str):
+        return None, f"expected an IANA time zone such as 'Europe/London', {got(v)}"
+    if v == "":
+        return v, None
+    try:
+        zoneinfo.ZoneInfo(v)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        return None, f"expected an IANA time zone such as 'Europe/London', {got(v)}"
+    return v, None
+
+
+timezone.type = str
+
+
+def i2c_address(v):
+    if isinstance(v, int) and not isinstance(v, bool) and 0x48 <= v <= 0x4B:
+        return v, None
+    return None, f"expected an ADS1115 address 0x48 to 0x4B (ADDR to GND, VDD, SDA, SCL), {got(v)}"
+
+
+i2c_address.type = int
