@@ -3,6 +3,7 @@ clear line and exit status 78, with no traceback."""
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from pathlib import Path
 
@@ -11,6 +12,7 @@ import pytest
 import pi_agent
 from conftest import CONFIG, ROOT, run_cli
 from pi_agent import config
+from pi_agent.errors import ConfigError
 
 
 def test_shipped_config_passes_check_config():
@@ -175,6 +177,51 @@ def test_shipped_defaults_are_the_shipped_files():
     for section in config.SCHEMA:
         assert getattr(shipped, section) == getattr(file, section), section
     assert shipped.calibration_path.read_bytes() == file.calibration_path.read_bytes()
+
+
+def test_configuration_is_typed_and_frozen():
+    """Every schema key is a field of its section's frozen dataclass, typed by its check and
+    defaulting to its default; named tables are read-only mappings; nothing can be assigned."""
+    cfg = config.defaults()
+    assert [f.name for f in dataclasses.fields(cfg)] == [*config.SCHEMA, "path", "calibration_path"]
+    for section, spec in config.SCHEMA.items():
+        keys = spec.keys if isinstance(spec, config.Named) else spec
+        fields = {f.name: f for f in dataclasses.fields(config.SECTIONS[section])}
+        assert list(fields) == (["name"] if isinstance(spec, config.Named) else []) + list(keys), section
+        for key, k in keys.items():
+            assert fields[key].default == k.default and fields[key].type is k.check.type, f"{section}.{key}"
+            assert k.check(k.default) == (k.default, None), f"{section}.{key}: default fails its check"
+            assert isinstance(k.default, (int, float) if k.check.type is float else k.check.type), f"{section}.{key}"
+        assert config.SECTIONS[section].__dataclass_params__.frozen, section
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        cfg.weight_bearing.start_n = 30.0
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        cfg.sensors["wrist"].kind = "force"
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        cfg.path = Path("elsewhere.toml")
+    with pytest.raises(TypeError):
+        cfg.chips["spare"] = cfg.chips["splint"]
+    with pytest.raises(AttributeError):     # slots: no stray attribute either
+        object.__setattr__(cfg.haptics, "bakend", "none")
+    assert cfg.sensors["wrist"].name == "wrist" and cfg.chips["splint"].address == 0x48
+
+
+def test_changed_copy_is_checked_like_the_file():
+    """config.changed gives a new configuration with keys set as in the file, leaves the
+    original alone, and refuses what the file would refuse, with the same lines."""
+    cfg = config.load(CONFIG)
+    new = config.changed(cfg, haptics={"backend": "none"}, sensors={"wrist": {"gain": "2/3"}})
+    assert (new.haptics.backend, new.sensors["wrist"].gain, new.sensors["fingers"].gain) == ("none", 2 / 3, 1)
+    assert (cfg.haptics.backend, cfg.sensors["wrist"].gain) == ("erm", 1)
+    assert new.path == cfg.path and new.calibration_path == cfg.calibration_path
+    with pytest.raises(ConfigError) as err:
+        config.changed(cfg, haptics={"bakend": "none"}, weight_bearing={"end_n": 30.0}, hardwar={})
+    assert err.value.problems == [
+        f"{CONFIG}, changed: haptics.bakend: unknown key (did you mean 'backend'?)",
+        f"{CONFIG}, changed: hardwar: unknown section (did you mean 'hardware'?)",
+        f"{CONFIG}, changed: weight_bearing.end_n: expected less than start_n (20), got 30"]
+    with pytest.raises(ConfigError, match=r"sensors\.extra\.chip: missing"):
+        config.changed(cfg, sensors={"extra": {"input": 3, "kind": "flex"}})
 
 
 def test_commands_that_write_need_a_configuration_file(tmp_path):
