@@ -26,6 +26,10 @@ STEP_KINDS = ("hold", "ramp", "clock_step", "fault", "power_cut", "command")
 STEP_KEYS = {"hold": {"hold", "set"}, "ramp": {"ramp", "to"}, "clock_step": {"clock_step"},
              "fault": {"fault"}, "power_cut": {"power_cut"}, "command": {"command"}}
 TOP_KEYS = ("name", "start", "timezone", "seed", "noise", "steps")
+MAX_SECONDS = 366 * 86400.0        # a step, and a whole scenario, last at most a (leap) year
+MAX_CLOCK_STEP_S = 10 * 365 * 86400.0
+MAX_VALUE = 10_000.0               # degrees or newtons: far beyond any hand
+MAX_NOISE = 100.0
 
 
 @dataclass(frozen=True)
@@ -141,8 +145,8 @@ def parse(data: Any, channels: dict[str, str], where: str = "scenario") -> Scena
                 bad(f"noise.{key}", f"unknown key{_did_you_mean(key, ('deg', 'newton'))}")
         for key in ("deg", "newton"):
             v = noise.get(key, 0.0)
-            if not _number(v) or v < 0:
-                bad(f"noise.{key}", f"expected a standard deviation of at least 0, got {v!r}")
+            if not _number(v) or not 0 <= v <= MAX_NOISE:
+                bad(f"noise.{key}", f"expected a standard deviation from 0 to {MAX_NOISE:g}, got {v!r}")
             elif key == "deg":
                 noise_deg = float(v)
             else:
@@ -153,6 +157,10 @@ def parse(data: Any, channels: dict[str, str], where: str = "scenario") -> Scena
         steps = []
     for i, step in enumerate(steps):
         _check_step(f"steps[{i}]", step, channels, bad)
+    if not problems:
+        total = sum(float(next(iter(_durations(step)), 0.0)) for step in steps)
+        if total > MAX_SECONDS:
+            bad("steps", f"expected at most {MAX_SECONDS / 86400:g} days in all, got {total / 86400:.1f} days")
     name = data.get("name", "")
     if problems:
         raise ScenarioError(problems)
@@ -179,8 +187,11 @@ def _check_step(path: str, step: Any, channels: dict[str, str], bad) -> None:
             bad(f"{path}.{key}", f"unknown key for a {kind} step{_did_you_mean(key, STEP_KEYS[kind])}")
 
     def seconds(p: str, v: Any, allow_negative: bool = False) -> None:
-        if not _number(v) or (v < 0 and not allow_negative):
-            bad(p, f"expected {'a number of' if allow_negative else 'at least 0'} seconds, got {v!r}")
+        if allow_negative:
+            if not _number(v) or abs(v) > MAX_CLOCK_STEP_S:
+                bad(p, f"expected a number of seconds from {-MAX_CLOCK_STEP_S:g} to {MAX_CLOCK_STEP_S:g}, got {v!r}")
+        elif not _number(v) or not 0 <= v <= MAX_SECONDS:
+            bad(p, f"expected seconds from 0 to {MAX_SECONDS:g} (a year), got {v!r}")
 
     def values(p: str, v: Any) -> None:
         if not isinstance(v, dict):
@@ -189,8 +200,8 @@ def _check_step(path: str, step: Any, channels: dict[str, str], bad) -> None:
         for ch, x in v.items():
             if ch not in channels:
                 bad(f"{p}.{ch}", f"unknown channel{_did_you_mean(ch, channels)}")
-            elif not _number(x):
-                bad(f"{p}.{ch}", f"expected a number, got {x!r}")
+            elif not _number(x) or abs(x) > MAX_VALUE:
+                bad(f"{p}.{ch}", f"expected a number from {-MAX_VALUE:g} to {MAX_VALUE:g}, got {x!r}")
 
     if kind == "hold":
         seconds(f"{path}.hold", step["hold"])
@@ -232,6 +243,18 @@ def _check_step(path: str, step: Any, channels: dict[str, str], bad) -> None:
             bad(f"{path}.command", f"unknown keys {sorted(set(c) - {'name', 'args'})}")
         elif "args" in c and not isinstance(c["args"], dict):
             bad(f"{path}.command.args", f"expected a JSON object, got {c['args']!r}")
+
+
+def _durations(step: dict):
+    """The seconds a (valid) step lets pass."""
+    if "hold" in step:
+        yield step["hold"]
+    elif "ramp" in step:
+        yield step["ramp"]
+    elif "fault" in step:
+        yield step["fault"]["for"]
+    elif "power_cut" in step:
+        yield step["power_cut"]["off"]
 
 
 def build_timeline(steps: list[dict], channels: dict[str, str]) -> Timeline:
@@ -296,6 +319,8 @@ def load(path: str | Path, channels: dict[str, str]) -> Scenario:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise ScenarioError(f"{path}: not valid JSON: {exc}") from None
+    except RecursionError:
+        raise ScenarioError(f"{path}: not valid JSON: nested too deeply") from None
     return parse(data, channels, str(path))
 
 

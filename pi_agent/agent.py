@@ -60,6 +60,7 @@ class Agent:
             stored, settings = store.days(first.isoformat()), store.meta("settings") or {}
         self.core = Core(cfg, zone, t=now, stored_days=stored, settings=settings,
                          max_push_n=channels.pad.max_push_n if channels.pad is not None else None)
+        self._doses: dict[str, int] = {}                         # the core's dose keys -> store rows
         self.poll_motor = True           # the loop plays the motor's timeline (no MotorThread)
         self.listeners: list[Callable[[Event], None]] = [on_event] if on_event is not None else []
         self.on_refresh: Callable[[], None] | None = None
@@ -86,7 +87,8 @@ class Agent:
         self.inbox_budget = 20         # commands run per turn, so a flood never delays the sampling
         self.button = None
         self._waiting: dict[str, Callable[[dict], None]] = {}   # responses that come later (tare)
-        self._doses: dict[str, int] = {}                         # the core's dose keys -> store rows
+        if store is not None:       # doses that a power cut left open count before anything starts
+            self.apply(self.core.recover(store.doses(since=wall - 2 * 86400.0), now, wall))
 
     # -- one turn of the loop -------------------------------------------------------
     def period(self, turn: str) -> float:
@@ -169,16 +171,19 @@ class Agent:
     def apply(self, step: Step, respond: Callable[[dict], None] | None = None) -> None:
         for event in step.events:
             self._emit(event)
+        unbooked = False            # a dose the store could not book: its motor order is not played
         for order in step.orders:
-            if isinstance(order, (orders.Cue, orders.Therapy, orders.TherapyOff)):
+            if isinstance(order, orders.Therapy) and unbooked:
+                self.apply(self.core.motor_stopped(self.clock.monotonic(), self.clock.wall(), "error"))
+            elif isinstance(order, (orders.Cue, orders.Therapy, orders.TherapyOff)):
                 if self.player is not None:
                     self.player.apply(order)
             elif isinstance(order, orders.Checkpoint):
                 self._checkpoint(order)
             elif isinstance(order, orders.Response):
                 self._answer(order, respond)
-            elif isinstance(order, (orders.DoseStart, orders.DoseProgress, orders.DoseEnd)):
-                self._dose(order)
+            elif isinstance(order, (orders.DoseStart, orders.DoseEnd)):
+                unbooked = not self._dose(order) and isinstance(order, orders.DoseStart)
             elif isinstance(order, orders.SaveTare):
                 self._save_tare(order)
             elif isinstance(order, orders.Republish):
@@ -215,8 +220,9 @@ class Agent:
     def _checkpoint(self, record: orders.Checkpoint) -> None:
         if self.store is None:
             return
+        doses = {self._doses[key]: seconds for key, seconds in record.doses.items() if key in self._doses}
         try:
-            self.store.checkpoint(record.days, record.bouts, record.meta)
+            self.store.checkpoint(record.days, record.bouts, record.meta, doses)
         except StoreError as exc:
             if "settings" in record.meta:
                 log.error("%s; the new setting holds until the agent restarts", exc)
@@ -224,17 +230,26 @@ class Agent:
                 log.error("%s; keeping the totals in memory and trying again at the next checkpoint", exc)
                 self.core.checkpoint_failed(record)
 
-    def _dose(self, order) -> None:
+    def _dose(self, order) -> bool:
+        """Write the dose log (a dose is booked before its motor starts); False if it failed."""
         if self.store is None:
-            return
+            return True
         try:
             if isinstance(order, orders.DoseStart):
-                self._doses[order.key] = self.store.dose_start(order.day, order.start, order.level, order.source)
-            elif order.key in self._doses:
-                if isinstance(order, orders.DoseEnd):
-                    self.store.dose_end(self._doses.pop(order.key), order.stop, order.seconds, order.reason)
+                self._doses[order.key] = self.store.dose_start(order.day, order.start, order.planned_end,
+                                                               order.level, order.source)
+            else:
+                row = self._doses.pop(order.key, None)
+                if row is None and order.key.startswith("row:"):
+                    row = int(order.key[4:])       # a dose of an earlier run, closed after a restart
+                if row is not None:
+                    self.store.dose_end(row, order.stop, order.seconds, order.reason)
         except StoreError as exc:
+            if isinstance(order, orders.DoseStart):
+                log.error("%s; the vibration does not start unbooked", exc)
+                return False
             log.error("%s; the dose still counts in the day's total", exc)
+        return True
 
     # -- running ---------------------------------------------------------------------
     def run_until(self, t_end: float) -> None:
@@ -317,7 +332,14 @@ class Agent:
         """Run a command; the response goes to ``respond`` when it is done (a tare's later).
         Bad input never raises: it gets an error response."""
         self._motor_news()
-        step = self.core.command(name, payload, self.clock.monotonic(), self.clock.wall())
+        try:
+            step = self.core.command(name, payload, self.clock.monotonic(), self.clock.wall())
+        except Exception as exc:          # a bug must not stop the agent: answered, logged once
+            log.exception("command %s failed", name)
+            if respond is not None:
+                respond({"status": "error", "transaction": None,
+                         "error": f"{name}: the monitor could not run it ({type(exc).__name__}); nothing changed"})
+            return
         if not any(isinstance(o, orders.Response) for o in step.orders):
             if respond is not None:
                 self._waiting[name] = respond

@@ -16,11 +16,12 @@ import zoneinfo
 from pathlib import Path
 
 from pi_agent import __version__, config
-from pi_agent.errors import ConfigError, InputError, SensorError, StoreError
+from pi_agent.errors import ConfigError, InputError, SensorError, StoreAccessError, StoreError
 from pi_agent.systemd import Notifier
 
 EX_DATAERR = 65
 EX_UNAVAILABLE = 69
+EX_NOPERM = 77            # the store or its folder may not be read or written: systemd does not restart
 EX_CONFIG = 78
 
 log = logging.getLogger("pi_agent")
@@ -245,10 +246,16 @@ def _resume_point(state_dir: Path, scenario_path: Path, speed: float) -> float:
             return max(0.0, (time.time() - saved["started"]) * speed)
     except (OSError, ValueError, KeyError, TypeError):
         pass
-    Path(state_dir).mkdir(parents=True, exist_ok=True)
     tmp = marker.with_suffix(".tmp")
-    tmp.write_text(json.dumps({**ident, "started": time.time()}))
-    os.replace(tmp, marker)
+    try:
+        Path(state_dir).mkdir(parents=True, exist_ok=True)
+        tmp.write_text(json.dumps({**ident, "started": time.time()}))
+        os.replace(tmp, marker)
+    except PermissionError:
+        raise StoreAccessError(f"{state_dir}: cannot write in the state directory: permission denied or a "
+                               f"read-only file system (check its owner, mode and mount); nothing was changed") from None
+    except OSError as exc:
+        raise StoreError(f"{state_dir}: cannot write in the state directory: {exc.strerror}") from None
     return 0.0
 
 
@@ -369,6 +376,9 @@ def main(argv: list[str] | None = None) -> int:
         for line in exc.problems:
             print(line, file=sys.stderr)
         return EX_DATAERR
+    except StoreAccessError as exc:
+        print(f"pi-agent: {exc}", file=sys.stderr)
+        return EX_NOPERM
     except StoreError as exc:
         print(f"pi-agent: {exc}", file=sys.stderr)
         return EX_UNAVAILABLE

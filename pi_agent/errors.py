@@ -48,3 +48,9 @@ class ConversionTimeout(SensorError, TimeoutError):
 # Store.
 class StoreError(OpenPalmError, OSError):
     """The durable store cannot be used."""
+
+
+class StoreAccessError(StoreError, PermissionError):
+    """The store or its folder cannot be read or written by this user: a fault of the
+    set-up (owner, mode, a read-only file system), never damage; it does not heal by a
+    restart, so the agent exits with its own status (77) and changes nothing."""

@@ -112,6 +112,8 @@ class MotorPlayer:
             self._apply(now)
             self._therapy = {"level": order.level, "intervals": order.intervals, "budget_s": order.budget_s,
                              "on_s": 0.0, "end": order.intervals[-1][1] if order.intervals else now}
+            if order.continuous_s > self._run_s:     # vibration of an earlier run, no rest since
+                self._run_s, self._off_since = order.continuous_s, now
             self._apply(now)
         self._wake.set()
 

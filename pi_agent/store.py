@@ -20,12 +20,12 @@ import threading
 import time
 from pathlib import Path
 
-from pi_agent.errors import StoreError
+from pi_agent.errors import StoreAccessError, StoreError
 
 log = logging.getLogger("pi_agent.store")
 
 FILENAME = "openpalm.db"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2       # 2: doses.planned_end (a dose is booked before the motor starts)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -37,8 +37,15 @@ CREATE TABLE IF NOT EXISTS outbox (id TEXT PRIMARY KEY, topic TEXT NOT NULL, pay
                                    created REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS doses (
     id INTEGER PRIMARY KEY, day TEXT NOT NULL, start REAL NOT NULL, stop REAL, seconds REAL,
-    level TEXT NOT NULL, source TEXT NOT NULL, reason TEXT);
+    level TEXT NOT NULL, source TEXT NOT NULL, reason TEXT, planned_end REAL);
 """
+
+
+def _access_problem(exc: sqlite3.Error) -> bool:
+    """SQLite's words for a file or folder it may not read or write (not damage)."""
+    text = str(exc).lower()
+    return any(words in text for words in ("unable to open database file", "readonly database",
+                                           "read-only", "permission", "access"))
 
 
 class Store:
@@ -50,13 +57,31 @@ class Store:
         if readonly:
             if not self.path.exists():
                 raise StoreError(f"{self.path}: no store yet (the agent has not run with this state directory)")
+            if not os.access(self.path, os.R_OK):
+                raise StoreAccessError(f"{self.path}: cannot read the store: permission denied "
+                                       f"(check the file's owner and mode)")
             self.db = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, timeout=5)
+            self._read("SELECT 1 FROM meta LIMIT 1")      # a damaged file says so now, in one line
             return
         try:
             self.dir.mkdir(parents=True, exist_ok=True)
+        except PermissionError:
+            raise StoreAccessError(f"{self.dir}: cannot create the state directory: permission denied") from None
         except OSError as exc:
             raise StoreError(f"{self.dir}: cannot create the state directory: {exc.strerror}") from None
+        self._check_access()
         self.db = self._open_checked()
+
+    def _check_access(self) -> None:
+        """A store this user may not read and write is a set-up fault: said, never 'repaired'."""
+        if not os.access(self.dir, os.W_OK | os.X_OK):
+            raise StoreAccessError(f"{self.dir}: cannot write in the state directory: permission denied or a "
+                                   f"read-only file system (check its owner, mode and mount); nothing was changed")
+        for suffix in ("", "-wal", "-shm"):
+            path = Path(str(self.path) + suffix)
+            if path.exists() and not os.access(path, os.R_OK | os.W_OK):
+                raise StoreAccessError(f"{path}: cannot read and write the store: permission denied (check the "
+                                       f"file's owner and mode); nothing was changed")
 
     # -- opening -----------------------------------------------------------------------
     def _connect(self) -> sqlite3.Connection:
@@ -74,6 +99,11 @@ class Store:
                 if result != [("ok",)]:
                     problem = "; ".join(r[0] for r in result[:3])
                     db.close()
+            except sqlite3.OperationalError as exc:
+                if _access_problem(exc):
+                    raise StoreAccessError(f"{self.path}: cannot open the store: {exc} (check the owner and "
+                                           f"mode of the file and its folder); nothing was changed") from None
+                problem = str(exc)
             except sqlite3.DatabaseError as exc:
                 problem = str(exc)
             if problem is not None:
@@ -81,7 +111,10 @@ class Store:
         try:
             db = self._connect()
             db.executescript(_SCHEMA)
-            db.execute("INSERT OR IGNORE INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
+            columns = [r[1] for r in db.execute("PRAGMA table_info(doses)")]
+            if "planned_end" not in columns:        # a store of the first version
+                db.execute("ALTER TABLE doses ADD COLUMN planned_end REAL")
+            db.execute("INSERT OR REPLACE INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"{self.path}: cannot open the store: {exc}") from None
         return db
@@ -97,27 +130,47 @@ class Store:
                   self.path, problem, aside.name)
 
     # -- reading -----------------------------------------------------------------------
+    def _read(self, sql: str, params: tuple = ()) -> list[tuple]:
+        """Rows of a query; a damaged or unreadable file is a StoreError of one line."""
+        try:
+            return self.db.execute(sql, params).fetchall()
+        except sqlite3.OperationalError as exc:
+            if _access_problem(exc):
+                raise StoreAccessError(f"{self.path}: cannot read the store: {exc}") from None
+            raise StoreError(f"{self.path}: cannot read the store: {exc}") from None
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"{self.path}: the store is damaged ({exc}); the agent moves a damaged store "
+                             f"aside and starts a new one when it next starts") from None
+
+    def _json(self, text: str, what: str):
+        try:
+            return json.loads(text)
+        except ValueError:
+            raise StoreError(f"{self.path}: the store is damaged ({what} is not readable)") from None
+
     def load_day(self, day: str) -> dict | None:
-        row = self.db.execute("SELECT data FROM days WHERE day = ?", (day,)).fetchone()
-        return json.loads(row[0]) if row else None
+        rows = self._read("SELECT data FROM days WHERE day = ?", (day,))
+        return self._json(rows[0][0], f"day {day}") if rows else None
 
     def days(self, first: str | None = None, last: str | None = None) -> dict[str, dict]:
-        rows = self.db.execute("SELECT day, data FROM days WHERE day >= ? AND day <= ? ORDER BY day",
-                               (first or "0000", last or "9999")).fetchall()
-        return {day: json.loads(data) for day, data in rows}
+        rows = self._read("SELECT day, data FROM days WHERE day >= ? AND day <= ? ORDER BY day",
+                          (first or "0000", last or "9999"))
+        return {day: self._json(data, f"day {day}") for day, data in rows}
 
     def bouts(self, day: str) -> list[dict]:
-        rows = self.db.execute("SELECT start, duration_s FROM bouts WHERE day = ? ORDER BY start", (day,))
+        rows = self._read("SELECT start, duration_s FROM bouts WHERE day = ? ORDER BY start", (day,))
         return [{"start": s, "duration_s": d} for s, d in rows]
 
     def meta(self, key: str) -> dict | None:
-        row = self.db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
-        return json.loads(row[0]) if row else None
+        rows = self._read("SELECT value FROM meta WHERE key = ?", (key,))
+        return self._json(rows[0][0], key) if rows else None
 
     # -- writing -----------------------------------------------------------------------
-    def checkpoint(self, days: dict[str, dict], bouts: list[dict] = (), meta: dict | None = None) -> None:
-        """Write in one transaction: all of it lands, or none of it."""
-        if not days and not bouts and not meta:
+    def checkpoint(self, days: dict[str, dict], bouts: list[dict] = (), meta: dict | None = None,
+                   doses: dict[int, float] | None = None) -> None:
+        """Write in one transaction: all of it lands, or none of it. ``doses``: the seconds
+        delivered so far of doses still running (the days written here include them)."""
+        if not days and not bouts and not meta and not doses:
             return
         now = time.time()
         try:
@@ -130,14 +183,17 @@ class Store:
                                     [(b["day"], b["start_wall"], b["duration_s"]) for b in bouts])
                 for key, value in (meta or {}).items():
                     self.db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, json.dumps(value)))
+                self.db.executemany("UPDATE doses SET seconds = ? WHERE id = ? AND stop IS NULL",
+                                    [(seconds, dose_id) for dose_id, seconds in (doses or {}).items()])
         except sqlite3.Error as exc:
             raise StoreError(f"{self.path}: checkpoint failed: {exc}") from exc
         self.commits += 1
 
-    def dose_start(self, day: str, start: float, level: str, source: str) -> int:
-        """Log a therapy session as it starts (a power cut still leaves its start)."""
-        return self._dose_write("INSERT INTO doses (day, start, level, source) VALUES (?, ?, ?, ?)",
-                                (day, start, level, source))
+    def dose_start(self, day: str, start: float, planned_end: float, level: str, source: str) -> int:
+        """Log a therapy session before the motor starts it, with the wall time its plan
+        ends: after a power cut it counts as delivered up to the restart or that end."""
+        return self._dose_write("INSERT INTO doses (day, start, planned_end, seconds, level, source) "
+                                "VALUES (?, ?, ?, 0, ?, ?)", (day, start, planned_end, level, source))
 
     def dose_end(self, dose_id: int, stop: float, seconds: float, reason: str) -> None:
         self._dose_write("UPDATE doses SET stop = ?, seconds = ?, reason = ? WHERE id = ?",
@@ -153,10 +209,12 @@ class Store:
         self.commits += 1
         return cur.lastrowid
 
-    def doses(self, day: str | None = None) -> list[dict]:
-        rows = self.db.execute("SELECT day, start, stop, seconds, level, source, reason FROM doses "
-                               "WHERE ? IS NULL OR day = ? ORDER BY start", (day, day)).fetchall()
-        keys = ("day", "start", "stop", "seconds", "level", "source", "reason")
+    def doses(self, day: str | None = None, since: float | None = None) -> list[dict]:
+        """The dose log (of a day, or of doses started since a wall time), oldest first."""
+        rows = self._read("SELECT id, day, start, stop, seconds, level, source, reason, planned_end FROM doses "
+                          "WHERE (? IS NULL OR day = ?) AND (? IS NULL OR start >= ?) ORDER BY start",
+                          (day, day, since, since))
+        keys = ("id", "day", "start", "stop", "seconds", "level", "source", "reason", "planned_end")
         return [dict(zip(keys, r)) for r in rows]
 
     def integrity_ok(self) -> bool:

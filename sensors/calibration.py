@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import bisect
 import datetime as dt
+import math
 import os
 import tomllib
 from dataclasses import dataclass, field
@@ -131,7 +132,24 @@ class PadCalibration:
 
 
 def _number(x) -> bool:
-    return isinstance(x, (int, float)) and not isinstance(x, bool)
+    """A finite number (NaN and the infinities never calibrate anything)."""
+    return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
+
+
+COUNTS = (-32768, 32767)        # what an ADS1115 can return
+NEWTONS_MAX = 10_000.0          # a ton: far beyond any hand or pad
+DEGREES_MAX = 360.0
+
+
+def _in_ranges(where: str, pairs, second: str, limit: float, problems: list[str]) -> bool:
+    for counts, value in pairs:
+        if not COUNTS[0] <= counts <= COUNTS[1]:
+            problems.append(f"{where}: expected counts from {COUNTS[0]} to {COUNTS[1]}, got {counts:g}")
+            return False
+        if abs(value) > limit:
+            problems.append(f"{where}: expected {second} from {-limit:g} to {limit:g}, got {value:g}")
+            return False
+    return True
 
 
 def _parse_gain(where: str, raw, problems: list[str]) -> float:
@@ -172,19 +190,19 @@ def parse_entry(where: str, raw: dict, problems: list[str]) -> Calibration | Non
     if kind == "flex":
         points = _pairs(f"{where}.points", raw.get("points"), problems,
                         "two [counts, degrees] points", 2)
-        if points is None:
+        if points is None or not _in_ranges(f"{where}.points", points, "degrees", DEGREES_MAX, problems):
             return None
         if len(points) != 2 or points[0][0] == points[1][0] or points[0][1] == points[1][1]:
             problems.append(f"{where}.points: expected two points with different counts and different degrees, got {raw.get('points')!r}")
             return None
         return FlexCalibration((points[0], points[1]), gain, date)
     tare = raw.get("tare")
-    if not _number(tare):
-        problems.append(f"{where}.tare: expected a number of counts, got {tare!r}")
+    if not _number(tare) or not COUNTS[0] <= tare <= COUNTS[1]:
+        problems.append(f"{where}.tare: expected a number of counts from {COUNTS[0]} to {COUNTS[1]}, got {tare!r}")
         return None
     table = _pairs(f"{where}.table", raw.get("table"), problems,
                    "at least two [counts, newtons] pairs", 2)
-    if table is None:
+    if table is None or not _in_ranges(f"{where}.table", table, "newtons", NEWTONS_MAX, problems):
         return None
     for (c0, n0), (c1, n1) in zip(table, table[1:]):
         if not (c1 > c0 and n1 > n0):
@@ -201,7 +219,7 @@ def _parse_pad(where: str, raw, problems: list[str]) -> PadCalibration | None:
     for key in sorted(set(raw) - {"max_push_n", "date"}):
         problems.append(f"{where}.{key}: unknown key (expected max_push_n, date)")
     max_push = raw.get("max_push_n")
-    if max_push is not None and not (_number(max_push) and max_push > 0):
+    if max_push is not None and not (_number(max_push) and 0 < max_push <= NEWTONS_MAX):
         problems.append(f"{where}.max_push_n: expected a positive number of newtons, got {max_push!r}")
         max_push = None
     return PadCalibration(max_push, str(raw.get("date", "")))

@@ -183,7 +183,7 @@ def test_unit_passes_systemd_analyze(tmp_path):
     level = float(re.search(r"Overall exposure level for pi-agent.service: (\d+\.\d+)", security.stdout).group(1))
     assert level <= 2.0, security.stdout
     text = UNIT.read_text()
-    for setting in ("Type=notify", "WatchdogSec=", "Restart=on-failure", "RestartPreventExitStatus=78",
+    for setting in ("Type=notify", "WatchdogSec=", "Restart=on-failure", "RestartPreventExitStatus=77 78",
                     "DevicePolicy=closed", "DeviceAllow=/dev/i2c-1", "ProtectSystem=strict", "StateDirectory=",
                     "ConfigurationDirectory=", "LoadCredential=mqtt_password", "RestrictAddressFamilies=",
                     "SystemCallFilter=", "MemoryMax=", "SupplementaryGroups=i2c gpio"):

@@ -8,6 +8,8 @@ typed configuration's fields are declared with it.
 
 from __future__ import annotations
 
+import math
+
 import re
 import zoneinfo
 from typing import Any, Callable
@@ -23,7 +25,8 @@ def got(value: Any) -> str:
 
 
 def _is_number(v: Any) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool)
+    """A finite int or float (NaN and the infinities are no numbers a setting can take)."""
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
 
 
 def _typed(check, type_: type) -> Check:

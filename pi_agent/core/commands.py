@@ -45,6 +45,10 @@ class Command:
     doc: str
 
 
+def _not_a_number(constant: str):
+    raise ValueError(f"payload has {constant}, which is not a number JSON allows")
+
+
 def parse(name: str, payload: bytes | str | dict | None) -> tuple[dict, Any]:
     """Validate a command: (arguments, transaction), or CommandError with one clear line."""
     if isinstance(payload, (bytes, bytearray)):
@@ -58,14 +62,16 @@ def parse(name: str, payload: bytes | str | dict | None) -> tuple[dict, Any]:
         if len(payload.encode("utf-8")) > MAX_PAYLOAD:
             raise CommandError(f"payload is over the {MAX_PAYLOAD}-byte limit")
         if not payload.strip():
-            payload = {}
-        else:
-            try:
-                payload = json.loads(payload)
-            except (json.JSONDecodeError, RecursionError):
-                raise CommandError("payload is not valid JSON") from None
+            raise CommandError("empty payload: ignored (an empty message is how a retained request is "
+                               "deleted; send {} for a command without arguments)")
+        try:
+            payload = json.loads(payload, parse_constant=_not_a_number)
+        except (json.JSONDecodeError, RecursionError):
+            raise CommandError("payload is not valid JSON") from None
+        except ValueError as exc:
+            raise CommandError(str(exc)) from None
     if payload is None:
-        payload = {}
+        raise CommandError("empty payload: ignored")
     if not isinstance(payload, dict):
         raise CommandError(f"expected a JSON object of arguments, got {type(payload).__name__}")
     transaction = payload.get("transaction")
@@ -147,6 +153,9 @@ def _tare(core, _args, transaction, t, wall, out) -> None:
 def _vibration_start(core, args, _tx, t, wall, out) -> dict:
     level = args.get("level", core.cfg.therapy.protocol_level)
     if "minutes" in args:
+        if args["minutes"] * 60 < therapy.MIN_DOSE_S:
+            raise CommandError(f"vibration_start.minutes: expected at least 1 second ({1 / 60:.4f} minutes), "
+                               f"got {args['minutes']:g}")
         plan = therapy.single(level, args["minutes"], "command")
     else:
         plan = core.protocol("command", level)

@@ -238,7 +238,17 @@ class Core:
         state = self.wear.state
         live = {"position": public(state), "worn": state in WORN, "since": self.wear.since_wall,
                 "updated": self.wall}
-        return orders.Checkpoint(self.ledger.take_dirty(), self.wear.take_bouts(), {"live": live})
+        return orders.Checkpoint(self.ledger.take_dirty(), self.wear.take_bouts(), {"live": live},
+                                 self.therapy.running_dose())
+
+    def recover(self, doses: list[dict], t: float, wall: float) -> Step:
+        """After a restart, with the store's recent dose log (``Store.doses``): doses cut off
+        by a power cut are counted and closed, and checkpointed at once."""
+        out = Out()
+        self.therapy.recover(doses, t, wall, out)
+        if out.orders:
+            out.orders.append(self._checkpoint(t))
+        return out.step()
 
     def checkpoint_failed(self, record: orders.Checkpoint) -> None:
         """The store could not take a checkpoint: keep it for the next one."""

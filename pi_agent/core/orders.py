@@ -19,10 +19,13 @@ class Cue:
 @dataclass(frozen=True, slots=True)
 class Therapy:
     """Play ``level`` over these monotonic ``intervals``; never more than ``budget_s`` of
-    it (what is left of the day's maximum), whatever the intervals say."""
+    it (what is left of the day's maximum), whatever the intervals say. ``continuous_s``:
+    vibration already behind it with no real rest since (it counts toward the continuous
+    maximum)."""
     level: float
     intervals: tuple[tuple[float, float], ...]
     budget_s: float
+    continuous_s: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,12 +46,6 @@ class DoseStart:
 
 
 @dataclass(frozen=True, slots=True)
-class DoseProgress:
-    key: str
-    seconds: float         # delivered so far
-
-
-@dataclass(frozen=True, slots=True)
 class DoseEnd:
     key: str
     stop: float            # wall time
@@ -58,10 +55,12 @@ class DoseEnd:
 
 @dataclass(frozen=True, slots=True)
 class Checkpoint:
-    """Write these to the store in one transaction."""
+    """Write these to the store in one transaction. ``doses``: seconds delivered so far of
+    the dose still running, by key (the days include exactly that much of it)."""
     days: dict[str, dict]
     bouts: tuple[dict, ...]
     meta: dict[str, Any]
+    doses: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)

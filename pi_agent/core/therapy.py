@@ -156,15 +156,14 @@ class TherapyTracker:
         self._count += 1
         key = f"{wall:.3f}-{self._count}"
         self.running = {"plan": cut, "level": self.levels[cut.level], "intervals": tuple(intervals),
-                        "end": at, "delivered_s": 0.0, "start_wall": wall, "notes": notes, "key": key,
-                        "since_progress": 0.0}
+                        "end": at, "delivered_s": 0.0, "start_wall": wall, "notes": notes, "key": key}
         self._last = t
         if run_s == 0.0:
             self._run_s = 0.0
         day = self.ledger.day_of(wall)
         out.orders.append(orders.DoseStart(key, day, wall, wall + (at - t), cut.level, cut.source))
         out.orders.append(orders.Therapy(self.levels[cut.level], tuple(intervals),
-                                         self.limits.max_daily_s - self.used_today(wall)))
+                                         self.limits.max_daily_s - self.used_today(wall), run_s))
         minutes = round(cut.on_s / 60, 2)
         for note in notes:
             out.events.append(Event("alert", t, wall, {"reason": "vibration_cut",
@@ -217,17 +216,45 @@ class TherapyTracker:
         on = min(on, max(0.0, left))
         if on > 0:
             th["delivered_s"] += on
-            th["since_progress"] += on
             self.ledger.book("vibration_s", on, wall - (t - upto))
-            if th["since_progress"] >= 10.0:
-                th["since_progress"] = 0.0
-                out.orders.append(orders.DoseProgress(th["key"], th["delivered_s"]))
         self._last = upto
         if t >= th["end"]:
             self._end(th["end"], wall - (t - th["end"]), t, "completed", out)
         elif left - on < 1e-6:
             self._end(t, wall, t, "daily_limit", out)
             out.orders.append(orders.TherapyOff("daily_limit"))
+
+    def running_dose(self) -> dict[str, float]:
+        """The running dose's key and the seconds of it booked so far (for a checkpoint)."""
+        th = self.running
+        return {} if th is None else {th["key"]: th["delivered_s"]}
+
+    def recover(self, doses: list[dict], t: float, wall: float, out: Out) -> None:
+        """After a restart: each dose the store logged with no end counts as delivered up
+        to now or its planned end, whichever comes first (the motor may have run until the
+        power went); what the day already has of it (its checkpointed seconds) is not
+        counted twice. Then the continuous count goes on from the last doses, unless the
+        motor has rested since."""
+        run_s, last_end = 0.0, None
+        for d in sorted(doses, key=lambda d: d["start"]):
+            seconds = d["seconds"] or 0.0
+            end = d["stop"]
+            if end is None:
+                end = max(d["start"], min(wall, d["planned_end"] if d["planned_end"] is not None else d["start"]))
+                counted = max(seconds, end - d["start"])
+                if counted > seconds:
+                    self.ledger.book("vibration_s", counted - seconds, end)
+                out.orders.append(orders.DoseEnd(f"row:{d['id']}", end, counted, "interrupted"))
+                out.events.append(Event("vibration_session", t, wall, {
+                    "level": d["level"], "source": d["source"], "reason": "interrupted",
+                    "seconds": round(counted, 1), "start": round(d["start"], 3)}))
+                seconds = counted
+            if last_end is not None and d["start"] - last_end >= self.limits.rest_s:
+                run_s = 0.0
+            run_s += seconds
+            last_end = end if last_end is None else max(last_end, end)
+        if last_end is not None and wall - last_end < self.limits.rest_s:
+            self._run_s, self._off_since = run_s, t - max(0.0, wall - last_end)
 
     def next_due(self, t: float) -> float | None:
         """When the dose must next be booked (interval edges, the end, at least each second)."""

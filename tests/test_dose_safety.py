@@ -1,0 +1,157 @@
+"""The daily dose holds in real motor time across crashes: a dose is booked before the
+motor starts it, and a power cut's open dose counts as delivered up to the restart or its
+planned end. Measured on the simulated motor's own trace."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+
+from agentproc import write_config
+from conftest import ROOT
+from mock_hw import scenario as scenario_mod
+from pi_agent import config
+from pi_agent.clock import VirtualClock
+from pi_agent.simulation import Simulation
+from pi_agent.store import Store
+
+
+def on_time(trace_lines, kills=()):
+    """Seconds the motor was on, from trace lines 't level' (scenario time); a run that was
+    killed ends at its kill time (the next run's first line is its 'off at start')."""
+    total, on_since, kills = 0.0, None, sorted(kills)
+    for line in trace_lines:
+        t, level = (float(x) for x in line.split())
+        if on_since is not None:
+            end = t
+            while kills and kills[0] < t:          # the process died before this line
+                end = min(end, kills.pop(0))
+            total += max(0.0, end - on_since)
+            on_since = None
+        if level > 0:
+            on_since = t
+    return total
+
+
+def cmd(name, **args):
+    return {"command": {"name": name, "args": args}}
+
+
+def _day_of_therapy_with_power_cuts(seed: int) -> dict:
+    """Requests back to back with rests, and power cuts at random moments inside therapy."""
+    rng = random.Random(seed)
+    steps = []
+    for _ in range(14):
+        steps.append(cmd("vibration_start", level="low", minutes=rng.choice([3, 5, 10, 30])))
+        run = rng.uniform(20, 500)
+        steps += [{"hold": run}, {"power_cut": {"off": rng.uniform(1, 120)}}, {"hold": 700}]
+    return {"start": "2026-05-01T07:00:00", "timezone": "Europe/Berlin", "seed": seed, "steps": steps}
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_power_cuts_in_therapy_never_let_the_motor_past_the_daily_maximum(cfg, tmp_path, seed):
+    """Power cuts at random moments in therapy: the motor's real on-time (its trace) stays
+    within the daily maximum, and the store's total is never below it."""
+    scen = scenario_mod.parse(_day_of_therapy_with_power_cuts(seed), {n: s.kind for n, s in cfg.sensors.items()})
+    trace = tmp_path / "motor.trace"
+    with Simulation(cfg, scen, VirtualClock(scen.start_wall()), zone=scen.zone(), state_dir=tmp_path,
+                    motor_trace=trace) as sim:
+        sim.run()
+        sim.finish()
+        assert sim.power_cuts == 14
+    real = on_time(trace.read_text().splitlines())
+    limit = cfg.therapy.max_daily_min * 60
+    store = Store(tmp_path, readonly=True)
+    booked = store.days()["2026-05-01"]["vibration_s"]
+    doses = store.doses("2026-05-01")
+    store.close()
+    assert real <= limit + 1e-6
+    assert booked >= real - 1e-6
+    assert all(d["stop"] is not None for d in doses), "every dose is closed after the restarts"
+    assert real > 0.5 * limit, "the day came close to its maximum"
+
+
+def test_a_dose_is_in_the_store_before_the_motor_starts(cfg, tmp_path):
+    """At the moment the motor first turns on for therapy, the store already has the dose and its planned end."""
+    scen = scenario_mod.parse({"start": "2026-05-01T09:00:00", "steps": [
+        {"hold": 2}, cmd("vibration_start", level="high", minutes=5), {"hold": 10}]},
+        {n: s.kind for n, s in cfg.sensors.items()})
+    seen = []
+    with Simulation(cfg, scen, VirtualClock(scen.start_wall()), zone=scen.zone(), state_dir=tmp_path) as sim:
+        motor = sim.rig.motor
+        original = motor.set_level
+
+        def set_level(level):
+            if level > 0:
+                seen.append(Store(tmp_path, readonly=True).doses())
+            original(level)
+        motor.set_level = set_level
+        sim.run()
+        sim.finish()
+    first = seen[0]
+    assert len(first) == 1 and first[0]["stop"] is None
+    assert first[0]["planned_end"] - first[0]["start"] == pytest.approx(300, abs=0.5)
+
+
+def test_sigkill_during_therapy_never_lets_the_motor_past_the_daily_maximum(tmp_path):
+    """A real `pi-agent run --simulate`, killed with SIGKILL at random moments during therapy
+    and restarted each time: the motor's on-time stays within a (small) daily maximum and
+    the store's total is never below it."""
+    cfgfile = write_config(tmp_path / "cfg", "[therapy]\nmax_daily_min = 2\nmax_continuous_min = 1\nrest_min = 1\nprotocol_block_min = 1\n")
+    cfg = config.load(cfgfile)
+    steps = []
+    for _ in range(30):
+        steps += [cmd("vibration_start", level="low", minutes=1), {"hold": 150}]
+    scenario = tmp_path / "therapy.json"
+    scenario.write_text(json.dumps({"start": "2026-05-01T09:00:00", "timezone": "Europe/Berlin", "steps": steps}))
+    trace, state = tmp_path / "motor.trace", tmp_path / "state"
+    speed = 60.0
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    env.pop("JOURNAL_STREAM", None)
+    args = [sys.executable, "-m", "pi_agent", "run", "--config", str(cfgfile), "--simulate", str(scenario),
+            "--speed", str(speed), "--state-dir", str(state), "--motor-trace", str(trace)]
+    rng = random.Random(4)
+    kills = []
+    deadline = time.monotonic() + 240
+    while True:
+        before = len(trace.read_text().splitlines()) if trace.exists() else 0
+        proc = subprocess.Popen(args, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        output: list[str] = []
+        threading.Thread(target=lambda p=proc, out=output: out.extend(p.stdout), daemon=True).start()
+        # Wait for this run's motor to run (the agent's own trace says so), then kill it at a
+        # random moment; once the day's maximum refuses more, stop this last run cleanly.
+        running = False
+        while time.monotonic() < deadline and proc.poll() is None:
+            lines = trace.read_text().splitlines()[before:] if trace.exists() else []
+            if lines and float(lines[-1].split()[1]) > 0:
+                running = True
+                break
+            if any("vibration is reached" in line for line in output):     # refused: the day is full
+                break
+            time.sleep(0.02)
+        if not running or len(kills) >= 8:
+            proc.send_signal(signal.SIGTERM)
+            assert proc.wait(60) in (0, -signal.SIGTERM), "".join(output)
+            break
+        time.sleep(rng.uniform(0.05, 0.8))         # inside the 1-second (real time) block
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(10)
+        started = json.loads((state / "simulation.json").read_text())["started"]
+        kills.append((time.time() - started) * speed)      # scenario time, a little after the kill
+    assert len(kills) >= 2, "killed during therapy"
+    real = on_time(trace.read_text().splitlines(), kills)
+    store = Store(state, readonly=True)
+    booked = store.days()["2026-05-01"]["vibration_s"]
+    store.close()
+    limit = cfg.therapy.max_daily_min * 60
+    assert real <= limit + 1e-6, (real, kills)
+    assert booked >= real - 1e-6, (booked, real)
+    assert booked >= 0.9 * limit, "the day came close to its maximum"
