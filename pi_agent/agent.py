@@ -16,18 +16,17 @@ import threading
 import time
 from typing import Any, Callable
 
-from pi_agent.core import PAD_CHANNELS, Core, orders
+from pi_agent.core import Core, orders
 from pi_agent.core.events import Event
 from pi_agent.core.orders import Step
-from pi_agent.errors import CalibrationError, StoreError
+from pi_agent.records import StoreRecords, save_tares
+from pi_agent.render import journal_line
+from pi_agent.schedule import Schedule
 from sensors.array import SensorArray, build_channels
-from sensors.calibration import PAD, load_calibration, save_calibration
+from sensors.calibration import PAD, load_calibration
 
 log = logging.getLogger("pi_agent")
 
-# The key of the loop's turn that reads the pad's zones (chips are keyed by their names).
-PAD_TURN = "(pad)"
-HISTORY_DAYS = 40         # the store's days handed to the core at start (a day before them starts afresh)
 
 
 class Channels(dict):
@@ -52,33 +51,17 @@ class Agent:
         self.channels = channels
         self.sensors = SensorArray.configured(cfg, i2c, channels, clock)
         self.store = store
+        self.records = StoreRecords(store)
         self.player = player
         now, wall = clock.monotonic(), clock.wall()
-        stored, settings = {}, {}
-        if store is not None:
-            first = dt.datetime.fromtimestamp(wall, zone).date() - dt.timedelta(days=HISTORY_DAYS)
-            stored, settings = store.days(first.isoformat()), store.meta("settings") or {}
+        stored, settings, doses = self.records.history(wall, zone)
         self.core = Core(cfg, zone, t=now, stored_days=stored, settings=settings,
                          max_push_n=channels.pad.max_push_n if channels.pad is not None else None)
-        self._doses: dict[str, int] = {}                         # the core's dose keys -> store rows
         self.poll_motor = True           # the loop plays the motor's timeline (no MotorThread)
         self.listeners: list[Callable[[Event], None]] = [on_event] if on_event is not None else []
         self.on_refresh: Callable[[], None] | None = None
         self.calibration_path = calibration_path   # where a tare is saved (None: keep it in memory)
-        # The loop's turns: the pad's zones all together (so the load is the sum of readings
-        # taken together), and each other chip one channel a turn (so a chip's conversions
-        # never block the loop for long).
-        pad = [n for n in PAD_CHANNELS if n in channels] if self.core.has_pad else []
-        self.turns: dict[str, list[str]] = {PAD_TURN: pad} if pad else {}
-        for chip, chs in self.sensors.by_chip.items():
-            names = [c.name for c in chs if c.name not in pad]
-            if names:
-                self.turns[chip] = names
-        self.periods = {turn: 1.0 / cfg.chips[channels[names[0]].chip].rate_hz
-                        for turn, names in self.turns.items()}
-        self.fast_period = 1.0 / cfg.weight_bearing.active_rate_hz
-        self.next_due = {turn: now for turn in self.turns}
-        self.cursor = {turn: 0 for turn in self.turns}    # a chip's channel read next
+        self.schedule = Schedule(cfg, channels, self.sensors.by_chip, self.core.has_pad, now)
         self.stopping = threading.Event()
         self.steps = 0
         self.readings = 0              # channel readings taken (benchmarks)
@@ -87,17 +70,10 @@ class Agent:
         self.inbox_budget = 20         # commands run per turn, so a flood never delays the sampling
         self.button = None
         self._waiting: dict[str, Callable[[dict], None]] = {}   # responses that come later (tare)
-        if store is not None:       # doses that a power cut left open count before anything starts
-            self.apply(self.core.recover(store.doses(since=wall - 2 * 86400.0), now, wall))
+        if doses:                   # doses that a power cut left open count before anything starts
+            self.apply(self.core.recover(doses, now, wall))
 
     # -- one turn of the loop -------------------------------------------------------
-    def period(self, turn: str) -> float:
-        """Time between two of the turn's readings: the pad's zones at the pad's rate (fast
-        in a session or a tare), a chip's channels each at the chip's rate."""
-        if turn == PAD_TURN:
-            return self.fast_period if self.core.pad_fast else self.periods[turn]
-        return self.periods[turn] / len(self.turns[turn])
-
     def _other_due(self) -> float | None:
         """The motor's next change (when the loop plays it) or the core's next tick."""
         at = self.core.next_due(self.clock.monotonic())
@@ -113,9 +89,8 @@ class Agent:
         the core's next moment), read it and feed the core."""
         if not self.inbox.empty():
             self._run_inbox()
-        next_due, clock = self.next_due, self.clock
-        turn = min(next_due, key=next_due.__getitem__)
-        due = next_due[turn]
+        clock, schedule = self.clock, self.schedule
+        turn, due = schedule.next()
         now = clock.monotonic()
         other = self._other_due()
         if other is not None and other < due:
@@ -127,19 +102,10 @@ class Agent:
             clock.sleep(due - now)
             if self.stopping.is_set() or clock.monotonic() < due - 1e-6:
                 return None         # woken early: a command or a stop is waiting
-        names = self.turns[turn]
-        if turn == PAD_TURN:
-            readings = self.sensors.read(names)
-        else:
-            index = self.cursor[turn]
-            self.cursor[turn] = (index + 1) % len(names)
-            readings = self.sensors.read((names[index],))
+        readings = self.sensors.read(schedule.channels(turn))
         self.readings += len(readings)
         step = self.core.feed(readings, clock.wall())
-        now = clock.monotonic()
-        period = self.period(turn)
-        due += period
-        next_due[turn] = due if due > now - period else now  # late: no catch-up burst
+        schedule.done(turn, due, clock.monotonic(), self.core.pad_fast)
         if step.events or step.orders:
             self.apply(step)
         player = self.player
@@ -179,11 +145,12 @@ class Agent:
                 if self.player is not None:
                     self.player.apply(order)
             elif isinstance(order, orders.Checkpoint):
-                self._checkpoint(order)
+                if not self.records.checkpoint(order) and "settings" not in order.meta:
+                    self.core.checkpoint_failed(order)
             elif isinstance(order, orders.Response):
                 self._answer(order, respond)
             elif isinstance(order, (orders.DoseStart, orders.DoseEnd)):
-                unbooked = not self._dose(order) and isinstance(order, orders.DoseStart)
+                unbooked = not self.records.dose(order) and isinstance(order, orders.DoseStart)
             elif isinstance(order, orders.SaveTare):
                 self._save_tare(order)
             elif isinstance(order, orders.Republish):
@@ -191,21 +158,9 @@ class Agent:
                     self.on_refresh()
 
     def _emit(self, event: Event) -> None:
-        if event.type == "fault_raised":
-            log.warning("fault: %s", event.data["text"])
-        elif event.type == "fault_cleared":
-            log.info("fault cleared: %s", event.data["text"])
-        elif event.type == "wb_session":
-            d = event.data
-            log.info("weight-bearing session: %.0f s, mean %.1f N, peak %.1f N, %.0f s in the target band",
-                     d["duration_s"], d["mean_n"], d["peak_n"], d["in_target_s"])
-        elif event.type == "vibration_session":
-            log.info("vibration therapy ended (%s): %.1f min delivered", event.data["reason"],
-                     event.data["seconds"] / 60)
-        elif event.type == "alert":
-            log.warning("alert: %s", event.data["text"])
-        elif event.type == "haptic" and "text" in event.data:
-            log.warning("%s", event.data["text"])
+        line = journal_line(event)
+        if line is not None:
+            log.log(*line)
         for listener in self.listeners:
             listener(event)
 
@@ -217,45 +172,11 @@ class Agent:
         if respond is not None:
             respond(response.payload())
 
-    def _checkpoint(self, record: orders.Checkpoint) -> None:
-        if self.store is None:
-            return
-        doses = {self._doses[key]: seconds for key, seconds in record.doses.items() if key in self._doses}
-        try:
-            self.store.checkpoint(record.days, record.bouts, record.meta, doses)
-        except StoreError as exc:
-            if "settings" in record.meta:
-                log.error("%s; the new setting holds until the agent restarts", exc)
-            else:
-                log.error("%s; keeping the totals in memory and trying again at the next checkpoint", exc)
-                self.core.checkpoint_failed(record)
-
-    def _dose(self, order) -> bool:
-        """Write the dose log (a dose is booked before its motor starts); False if it failed."""
-        if self.store is None:
-            return True
-        try:
-            if isinstance(order, orders.DoseStart):
-                self._doses[order.key] = self.store.dose_start(order.day, order.start, order.planned_end,
-                                                               order.level, order.source)
-            else:
-                row = self._doses.pop(order.key, None)
-                if row is None and order.key.startswith("row:"):
-                    row = int(order.key[4:])       # a dose of an earlier run, closed after a restart
-                if row is not None:
-                    self.store.dose_end(row, order.stop, order.seconds, order.reason)
-        except StoreError as exc:
-            if isinstance(order, orders.DoseStart):
-                log.error("%s; the vibration does not start unbooked", exc)
-                return False
-            log.error("%s; the dose still counts in the day's total", exc)
-        return True
-
     # -- running ---------------------------------------------------------------------
     def run_until(self, t_end: float) -> None:
         """Run until monotonic time ``t_end`` (virtual time: as fast as possible)."""
         while not self.stopping.is_set():
-            nxt = min(self.next_due.values())
+            nxt = self.schedule.next()[1]
             other = self._other_due()
             if other is not None:
                 nxt = min(nxt, other)
@@ -343,12 +264,9 @@ class Agent:
         if not any(isinstance(o, orders.Response) for o in step.orders):
             if respond is not None:
                 self._waiting[name] = respond
-            if name == "tare" and PAD_TURN in self.next_due:
-                self.next_due[PAD_TURN] = self.clock.monotonic()     # a tare reads the pad from now
+            if name == "tare":
+                self.schedule.pad_now(self.clock.monotonic())      # a tare reads the pad from now
         self.apply(step, respond)
-
-    def cue(self, pattern: str, reason: str) -> None:
-        self._now(lambda t, wall: self.core.cue(pattern, reason, t, wall))
 
     def attach_button(self, pin: int, pin_factory=None) -> None:
         """A push button to GND on ``pin``: a press starts the protocol, a press stops it."""
@@ -359,28 +277,8 @@ class Agent:
     # -- tare --------------------------------------------------------------------------
     def _save_tare(self, order: orders.SaveTare) -> None:
         today = dt.datetime.fromtimestamp(self.clock.wall(), self.zone).date().isoformat()
-        new = {ch: self.channels[ch].calibration.with_tare(tare, today) for ch, tare in order.tares.items()}
-        data = error = None
-        try:
-            self._save_calibration(new)
-        except (OSError, CalibrationError) as exc:
-            error = f"tare: cannot save the calibration: {exc}; nothing changed"
-        else:
-            for ch, cal in new.items():
-                self.channels[ch].calibration = cal
-            data = {ch: round(cal.tare, 1) for ch, cal in new.items()}
+        data, error = save_tares(self.channels, self.calibration_path, order.tares, today)
         self._now(lambda t, wall: self.core.tare_saved(order.transaction, data, error, t, wall))
-
-    def _save_calibration(self, new: dict) -> None:
-        if self.calibration_path is None:
-            return
-        entries = load_calibration(self.calibration_path)
-        for ch, cal in new.items():
-            old = entries.get(ch)
-            if old is not None and old.gain != cal.gain:
-                cal = cal.rescaled(old.gain)
-            entries[ch] = cal
-        save_calibration(self.calibration_path, entries)
 
     # -- stopping ------------------------------------------------------------------------
     def close(self) -> None:

@@ -6,8 +6,10 @@ dashboard and Home Assistant read). One module, so that the views cannot drift a
 from __future__ import annotations
 
 import datetime as dt
+import logging
 
 from pi_agent.core.days import report_day
+from pi_agent.core.events import Event
 from pi_agent.core.faults import describe
 from pi_agent.core.snapshot import Snapshot
 from sensors.units import G
@@ -83,6 +85,26 @@ def systemd_status(s: Snapshot, broker_connected: bool | None) -> str:
     if s.faults:
         text += f"; {len(s.faults)} sensor fault(s)"
     return text
+
+
+# -- the journal ------------------------------------------------------------------------------
+def journal_line(e: Event) -> tuple[int, str] | None:
+    """The log level and line of an event worth a line in the journal (None: not one)."""
+    d = e.data
+    if e.type == "fault_raised":
+        return logging.WARNING, f"fault: {d['text']}"
+    if e.type == "fault_cleared":
+        return logging.INFO, f"fault cleared: {d['text']}"
+    if e.type == "wb_session":
+        return logging.INFO, (f"weight-bearing session: {d['duration_s']:.0f} s, mean {d['mean_n']:.1f} N, "
+                              f"peak {d['peak_n']:.1f} N, {d['in_target_s']:.0f} s in the target band")
+    if e.type == "vibration_session":
+        return logging.INFO, f"vibration therapy ended ({d['reason']}): {d['seconds'] / 60:.1f} min delivered"
+    if e.type == "alert":
+        return logging.WARNING, f"alert: {d['text']}"
+    if e.type == "haptic" and "text" in d:
+        return logging.WARNING, d["text"]
+    return None
 
 
 # -- MQTT -------------------------------------------------------------------------------------

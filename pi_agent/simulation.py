@@ -81,7 +81,7 @@ class Simulation:
         if self.after_step is None:
             agent.run_until(end)
         else:
-            while not agent.stopping.is_set() and min(agent.next_due.values()) < end:
+            while not agent.stopping.is_set() and agent.schedule.next()[1] < end:
                 agent.step()
                 self.after_step(agent)
             if not agent.stopping.is_set():

@@ -150,11 +150,6 @@ class Core:
         out.orders.append(orders.Cue(pattern, event.data["reason"]))
         self.therapy.cue(event.t, patterns.length(pattern, self.therapy.running is not None))
 
-    def cue(self, pattern: str, reason: str, t: float, wall: float, **data: Any) -> Step:
-        out = Out()
-        self.cue_event(Event("haptic", t, wall, {"pattern": pattern, "reason": reason, **data}), out)
-        return out.step()
-
     def motor_stopped(self, t: float, wall: float, reason: str) -> Step:
         """The motor player stopped the therapy by itself at ``t`` (a limit at the output,
         the loop stalled, an error, shutting down)."""

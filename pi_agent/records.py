@@ -1,0 +1,86 @@
+"""What the agent writes for the core: checkpoints and the dose log to the store, and a
+new tare to the calibration file. Errors are logged here and reported back, so the loop
+(and the core's decision about them) goes on."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+
+from pi_agent.core import orders
+from pi_agent.errors import CalibrationError, StoreError
+from sensors.calibration import load_calibration, save_calibration
+
+log = logging.getLogger("pi_agent")
+
+HISTORY_DAYS = 400        # the store's days handed to the core at start (a day before them starts afresh)
+
+
+class StoreRecords:
+    """The core's records in the store (``store`` None: nothing is kept)."""
+
+    def __init__(self, store) -> None:
+        self.store = store
+        self._doses: dict[str, int] = {}      # the core's dose keys -> the store's rows
+
+    def history(self, wall: float, zone) -> tuple[dict, dict, list]:
+        """(days, settings, recent doses) for a core starting at ``wall``."""
+        if self.store is None:
+            return {}, {}, []
+        first = dt.datetime.fromtimestamp(wall, zone).date() - dt.timedelta(days=HISTORY_DAYS)
+        return (self.store.days(first.isoformat()), self.store.meta("settings") or {},
+                self.store.doses(since=wall - 2 * 86400.0))
+
+    def checkpoint(self, record: orders.Checkpoint) -> bool:
+        """Write a checkpoint in one transaction; False if it failed (logged)."""
+        if self.store is None:
+            return True
+        doses = {self._doses[key]: seconds for key, seconds in record.doses.items() if key in self._doses}
+        try:
+            self.store.checkpoint(record.days, record.bouts, record.meta, doses)
+        except StoreError as exc:
+            if "settings" in record.meta:
+                log.error("%s; the new setting holds until the agent restarts", exc)
+            else:
+                log.error("%s; keeping the totals in memory and trying again at the next checkpoint", exc)
+            return False
+        return True
+
+    def dose(self, order: orders.DoseStart | orders.DoseEnd) -> bool:
+        """Write the dose log (a dose is booked before its motor starts); False if it failed."""
+        if self.store is None:
+            return True
+        try:
+            if isinstance(order, orders.DoseStart):
+                self._doses[order.key] = self.store.dose_start(order.day, order.start, order.planned_end,
+                                                               order.level, order.source)
+            else:
+                row = self._doses.pop(order.key, None)
+                if row is None and order.key.startswith("row:"):
+                    row = int(order.key[4:])       # a dose of an earlier run, closed after a restart
+                if row is not None:
+                    self.store.dose_end(row, order.stop, order.seconds, order.reason)
+        except StoreError as exc:
+            if isinstance(order, orders.DoseStart):
+                log.error("%s; the vibration does not start unbooked", exc)
+                return False
+            log.error("%s; the dose still counts in the day's total", exc)
+        return True
+
+
+def save_tares(channels, calibration_path, tares: dict[str, float], today: str) -> tuple[dict | None, str | None]:
+    """Apply a measured tare to the channels and save it (``calibration_path`` None: in
+    memory only): (the tares saved, None), or (None, why not) with nothing changed."""
+    new = {ch: channels[ch].calibration.with_tare(tare, today) for ch, tare in tares.items()}
+    if calibration_path is not None:
+        try:
+            entries = load_calibration(calibration_path)
+            for ch, cal in new.items():
+                old = entries.get(ch)
+                entries[ch] = cal.rescaled(old.gain) if old is not None and old.gain != cal.gain else cal
+            save_calibration(calibration_path, entries)
+        except (OSError, CalibrationError) as exc:
+            return None, f"tare: cannot save the calibration: {exc}; nothing changed"
+    for ch, cal in new.items():
+        channels[ch].calibration = cal
+    return {ch: round(cal.tare, 1) for ch, cal in new.items()}, None
