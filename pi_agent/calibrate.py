@@ -2,13 +2,16 @@
 
 1. Tare: the empty pad, averaged over a few seconds; refused when it is not steady.
 2. Known weights on each zone: each becomes a point of that zone's table of counts
-   to newtons, which starts at the empty pad (force-sensing resistors are far from linear, so several weights spanning
-   the loads expected are best).
+   to newtons, which starts at the empty pad. Force-sensing resistors are far from
+   linear, so it asks for two weights at least (several spanning the loads expected are
+   best), and warns, and asks again, before going on with one.
 3. Maximum push: the person pushes as hard as is comfortable for about 5 seconds; the
    maximum is kept (targets may be set in % of it).
 
-The new calibration is written, dated, to the calibration file, atomically; the rest
-of the file (the splint's sensors) is kept as it was. It waits for what the person does
+The new calibration is written, dated, to the calibration file, atomically, by changing
+its values where they stand: the rest of the file (the splint's sensors, the comments)
+is kept as it was. ``scenarios/calibration-pad.json`` plays a session of it on simulated
+hardware. It waits for what the person does
 (a weight placed and steady, a weight taken off), so it works at a person's pace on a
 Pi, and in virtual time with ``--simulate SCENARIO`` for tests.
 """
@@ -36,6 +39,13 @@ WAIT_S = 120.0
 
 class Abort(InputError):
     pass
+
+
+def above_empty(counts: float, tare: float) -> str:
+    """Where a reading stands against the empty pad, in words: never a negative "above"."""
+    if counts <= tare:
+        return f"at or below the empty pad ({tare:.0f} counts)"
+    return f"{counts - tare:.0f} counts above the empty pad"
 
 
 class PadWizard:
@@ -114,7 +124,8 @@ class PadWizard:
             sd = statistics.pstdev(loads)
             if sd <= wb.tare_max_sd_n:
                 tare = {ch: round(statistics.fmean(s[ch] for s in samples), 1) for ch in ZONES}
-                self.say(f"Empty pad measured (it varied by {sd:.2f} N).")
+                self.say(f"Empty pad measured (it varied by {sd:.2f} N): "
+                         + ", ".join(f"{ZONES[ch].split(' (')[0]} {tare[ch]:.0f} counts" for ch in ZONES) + ".")
                 return tare
             self.say(f"The pad was not steady: it varied by {sd:.2f} N, more than {wb.tare_max_sd_n:g} N. "
                      f"Nothing was changed; let us try again.")
@@ -124,15 +135,30 @@ class PadWizard:
         points: list[tuple[float, float]] = []
         zone = ZONES[channel]
         old = self.channels[channel].calibration.with_tare(tare, "")
-        self.say(f"Step 2 of 3: known weights on the {zone}. Use at least one, better three or more that span "
-                 f"the loads you expect (for example 1, 2, 5 and 10 kg).")
+        self.say(f"Step 2 of 3: known weights on the {zone}. Use two at least, better three or more that "
+                 f"span the loads you expect (for example 1, 2, 5 and 10 kg).")
+        warned = False
         while True:
-            answer = self.ask(f"Put a known weight on the {zone}, then type its mass in kg and press Enter "
-                              f"(just Enter when this zone is done): ")
+            if not points:
+                prompt = f"Put a known weight on the {zone}, then type its mass in kg and press Enter: "
+            elif len(points) == 1:
+                prompt = (f"Now a second, heavier weight on the {zone}: put it on, then type its mass in kg "
+                          f"and press Enter: ")
+            else:
+                prompt = (f"Another weight on the {zone}? Put it on and type its mass in kg, "
+                          f"or just press Enter when this zone is done: ")
+            answer = self.ask(prompt)
             if not answer:
-                if points:
+                if len(points) >= 2 or (points and warned):
                     break
-                self.say("At least one weight is needed for this zone.")
+                if not points:
+                    self.say("At least one weight is needed for this zone, better two.")
+                    continue
+                kg = points[0][1] / G
+                self.say(f"Only one weight on the {zone}. A force sensor is not a straight line: with one "
+                         f"weight, a load well above {kg:g} kg will read too low. Put a second, heavier weight "
+                         f"on it and type its mass, or press Enter again to go on with one weight.")
+                warned = True
                 continue
             try:
                 kg = float(answer.replace(",", "."))
@@ -155,13 +181,16 @@ class PadWizard:
             counts = round(statistics.fmean(s[channel] for s in window), 1)
             newtons = kg * G
             candidate = sorted([(tare, 0.0), *points, (counts, newtons)], key=lambda p: p[1])
-            if any(n1 <= n0 or c1 <= c0 for (c0, n0), (c1, n1) in zip(candidate, candidate[1:])):
+            if counts <= tare:
+                self.say(f"That reading, {counts:.0f} counts, is {above_empty(counts, tare)}: is the weight on "
+                         f"the {zone}? It was not recorded.")
+            elif any(n1 <= n0 or c1 <= c0 for (c0, n0), (c1, n1) in zip(candidate, candidate[1:])):
                 self.say("That reading does not fit the others (each heavier weight must read higher, and "
                          "each weight only once). Is it on the right zone? It was not recorded.")
             else:
                 points = candidate[1:]
                 self.say(f"Recorded {kg:g} kg ({newtons:.1f} N) at {counts:.0f} counts "
-                         f"({counts - tare:.0f} above the empty pad).")
+                         f"({above_empty(counts, tare)}).")
             self.say("Take the weight off.")
             self.wait_until(lambda w: statistics.fmean(self.newtons(channel, s[channel], old) for s in w) < 0.5,
                             1.0, f"the {zone} empty again")
@@ -182,6 +211,12 @@ class PadWizard:
         smooth = [statistics.fmean(loads[max(0, i - 4):i + 1]) for i in range(len(loads))]
         best = max(smooth)
         self.say(f"Maximum push: {best:.1f} N ({best / G:.1f} kg). You can relax now.")
+        heaviest = {ch: cals[ch].table[-1][1] for ch in ZONES}
+        over = [ch for ch in ZONES if max(cals[ch].to_physical(s[ch]) for s in samples) > heaviest[ch]]
+        if over:
+            self.say("The push went beyond the heaviest known weight on the "
+                     + " and the ".join(f"{ZONES[ch].split(' (')[0]} ({heaviest[ch] / G:g} kg)" for ch in over)
+                     + ": beyond it the figure is an estimate; a heavier weight would make it exact.")
         return best
 
     def run(self) -> dict:
@@ -193,6 +228,10 @@ class PadWizard:
             table = self.known_weights(ch, tare[ch])
             cals[ch] = ForceCalibration(tare[ch], table, self.channels[ch].gain, today)
         best = self.max_push(cals)
+        for ch, cal in cals.items():
+            if len(cal.table) < 3:
+                self.say(f"Note: the {ZONES[ch]} has one known weight only; calibrate it again with two or "
+                         f"more when you can.")
         return {**cals, PAD: PadCalibration(round(best, 1), today)}
 
 
@@ -209,6 +248,7 @@ def calibrate_command(args) -> int:
         clock = VirtualClock(scen.start_wall(cfg.device.timezone or None))
         rig = Rig(cfg, channels, clock, scen)
         i2c = rig.bus
+        print(f"Simulated hardware, playing {args.simulate}" + (f": {scen.name}." if scen.name else "."))
     else:
         from pi_agent.clock import SystemClock
         from sensors.array import open_i2c

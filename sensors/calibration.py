@@ -20,6 +20,7 @@ import bisect
 import datetime as dt
 import math
 import os
+import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -261,29 +262,177 @@ def _toml_value(v) -> str:
     return repr(v)
 
 
-def dumps_calibration(entries: dict[str, Calibration]) -> str:
-    lines = ["# OpenPalm sensor calibration, written by `pi-agent calibrate`.",
-             "# Flex: points = two [counts, degrees] pairs. Force: table = [counts, newtons] pairs",
-             "# of the sensor's curve, both rising; tare = counts with nothing pressing, whose",
-             "# force is taken off every reading.", ""]
+def _entry_items(cal: Calibration) -> list[tuple[str, str]]:
+    """An entry's keys and their TOML literals, in the file's order."""
+    items = []
+    for key, value in cal.to_toml().items():
+        if key == "gain" and not isinstance(value, str):
+            value = gain_label(value) if value == 2 / 3 else int(value)
+        items.append((key, _toml_value(value)))
+    return items
+
+
+HEADER = ["# OpenPalm sensor calibration, written by `pi-agent calibrate`.",
+          "# Flex: points = two [counts, degrees] pairs. Force: table = [counts, newtons] pairs",
+          "# of the sensor's curve, both rising; tare = counts with nothing pressing, whose",
+          "# force is taken off every reading.", ""]
+
+
+def dumps_calibration(entries: dict[str, Calibration], header: list[str] = HEADER) -> str:
+    lines = list(header)
     for name, cal in entries.items():
         if cal is None:
             continue
         lines.append(f"[{name}]")
-        for key, value in cal.to_toml().items():
-            if key == "gain" and not isinstance(value, str):
-                value = gain_label(value) if value == 2 / 3 else int(value)
-            lines.append(f"{key} = {_toml_value(value)}")
+        lines += [f"{key} = {literal}" for key, literal in _entry_items(cal)]
         lines.append("")
     return "\n".join(lines)
 
 
+_TABLE = re.compile(r"[ \t]*\[[ \t]*(?P<name>[A-Za-z0-9_-]+|\"[^\"]*\")[ \t]*\][ \t]*(#.*)?$")
+_KEY = re.compile(r"[ \t]*(?P<key>[A-Za-z0-9_-]+)[ \t]*=")
+
+
+def _value_end(text: str, i: int) -> tuple[int, str, list[str]]:
+    """Where the value that starts at ``text[i]`` ends (before its own comment, if any),
+    that comment, and the comments inside it: brackets may span lines, and a ``#`` in a
+    string is no comment."""
+    depth, quote, inner = 0, "", []
+    while i < len(text):
+        c = text[i]
+        if quote:
+            if c == "\\" and quote == '"':
+                i += 1
+            elif c == quote:
+                quote = ""
+        elif c in "\"'":
+            quote = c
+        elif c == "[":
+            depth += 1
+        elif c == "]":
+            depth -= 1
+        elif c == "#":
+            eol = text.find("\n", i)
+            eol = len(text) if eol < 0 else eol
+            if depth <= 0:
+                return i, text[i:eol], inner
+            inner.append(text[i:eol])
+            i = eol
+            continue
+        elif c == "\n" and depth <= 0:
+            return i, "", inner
+        i += 1
+    return i, "", inner
+
+
+def _same_value(a: str, b: str) -> bool:
+    try:
+        return tomllib.loads(f"v = {a}") == tomllib.loads(f"v = {b}")
+    except tomllib.TOMLDecodeError:
+        return False
+
+
+def edit_calibration(text: str, entries: dict[str, Calibration]) -> str:
+    """``text`` with each entry's values set where they stand: comments, blank lines and
+    the order of the file are kept; a key an entry no longer has goes; a key or an entry
+    the file lacks is added (at the end of its table, or of the file)."""
+    out: list[str] = []
+    pending: dict[str, list[tuple[str, str]]] = {n: _entry_items(c) for n, c in entries.items() if c is not None}
+    section: str | None = None
+    todo: list[tuple[str, str]] = []      # keys of the current table not yet written
+    last_key_at = -1                        # index in ``out`` after the table's last key
+
+    def close_section() -> None:
+        if todo:
+            at = last_key_at if last_key_at >= 0 else len(out)
+            out[at:at] = [f"{k} = {v}" for k, v in todo]
+            todo.clear()
+
+    pos = 0
+    while pos < len(text):
+        eol = text.find("\n", pos)
+        eol = len(text) if eol < 0 else eol
+        line = text[pos:eol]
+        table = _TABLE.match(line)
+        key = _KEY.match(line) if table is None else None
+        if table is not None:
+            close_section()
+            section = table.group("name").strip('"')
+            todo[:] = pending.pop(section, [])
+            wanted = section in entries
+            out.append(line)
+            last_key_at = len(out) if wanted else -1
+            pos = eol + 1
+            continue
+        if key is not None and section in entries:
+            end, comment, inner = _value_end(text, pos + key.end())
+            eol = text.find("\n", end)
+            eol = len(text) if eol < 0 else eol
+            name = key.group("key")
+            literal = next((v for k, v in todo if k == name), None)
+            if literal is not None:
+                todo[:] = [(k, v) for k, v in todo if k != name]
+                if _same_value(text[pos + key.end():end], literal):
+                    out += text[pos:eol].split("\n")       # unchanged: kept as written
+                else:
+                    indent = line[:len(line) - len(line.lstrip())]
+                    out += [indent + c for c in inner]      # comments from inside the old value
+                    out.append(f"{indent}{name} = {literal}" + (f"  {comment}" if comment else ""))
+                last_key_at = len(out)
+            pos = eol + 1                   # a key the entry no longer has is dropped
+            continue
+        out.append(line)
+        pos = eol + 1
+    close_section()
+    for name, items in pending.items():
+        if out and out[-1].strip():
+            out.append("")
+        out.append(f"[{name}]")
+        out += [f"{k} = {v}" for k, v in items]
+    return "\n".join(out).rstrip("\n") + "\n"
+
+
+def _comments_before_tables(text: str) -> list[str]:
+    lines = []
+    for line in text.splitlines():
+        if _TABLE.match(line):
+            break
+        lines.append(line)
+    return lines
+
+
+def render_calibration(old_text: str | None, entries: dict[str, Calibration]) -> str:
+    """The new file: the old one edited in place when it reads back as ``entries``; else
+    written anew under the old file's opening comments (nothing the file said is lost
+    that can be kept)."""
+    if old_text is not None:
+        edited = edit_calibration(old_text, entries)
+        try:
+            back = tomllib.loads(edited)
+        except tomllib.TOMLDecodeError:
+            back = None
+        fresh = tomllib.loads(dumps_calibration(entries))
+        if back is not None and all(back.get(name) == values for name, values in fresh.items()):
+            return edited
+        header = _comments_before_tables(old_text) or HEADER
+        if header[-1].strip():
+            header = [*header, ""]
+        return dumps_calibration(entries, header)
+    return dumps_calibration(entries)
+
+
 def save_calibration(path: Path, entries: dict[str, Calibration]) -> None:
-    """Write atomically: a power cut leaves the old file or the new one, never half."""
+    """Write atomically: a power cut leaves the old file or the new one, never half.
+    The file's comments stay where they were: its values are changed in place."""
     path = Path(path)
     tmp = path.with_name(path.name + ".tmp")
+    try:
+        old = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        old = None
+    text = render_calibration(old, entries)
     with open(tmp, "w", encoding="utf-8") as f:
-        f.write(dumps_calibration(entries))
+        f.write(text)
         f.flush()
         os.fsync(f.fileno())
     os.replace(tmp, path)

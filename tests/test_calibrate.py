@@ -1,0 +1,141 @@
+"""`pi-agent calibrate pad` on the shipped scenario, its words, and a calibration file
+rewritten with its comments kept."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from conftest import CONFIG, SCENARIOS, run_cli
+from pi_agent.calibrate import above_empty
+from sensors.calibration import (FlexCalibration, ForceCalibration, PadCalibration, load_calibration,
+                                 save_calibration)
+
+SHIPPED = SCENARIOS / "calibration-pad.json"
+
+
+def _private_config(tmp_path):
+    shutil.copy(CONFIG, tmp_path / "agent.toml")
+    shutil.copy(CONFIG.parent / "calibration.toml", tmp_path / "calibration.toml")
+    return tmp_path / "agent.toml", tmp_path / "calibration.toml"
+
+
+def _answers(scenario_name: str) -> str:
+    """The answers the shipped scenario's name gives ("answer Enter, 1, 2, ..."), as typed."""
+    said = scenario_name.rsplit("answer ", 1)[1]
+    return "".join("\n" if a.strip() == "Enter" else a.strip() + "\n" for a in said.split(","))
+
+
+def test_the_wizard_completes_on_the_shipped_scenario(tmp_path):
+    """`calibrate pad --simulate scenarios/calibration-pad.json`, answered as its name says,
+    finishes, records every weight, finds the push of the scenario within 8 %, and keeps
+    the calibration file's comments."""
+    agent_toml, cal_toml = _private_config(tmp_path)
+    before = cal_toml.read_text()
+    scenario = json.loads(SHIPPED.read_text())
+    result = run_cli("calibrate", "pad", "--config", str(agent_toml), "--simulate", str(SHIPPED),
+                     input=_answers(scenario["name"]))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Saved the pad calibration" in result.stdout and "Only one weight" not in result.stdout
+    new = load_calibration(cal_toml)
+    steps = scenario["steps"]
+    for zone in ("pad_palm", "pad_fingers"):
+        placed = [s["to"][zone] for s in steps if "ramp" in s and s["to"].get(zone) and len(s["to"]) == 1]
+        assert [round(n, 1) for _, n in new[zone].table[1:]] == [round(n, 1) for n in placed]
+    push = max(sum(s["to"].values()) for s in steps if "ramp" in s and len(s["to"]) == 2)
+    assert abs(new["weight_bearing"].max_push_n - push) <= 0.08 * push, new["weight_bearing"]
+    comments = [line for line in before.splitlines() if line.startswith("#")]
+    after = cal_toml.read_text().splitlines()
+    assert comments and all(c in after for c in comments)
+    assert load_calibration(cal_toml)["wrist"] == load_calibration(CONFIG.parent / "calibration.toml")["wrist"]
+
+
+def test_one_weight_is_warned_about_and_asked_again(tmp_path):
+    """With one weight on a zone the wizard warns and asks for a second; a second Enter
+    goes on with one, and the end says again that the zone has one weight only."""
+    agent_toml, cal_toml = _private_config(tmp_path)
+    steps = [{"hold": 8}]
+    for zone in ("pad_palm", "pad_fingers"):
+        steps += [{"ramp": 1, "to": {zone: 19.61}}, {"hold": 8}, {"ramp": 1, "to": {zone: 0}}, {"hold": 6}]
+    steps += [{"ramp": 1, "to": {"pad_palm": 15, "pad_fingers": 5}}, {"hold": 6},
+              {"ramp": 1, "to": {"pad_palm": 0, "pad_fingers": 0}}, {"hold": 5}]
+    scenario = tmp_path / "one-weight.json"
+    scenario.write_text(json.dumps({"start": "2026-05-01T10:00:00", "seed": 3, "noise": {"newton": 0.2},
+                                    "steps": steps}))
+    result = run_cli("calibrate", "pad", "--config", str(agent_toml), "--simulate", str(scenario),
+                     input="\n2\n\n\n2\n\n\n\n")
+    assert result.returncode == 0, result.stdout + result.stderr
+    out = result.stdout
+    assert out.count("Only one weight on the") == 2 and "a load well above 2 kg will read too low" in out
+    assert out.count("has one known weight only") == 2
+    assert out.index("Only one weight on the PALM") < out.index("Step 2 of 3: known weights on the FINGERS")
+    assert len(load_calibration(cal_toml)["pad_palm"].table) == 2
+
+
+@given(st.floats(-32768, 32767), st.floats(-32768, 32767))
+def test_above_the_empty_pad_is_never_negative(counts, tare):
+    """A reading is "N counts above the empty pad" with N > 0, or "at or below the empty pad"."""
+    text = above_empty(counts, tare)
+    if counts <= tare:
+        assert text.startswith("at or below the empty pad")
+    else:
+        n = int(re.match(r"(\d+) counts above the empty pad$", text).group(1))
+        assert n >= 0
+
+
+COMMENTED = """\
+# Our calibration; measured by Anna, 2026-02-01.
+# Keep this file with the splint.
+
+[wrist]   # the back of the wrist
+kind = "flex"
+gain = 1
+date = "2026-02-01"
+points = [[17233, 0.0], [12792, 45.0]]   # straight, then 45 degrees
+
+# the pad, heel of the hand
+[pad_palm]
+kind = "force"
+gain = 2/3
+date = ""
+tare = 0   # before the first tare
+table = [   # counts, newtons
+  [0, 0.0],
+  [9211, 0.5],     # the steep start
+  [26280, 400.0],
+]
+"""
+
+
+def test_rewriting_keeps_comments_and_changes_only_the_values(tmp_path):
+    """Saving a calibration keeps every comment and every unchanged line as written, and
+    the file reads back as exactly what was saved."""
+    path = tmp_path / "calibration.toml"
+    path.write_text(COMMENTED.replace("gain = 2/3", 'gain = "2/3"'))
+    entries = load_calibration(path)
+    entries["pad_palm"] = ForceCalibration(-315.4, ((-315.4, 0.0), (24680.0, 19.6133), (25973.9, 98.0665)),
+                                           2 / 3, "2026-05-01")
+    entries["pad_fingers"] = ForceCalibration(12.0, ((12.0, 0.0), (25000.0, 50.0)), 1, "2026-05-01")
+    entries["weight_bearing"] = PadCalibration(124.0, "2026-05-01")
+    save_calibration(path, entries)
+    text = path.read_text()
+    for line in COMMENTED.splitlines():
+        if "#" in line:
+            assert line[line.index("#"):] in text, line
+    assert text.startswith(COMMENTED.split("[pad_palm]")[0].replace("gain = 2/3", 'gain = "2/3"'))
+    assert "tare = -315.4   # before the first tare" not in text and "tare = -315.4  # before the first tare" in text
+    assert load_calibration(path) == entries
+    assert isinstance(load_calibration(path)["wrist"], FlexCalibration)
+
+
+def test_a_calibration_saved_twice_is_the_same_file(tmp_path):
+    """Saving what was read changes nothing in the file, byte for byte."""
+    path = tmp_path / "calibration.toml"
+    shutil.copy(CONFIG.parent / "calibration.toml", path)
+    before = path.read_text()
+    save_calibration(path, load_calibration(path))
+    assert path.read_text() == before
