@@ -27,6 +27,29 @@ EX_CONFIG = 78
 log = logging.getLogger("pi_agent")
 
 
+LINE_HELP = """\
+what the line says:
+  hand open        the splint is on and the hand is in the open position
+                   (wrist bent back, fingers straight): the time that counts
+  hand closed      the splint is on, but the wrist is not bent back enough or
+                   the fingers are curled
+  splint off       the splint is not on the hand (nothing presses on its palm
+                   sensor)
+  no reading yet   the agent has just started and has not read the splint yet
+  position unknown (sensor fault)
+  splint on, position unknown (sensor fault)
+                   a splint sensor is not answering or not believable (the
+                   "faults" part says which); this time never counts as open
+  for 1:05         for how long (hours:minutes) the hand has been so
+  today: open 2.5 h of 6 h (42%), worn 3.0 h
+                   hours in the open position against the daily goal; hours worn
+  pad (heel of the hand), pad (fingers)
+                   the load on the two zones of the table pad, in newtons
+                   (10 N is about 1 kg); "load" is both together, and says
+                   whether it is in the therapist's target band
+"""
+
+
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="pi-agent", description="OpenPalm: a monitor for a stroke survivor's hand.")
     p.add_argument("--version", action="version", version=f"pi-agent {__version__}")
@@ -39,7 +62,8 @@ def _parser() -> argparse.ArgumentParser:
                              f"if it exists, else {config.SHIPPED})")
         return sp
 
-    run = with_config(sub.add_parser("run", help="run the agent (on the Pi's sensors, or --simulate)"))
+    run = with_config(sub.add_parser("run", help="run the agent (on the Pi's sensors, or --simulate)",
+                                     epilog=LINE_HELP, formatter_class=argparse.RawDescriptionHelpFormatter))
     run.add_argument("--simulate", metavar="SCENARIO", type=Path,
                      help="run on simulated hardware playing this scenario file, in real time")
     run.add_argument("--speed", type=float, default=1.0, help="with --simulate: play N times faster")

@@ -11,7 +11,9 @@ import logging
 from pi_agent.core.days import report_day
 from pi_agent.core.events import Event
 from pi_agent.core.faults import describe
+from pi_agent.core.position import UNKNOWN, WORN_UNKNOWN, words
 from pi_agent.core.snapshot import Snapshot
+from sensors.channel import label
 from sensors.units import G
 
 
@@ -20,17 +22,22 @@ def iso(wall: float, zone) -> str:
 
 
 # -- the status line ------------------------------------------------------------------------
+def position_words(s: Snapshot) -> str:
+    """The position in a family member's words: 'hand open', 'splint off', 'no reading yet'."""
+    return words(s.state, read=s.splint_read)
+
+
 def summary_line(s: Snapshot) -> str:
     """The hand and today's hours: 'hand open for 1:23  today: open 2.5 h of 6 h (42%), worn 3.1 h'."""
     if not s.has_splint:
         return ""
     today = s.today
     since = ""
-    if s.position_since is not None:
+    if s.position_since is not None and s.state not in (UNKNOWN, WORN_UNKNOWN):
         minutes = int(max(0.0, s.wall - s.position_since) // 60)
         since = f" for {minutes // 60}:{minutes % 60:02d}"
     goal = today.goal_s or 1
-    return (f"hand {s.position}{since}  today: open {today.open_s / 3600:.1f} h of "
+    return (f"{position_words(s)}{since}  today: open {today.open_s / 3600:.1f} h of "
             f"{goal / 3600:g} h ({100 * today.open_s / goal:.0f}%), worn {today.worn_s / 3600:.1f} h")
 
 
@@ -45,11 +52,11 @@ def status_line(s: Snapshot, zone, wall: float) -> str:
         if ch.t is None:
             continue
         if ch.value is None:
-            values.append(f"{ch.name} --")
+            values.append(f"{label(ch.name)} --")
         else:
-            values.append(f"{ch.name} {round(ch.value) or 0}°" if ch.kind == "flex"
-                          else f"{ch.name} {max(0.0, ch.value):.1f} N")
-    parts.append(" ".join(values))
+            values.append(f"{label(ch.name)} {round(ch.value) or 0}°" if ch.kind == "flex"
+                          else f"{label(ch.name)} {max(0.0, ch.value):.1f} N")
+    parts.append(", ".join(values))
     parts.append(load_text(s))
     faults = [describe(ch, kind) for ch, kind in s.faults]
     parts.append("faults: " + ("; ".join(faults) if faults else "none"))
@@ -79,7 +86,7 @@ def load_text(s: Snapshot) -> str:
 
 def systemd_status(s: Snapshot, broker_connected: bool | None) -> str:
     """The STATUS= line: position, today's open hours, broker connected or not."""
-    text = f"hand {s.position}; open today {s.today.open_s / 3600:.1f} h of {s.goal_s / 3600:g} h"
+    text = f"{position_words(s)}; open today {s.today.open_s / 3600:.1f} h of {s.goal_s / 3600:g} h"
     if broker_connected is not None:
         text += "; broker " + ("connected" if broker_connected else "not connected")
     if s.faults:

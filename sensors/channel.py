@@ -25,6 +25,21 @@ FAULT_TEXT = {
     "adc_timeout": "ADC not finishing its conversions",
 }
 
+# The default channels as people read them (the status line, fault messages); a channel
+# a configuration adds is shown by its name.
+LABELS = {
+    "wrist": "wrist",
+    "fingers": "fingers",
+    "palm": "palm (in the splint)",
+    "pad_palm": "pad (heel of the hand)",
+    "pad_fingers": "pad (fingers)",
+}
+
+
+def label(channel: str) -> str:
+    """A channel's name for a person: 'pad (heel of the hand)' for pad_palm."""
+    return LABELS.get(channel, channel.replace("_", " "))
+
 
 class Reading(NamedTuple):
     """One reading of one channel at monotonic time ``t``; ``value`` is None in fault.

@@ -74,7 +74,7 @@ def test_ready_status_and_watchdog_from_a_real_process(tmp_path):
         assert 8 <= len(pings) <= 12, f"{len(pings)} pings in 5 s at a 1 s watchdog"
         assert max(b - a for a, b in zip(pings, pings[1:])) < 0.8
         status = [m for _, m in systemd.lines("STATUS=")]
-        assert status and re.match(r"STATUS=hand (open|closed|off|unknown); open today \d+\.\d h of 6 h", status[-1])
+        assert status and re.match(r"STATUS=(hand open|hand closed|splint off|no reading yet|(splint on, )?position unknown \(sensor fault\)); open today \d+\.\d h of 6 h", status[-1])
         assert agent.terminate() == 0
         assert systemd.lines("STOPPING=1")
     finally:

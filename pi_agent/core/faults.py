@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 from pi_agent.core.events import Event
-from sensors.channel import FAULT_TEXT, Reading
+from sensors.channel import FAULT_TEXT, Reading, label
 
 
 def describe(channel: str, kind: str) -> str:
     """Plain words for a person: 'wrist sensor disconnected'."""
-    name = {"pad_palm": "pad palm zone", "pad_fingers": "pad fingers zone",
-            "fingers": "finger"}.get(channel, channel.replace("_", " "))
+    name = "finger" if channel == "fingers" else label(channel)
     return f"{name} sensor {FAULT_TEXT.get(kind, kind)}"
 
 

@@ -271,6 +271,7 @@ class Core:
             t=self.now, wall=wall, day=day,
             position=public(self.wear.state), worn=self.wear.state in WORN,
             position_since=self.wear.since_wall if self.wear.state != UNKNOWN else None,
+            state=self.wear.state, splint_read=self.wear.since_wall is not None,
             has_splint=self.has_splint, has_pad=self.has_pad,
             channels=tuple(ChannelState(name, kind, *self._value_and_fault(name)) for name, kind in self.kinds.items()),
             load_n=self.load(), fingers_share=self.wb.fingers_share,

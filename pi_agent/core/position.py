@@ -21,8 +21,27 @@ WORN = (OPEN, CLOSED, WORN_UNKNOWN)
 
 
 def public(state: str) -> str:
-    """The position as people see it: open, closed, off or unknown."""
+    """The position as machines publish it: open, closed, off or unknown."""
     return UNKNOWN if state == WORN_UNKNOWN else state
+
+
+# The position as a family member reads it (the README's "What the line says" explains
+# each): ``off`` is about the splint, not the hand, and ``unknown`` says why.
+WORDS = {
+    OPEN: "hand open",
+    CLOSED: "hand closed",
+    OFF: "splint off",
+    WORN_UNKNOWN: "splint on, position unknown (sensor fault)",
+    UNKNOWN: "position unknown (sensor fault)",
+}
+NO_READING = "no reading yet"
+
+
+def words(state: str, read: bool = True) -> str:
+    """Plain words for a state; ``read`` is False before the splint was ever read."""
+    if state == UNKNOWN and not read:
+        return NO_READING
+    return WORDS.get(state, state)
 
 
 @dataclass(frozen=True)

@@ -43,6 +43,8 @@ class Snapshot:
     position: str                     # 'open', 'closed', 'off' or 'unknown'
     worn: bool
     position_since: float | None      # wall time the position began
+    state: str                        # the position tracker's own: as position, or 'worn_unknown'
+    splint_read: bool                 # the splint has been read (else 'unknown' is "no reading yet")
     has_splint: bool
     has_pad: bool
     channels: tuple[ChannelState, ...]
