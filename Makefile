@@ -15,8 +15,10 @@ $(STAMP): pyproject.toml
 
 setup: $(STAMP)
 
+# The demo's store is kept in state/demo (afresh each time) for `pi-agent status`.
 demo: $(STAMP)
-	$(VENV)/bin/pi-agent run --simulate scenarios/demo-day.json --speed 1440
+	rm -rf state/demo
+	$(VENV)/bin/pi-agent run --simulate scenarios/demo-day.json --speed 1440 --state-dir state/demo
 
 test: $(STAMP)
 	$(VENV)/bin/python -m pytest

@@ -7,6 +7,7 @@ import atexit
 import json
 import logging
 import os
+import shutil
 import signal
 import sys
 import tempfile
@@ -17,6 +18,7 @@ from pathlib import Path
 
 from pi_agent import __version__, config
 from pi_agent.errors import ConfigError, InputError, SensorError, StoreAccessError, StoreError
+from pi_agent.status import parse_date
 from pi_agent.systemd import Notifier
 
 EX_DATAERR = 65
@@ -80,8 +82,11 @@ def _parser() -> argparse.ArgumentParser:
     sim.add_argument("--events", type=Path, metavar="FILE", help="write every event as a JSON line")
     sim.add_argument("--state-dir", type=Path, help="keep the store here (default: a temporary folder)")
 
-    st = with_config(sub.add_parser("status", help="today's totals and the last 7 days"))
+    st = with_config(sub.add_parser("status", help="a day's totals and the 7 days before it, from the store",
+                                    description="A day's totals and the 7 days before it, from the store: "
+                                                "the --date given, else today, else the store's last day."))
     st.add_argument("--state-dir", type=Path)
+    st.add_argument("--date", type=parse_date, metavar="YYYY-MM-DD", help="the local day to show")
     st.add_argument("--json", action="store_true", help="print JSON instead of a table")
 
     with_config(sub.add_parser("check-config", help="validate the configuration and calibration"))
@@ -179,35 +184,48 @@ def cmd_run(args) -> int:
             raise ConfigError(f"--speed: expected a number above 0, got {args.speed:g}")
         scen = scenario_mod.load(args.simulate, {n: c.kind for n, c in channels.items()})
         zone = zone_of(cfg, scen.timezone)
-        if args.state_dir is None:
-            state_dir = Path(tempfile.mkdtemp(prefix="openpalm-run-"))
-            log.info("simulated data goes to %s (use --state-dir to keep it)", state_dir)
-        else:
-            state_dir = args.state_dir
-        start_at = _resume_point(state_dir, args.simulate, args.speed)
-        if start_at >= scen.timeline.duration:
-            log.info("scenario %s already finished in %s", args.simulate, state_dir)
-            return 0
-        clock = ScaledClock(scen.start_wall(zone.key) + start_at, args.speed)
-        clock.step_wall(sum(i.value for i in scen.timeline.instants if i.kind == "clock_step" and i.t < start_at))
-        sim = Simulation(cfg, scen, clock, zone=zone, state_dir=state_dir, bus_time=False,
-                         after_step=after_step, start_at=start_at, real_time=True, motor_trace=args.motor_trace,
-                         on_agent=lambda agent: connect(agent, state_dir))
-        _on_signals(lambda: sim.agent.stop())
-        atexit.register(lambda: sim.agent.player.close())
-        log.info("sampling started on simulated hardware: %s (%s, %g times real time, at %.0f s)",
-                 scen.name or args.simulate, zone.key, args.speed, start_at)
+        temporary = args.state_dir is None
+        # A temporary store is removed on every way out: SIGTERM too, even before the run
+        # starts (SIGINT already ends in KeyboardInterrupt; the run's own handlers follow).
+        signal.signal(signal.SIGTERM, exit_on_signal)
+        state_dir = Path(tempfile.mkdtemp(prefix="openpalm-run-")) if temporary else args.state_dir
         try:
-            finished = sim.run()
+            start_at = _resume_point(state_dir, args.simulate, args.speed)
+            if start_at >= scen.timeline.duration:
+                log.info("scenario %s already finished in %s", args.simulate, state_dir)
+                print(f"To look at it: {status_command_for(state_dir)}")
+                return 0
+            clock = ScaledClock(scen.start_wall(zone.key) + start_at, args.speed)
+            clock.step_wall(sum(i.value for i in scen.timeline.instants
+                                if i.kind == "clock_step" and i.t < start_at))
+            from pi_agent import logs
+            logs.use_clock(clock.wall, zone)       # the log speaks of the simulated day, not of today
+            if temporary:
+                log.info("simulated data goes to %s, removed at the end (use --state-dir to keep it)",
+                         state_dir)
+            sim = Simulation(cfg, scen, clock, zone=zone, state_dir=state_dir, bus_time=False,
+                             after_step=after_step, start_at=start_at, real_time=True,
+                             motor_trace=args.motor_trace, on_agent=lambda agent: connect(agent, state_dir))
+            _on_signals(lambda: sim.agent.stop())
+            atexit.register(lambda: sim.agent.player.close())
+            log.info("sampling started on simulated hardware: %s (%s, %g times real time, at %.0f s)",
+                     scen.name or args.simulate, zone.key, args.speed, start_at)
+            try:
+                finished = sim.run()
+            finally:
+                sim.finish()
+                for link in links:
+                    link.stop()
+            display.update(time.monotonic(),
+                           lambda: status_line(sim.agent.core.snapshot(), zone, sim.agent.clock.wall()),
+                           force=True)           # the last moment, always shown
+            display.close()
+            log.info("scenario %s", "finished" if finished else "stopped")
+            print("\n".join(simulated_summary(state_dir, sim.days_seen, finished, temporary)))
+            return 0
         finally:
-            sim.finish()
-            for link in links:
-                link.stop()
-        display.update(time.monotonic(), lambda: status_line(sim.agent.core.snapshot(), zone, sim.agent.clock.wall()),
-                       force=True)           # the last moment, always shown
-        display.close()
-        log.info("scenario %s", "finished" if finished else "stopped")
-        return 0
+            if temporary:
+                shutil.rmtree(state_dir, ignore_errors=True)
 
     from pi_agent.clock import SystemClock
     from pi_agent.motors import open_motor
@@ -247,6 +265,39 @@ def cmd_run(args) -> int:
     return 0
 
 
+def simulated_summary(state_dir: Path, days_seen, finished: bool, temporary: bool) -> list[str]:
+    """What ``run --simulate`` ends with: each simulated day's totals, from the store,
+    and how to look at them again."""
+    from pi_agent.status import day_lines
+    from pi_agent.store import Store
+    store = Store(state_dir, readonly=True)
+    try:
+        days = {d: r for d, r in store.days().items() if d in days_seen}
+    finally:
+        store.close()
+    lines = ["", "The simulated " + ("days" if len(days) > 1 else "day") + (":" if finished else ", so far:")]
+    for day, record in days.items():
+        lines += day_lines(day, record)
+    if not days:
+        lines.append("  nothing tracked")
+    if temporary:
+        lines.append("This run's store was temporary and is removed now. To keep it and look at it again, "
+                     "run with --state-dir DIR, then: " + status_command_for(Path("DIR")))
+    else:
+        lines.append(f"To look at it again: {status_command_for(state_dir)}")
+    return lines
+
+
+def status_command_for(state_dir: Path) -> str:
+    """The exact command that shows this store: the program as it was called."""
+    import shlex
+    program = sys.argv[0] if Path(sys.argv[0]).name == "pi-agent" else "pi-agent"
+    found = shutil.which("pi-agent")
+    if program != "pi-agent" and found and Path(found).resolve() == Path(program).resolve():
+        program = "pi-agent"                    # on the PATH: the short name is exact
+    return f"{shlex.quote(program)} status --state-dir {shlex.quote(str(state_dir))}"
+
+
 def systemd_status(agent, links) -> str:
     """The STATUS= line: position, today's open hours, broker connected or not."""
     from pi_agent.render import systemd_status as render
@@ -281,6 +332,10 @@ def _resume_point(state_dir: Path, scenario_path: Path, speed: float) -> float:
     except OSError as exc:
         raise StoreError(f"{state_dir}: cannot write in the state directory: {exc.strerror}") from None
     return 0.0
+
+
+def exit_on_signal(signum, _frame) -> None:
+    raise SystemExit(128 + signum)
 
 
 def _on_signals(handler) -> None:

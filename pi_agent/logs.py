@@ -2,14 +2,18 @@
 
 Under systemd (``JOURNAL_STREAM`` set) each line starts with its syslog priority
 (``<4>``) and carries no timestamp, since the journal adds its own; on a terminal or in
-a file, lines carry the time. One line per event; secrets are never passed to a logger.
+a file, lines carry the time: the agent's own wall time, so in a simulated run they
+carry the simulated day's time (``use_clock``). One line per event; secrets are never
+passed to a logger.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import os
 import sys
+from typing import Callable
 
 _PRIORITY = {logging.DEBUG: 7, logging.INFO: 6, logging.WARNING: 4, logging.ERROR: 3, logging.CRITICAL: 2}
 
@@ -20,14 +24,36 @@ class JournalFormatter(logging.Formatter):
         return f"<{_PRIORITY.get(record.levelno, 6)}>{text}"
 
 
+class ClockFormatter(logging.Formatter):
+    """Lines dated by a clock of the program's own (a simulated day's), in its zone."""
+
+    def __init__(self, fmt: str, wall: Callable[[], float], zone) -> None:
+        super().__init__(fmt)
+        self.wall = wall
+        self.zone = zone
+
+    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
+        # Formatted as the line is written, in the thread that logs it: the clock's now.
+        return dt.datetime.fromtimestamp(self.wall(), self.zone).strftime("%Y-%m-%d %H:%M:%S")
+
+
+FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+
+def use_clock(wall: Callable[[], float], zone) -> None:
+    """Date the lines from now on by ``wall()`` in ``zone`` (a simulated run's time)."""
+    for handler in logging.getLogger().handlers:
+        if not isinstance(handler.formatter, JournalFormatter):
+            handler.setFormatter(ClockFormatter(FORMAT, wall, zone))
+
+
 def setup(level: str = "INFO", stream=None) -> None:
     stream = stream or sys.stderr
     handler = logging.StreamHandler(stream)
     if os.environ.get("JOURNAL_STREAM"):
         handler.setFormatter(JournalFormatter("%(name)s: %(message)s"))
     else:
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s",
-                                               "%Y-%m-%d %H:%M:%S"))
+        handler.setFormatter(logging.Formatter(FORMAT, "%Y-%m-%d %H:%M:%S"))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import signal
 import sys
 import tempfile
 from pathlib import Path
@@ -46,7 +47,7 @@ def text_report(report: dict) -> str:
 
 
 def simulate_command(args) -> int:
-    from pi_agent.cli import zone_of
+    from pi_agent.cli import exit_on_signal, zone_of
     cfg = config.load(args.config)
     channels = load_channels(cfg)
     scen = scenario_mod.load(args.scenario, {n: c.kind for n, c in channels.items()})
@@ -61,6 +62,7 @@ def simulate_command(args) -> int:
         if events_out is not None:
             events_out.write(json.dumps({"t": round(e.t, 3), "type": e.type, **e.data}) + "\n")
 
+    signal.signal(signal.SIGTERM, exit_on_signal)   # a SIGTERM, like Ctrl+C, removes the temporary store
     with tempfile.TemporaryDirectory(prefix="openpalm-sim-") as tmp:
         state_dir = Path(args.state_dir) if args.state_dir else Path(tmp)
         try:

@@ -157,6 +157,10 @@ class Store:
                           (first or "0000", last or "9999"))
         return {day: self._json(data, f"day {day}") for day, data in rows}
 
+    def last_day(self) -> str | None:
+        """The latest local day the store holds (a simulated store's days may be long past)."""
+        return self.db.execute("SELECT MAX(day) FROM days").fetchone()[0]
+
     def bouts(self, day: str) -> list[dict]:
         rows = self._read("SELECT start, duration_s FROM bouts WHERE day = ? ORDER BY start", (day,))
         return [{"start": s, "duration_s": d} for s, d in rows]

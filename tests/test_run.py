@@ -3,9 +3,16 @@
 from __future__ import annotations
 
 import json
+import os
 import re
+import signal
+import subprocess
+import sys
+import threading
 
-from conftest import run_cli
+import pytest
+
+from conftest import ROOT, run_cli
 
 
 def test_run_simulate_shows_what_it_sees_line_by_line(tmp_path):
@@ -29,3 +36,77 @@ def test_version():
     """`pi-agent --version` names the version."""
     result = run_cli("--version")
     assert result.returncode == 0 and result.stdout.startswith("pi-agent ")
+
+
+def _scenario(tmp_path, start, steps, zone="Europe/London"):
+    path = tmp_path / "scenario.json"
+    path.write_text(json.dumps({"start": start, "timezone": zone, "seed": 1, "noise": {"deg": 0.5, "newton": 0.2},
+                                "steps": steps}))
+    return path
+
+
+def test_run_simulate_ends_with_the_days_and_the_command_that_shows_them(tmp_path):
+    """`run --simulate --state-dir` ends with each simulated day's totals and the exact
+    `status` command, which then shows those days; its log is dated in the simulated day
+    and the line names channels as people do."""
+    path = _scenario(tmp_path, "2031-05-01T23:59:20", [
+        {"hold": 60, "set": {"wrist": 25, "fingers": 5, "palm": 3, "pad_palm": 30, "pad_fingers": 10}}])
+    state = tmp_path / "demo state"
+    result = run_cli("run", "--simulate", str(path), "--speed", "20", "--state-dir", str(state))
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "The simulated days:" in out
+    assert re.search(r"^  2031-05-01: open 0\.0 h of 6\.0 h goal", out, re.M)
+    assert re.search(r"^  2031-05-02: open 0\.0 h of 6\.0 h goal .* worn 0\.0 h", out, re.M)
+    command = f"pi-agent status --state-dir '{state}'"
+    assert out.rstrip().splitlines()[-1] == f"To look at it again: {command}"
+    assert "pad (heel of the hand)" in out and "pad_palm" not in out
+    dates = set(re.findall(r"^(\d{4}-\d\d-\d\d) \d\d:\d\d:\d\d ", result.stderr, re.M))
+    assert dates and dates <= {"2031-05-01", "2031-05-02"}, result.stderr
+    status = run_cli("status", "--state-dir", str(state))
+    assert status.returncode == 0, status.stderr
+    assert status.stdout.startswith("OpenPalm status for 2031-05-02 (Europe/London)")
+    assert "2031-05-01" in status.stdout and "last known: hand open (as of 2031-05-02 00:00)" in status.stdout
+
+
+def test_run_simulate_removes_its_temporary_store(tmp_path):
+    """Without --state-dir, the run's temporary store is gone when it ends, and it says so."""
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    path = _scenario(tmp_path, "2031-05-01T10:00:00", [{"hold": 20, "set": {"wrist": 25, "fingers": 5, "palm": 3}}])
+    result = run_cli("run", "--simulate", str(path), "--speed", "20", env={"TMPDIR": str(tmp)})
+    assert result.returncode == 0, result.stderr
+    assert "openpalm-run-" in result.stderr                         # it did use a temporary store
+    assert list(tmp.iterdir()) == []
+    assert "temporary and is removed now" in result.stdout and "2031-05-01: open" in result.stdout
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_a_stopped_run_removes_its_temporary_store(tmp_path, signum):
+    """Stopped by Ctrl+C or SIGTERM, a run without --state-dir removes its temporary store
+    and still shows the days so far."""
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    path = _scenario(tmp_path, "2031-05-01T10:00:00", [{"hold": 36000, "set": {"wrist": 25, "fingers": 5, "palm": 3}}])
+    env = dict(os.environ, PYTHONUNBUFFERED="1", TMPDIR=str(tmp))
+    env.pop("JOURNAL_STREAM", None)
+    proc = subprocess.Popen([sys.executable, "-m", "pi_agent", "run", "--simulate", str(path), "--speed", "60"],
+                            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    guard = threading.Timer(120, proc.kill)       # a hung run fails the test instead of hanging it
+    guard.start()
+    try:
+        for line in proc.stdout:                 # the agent's own word that a minute was tracked
+            held = re.search(r"hand open for (\d+):(\d\d)", line)
+            if held and int(held[1]) * 60 + int(held[2]) >= 1:
+                break
+        assert [p.name[:13] for p in tmp.iterdir()] == ["openpalm-run-"]
+        proc.send_signal(signum)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        guard.cancel()
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 0, err
+    assert list(tmp.iterdir()) == []
+    assert "The simulated day, so far:" in out and "2031-05-01: open" in out

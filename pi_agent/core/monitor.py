@@ -232,7 +232,7 @@ class Core:
         self.last_checkpoint = t
         state = self.wear.state
         live = {"position": public(state), "worn": state in WORN, "since": self.wear.since_wall,
-                "updated": self.wall}
+                "updated": self.wall, "state": state, "zone": self.ledger.zone.key}
         return orders.Checkpoint(self.ledger.take_dirty(), self.wear.take_bouts(), {"live": live},
                                  self.therapy.running_dose())
 

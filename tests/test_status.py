@@ -1,0 +1,99 @@
+"""`pi-agent status`: which day it shows, and a position that says how old it is."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+import zoneinfo
+
+import pytest
+
+from conftest import CONFIG, run_cli
+from pi_agent.core.days import Day
+from pi_agent.status import live_line
+from pi_agent.store import Store
+
+LONDON = zoneinfo.ZoneInfo("Europe/London")
+UTC = zoneinfo.ZoneInfo("UTC")
+
+
+def _wall(text: str, zone=LONDON) -> float:
+    return dt.datetime.fromisoformat(text).replace(tzinfo=zone).timestamp()
+
+
+@pytest.fixture
+def simulated_store(tmp_path):
+    """A store as a simulated run leaves it: days in March 2026, the last reading the
+    evening of the 29th, in London."""
+    store = Store(tmp_path / "state")
+    days = {}
+    for n in range(20, 30):
+        d = Day(goal_s=21600.0).to_json()
+        d["open_s"] = 600.0 * n
+        d["worn_s"] = 900.0 * n
+        days[f"2026-03-{n:02d}"] = d
+    store.checkpoint(days, meta={"live": {"position": "off", "state": "off", "worn": False,
+                                          "since": _wall("2026-03-29T17:40:00"),
+                                          "updated": _wall("2026-03-29T17:58:00"), "zone": "Europe/London"}})
+    store.close()
+    return tmp_path / "state"
+
+
+def _status(state_dir, *more):
+    return run_cli("status", "--config", str(CONFIG), "--state-dir", str(state_dir), *more)
+
+
+def test_status_shows_the_stores_last_day_when_today_has_nothing(simulated_store):
+    """With nothing stored for today, `status` shows the store's last day and the 7 before
+    it, and dates the old reading instead of calling it "now"."""
+    result = _status(simulated_store)
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert out.startswith("OpenPalm status for 2026-03-29 (Europe/London)"), out
+    assert "nothing is stored for today" in out and "the store's last day" in out
+    assert "2026-03-29: open 4.8 h of 6.0 h goal (81%), worn 7.2 h" in out
+    assert "last known: splint off (as of 2026-03-29 17:58)" in out
+    assert not re.search(r"\bnow\b", out)
+    for n in range(22, 29):
+        assert f"2026-03-{n:02d}     {600 * n / 3600:.1f}" in out
+    assert "2026-03-21" not in out
+
+
+def test_status_shows_the_date_asked_for(simulated_store):
+    """`status --date` shows that day (by its date, not as "today") and the 7 days before it."""
+    result = _status(simulated_store, "--date", "2026-03-24")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("OpenPalm status for 2026-03-24 (Europe/London)")
+    assert "2026-03-24: open 4.0 h of 6.0 h goal" in result.stdout and "today:" not in result.stdout
+    assert "2026-03-17       -" in result.stdout and "2026-03-23     3.8" in result.stdout
+    assert "2026-03-25" not in result.stdout
+    as_json = json.loads(_status(simulated_store, "--date", "2026-03-24", "--json").stdout)
+    assert as_json["day"] == "2026-03-24" and set(as_json["days"]) == {f"2026-03-{n}" for n in range(20, 25)}
+
+
+def test_status_refuses_a_date_it_cannot_read(simulated_store):
+    """A --date that is not YYYY-MM-DD is one clear line and exit 2, no traceback."""
+    result = _status(simulated_store, "--date", "29/03/2026")
+    assert result.returncode == 2
+    assert "expected a day as YYYY-MM-DD, got '29/03/2026'" in result.stderr and "Traceback" not in result.stderr
+
+
+NOW = _wall("2026-06-10T15:00:00", UTC)
+
+
+@pytest.mark.parametrize("live, expected", [
+    ({"state": "open", "since": NOW - 4000, "updated": NOW - 40}, "  now: hand open (as of 14:59)"),
+    ({"state": "open", "since": NOW - 9000, "updated": NOW - 3 * 3600}, "  last known: hand open (as of 12:00 today)"),
+    ({"state": "closed", "since": 1.0, "updated": _wall("2026-06-09T23:30:00", UTC)},
+     "  last known: hand closed (as of 2026-06-09 23:30)"),
+    ({"state": "unknown", "since": None, "updated": NOW - 10}, "  now: no reading yet (as of 14:59)"),
+    ({"state": "worn_unknown", "since": NOW - 60, "updated": NOW - 10},
+     "  now: splint on, position unknown (sensor fault) (as of 14:59)"),
+    ({"position": "off", "since": NOW - 60, "updated": None}, "  last known: splint off (when is not known)"),
+    ({"state": "open", "since": NOW, "updated": NOW + 86400}, "  last known: hand open (as of 2026-06-11 15:00)"),
+])
+def test_the_position_is_now_only_while_fresh(live, expected):
+    """The hand's position is "now" only within the freshness limit; older, it is dated,
+    with the day when it is not today (a reading from the future is not "now" either)."""
+    assert live_line(live, NOW, UTC, fresh_s=180.0) == expected
