@@ -138,6 +138,14 @@ def cmd_check_config(args) -> int:
 
 
 def cmd_run(args) -> int:
+    if args.simulate is None:
+        return _run(args)
+    from pi_agent import logs
+    with logs.held():              # dated by the simulated clock, once it is known
+        return _run(args)
+
+
+def _run(args) -> int:
     from pi_agent.agent import Agent, load_channels
     from pi_agent.display import LineDisplay
     from pi_agent.render import status_line

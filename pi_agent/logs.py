@@ -9,6 +9,7 @@ passed to a logger.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
 import os
@@ -40,11 +41,53 @@ class ClockFormatter(logging.Formatter):
 FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 
+class _Held(logging.Handler):
+    """Keeps the lines until the clock that dates them is known (``held``)."""
+
+    def __init__(self, targets: list[logging.Handler]) -> None:
+        super().__init__()
+        self.targets = targets
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+    def let_go(self) -> None:
+        """Back to the real handlers, with the lines kept so far."""
+        root = logging.getLogger()
+        if self in root.handlers:
+            root.handlers[:] = self.targets
+        for record in self.records:
+            for handler in self.targets:
+                if record.levelno >= handler.level:
+                    handler.handle(record)
+        self.records.clear()
+
+
+@contextlib.contextmanager
+def held():
+    """Lines logged inside wait for ``use_clock`` (or the end of the block), so that a
+    simulated run's first lines (which configuration, which scenario) are dated in the
+    simulated day as the rest, not in today's."""
+    root = logging.getLogger()
+    hold = _Held(root.handlers[:])
+    root.handlers[:] = [hold]
+    try:
+        yield
+    finally:
+        hold.let_go()
+
+
 def use_clock(wall: Callable[[], float], zone) -> None:
-    """Date the lines from now on by ``wall()`` in ``zone`` (a simulated run's time)."""
-    for handler in logging.getLogger().handlers:
+    """Date the lines from now on (and those held) by ``wall()`` in ``zone``: a simulated
+    run's time."""
+    root = logging.getLogger()
+    hold = next((h for h in root.handlers if isinstance(h, _Held)), None)
+    for handler in (hold.targets if hold else root.handlers):
         if not isinstance(handler.formatter, JournalFormatter):
             handler.setFormatter(ClockFormatter(FORMAT, wall, zone))
+    if hold is not None:
+        hold.let_go()
 
 
 def setup(level: str = "INFO", stream=None) -> None:
