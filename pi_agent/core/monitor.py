@@ -275,7 +275,7 @@ class Core:
             has_splint=self.has_splint, has_pad=self.has_pad,
             channels=tuple(ChannelState(name, kind, *self._value_and_fault(name)) for name, kind in self.kinds.items()),
             load_n=self.load(), fingers_share=self.wb.fingers_share,
-            session=self.wb.session is not None, band=self.wb.band, targets=self.targets,
+            session=self.wb.session is not None, pad_fast=self.pad_fast, band=self.wb.band, targets=self.targets,
             body_weight_kg=self.cfg.weight_bearing.body_weight_kg,
             today=today.copy() if today is not None else Day(goal_s=self.ledger.goal_s),
             goal_s=self.ledger.goal_s, long_bout_s=self.wear.long_bout_s,

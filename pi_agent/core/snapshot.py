@@ -51,6 +51,7 @@ class Snapshot:
     load_n: float | None              # the load on the pad (None: no pad, or in fault)
     fingers_share: float | None       # the fingers' zone's share of the load (None: too light)
     session: bool                     # a weight-bearing session runs
+    pad_fast: bool                    # the pad is read fast: a session, something pressing on it, or a tare
     band: Band | None                 # the target band in newtons (None: unit's reference unknown)
     targets: Targets
     body_weight_kg: float
