@@ -218,9 +218,8 @@ def mqtt_latency(quick: bool) -> dict:
         return {"mqtt_ms_p50": None, "mqtt_ms_p99": None, "mqtt_note": "mosquitto is not installed"}
     import paho.mqtt.client as paho
     from pi_agent.clock import ScaledClock
-    from pi_agent.mqtt import MqttLink
+    from pi_agent.mqtt import MqttLink, Outbox
     from pi_agent.simulation import Simulation
-    from pi_agent.store import Outbox
     folder = Path(tempfile.mkdtemp())
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

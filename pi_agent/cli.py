@@ -175,8 +175,7 @@ def _run(args) -> int:
         """MQTT for this agent (a simulated power cut hands the link to the new agent)."""
         if not broker:
             return
-        from pi_agent.mqtt import MqttLink, device_id
-        from pi_agent.store import Outbox
+        from pi_agent.mqtt import MqttLink, Outbox, device_id
         if links:
             links[0].attach(agent)
         else:

@@ -1,10 +1,12 @@
 """The durable store: one SQLite file in the state directory.
 
-Daily totals (one JSON record per local day), finished open bouts, and a little live
-state survive restarts and power cuts. Writes come in checkpoints (one transaction,
-at most once per checkpoint interval in steady state) to spare the SD card; SQLite's
-write-ahead log with ``synchronous=FULL`` makes each checkpoint all-or-nothing, so a
-power cut loses at most the time since the last one and never corrupts the file.
+Daily totals (one JSON record per local day), finished open bouts, the therapy dose log
+and a little live state survive restarts and power cuts; MQTT's event outbox
+(``pi_agent.mqtt.outbox``) keeps its table in the same file. Writes come in checkpoints
+(one transaction, at most once per checkpoint interval in steady state) to spare the SD
+card; SQLite's write-ahead log with ``synchronous=FULL`` makes each checkpoint
+all-or-nothing, so a power cut loses at most the time since the last one and never
+corrupts the file.
 
 At start the file's integrity is checked; a damaged file is moved aside (with a clear
 log line) and a new one started: never silently reset.
@@ -16,7 +18,6 @@ import json
 import logging
 import os
 import sqlite3
-import threading
 import time
 from pathlib import Path
 
@@ -27,7 +28,7 @@ log = logging.getLogger("pi_agent.store")
 FILENAME = "openpalm.db"
 SCHEMA_VERSION = 2       # 2: doses.planned_end (a dose is booked before the motor starts)
 
-_SCHEMA = """
+SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS days (day TEXT PRIMARY KEY, data TEXT NOT NULL, updated REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS bouts (
@@ -110,7 +111,7 @@ class Store:
                 self._move_aside(problem)
         try:
             db = self._connect()
-            db.executescript(_SCHEMA)
+            db.executescript(SCHEMA)
             columns = [r[1] for r in db.execute("PRAGMA table_info(doses)")]
             if "planned_end" not in columns:        # a store of the first version
                 db.execute("ALTER TABLE doses ADD COLUMN planned_end REAL")
@@ -230,51 +231,3 @@ class Store:
         except sqlite3.Error:
             pass
 
-
-class Outbox:
-    """Events waiting for the broker's acknowledgement, in the store's file.
-
-    An event is written here (committed) when it happens, and removed only when the
-    broker has acknowledged it; so a broker outage or an agent restart delays events and
-    never drops them. It has its own connection, safe to use from the MQTT thread.
-    """
-
-    def __init__(self, state_dir: Path | str) -> None:
-        self.path = Path(state_dir) / FILENAME
-        self._lock = threading.Lock()
-        self.db = sqlite3.connect(self.path, timeout=10, isolation_level=None, check_same_thread=False)
-        self.db.execute("PRAGMA synchronous=FULL")
-        self.db.executescript(_SCHEMA)
-        self.commits = 0
-
-    def add(self, event_id: str, topic: str, payload: str) -> None:
-        with self._lock:
-            try:
-                with self.db:
-                    self.db.execute("INSERT OR IGNORE INTO outbox VALUES (?, ?, ?, ?)",
-                                    (event_id, topic, payload, time.time()))
-            except sqlite3.Error as exc:
-                raise StoreError(f"{self.path}: outbox write failed: {exc}") from exc
-            self.commits += 1
-
-    def pending(self, limit: int = 1000) -> list[tuple[str, str, str]]:
-        with self._lock:
-            return self.db.execute("SELECT id, topic, payload FROM outbox ORDER BY created, rowid LIMIT ?",
-                                   (limit,)).fetchall()
-
-    def remove(self, event_id: str) -> None:
-        with self._lock:
-            try:
-                with self.db:
-                    self.db.execute("DELETE FROM outbox WHERE id = ?", (event_id,))
-            except sqlite3.Error as exc:
-                log.error("%s: outbox delete failed (the event may be sent again, with its id): %s",
-                          self.path, exc)
-
-    def __len__(self) -> int:
-        with self._lock:
-            return self.db.execute("SELECT COUNT(*) FROM outbox").fetchone()[0]
-
-    def close(self) -> None:
-        with self._lock:
-            self.db.close()

@@ -1,0 +1,302 @@
+"""The broker link: paho-mqtt's client, its connection, and what it publishes when.
+
+Topics under ``openpalm/<device_id>/``:
+
+| topic | what | QoS, retain |
+| --- | --- | --- |
+| ``status`` | ``online`` / ``offline`` (the last will, also sent on a clean stop) | 1, retained |
+| ``state`` | one JSON snapshot, on change (with a deadband) and as a heartbeat | 1, retained |
+| ``load`` | live load during weight bearing, ``load_rate_hz`` a second | 0 |
+| ``day/<YYYY-MM-DD>`` | the day's summary, as ``pi-agent simulate`` reports it | 1, retained |
+| ``event`` | sessions, therapy, faults raised and cleared, alerts; each with an ``id`` | 1 |
+| ``request/<command>`` | commands in (JSON); a retained request is ignored | |
+| ``response/<command>`` | ``{"status", "transaction", "data" or "error"}`` | 1 |
+
+Events go through the durable outbox (``outbox.py``); the payloads and when they are due
+are in ``payloads.py``, Home Assistant's discovery in ``discovery.py``. paho-mqtt's
+network loop runs in its own thread; its callbacks never let an exception escape, take
+none of our locks (paho holds its own while it calls them), hand commands to the agent's
+queue, and leave everything that reads the agent's state to the agent's own thread
+(``after_step``), which reads it only through the core's snapshot and days.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import ipaddress
+import json
+import logging
+import socket
+import ssl
+import threading
+import uuid
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import paho.mqtt.client as paho
+
+from pi_agent.core.days import Day
+from pi_agent.core.events import Event
+from pi_agent.core.snapshot import Snapshot
+from pi_agent.errors import ConfigError
+from pi_agent.mqtt.discovery import discovery_payload, discovery_topic
+from pi_agent.mqtt.outbox import InFlight, Outbox
+from pi_agent.mqtt.payloads import (EVENT_TYPES, STATE_EVENTS, DayPacer, StatePacer, event_payload, load_due,
+                                    load_payload, state_payload, topic_root)
+
+log = logging.getLogger("pi_agent.mqtt")
+
+MAX_COMMANDS_PER_STEP = 20
+HISTORY_DAYS = 30          # days of the store sent again (retained) on a new connection
+
+
+def device_id(cfg, override: str | None = None) -> str:
+    """The configured id, or one derived from the machine id (stable, not revealing it)."""
+    if override:
+        return override
+    if cfg.device.id:
+        return cfg.device.id
+    for path in ("/etc/machine-id", "/var/lib/dbus/machine-id"):
+        try:
+            mid = Path(path).read_text().strip()
+            if mid:
+                return "op-" + hashlib.sha256(mid.encode()).hexdigest()[:10]
+        except OSError:
+            continue
+    return "op-" + hashlib.sha256(socket.gethostname().encode()).hexdigest()[:10]
+
+
+def parse_broker(url: str) -> tuple[str, str, int]:
+    """``mqtt://host:port`` or ``mqtts://host:port`` -> (scheme, host, port)."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("mqtt", "mqtts") or not parts.hostname:
+        raise ConfigError(f"--broker: expected mqtt://host:port or mqtts://host:port, got '{url}'")
+    try:
+        port = parts.port or (8883 if parts.scheme == "mqtts" else 1883)
+    except ValueError:
+        raise ConfigError(f"--broker: expected a port number from 1 to 65535, got '{url}'") from None
+    return parts.scheme, parts.hostname, port
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def check_credentials(cfg, broker: str, password: str | None) -> None:
+    """Credentials never travel in clear text to a broker that is not on this machine,
+    unless the configuration says ``allow_insecure = true``."""
+    scheme, host, _ = parse_broker(broker)
+    if (cfg.mqtt.username or password) and scheme == "mqtt" and not is_loopback(host) and not cfg.mqtt.allow_insecure:
+        raise ConfigError(f"mqtt.broker: the user name and password would travel in clear text to {host}; "
+                          f"use mqtts:// or set mqtt.allow_insecure = true")
+
+
+class MqttLink:
+    def __init__(self, cfg, agent, outbox: Outbox, *, device: str, broker: str, password: str | None,
+                 zone) -> None:
+        self.cfg = cfg
+        self.outbox = outbox
+        self.device = device
+        self.zone = zone
+        self.root = topic_root(device)
+        self.scheme, self.host, self.port = parse_broker(broker)
+        m = cfg.mqtt
+        check_credentials(cfg, broker, password)
+        credentials = bool(m.username or password)
+        protocol = paho.MQTTv5 if m.protocol == "5" else paho.MQTTv311
+        self.client = paho.Client(paho.CallbackAPIVersion.VERSION2, client_id=f"openpalm-{device}",
+                                  protocol=protocol)
+        self.client.reconnect_delay_set(1, int(m.reconnect_max_s))
+        self.client.will_set(f"{self.root}/status", "offline", qos=1, retain=True)
+        if credentials:
+            self.client.username_pw_set(m.username or device, password)
+        if self.scheme == "mqtts":
+            self.client.tls_set(ca_certs=self._path(m.ca_file), certfile=self._path(m.cert_file),
+                                keyfile=self._path(m.key_file), cert_reqs=ssl.CERT_REQUIRED)
+            self.client.tls_insecure_set(False)
+        self.client.on_connect = self._on_connect
+        self.client.on_disconnect = self._on_disconnect
+        self.client.on_message = self._on_message
+        self.client.on_connect_fail = self._on_connect_fail
+        self.connected = threading.Event()
+        self._resync = threading.Event()
+        self._said_down = False
+        self.in_flight = InFlight(outbox)      # the agent's thread only
+        self.state_pacer = StatePacer(m.heartbeat_s, {name: s.kind for name, s in cfg.sensors.items()})
+        self.day_pacer = DayPacer()
+        self._last_load_at = float("-inf")
+        self.attach(agent)
+
+    @property
+    def state_published(self) -> int:
+        return self.state_pacer.published
+
+    def attach(self, agent) -> None:
+        """Serve ``agent`` (a restarted agent after a simulated power cut takes over the link)."""
+        self.agent = agent
+        agent.on_refresh = self._resync.set
+        agent.inbox_budget = MAX_COMMANDS_PER_STEP
+        agent.listeners.append(self.on_event)
+
+    def _path(self, name: str) -> str | None:
+        if not name:
+            return None
+        path = Path(name)
+        if not path.is_absolute() and self.cfg.path is not None:
+            path = self.cfg.path.parent / path
+        return str(path)
+
+    # -- life cycle --------------------------------------------------------------------------
+    def start(self) -> None:
+        self.client.connect_async(self.host, self.port, keepalive=self.cfg.mqtt.keepalive_s)
+        self.client.loop_start()
+
+    def stop(self, timeout: float = 2.0) -> None:
+        """A clean stop: ``offline`` (retained), then disconnect."""
+        try:
+            if self.connected.is_set():
+                info = self.client.publish(f"{self.root}/status", "offline", qos=1, retain=True)
+                info.wait_for_publish(timeout)
+        except (RuntimeError, ValueError, OSError) as exc:
+            log.warning("could not say offline to the broker: %s", exc)
+        finally:
+            self.client.disconnect()
+            self.client.loop_stop()
+
+    # -- paho's thread: never let an exception escape --------------------------------------------
+    def _on_connect(self, client, userdata, flags, reason_code, properties=None) -> None:
+        try:
+            if reason_code.is_failure:
+                if not self._said_down:
+                    log.error("the broker at %s:%d refused the connection: %s", self.host, self.port, reason_code)
+                    self._said_down = True
+                return
+            log.info("connected to the broker at %s:%d as %s", self.host, self.port, self.device)
+            self._said_down = False
+            client.publish(f"{self.root}/status", "online", qos=1, retain=True)
+            client.subscribe([(f"{self.root}/request/+", 1), (f"{self.cfg.mqtt.discovery_prefix}/status", 1)])
+            self.connected.set()
+            self._resync.set()
+            self.agent.wake()
+        except Exception:
+            log.exception("error in the MQTT connect callback")
+
+    def _on_connect_fail(self, client, userdata) -> None:
+        try:
+            if not self._said_down:
+                log.warning("no MQTT broker at %s:%d; tracking goes on, events wait in the outbox",
+                            self.host, self.port)
+                self._said_down = True
+        except Exception:
+            log.exception("error in the MQTT connect-fail callback")
+
+    def _on_disconnect(self, client, userdata, flags, reason_code, properties=None) -> None:
+        try:
+            self.connected.clear()
+            if not self._said_down:
+                log.warning("lost the MQTT broker (%s); reconnecting, events wait in the outbox", reason_code)
+                self._said_down = True
+        except Exception:
+            log.exception("error in the MQTT disconnect callback")
+
+    def _on_message(self, client, userdata, msg) -> None:
+        try:
+            if msg.topic == f"{self.cfg.mqtt.discovery_prefix}/status":
+                if msg.payload == b"online":
+                    self._resync.set()
+                return
+            name = msg.topic.rsplit("/", 1)[-1]
+            if msg.retain:
+                log.warning("ignored a retained request %s: commands never run again after a restart", name)
+                return
+
+            def respond(response: dict) -> None:
+                try:
+                    client.publish(f"{self.root}/response/{name}", json.dumps(response), qos=1)
+                except Exception:
+                    log.exception("could not publish a response")
+            self.agent.submit(name, bytes(msg.payload), respond)
+        except Exception:
+            log.exception("error in the MQTT message callback")
+
+    # -- the agent's thread ------------------------------------------------------------------------
+    def on_event(self, event: Event) -> None:
+        if event.type in EVENT_TYPES:
+            payload = event_payload(event, uuid.uuid4().hex, self.device, self.zone)
+            topic, text = f"{self.root}/event", json.dumps(payload)
+            if not self.in_flight.keep(payload["id"], topic, text):
+                self.client.publish(topic, text, qos=1)
+            self._flush_outbox()
+        if event.type in STATE_EVENTS:
+            self.state_pacer.changed()             # a change that matters: publish the state soon
+
+    def after_step(self, agent) -> None:
+        now = agent.clock.monotonic()
+        snap = None
+        if self._resync.is_set() and self.connected.is_set():
+            self._resync.clear()
+            self.in_flight.reconnected()
+            snap = self.agent.core.snapshot()
+            self._republish_all(snap, now)
+        self.in_flight.acknowledged()
+        if not self.connected.is_set():
+            return
+        if snap is None:
+            snap = self.agent.core.snapshot()
+        self._maybe_state(snap, now)
+        self._maybe_load(snap, now)
+        self._maybe_days(snap, now)
+
+    def _republish_all(self, snap: Snapshot, now: float) -> None:
+        """A new connection, or Home Assistant back online: discovery, the state, the days
+        (with the store's last ``HISTORY_DAYS``) and the waiting events, once more."""
+        if self.cfg.mqtt.discovery:
+            self.publish_discovery()
+        self.state_pacer.forget()
+        self.day_pacer.forget()
+        self._maybe_state(snap, now)
+        self._maybe_days(snap, now, history=True)
+        self._flush_outbox()
+
+    def _flush_outbox(self) -> None:
+        if self.connected.is_set():
+            self.in_flight.flush(self._publish_event)
+
+    def _publish_event(self, topic: str, payload: str) -> paho.MQTTMessageInfo | None:
+        info = self.client.publish(topic, payload, qos=1)
+        return info if info.rc == paho.MQTT_ERR_SUCCESS else None
+
+    def _maybe_state(self, snap: Snapshot, now: float) -> None:
+        state = self.state_pacer.due(now, lambda: state_payload(snap, self.zone, self.agent.clock.wall()))
+        if state is not None:
+            self.client.publish(f"{self.root}/state", json.dumps(state), qos=1, retain=True)
+
+    def _maybe_load(self, snap: Snapshot, now: float) -> None:
+        if load_due(snap, now, self._last_load_at, self.cfg.mqtt.load_rate_hz):
+            self._last_load_at = now
+            self.client.publish(f"{self.root}/load", json.dumps(load_payload(snap)), qos=0)
+
+    def _maybe_days(self, snap: Snapshot, now: float, history: bool = False) -> None:
+        today = snap.day
+        if not today:
+            return
+        days = self.agent.core.days()
+        if history and self.agent.store is not None:
+            first = (dt.date.fromisoformat(today) - dt.timedelta(days=HISTORY_DAYS)).isoformat()
+            days = {**{d: Day.from_json(r) for d, r in self.agent.store.days(first, today).items()}, **days}
+        for day, text in self.day_pacer.due(days, today, now):
+            self.client.publish(f"{self.root}/day/{day}", text, qos=1, retain=True)
+
+    # -- Home Assistant ------------------------------------------------------------------------------
+    def discovery(self) -> dict:
+        return discovery_payload(self.device)
+
+    def publish_discovery(self) -> None:
+        topic = discovery_topic(self.cfg.mqtt.discovery_prefix, self.device)
+        self.client.publish(topic, json.dumps(self.discovery()), qos=1, retain=True)
