@@ -12,7 +12,8 @@ import json
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from pi_agent.core import orders, therapy
+import pi_agent.core.orders as orders
+import pi_agent.core.therapy as therapy
 from pi_agent.core.events import Event
 from pi_agent.core.snapshot import Targets
 from pi_agent.core.tare import TareJob

@@ -14,7 +14,10 @@ from __future__ import annotations
 import zoneinfo
 from typing import Any, Mapping
 
-from pi_agent.core import commands, orders, patterns, therapy
+import pi_agent.core.commands as commands
+import pi_agent.core.orders as orders
+import pi_agent.core.patterns as patterns
+import pi_agent.core.therapy as therapy
 from pi_agent.core.commands import CommandError
 from pi_agent.core.days import Day, DayLedger
 from pi_agent.core.events import Event

@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from pi_agent.core import orders
+import pi_agent.core.orders as orders
 from pi_agent.core.days import DayLedger
 from pi_agent.core.events import Event
 from pi_agent.core.orders import Out
