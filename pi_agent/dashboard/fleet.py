@@ -1,81 +1,209 @@
-"""What the dashboard knows of each device, from its MQTT topics (kept in memory).
+"""What the dashboard knows of each device, from its MQTT topics (kept in memory), and of
+its own link to the broker.
 
 The retained topics carry what a new dashboard needs at once: ``status``, ``state``
 and the ``day/<date>`` summaries (the history of the last days). ``load`` and ``event``
-come live.
+come live. Every message is read through the schema (``schema.py``) first: a message
+that does not fit marks its device (``problem``), is logged once, and changes nothing
+else; the page only ever receives what fitted.
+
+Each device has a *condition*, decided here from what the dashboard itself saw, so that
+nothing on the page claims to be current when it is not:
+
+- ``online``: the device said so and has been heard from within ``silent_after_s``;
+- ``offline``: its ``status`` is ``offline`` (it stopped cleanly, or the broker sent its
+  last will: its connection was silent for 1.5 keep-alive intervals);
+- ``silent``: connected as far as the broker knows, but no message for ``silent_after_s``
+  (2.5 heartbeats: the agent publishes its ``state`` at least every heartbeat), as when
+  the agent hangs while its network thread still answers the broker's pings;
+- ``unknown``: the dashboard has no broker, so it cannot know.
+
+Ages are measured on the dashboard's monotonic clock; wall times are derived from it for
+the page to show ("last seen 10:32").
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 import time
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from pi_agent.dashboard.schema import DEVICE, Unreadable, read
 
 log = logging.getLogger("pi_agent.dashboard")
 
-MAX_SESSIONS = 20
+MAX_SESSIONS = 20       # weight-bearing sessions kept per device
+MAX_ALERTS = 10         # alerts kept per device
+MAX_DAYS = 31           # day summaries kept per device (the page shows 14)
+MAX_DEVICES = 500       # beyond this, new device ids are ignored (and said once)
+LOAD_LIVE_S = 3.0       # a load message older than this is not live any more
+SEEN_IDS = 200          # event ids remembered per device, to drop repeats
+
+
+@dataclass
+class Device:
+    id: str
+    status: str | None = None             # 'online' / 'offline' as last published
+    status_at: float | None = None        # monotonic, when that status was heard live
+    heard: float | None = None            # monotonic, the last live (not retained) message
+    state: dict | None = None             # the last state that fitted the schema
+    state_heard: float | None = None      # monotonic, when it came live (None: retained)
+    days: dict[str, dict] = field(default_factory=dict)
+    sessions: list[dict] = field(default_factory=list)
+    alerts: list[dict] = field(default_factory=list)
+    load: dict | None = None
+    load_heard: float | None = None
+    problems: dict[str, tuple[str, float]] = field(default_factory=dict)   # topic -> (text, monotonic)
+    logged: set[str] = field(default_factory=set)
+    seen_ids: deque = field(default_factory=lambda: deque(maxlen=SEEN_IDS))
 
 
 class Fleet:
-    def __init__(self, clock=time.time) -> None:
-        self.clock = clock
-        self.devices: dict[str, dict] = {}
+    def __init__(self, *, heartbeat_s: float = 30.0, keepalive_s: float = 30.0, broker: str = "",
+                 wall: Callable[[], float] = time.time, clock: Callable[[], float] = time.monotonic) -> None:
+        self.wall, self.clock = wall, clock
+        self.offline_after_s = 1.5 * keepalive_s     # the broker's last will, for a device that vanished
+        self.silent_after_s = 2.5 * heartbeat_s      # no state for this long: not heard from
+        self.heartbeat_s, self.keepalive_s = heartbeat_s, keepalive_s
+        self.devices: dict[str, Device] = {}
+        self.link = {"state": "connecting", "address": broker, "since": clock(), "connected_at": None,
+                     "ever": False, "error": None}
         self.version = 0
         self.changed = threading.Condition()
+        self._ignored: set[str] = set()
 
-    def _device(self, device: str) -> dict:
-        d = self.devices.get(device)
-        if d is None:
-            d = self.devices[device] = {"id": device, "online": None, "last_seen": None, "state": None,
-                                        "state_at": None, "days": {}, "sessions": [], "alerts": [],
-                                        "load": None}
-        return d
+    # -- the broker link -------------------------------------------------------------------
+    def link_up(self) -> None:
+        with self.changed:
+            now = self.clock()
+            self.link.update(state="connected", since=now, connected_at=now, ever=True, error=None)
+            self._bump()
 
-    def receive(self, topic: str, payload: bytes) -> None:
-        """One MQTT message on ``openpalm/<device>/...``; anything malformed is skipped."""
+    def link_down(self, error: str | None = None, refused: bool = False) -> None:
+        """The link is lost (or a connection failed, or the broker refused us)."""
+        with self.changed:
+            if self.link["state"] == "refused" and not refused:
+                return                          # the disconnect that follows a refusal says less
+            state = "refused" if refused else ("lost" if self.link["ever"] else "connecting")
+            if self.link["state"] != state or self.link["error"] != error:
+                since = self.link["since"] if self.link["state"] == state else self.clock()
+                self.link.update(state=state, since=since, connected_at=None, error=error)
+                self._bump()
+
+    # -- messages ----------------------------------------------------------------------------
+    def receive(self, topic: str, payload: bytes, retained: bool = False) -> None:
+        """One MQTT message on ``openpalm/<device>/<kind>[/<date>]``."""
         parts = topic.split("/")
         if len(parts) < 3 or parts[0] != "openpalm":
             return
-        device, kind = parts[1], parts[2]
-        try:
-            with self.changed:
-                d = self._device(device)
-                now = self.clock()
-                if kind == "status":
-                    d["online"] = payload == b"online"
-                    if d["online"]:
-                        d["last_seen"] = now
-                elif kind == "state":
-                    d["state"] = json.loads(payload)
-                    d["state_at"] = now          # the agent's clock may be far from ours
-                    d["last_seen"] = now
-                elif kind == "day" and len(parts) == 4:
-                    d["days"][parts[3]] = json.loads(payload)
-                elif kind == "load":
-                    d["load"] = {**json.loads(payload), "received": now}
-                    d["last_seen"] = now
-                elif kind == "event":
-                    event = json.loads(payload)
-                    if event.get("type") == "wb_session" and event["id"] not in {s["id"] for s in d["sessions"]}:
-                        d["sessions"] = (d["sessions"] + [event])[-MAX_SESSIONS:]
-                    elif event.get("type") == "alert" and event["id"] not in {a["id"] for a in d["alerts"]}:
-                        d["alerts"] = (d["alerts"] + [event])[-5:]
-                    d["last_seen"] = now
-                else:
+        name, kind = parts[1], parts[2]
+        if kind not in ("status", "state", "load", "day", "event") or (kind == "day") != (len(parts) == 4) \
+                or len(parts) > 4:
+            return
+        with self.changed:
+            device = self.devices.get(name)
+            if device is None:
+                if not DEVICE.fullmatch(name) or len(self.devices) >= MAX_DEVICES:
+                    self._ignore(name, "an id of letters, digits, _ and -" if not DEVICE.fullmatch(name)
+                                 else f"at most {MAX_DEVICES} devices")
                     return
-                self.version += 1
-                self.changed.notify_all()
-        except (ValueError, KeyError, TypeError) as exc:
-            log.warning("skipped a malformed message on %s: %s", topic, exc)
+                device = self.devices[name] = Device(name)
+            key = "/".join(parts[2:])
+            now = self.clock()
+            try:
+                value = read(kind, payload, parts[3] if kind == "day" else None)
+            except Unreadable as exc:
+                if not retained:
+                    device.heard = now               # unreadable, but the device is there
+                self._problem(device, key, str(exc), now)
+                return
+            device.problems.pop(key, None)
+            if not retained:
+                device.heard = now
+            if kind == "status":
+                device.status = value
+                device.status_at = None if retained else now
+            elif kind == "state":
+                device.state, device.state_heard = value, None if retained else now
+            elif kind == "day":
+                device.days[value["date"]] = value
+                if len(device.days) > MAX_DAYS:
+                    del device.days[min(device.days)]
+            elif kind == "load":
+                device.load, device.load_heard = value, None if retained else now
+            elif kind == "event":
+                if value["id"] in device.seen_ids:
+                    return
+                device.seen_ids.append(value["id"])
+                if value["type"] == "wb_session":
+                    device.sessions = (device.sessions + [value])[-MAX_SESSIONS:]
+                elif value["type"] == "alert":
+                    device.alerts = (device.alerts + [value])[-MAX_ALERTS:]
+            self._bump()
+
+    def _problem(self, device: Device, key: str, text: str, now: float) -> None:
+        device.problems[key] = (text, now)
+        if len(device.problems) > 8:                      # bounded: keep the newest
+            del device.problems[min(device.problems, key=lambda k: device.problems[k][1])]
+        said = f"{key}: {text}"
+        if said not in device.logged and len(device.logged) < 100:
+            device.logged.add(said)
+            log.warning("%s: data that could not be read on openpalm/%s/%s (said once): %s",
+                        device.id, device.id, key, text)
+        self._bump()
+
+    def _ignore(self, name: str, expected: str) -> None:
+        if name not in self._ignored and len(self._ignored) < 100:
+            self._ignored.add(name)
+            log.warning("ignored messages from device %r: expected %s (said once)", name[:80], expected)
+
+    def _bump(self) -> None:
+        self.version += 1
+        self.changed.notify_all()
+
+    # -- what the page gets -----------------------------------------------------------------
+    def condition(self, d: Device, now: float) -> str:
+        if self.link["state"] != "connected":
+            return "unknown"
+        if d.status == "offline":
+            return "offline"
+        # Retained messages come at once on (re)connecting: give the device the silent
+        # window from then before calling it silent.
+        since = max(d.heard if d.heard is not None else float("-inf"), self.link["connected_at"])
+        return "silent" if now - since > self.silent_after_s else "online"
 
     def snapshot(self) -> dict:
+        """Everything the page shows, with wall times (the dashboard's clock) for when each
+        thing was heard; JSON-ready."""
         with self.changed:
+            now, wall = self.clock(), self.wall()
+
+            def at(t: float | None) -> float | None:
+                return None if t is None else round(wall - (now - t), 3)
+
             devices = []
-            for d in sorted(self.devices.values(), key=lambda d: d["id"]):
-                days = dict(sorted(d["days"].items())[-14:])
-                devices.append({**d, "days": days})
-            return {"version": self.version, "now": self.clock(), "devices": devices}
+            for d in sorted(self.devices.values(), key=lambda d: d.id):
+                condition = self.condition(d, now)
+                live_load = (condition == "online" and d.load is not None and d.load_heard is not None
+                             and now - d.load_heard <= LOAD_LIVE_S and d.load["session"])
+                problem = max(d.problems.items(), key=lambda kv: kv[1][1], default=None)
+                devices.append({
+                    "id": d.id, "condition": condition, "status": d.status,
+                    "last_seen": at(d.heard), "state": d.state, "state_at": at(d.state_heard),
+                    "days": dict(sorted(d.days.items())[-14:]), "sessions": list(d.sessions),
+                    "alerts": list(d.alerts), "load": d.load if live_load else None,
+                    "problem": None if problem is None else {"topic": problem[0], "text": problem[1][0],
+                                                             "at": at(problem[1][1])},
+                })
+            link = self.link
+            return {"version": self.version, "now": round(wall, 3), "devices": devices,
+                    "broker": {"state": link["state"], "address": link["address"], "since": at(link["since"]),
+                               "error": link["error"]},
+                    "limits": {"offline_after_s": self.offline_after_s, "silent_after_s": self.silent_after_s,
+                               "keepalive_s": self.keepalive_s, "heartbeat_s": self.heartbeat_s}}
 
     def wait(self, version: int, timeout: float) -> int:
         with self.changed:

@@ -1,0 +1,74 @@
+"""The dashboard's own link to the broker: a paho client that feeds the fleet from
+``openpalm/+/...`` and tells it whether the link is up, lost or refused (the page shows
+it: a lost broker must never look like every device going offline)."""
+
+from __future__ import annotations
+
+import logging
+import ssl
+import time
+
+import paho.mqtt.client as paho
+
+from pi_agent.dashboard.fleet import Fleet
+
+log = logging.getLogger("pi_agent.dashboard")
+
+TOPICS = [("openpalm/+/status", 1), ("openpalm/+/state", 1), ("openpalm/+/load", 0),
+          ("openpalm/+/day/+", 1), ("openpalm/+/event", 1)]
+
+
+def subscribe(fleet: Fleet, cfg, broker: str, password: str | None) -> paho.Client:
+    """Start a client feeding ``fleet``; it reconnects by itself (1 s, doubling up to
+    mqtt.reconnect_max_s) and its keep-alive (mqtt.keepalive_s) notices a silent broker."""
+    from pi_agent.mqtt import parse_broker
+    scheme, host, port = parse_broker(broker)
+    client = paho.Client(paho.CallbackAPIVersion.VERSION2, client_id=f"openpalm-dashboard-{int(time.time())}",
+                         protocol=paho.MQTTv5 if cfg.mqtt.protocol == "5" else paho.MQTTv311)
+    if cfg.mqtt.username or password:
+        client.username_pw_set(cfg.mqtt.username or "dashboard", password)
+    if scheme == "mqtts":
+        def path(name):
+            return str(cfg.path.parent / name) if name and cfg.path is not None else (name or None)
+        client.tls_set(ca_certs=path(cfg.mqtt.ca_file), certfile=path(cfg.mqtt.cert_file),
+                       keyfile=path(cfg.mqtt.key_file), cert_reqs=ssl.CERT_REQUIRED)
+    client.reconnect_delay_set(1, int(cfg.mqtt.reconnect_max_s))
+
+    def on_connect(c, userdata, flags, reason_code, properties=None):
+        try:
+            if reason_code.is_failure:
+                log.error("the broker at %s:%d refused the dashboard: %s", host, port, reason_code)
+                fleet.link_down(f"refused: {reason_code}", refused=True)
+                return
+            log.info("dashboard connected to the broker at %s:%d", host, port)
+            c.subscribe(TOPICS)
+            fleet.link_up()
+        except Exception:
+            log.exception("error in the dashboard's connect callback")
+
+    def on_connect_fail(c, userdata):
+        try:
+            fleet.link_down("could not connect")
+        except Exception:
+            log.exception("error in the dashboard's connect-fail callback")
+
+    def on_disconnect(c, userdata, flags, reason_code, properties=None):
+        try:
+            log.warning("dashboard lost the broker at %s:%d (%s); reconnecting", host, port, reason_code)
+            fleet.link_down(str(reason_code))
+        except Exception:
+            log.exception("error in the dashboard's disconnect callback")
+
+    def on_message(c, userdata, msg):
+        try:
+            fleet.receive(msg.topic, bytes(msg.payload), retained=bool(msg.retain))
+        except Exception:
+            log.exception("error in the dashboard's message callback")
+
+    client.on_connect = on_connect
+    client.on_connect_fail = on_connect_fail
+    client.on_disconnect = on_disconnect
+    client.on_message = on_message
+    client.connect_async(host, port, keepalive=cfg.mqtt.keepalive_s)
+    client.loop_start()
+    return client
