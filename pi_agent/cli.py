@@ -370,15 +370,20 @@ def cmd_calibrate(args) -> int:
 
 
 def cmd_dashboard(args) -> int:
+    from pi_agent.dashboard import auth
     from pi_agent.dashboard.fleet import Fleet
-    from pi_agent.dashboard.server import serve, subscribe
+    from pi_agent.dashboard.link import subscribe
+    from pi_agent.dashboard.server import serve
     cfg = config.load(args.config)
     broker = args.broker or cfg.mqtt.broker
     if not broker:
         raise ConfigError(f"{cfg.path}: mqtt.broker: expected a broker for the dashboard (or --broker URL), got none")
-    if not cfg.dashboard.password_hash:
-        raise ConfigError(f"{cfg.path}: dashboard.password_hash: expected a password; set one with "
-                          f"`pi-agent dashboard-password --config {cfg.path}`")
+    password_hash = auth.read_hash(cfg)
+    if password_hash == cfg.dashboard.password_hash:
+        log.warning("%s: the dashboard's password hash is in the configuration, which others may read; "
+                    "run `pi-agent dashboard-password` to move it to a file of its own", cfg.path)
+    elif auth.readable_by_others(auth.hash_path(cfg)):
+        log.warning("%s: others may read the dashboard's password hash: chmod 600 it", auth.hash_path(cfg))
     listen = args.listen or cfg.dashboard.listen
     host, _, port = listen.rpartition(":")
     if not host or not port.isdigit() or not 0 < int(port) < 65536:
@@ -386,10 +391,13 @@ def cmd_dashboard(args) -> int:
     password = config.mqtt_password(cfg)
     from pi_agent.mqtt import check_credentials
     check_credentials(cfg, broker, password)
-    fleet = Fleet()
+    from pi_agent.mqtt import parse_broker
+    _, broker_host, broker_port = parse_broker(broker)
+    fleet = Fleet(heartbeat_s=cfg.mqtt.heartbeat_s, keepalive_s=cfg.mqtt.keepalive_s,
+                  broker=f"{broker_host}:{broker_port}")
     client = subscribe(fleet, cfg, broker, password)
     try:
-        dashboard, server = serve(fleet, cfg.dashboard.password_hash, cfg.dashboard.session_hours,
+        dashboard, server = serve(fleet, password_hash, cfg.dashboard.session_hours,
                                   host.strip("[]"), int(port))
     except OSError as exc:
         print(f"pi-agent: cannot listen on {listen}: {exc.strerror}", file=sys.stderr)
@@ -408,7 +416,7 @@ def cmd_dashboard(args) -> int:
 
 def cmd_dashboard_password(args) -> int:
     import getpass
-    from pi_agent.dashboard.auth import hash_password
+    from pi_agent.dashboard import auth
     cfg = config.load(args.config)
     if sys.stdin.isatty():
         first = getpass.getpass("New dashboard password: ")
@@ -420,8 +428,15 @@ def cmd_dashboard_password(args) -> int:
     if len(first) < 8:
         print("pi-agent: the password must have at least 8 characters; nothing changed", file=sys.stderr)
         return 1
-    config.set_key(cfg.path, "dashboard", "password_hash", hash_password(first))
-    print(f"The dashboard password is set (stored hashed in {cfg.path}).")
+    path = auth.hash_path(cfg)
+    try:
+        auth.write_hash(path, auth.hash_password(first))
+    except OSError as exc:
+        print(f"pi-agent: cannot write '{path}': {exc.strerror}; nothing changed", file=sys.stderr)
+        return EX_NOPERM if isinstance(exc, PermissionError) else EX_UNAVAILABLE
+    if cfg.dashboard.password_hash:             # an older version's place: readable by others
+        config.set_key(cfg.path, "dashboard", "password_hash", "")
+    print(f"The dashboard password is set (stored hashed in {path}, readable by you only).")
     return 0
 
 

@@ -179,7 +179,11 @@ SCHEMA: dict[str, dict[str, Key] | Named] = {
     "dashboard": {
         "listen": Key("127.0.0.1:8080", "Where `pi-agent dashboard` listens, HOST:PORT (this machine only by default).",
                       text(r"[^\s:]+:\d{1,5}", "HOST:PORT")),
-        "password_hash": Key("", "The dashboard's password, hashed: set it with `pi-agent dashboard-password`.",
+        "password_file": Key("dashboard_password", "File holding the dashboard's password, hashed (scrypt), "
+                             "relative to this file's folder: written by `pi-agent dashboard-password`, "
+                             "readable by its owner only (mode 0600).", text(r".+", "a file name")),
+        "password_hash": Key("", "Only for configurations of older versions, which kept the hash here: "
+                             "`pi-agent dashboard-password` moves it to dashboard.password_file.",
                              text(r"scrypt\$\d+\$\d+\$\d+\$[A-Za-z0-9+/=]+\$[A-Za-z0-9+/=]+",
                                   "a hash written by `pi-agent dashboard-password`")),
         "session_hours": Key(12.0, "A login lasts this long, in hours.", number(0.05, 720)),

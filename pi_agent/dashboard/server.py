@@ -1,8 +1,13 @@
 """The dashboard's web server: the login, the page, its data and a live stream.
 
 Every page and data endpoint needs a session: without one, pages redirect to the login
-and data answers 401. The page is read-only; commands stay with the MQTT tools that the
-broker's ACL governs.
+and data answers 401. Only the login page, the icons and the app manifest are public
+(a phone fetches them to put the dashboard on its home screen). The page is read-only;
+commands stay with the MQTT tools that the broker's ACL governs.
+
+What a login storm can cost is bounded: password checks go through ``LoginGate``, the
+server holds at most ``MAX_CONNECTIONS`` connections (each is a thread), and a request
+that sends nothing for ``REQUEST_TIMEOUT_S`` is dropped.
 """
 
 from __future__ import annotations
@@ -10,35 +15,78 @@ from __future__ import annotations
 import http.cookies
 import json
 import logging
+import socket
 import ssl
 import threading
 import time
 import urllib.parse
+from html import escape
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from importlib import resources
 
-import paho.mqtt.client as paho
-
-from pi_agent.dashboard.auth import Sessions, check_password
+from pi_agent.dashboard.auth import LoginGate, Sessions
 from pi_agent.dashboard.fleet import Fleet
 
 log = logging.getLogger("pi_agent.dashboard")
 
 COOKIE = "openpalm_session"
-STATIC = {"/static/app.js": ("app.js", "text/javascript"), "/static/style.css": ("style.css", "text/css")}
+PRIVATE = {"/static/app.js": ("app.js", "text/javascript; charset=utf-8"),
+           "/static/style.css": ("style.css", "text/css; charset=utf-8")}
+PUBLIC = {"/favicon.ico": ("icon-192.png", "image/png"),
+          "/static/icon.svg": ("icon.svg", "image/svg+xml"),
+          "/static/icon-192.png": ("icon-192.png", "image/png"),
+          "/static/icon-512.png": ("icon-512.png", "image/png"),
+          "/manifest.webmanifest": ("manifest.webmanifest", "application/manifest+json")}
 PUSH_EVERY_S = 0.2          # at most five updates a second to each browser
+TICK_S = 5.0                # and at least one every five seconds: the page knows the link lives
+MAX_CONNECTIONS = 64        # each connection is a thread; beyond this, new ones are closed at once
+REQUEST_TIMEOUT_S = 20.0
+MAX_FORM = 4096
+NOTICE = b'<p id="notice" class="notice" hidden></p>'
 
 
 def _static(name: str) -> bytes:
     return resources.files("pi_agent.dashboard").joinpath("static", name).read_bytes()
 
 
+class Server(ThreadingHTTPServer):
+    """A threading HTTP server that refuses connections beyond ``MAX_CONNECTIONS``."""
+    daemon_threads = True
+    request_queue_size = 128    # the listen backlog: a burst of connections waits, it is not reset
+
+    def __init__(self, address, handler) -> None:
+        super().__init__(address, handler)
+        self.slots = threading.BoundedSemaphore(MAX_CONNECTIONS)
+
+    def process_request(self, request, client_address):
+        if not self.slots.acquire(blocking=False):
+            try:
+                request.sendall(b"HTTP/1.1 503 Service Unavailable\r\nRetry-After: 5\r\nContent-Length: 0\r\n"
+                                b"Connection: close\r\n\r\n")
+            except OSError:
+                pass
+            self.shutdown_request(request)
+            return
+        try:
+            super().process_request(request, client_address)
+        except BaseException:
+            self.slots.release()
+            raise
+
+    def process_request_thread(self, request, client_address):
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self.slots.release()
+
+
 class Dashboard:
-    def __init__(self, fleet: Fleet, password_hash: str, session_hours: float) -> None:
+    def __init__(self, fleet: Fleet, password_hash: str, session_hours: float, gate: LoginGate | None = None) -> None:
         self.fleet = fleet
         self.password_hash = password_hash
         self.sessions = Sessions(session_hours)
+        self.gate = gate or LoginGate()
         self.stopping = threading.Event()
 
     def handler(self):
@@ -47,36 +95,43 @@ class Dashboard:
         class Handler(BaseHTTPRequestHandler):
             server_version = "OpenPalm"
             sys_version = ""
+            timeout = REQUEST_TIMEOUT_S
+            protocol_version = "HTTP/1.0"
 
             def log_message(self, fmt, *args):
                 log.debug("%s %s", self.address_string(), fmt % args)
 
             # -- helpers -----------------------------------------------------------------
             def _token(self) -> str | None:
-                cookie = http.cookies.SimpleCookie(self.headers.get("Cookie", ""))
+                try:
+                    cookie = http.cookies.SimpleCookie(self.headers.get("Cookie", ""))
+                except http.cookies.CookieError:
+                    return None
                 return cookie[COOKIE].value if COOKIE in cookie else None
 
             def _authorised(self) -> bool:
                 return dashboard.sessions.valid(self._token())
 
-            def _send(self, status: int, body: bytes, ctype: str, headers: dict | None = None) -> None:
+            def _send(self, status: int, body: bytes, ctype: str, headers: dict | None = None,
+                      cache: bool = False) -> None:
                 self.send_response(status)
                 self.send_header("Content-Type", ctype)
                 self.send_header("Content-Length", str(len(body)))
-                self._security_headers()
+                self._security_headers(cache)
                 for k, v in (headers or {}).items():
                     self.send_header(k, v)
                 self.end_headers()
                 if self.command != "HEAD":
                     self.wfile.write(body)
 
-            def _security_headers(self) -> None:
-                self.send_header("Cache-Control", "no-store")
+            def _security_headers(self, cache: bool = False) -> None:
+                self.send_header("Cache-Control", "max-age=86400" if cache else "no-store")
                 self.send_header("X-Frame-Options", "DENY")
                 self.send_header("X-Content-Type-Options", "nosniff")
                 self.send_header("Referrer-Policy", "no-referrer")
                 self.send_header("Content-Security-Policy", "default-src 'self'; img-src 'self' data:; "
-                                                            "style-src 'self' 'unsafe-inline'")
+                                                            "style-src 'self' 'unsafe-inline'; base-uri 'none'; "
+                                                            "form-action 'self'; frame-ancestors 'none'")
 
             def _redirect(self, where: str, headers: dict | None = None) -> None:
                 self._send(HTTPStatus.SEE_OTHER, b"", "text/plain", {"Location": where, **(headers or {})})
@@ -87,25 +142,34 @@ class Dashboard:
                 else:
                     self._redirect("/login")
 
+            def _login_page(self, status: int, notice: str | None = None, headers: dict | None = None) -> None:
+                page = _static("login.html")
+                if notice:
+                    page = page.replace(NOTICE, f'<p id="notice" class="notice" role="alert">{escape(notice)}</p>'
+                                        .encode())
+                self._send(status, page, "text/html; charset=utf-8", headers)
+
             # -- routes --------------------------------------------------------------------
             def do_GET(self):
                 path = urllib.parse.urlsplit(self.path).path
                 if path == "/login":
-                    page = _static("login.html")
-                    if "failed=1" in self.path:
-                        page = page.replace(b'class="failed"', b'class="failed shown"')
-                    self._send(HTTPStatus.OK, page, "text/html; charset=utf-8")
+                    failed = "failed=1" in urllib.parse.urlsplit(self.path).query
+                    self._login_page(HTTPStatus.OK, "⚠ That password did not work. Please try again."
+                                     if failed else None)
                 elif path == "/healthz":
                     self._send(HTTPStatus.OK, b"ok", "text/plain")
+                elif path in PUBLIC:
+                    name, ctype = PUBLIC[path]
+                    self._send(HTTPStatus.OK, _static(name), ctype, cache=True)
                 elif not self._authorised():
                     self._unauthorised()
                 elif path == "/":
                     self._send(HTTPStatus.OK, _static("index.html"), "text/html; charset=utf-8")
-                elif path in STATIC:
-                    name, ctype = STATIC[path]
+                elif path in PRIVATE:
+                    name, ctype = PRIVATE[path]
                     self._send(HTTPStatus.OK, _static(name), ctype)
                 elif path == "/api/fleet":
-                    self._send(HTTPStatus.OK, json.dumps(dashboard.fleet.snapshot()).encode(), "application/json")
+                    self._send(HTTPStatus.OK, _json(dashboard.fleet.snapshot()), "application/json")
                 elif path == "/events":
                     self._stream()
                 else:
@@ -115,90 +179,70 @@ class Dashboard:
 
             def do_POST(self):
                 path = urllib.parse.urlsplit(self.path).path
-                length = min(int(self.headers.get("Content-Length") or 0), 4096)
+                try:
+                    length = int(self.headers.get("Content-Length") or 0)
+                except ValueError:
+                    length = -1
+                if not 0 <= length <= MAX_FORM:
+                    self._send(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, b"too large", "text/plain")
+                    return
                 form = urllib.parse.parse_qs(self.rfile.read(length).decode("utf-8", "replace"))
                 if path == "/login":
-                    password = (form.get("password") or [""])[0]
-                    if dashboard.password_hash and check_password(password, dashboard.password_hash):
-                        token = dashboard.sessions.new()
-                        cookie = (f"{COOKIE}={token}; HttpOnly; SameSite=Strict; Path=/; "
-                                  f"Max-Age={int(dashboard.sessions.lifetime)}")
-                        self._redirect("/", {"Set-Cookie": cookie})
-                    else:
-                        time.sleep(1.0)            # slow down guessing
-                        self._redirect("/login?failed=1")
+                    self._login((form.get("password") or [""])[0])
                 elif path == "/logout":
                     dashboard.sessions.end(self._token())
                     self._redirect("/login", {"Set-Cookie": f"{COOKIE}=; Max-Age=0; Path=/"})
                 else:
                     self._send(HTTPStatus.NOT_FOUND, b"not found", "text/plain")
 
+            def _login(self, password: str) -> None:
+                verdict = dashboard.gate.attempt(self.client_address[0], password, dashboard.password_hash)
+                if verdict.outcome == "ok":
+                    token = dashboard.sessions.new()
+                    cookie = (f"{COOKIE}={token}; HttpOnly; SameSite=Strict; Path=/; "
+                              f"Max-Age={int(dashboard.sessions.lifetime)}")
+                    self._redirect("/", {"Set-Cookie": cookie})
+                elif verdict.outcome == "wrong":
+                    self._redirect("/login?failed=1")
+                elif verdict.outcome == "wait":
+                    wait = max(1, round(verdict.retry_s + 0.49))
+                    self._login_page(HTTPStatus.TOO_MANY_REQUESTS,
+                                     f"⚠ Too many tries. Please wait {wait} s, then try again.",
+                                     {"Retry-After": str(wait)})
+                else:
+                    self._login_page(HTTPStatus.SERVICE_UNAVAILABLE,
+                                     "⚠ The dashboard is busy. Please try again in a few seconds.",
+                                     {"Retry-After": str(round(verdict.retry_s))})
+
             def _stream(self) -> None:
-                """Server-sent events: the fleet whenever it changes (at most 5 a second)."""
+                """Server-sent events: the fleet whenever it changes (at most 5 a second) and at
+                least every TICK_S (ages and conditions move on with time alone)."""
                 self.send_response(HTTPStatus.OK)
                 self.send_header("Content-Type", "text/event-stream")
                 self._security_headers()
                 self.end_headers()
-                version = -1
+                version, sent_at = -1, float("-inf")
                 token = self._token()
                 try:
                     while not dashboard.stopping.is_set() and dashboard.sessions.valid(token):
-                        new = dashboard.fleet.wait(version, 15.0)
-                        if new == version:
-                            self.wfile.write(b": keep-alive\n\n")
-                        else:
-                            version = new
-                            data = json.dumps(dashboard.fleet.snapshot())
-                            self.wfile.write(f"data: {data}\n\n".encode())
-                        self.wfile.flush()
+                        new = dashboard.fleet.wait(version, TICK_S)
+                        if new != version or time.monotonic() - sent_at >= TICK_S:
+                            version, sent_at = new, time.monotonic()
+                            self.wfile.write(b"data: " + _json(dashboard.fleet.snapshot()) + b"\n\n")
+                            self.wfile.flush()
                         time.sleep(PUSH_EVERY_S)
-                except (BrokenPipeError, ConnectionResetError, ssl.SSLError):
+                except (BrokenPipeError, ConnectionResetError, ssl.SSLError, socket.timeout):
                     return
 
         return Handler
 
 
-def subscribe(fleet: Fleet, cfg, broker: str, password: str | None):
-    """An MQTT client feeding the fleet from ``openpalm/+/...``."""
-    from pi_agent.mqtt import parse_broker
-    scheme, host, port = parse_broker(broker)
-    client = paho.Client(paho.CallbackAPIVersion.VERSION2, client_id=f"openpalm-dashboard-{int(time.time())}",
-                         protocol=paho.MQTTv5 if cfg.mqtt.protocol == "5" else paho.MQTTv311)
-    if cfg.mqtt.username or password:
-        client.username_pw_set(cfg.mqtt.username or "dashboard", password)
-    if scheme == "mqtts":
-        def path(name):
-            return str(cfg.path.parent / name) if name and cfg.path is not None else (name or None)
-        client.tls_set(ca_certs=path(cfg.mqtt.ca_file), certfile=path(cfg.mqtt.cert_file),
-                       keyfile=path(cfg.mqtt.key_file), cert_reqs=ssl.CERT_REQUIRED)
-    client.reconnect_delay_set(1, int(cfg.mqtt.reconnect_max_s))
-
-    def on_connect(c, userdata, flags, reason_code, properties=None):
-        try:
-            if reason_code.is_failure:
-                log.error("the broker refused the dashboard: %s", reason_code)
-                return
-            log.info("dashboard connected to the broker at %s:%d", host, port)
-            c.subscribe([("openpalm/+/status", 1), ("openpalm/+/state", 1), ("openpalm/+/load", 0),
-                         ("openpalm/+/day/+", 1), ("openpalm/+/event", 1)])
-        except Exception:
-            log.exception("error in the dashboard's connect callback")
-
-    def on_message(c, userdata, msg):
-        try:
-            fleet.receive(msg.topic, bytes(msg.payload))
-        except Exception:
-            log.exception("error in the dashboard's message callback")
-
-    client.on_connect = on_connect
-    client.on_message = on_message
-    client.connect_async(host, port, keepalive=cfg.mqtt.keepalive_s)
-    client.loop_start()
-    return client
+def _json(value) -> bytes:
+    # Everything in the fleet passed the schema: numbers are finite, so this never fails.
+    return json.dumps(value, allow_nan=False, separators=(",", ":")).encode()
 
 
 def serve(fleet: Fleet, password_hash: str, session_hours: float, host: str, port: int):
     dashboard = Dashboard(fleet, password_hash, session_hours)
-    server = ThreadingHTTPServer((host, port), dashboard.handler())
-    server.daemon_threads = True
+    server = Server((host, port), dashboard.handler())
     return dashboard, server

@@ -1,0 +1,172 @@
+"""The dashboard's web server as a real process: closed to anyone without the password,
+and a login storm neither exhausts it nor locks the caregiver out."""
+
+from __future__ import annotations
+
+import http.client
+import os
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from agentproc import write_config
+from broker import Broker, free_port
+from conftest import ROOT
+
+PASSWORD = "open-hand-2026"
+
+
+def start_dashboard(tmp_path: Path, broker_url: str, extra: str = "[mqtt]\nkeepalive_s = 5\n"):
+    """``pi-agent dashboard-password`` then ``pi-agent dashboard`` on a free port: (process, base URL)."""
+    cfg = write_config(tmp_path / "dash", extra)
+    env = dict(os.environ)
+    env.pop("JOURNAL_STREAM", None)
+    set_pw = subprocess.run([sys.executable, "-m", "pi_agent", "dashboard-password", "--config", str(cfg)],
+                            input=PASSWORD + "\n", capture_output=True, text=True, cwd=ROOT, env=env)
+    assert set_pw.returncode == 0, set_pw.stderr
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "pi_agent", "dashboard", "--config", str(cfg),
+                             "--broker", broker_url, "--listen", f"127.0.0.1:{port}"], cwd=ROOT, env=env,
+                            stdout=subprocess.DEVNULL, stderr=open(tmp_path / "dashboard.log", "w"), text=True)
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        try:
+            urllib.request.urlopen(base + "/healthz", timeout=1)
+            return proc, base
+        except OSError:
+            if proc.poll() is not None:
+                break
+            time.sleep(0.1)
+    proc.kill()
+    raise RuntimeError((tmp_path / "dashboard.log").read_text())
+
+
+def stop(proc) -> None:
+    proc.terminate()
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+class NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args, **kwargs):
+        return None
+
+
+def test_without_the_password_every_page_and_endpoint_is_closed(tmp_path):
+    """Without logging in: pages redirect to the login, data answers 401; only the login
+    page, the icons and the manifest are public; a wrong password fails; headers are strict."""
+    broker = Broker(tmp_path / "broker").start()
+    proc, base = start_dashboard(tmp_path, broker.url)
+    opener = urllib.request.build_opener(NoRedirect)
+    try:
+        for path in ("/", "/index.html", "/anything"):
+            with pytest.raises(urllib.error.HTTPError) as info:
+                opener.open(base + path)
+            assert info.value.code == 303 and info.value.headers["Location"] == "/login"
+        for path in ("/api/fleet", "/events", "/static/app.js", "/static/style.css"):
+            with pytest.raises(urllib.error.HTTPError) as info:
+                opener.open(base + path)
+            assert info.value.code == 401, path
+        with pytest.raises(urllib.error.HTTPError) as info:
+            opener.open(urllib.request.Request(base + "/api/fleet", headers={"Cookie": "openpalm_session=forged"}))
+        assert info.value.code == 401
+        with pytest.raises(urllib.error.HTTPError) as info:
+            opener.open(base + "/login", data=b"password=wrong-one")
+        assert info.value.headers["Location"] == "/login?failed=1"
+        login = opener.open(base + "/login?failed=1")
+        assert "That password did not work" in login.read().decode()
+        assert "frame-ancestors 'none'" in login.headers["Content-Security-Policy"]
+        for path, ctype in (("/favicon.ico", "image/png"), ("/static/icon.svg", "image/svg+xml"),
+                            ("/static/icon-192.png", "image/png"), ("/static/icon-512.png", "image/png"),
+                            ("/manifest.webmanifest", "application/manifest+json")):
+            got = opener.open(base + path)
+            assert got.status == 200 and got.headers["Content-Type"] == ctype and got.read(), path
+        with pytest.raises(urllib.error.HTTPError) as info:
+            opener.open(base + "/login", data=b"password=" + b"x" * 5000)
+        assert info.value.code == 413
+    finally:
+        stop(proc)
+        broker.stop()
+
+
+def _post_login(base: str, password: str, source: str) -> http.client.HTTPResponse:
+    host, port = base.removeprefix("http://").split(":")
+    conn = http.client.HTTPConnection(host, int(port), timeout=60, source_address=(source, 0))
+    conn.request("POST", "/login", body=f"password={password}",
+                 headers={"Content-Type": "application/x-www-form-urlencoded"})
+    response = conn.getresponse()
+    response.read()
+    conn.close()
+    return response
+
+
+def _peak_rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    raise AssertionError("no VmHWM")
+
+
+def _storm(base: str, sources: list[str]) -> list[int]:
+    """All at once (a barrier), one wrong login from each source address."""
+    statuses: list[int] = []
+    barrier = threading.Barrier(len(sources))
+    lock = threading.Lock()
+
+    def one(source):
+        barrier.wait()
+        status = _post_login(base, "wrong-guess", source).status
+        with lock:
+            statuses.append(status)
+
+    threads = [threading.Thread(target=one, args=(s,)) for s in sources]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join(120)
+    return statuses
+
+
+def test_a_login_storm_leaves_the_dashboard_small_and_the_right_password_working(tmp_path):
+    """40 parallel wrong logins from 40 addresses, then 40 from one: the dashboard's peak
+    memory stays under 200 MB, the excess is refused at once (busy, or wait), and the right
+    password still logs in, from a fresh address at once and from a stormy one after its wait."""
+    broker = Broker(tmp_path / "broker").start()
+    proc, base = start_dashboard(tmp_path, broker.url)
+    try:
+        before = _peak_rss_mb(proc.pid)
+        many = _storm(base, [f"127.0.0.{10 + i}" for i in range(40)])
+        assert len(many) == 40 and set(many) <= {303, 503}, many
+        assert many.count(503) >= 1, "beyond 2 checks running and 6 waiting: busy, at once"
+        one = _storm(base, ["127.0.0.99"] * 40)
+        assert len(one) == 40 and set(one) <= {303, 429} and one.count(303) <= 2, one
+        peak = _peak_rss_mb(proc.pid)
+        assert peak < 200, f"peak RSS {peak:.0f} MB (from {before:.0f} MB)"
+        ok = _post_login(base, PASSWORD, "127.0.0.1")
+        assert ok.status == 303 and ok.headers["Location"] == "/" and "openpalm_session=" in ok.headers["Set-Cookie"]
+        refused = _post_login(base, PASSWORD, "127.0.0.99")
+        assert refused.status == 429, "the stormy address waits, even with the right password"
+        wait_s = int(refused.headers["Retry-After"])
+        assert 1 <= wait_s <= 60
+        deadline = time.monotonic() + wait_s + 10
+        while True:
+            answer = _post_login(base, PASSWORD, "127.0.0.99")
+            if answer.status == 303:
+                break
+            assert answer.status == 429 and time.monotonic() < deadline, answer.status
+            time.sleep(0.5)
+        assert answer.headers["Location"] == "/"
+        print(f"dashboard peak RSS: {before:.0f} MB before, {peak:.0f} MB after 2 x 40 parallel wrong logins")
+    finally:
+        stop(proc)
+        broker.stop()
