@@ -1,43 +1,223 @@
 "use strict";
 // The OpenPalm dashboard: draws each device's card from the fleet the server streams.
 // Read-only. Text is always set with textContent; charts are SVG drawn here.
+//
+// The server has checked every message against the devices' schema; this page still
+// reads every field defensively (obj, arr, num, str) and draws each card on its own, so
+// that one device's odd data can never stop the others. A card is redrawn part by part,
+// only where its content changed (keyboard focus stays put), and the live regions speak
+// only when a meaning changes (offline, an alarm, the broker), never on a redraw.
 
 const SVG = "http://www.w3.org/2000/svg";
-let fleet = null;
-let offsetMs = 0;          // server clock minus browser clock
+const G = 9.80665;
+const NB = "\u00a0";                 // a number never wraps away from its unit
+const TICK_S = 5;                    // the server sends the fleet at least this often
+const PAGE_LOST_S = 2 * TICK_S + 3;  // nothing for this long: this page has lost the dashboard
 
-function el(tag, attrs = {}, text) {
+const page = {
+  fleet: null, offsetMs: 0, heardAt: 0, link: "connecting", linkSince: Date.now(),
+  meanings: new Map(), said: new Map(), selected: new Map(), brokerMeaning: null, linkMeaning: null,
+};
+
+// -- reading defensively ---------------------------------------------------------------------
+const isObj = (v) => v !== null && typeof v === "object" && !Array.isArray(v);
+const obj = (v) => (isObj(v) ? v : {});
+const arr = (v) => (Array.isArray(v) ? v : []);
+const num = (v) => (typeof v === "number" && Number.isFinite(v) ? v : null);
+const str = (v) => (typeof v === "string" ? v : "");
+
+// -- building elements ---------------------------------------------------------------------------
+function el(tag, attrs = {}, ...children) {
   const node = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, v);
-  if (text !== undefined) node.textContent = text;
+  for (const [k, v] of Object.entries(attrs)) if (v !== null && v !== undefined && v !== false) node.setAttribute(k, v);
+  for (const c of children) if (c !== null && c !== undefined) node.append(c);
   return node;
 }
 
 function svg(tag, attrs = {}, text) {
   const node = document.createElementNS(SVG, tag);
-  for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, v);
+  for (const [k, v] of Object.entries(attrs)) if (v !== null && v !== undefined) node.setAttribute(k, v);
   if (text !== undefined) node.textContent = text;
   return node;
 }
 
-const hours = (s) => (s / 3600).toFixed(1);
+// -- words and numbers --------------------------------------------------------------------------
+const hours = (s) => `${(s / 3600).toFixed(1)}${NB}h`;
+const newtons = (n) => `${n.toFixed(0)}${NB}N (${(n / G).toFixed(1)}${NB}kg)`;
 
 function duration(seconds) {
   seconds = Math.max(0, Math.round(seconds));
-  const h = Math.floor(seconds / 3600), m = Math.floor((seconds % 3600) / 60);
-  if (h) return `${h} h ${m} min`;
-  if (m) return `${m} min`;
-  return `${seconds} s`;
+  const d = Math.floor(seconds / 86400), h = Math.floor((seconds % 86400) / 3600), m = Math.floor((seconds % 3600) / 60);
+  if (d >= 2) return `${d}${NB}days`;
+  if (d || h) return `${d * 24 + h}${NB}h${NB}${m}${NB}min`;
+  if (m) return `${m}${NB}min`;
+  return `${seconds}${NB}s`;
 }
 
 function ago(seconds) {
-  if (seconds < 60) return "just now";
-  return `${duration(seconds)} ago`;
+  return seconds < 60 ? "less than a minute ago" : `${duration(seconds)} ago`;
 }
 
+function clock(wall, now) {
+  const d = new Date(wall * 1000);
+  const t = d.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+  if (new Date(now * 1000).toDateString() === d.toDateString()) return t;
+  return `${d.toLocaleDateString([], { day: "numeric", month: "short" })}${NB}${t}`;
+}
+
+const seconds = (iso) => { const t = Date.parse(str(iso)); return Number.isFinite(t) ? t / 1000 : null; };
+
 const POSITION = {
-  open: ["✓", "Hand open"], closed: ["✗", "Hand closed"], off: ["○", "Splint off"], unknown: ["?", "Position unknown"],
+  open: ["✓", "Hand open", "Hand was open"], closed: ["✗", "Hand closed", "Hand was closed"],
+  off: ["○", "Splint off", "Splint was off"], unknown: ["?", "Position not known", "Position was not known"],
 };
+
+const SENSOR = { fingers: "finger sensor", wrist: "wrist sensor", palm: "palm sensor",
+                 pad_palm: "table pad (palm zone)", pad_fingers: "table pad (fingers zone)" };
+const FAULT = {
+  disconnected: "is disconnected: check that its plug is in",
+  stuck: "gives no signal: it may be loose or damaged",
+  i2c_error: "is not answering: restart the monitor, and call for help if it stays",
+  adc_timeout: "is not answering: restart the monitor, and call for help if it stays",
+};
+
+const ALERT = {
+  vibration_cut: "A vibration session was asked for longer than is safe, so it was shortened.",
+  continuous_limit: "Vibration therapy paused: it had run as long as is safe in one go, and now needs a rest.",
+  daily_limit: "Vibration therapy stopped: today's safe maximum is reached.",
+  error: "Vibration therapy stopped because the monitor had a problem.",
+  loop_stalled: "Vibration therapy stopped because the monitor stopped responding.",
+};
+
+function faultWords(f, lower = false) {
+  const ch = str(f.channel), kind = str(f.kind);
+  const name = SENSOR[ch] || str(f.text) || "a sensor";
+  const what = FAULT[kind] ? `${lower ? "the" : "The"} ${name} ${FAULT[kind]}.` : `${str(f.text) || "A sensor is not working"}.`;
+  const then = ch.startsWith("pad") ? "Weight bearing is not measured until it is fixed."
+                                    : "The hand's position cannot be known until it is fixed.";
+  return `${what} ${then}`;
+}
+
+// -- the card's parts -------------------------------------------------------------------------------
+const CONDITION = {
+  online: ["●", "Online"], offline: ["○", "Offline"], silent: ["◌", "Not heard from"], unknown: ["?", "Not known"],
+};
+
+function part(key, tag, attrs, ...children) {
+  return el(tag, { ...attrs, "data-part": key }, ...children);
+}
+
+function seenLine(d, ctx) {
+  const last = num(d.last_seen), st = obj(d.state);
+  const when = last !== null ? `${ago(ctx.now - last)} (${clock(last, ctx.now)})` : null;
+  const dated = seconds(st.time);
+  const known = when ? `Last seen ${when}.` : dated !== null
+    ? `Last data dated ${clock(dated, ctx.now)} by the monitor's own clock.` : "Nothing heard from it yet.";
+  const c = d.condition;
+  if (c === "online") {
+    return part("seen", "p", { class: "seen" }, last !== null && ctx.now - last < 60 ? "Live: heard from just now."
+      : `Live: last heard from ${when || "before the dashboard started"}.`);
+  }
+  let why;
+  if (c === "offline") why = "Offline: the monitor is switched off or has lost its connection.";
+  else if (c === "silent") why = `Not heard from for over ${duration(num(ctx.limits.silent_after_s) || 0)}: the monitor may have stopped responding.`;
+  else if (ctx.pageLost) why = "Not known: this page has lost the dashboard.";
+  else why = `Not known: the dashboard has lost the broker.${d.status === "offline" ? " The monitor was offline before that." : ""}`;
+  return part("seen", "p", { class: "seen stale-note" }, `${why} ${known} What follows is as it was then.`);
+}
+
+function alarmsPart(d, ctx) {
+  const st = obj(d.state), today = obj(st.today), items = [];
+  const live = d.condition === "online" && !ctx.pageLost;
+  const asOf = live ? "" : "When last heard from: ";
+  const problem = isObj(d.problem) ? d.problem : null;
+  if (problem) {
+    const at = num(problem.at);
+    items.push(["unreadable", el("li", { class: "alarm unreadable" },
+      `⚠ Data from this device could not be read${at !== null ? ` (${clock(at, ctx.now)})` : ""}. `,
+      d.state ? "The card shows the last data that could be read. " : "",
+      el("span", { class: "detail" }, `${str(problem.topic)}: ${str(problem.text)}`))]);
+  }
+  const load = live ? obj(d.load) : {};
+  const n = num(load.load_n), band = arr(obj(st.weight_bearing).band_n).map(num);
+  if (n !== null && band.length === 2 && band[1] !== null && n > band[1]) {
+    items.push(["over", el("li", { class: "alarm over" },
+      `▲ Too much weight on the hand: ${newtons(n)}. The most for this hand is ${newtons(band[1])}.`)]);
+  }
+  const pressure = arr(d.alerts).filter((a) => str(a.reason) === "skin_pressure" && str(a.time).slice(0, 10) === ctx.today);
+  const pressureCount = Math.max(pressure.length, num(today.pressure_alerts) || 0);
+  if (pressureCount) {
+    const lastAt = pressure.length ? seconds(pressure[pressure.length - 1].time) : null;
+    items.push(["pressure", el("li", { class: "alarm pressure" },
+      `⚠ High pressure under the palm${lastAt !== null ? ` at ${clock(lastAt, ctx.now)}` : ""}` +
+      `${pressureCount > 1 ? ` (${pressureCount} times today)` : ""}: check the skin and loosen the straps.`)]);
+  }
+  for (const f of arr(st.faults).map(obj)) {
+    items.push([`fault:${str(f.channel)}`, el("li", { class: "alarm fault" }, `⚠ ${asOf}${faultWords(f, !!asOf)}`)]);
+  }
+  return { keys: items.map(([k]) => k),
+           node: items.length ? part("alarms", "ul", { class: "alarms", "aria-label": "Alarms" }, ...items.map(([, li]) => li)) : null };
+}
+
+function liveLoadPart(d, st, ctx) {
+  if (d.condition !== "online" || ctx.pageLost || !isObj(d.load)) return null;
+  const n = num(d.load.load_n);
+  if (n === null) return null;
+  const band = arr(obj(st.weight_bearing).band_n).map(num);
+  const hasBand = band.length === 2 && band[0] !== null && band[1] !== null;
+  let where = "unknown";
+  if (hasBand) where = n > band[1] ? "over" : n < band[0] ? "below" : "in";
+  else if (typeof d.load.in_band === "boolean") where = d.load.in_band ? "in" : "out";
+  const words = { over: "▲ over the maximum", below: "▼ below the target band", in: "✓ in the target band",
+                  out: "outside the target band", unknown: "" }[where];
+  const reps = num(obj(st.weight_bearing).reps);
+  return part("live-load", "section", { class: `live-load ${where}` },
+    el("h3", {}, "On the pad now"),
+    el("p", { class: `load-text ${where}`, "data-where": where }, `${newtons(n)}${words ? ` — ${words}` : ""}`),
+    gauge(n, hasBand ? band : null),
+    reps !== null ? el("p", { class: "reps" }, `Weight shifts this session: ${reps}`) : null);
+}
+
+function gauge(load, band) {
+  const w = 300, max = Math.max(band ? band[1] * 1.5 : 150, load * 1.1, 50);
+  const x = (v) => 10 + (Math.min(Math.max(v, 0), max) / max) * (w - 20);
+  const s = svg("svg", { viewBox: `0 0 ${w} 66`, class: "gauge", role: "img", "data-load": load.toFixed(1),
+    "aria-label": `Load ${load.toFixed(0)} newtons${band ? `, target ${band[0]} to ${band[1]} newtons` : ""}` });
+  s.append(svg("rect", { x: 10, y: 14, width: w - 20, height: 22, fill: "#eee", stroke: "#222" }));
+  if (band) {
+    s.append(svg("rect", { class: "band", x: x(band[0]), y: 14, width: x(band[1]) - x(band[0]), height: 22,
+      fill: "#cfe8d6", stroke: "#0a6b2f", "stroke-width": 2 }));
+    s.append(svg("text", { x: w / 2, y: 60, "text-anchor": "middle" },
+      `target ${band[0]}–${band[1]} N (${(band[0] / G).toFixed(1)}–${(band[1] / G).toFixed(1)} kg)`));
+  }
+  const over = band && load > band[1];
+  s.append(svg("rect", { class: "needle", x: x(load) - 3, y: 6, width: 6, height: 38, fill: over ? "#9b1c1c" : "#111" }));
+  return s;
+}
+
+function positionPart(d, st, ctx, live) {
+  const position = POSITION[st.position] ? st.position : "unknown";
+  const [icon, now, was] = POSITION[position];
+  let text = `${icon} ${live ? now : was}`;
+  const since = seconds(st.position_since), at = seconds(st.time);
+  if (position !== "unknown" && since !== null && at !== null) {
+    // In the agent's own time: its clock may differ from the dashboard's (a Pi without a clock).
+    const stateAt = num(d.state_at);
+    const agentNow = at + (live && stateAt !== null ? ctx.now - stateAt : 0);
+    text += ` for ${duration(agentNow - since)}`;
+  }
+  if (!live && at !== null) text += `, at ${clock(at, ctx.now)} (the monitor's clock)`;
+  let why = null;
+  if (position === "unknown") {
+    const splintFault = arr(st.faults).some((f) => !str(obj(f).channel).startsWith("pad"));
+    const readings = Object.values(obj(st.channels)).some((v) => num(v) !== null);
+    why = splintFault ? "A sensor of the splint is not working (see above)."
+        : readings ? "The readings do not fit open, closed or off." : "No readings from the splint yet.";
+  }
+  return part("position", "div", { class: "position-block" },
+    el("p", { class: "position", "data-position": position }, text),
+    why ? el("p", { class: "why" }, why) : null);
+}
 
 function ring(fraction, label) {
   const r = 52, c = 2 * Math.PI * r;
@@ -51,173 +231,416 @@ function ring(fraction, label) {
   return s;
 }
 
+function todayPart(st, ctx, live) {
+  const today = obj(st.today), goalH = num(st.goal_h) || 6;
+  const openS = num(today.open_s) || 0, wornS = num(today.worn_s) || 0;
+  const pct = Math.round((openS / (goalH * 3600)) * 100);
+  const numbers = el("div", { class: "numbers" },
+    el("p", { class: "big open-today", "data-open-s": openS.toFixed(1) }, `Open today: ${hours(openS)}`),
+    el("p", {}, `Goal: ${goalH}${NB}h (${pct}%)`),
+    el("p", { class: "worn-today" }, `Worn today: ${hours(wornS)}`));
+  const spasms = num(today.spasms);
+  if (spasms !== null) {
+    numbers.append(el("p", { class: "spasms" }, `Spasms today: ${spasms}` +
+      (num(today.spasm_s) ? ` (${duration(today.spasm_s)} in all)` : "")));
+  }
+  const ext = num(today.extension_reps);
+  if (ext !== null) numbers.append(el("p", { class: "extension-reps" }, `Finger-opening exercises today: ${ext}`));
+  const at = seconds(st.time);
+  return part("today", "section", { class: "today-block" },
+    el("h3", {}, live || at === null ? "Today" : `Today, as of ${clock(at, ctx.now)}`),
+    el("div", { class: "today" }, ring(openS / (goalH * 3600), `${hours(openS)} of ${goalH} hours open today`), numbers));
+}
+
 function lastDays(today, n) {
   const out = [];
-  const d = new Date(today + "T12:00:00Z");
-  for (let i = n - 1; i >= 0; i--) {
-    const x = new Date(d.getTime() - i * 86400000);
-    out.push(x.toISOString().slice(0, 10));
-  }
+  const d = Date.parse(`${today}T12:00:00Z`);
+  for (let i = n - 1; i >= 0; i--) out.push(new Date(d - i * 86400000).toISOString().slice(0, 10));
   return out;
 }
 
-function history(days, today, goalH) {
+function dayName(date, style = "long") {
+  return new Date(`${date}T12:00:00Z`).toLocaleDateString([], {
+    weekday: style, day: "numeric", month: style, timeZone: "UTC" });
+}
+
+function dayDetail(date, rec, goalH, today) {
+  const name = `${dayName(date)}${date === today ? " (today)" : ""}`;
+  if (!rec) return `${name}: no data (the monitor was off or not reporting).`;
+  const open = num(rec.open_s) / 3600;
+  let text = `${name}: ${open.toFixed(1)}${NB}h open${open >= goalH ? ", goal met" : `, goal ${goalH}${NB}h`}`;
+  if (num(rec.worn_s) !== null) text += `, worn ${hours(rec.worn_s)}`;
+  if (num(rec.spasms) !== null) text += `, ${rec.spasms} spasm${rec.spasms === 1 ? "" : "s"}`;
+  if (num(rec.extension_reps) !== null) text += `, ${rec.extension_reps} finger-opening exercises`;
+  return `${text}.`;
+}
+
+function chartPart(d, st, ctx) {
+  const days = { ...obj(d.days) };
+  const today = ctx.deviceToday(st);
+  if (isObj(st.today) && num(st.today.open_s) !== null) days[today] = st.today;
+  const goalH = num(st.goal_h) || 6;
   const dates = lastDays(today, 14);
-  const values = dates.map((d) => (days[d] ? days[d].open_s / 3600 : null));
-  const top = Math.max(goalH * 1.25, ...values.filter((v) => v !== null), 1);
-  const w = 280, h = 130, base = 108, bw = w / 14;
-  const total = values.filter((v) => v !== null);
-  const s = svg("svg", { viewBox: `0 0 ${w} ${h}`, class: "history", role: "img",
-    "aria-label": `Open hours, last 14 days: ${dates.map((d, i) => `${d} ${values[i] === null ? "no data" : values[i].toFixed(1) + " h"}`).join(", ")}` });
+  const recs = dates.map((date) => (isObj(days[date]) && num(days[date].open_s) !== null ? days[date] : null));
+  const values = recs.map((r) => (r ? r.open_s / 3600 : null));
+  const W = 340, top = 12, base = 132, left = 38, right = 6, H = 172;
+  const high = Math.max(goalH * 1.25, ...values.filter((v) => v !== null), 1);
+  const step = high <= 8 ? 2 : high <= 16 ? 4 : 6;
+  const topV = Math.ceil(high / step) * step;
+  const y = (v) => base - (v / topV) * (base - top);
+  const slot = (W - left - right) / 14;
+  const selected = page.selected.get(d.id);
+  const label = `Hours open, last 14 days, goal ${goalH} hours: ` +
+    dates.map((date, i) => `${dayName(date)} ${values[i] === null ? "no data" : `${values[i].toFixed(1)} hours`}`).join("; ");
+  const s = svg("svg", { viewBox: `0 0 ${W} ${H}`, class: "history", role: "img", tabindex: "0", "data-focus": "chart",
+                         "data-device": d.id, "aria-label": label });
+  for (let v = 0; v <= topV; v += step) {
+    s.append(svg("line", { class: "grid", x1: left, x2: W - right, y1: y(v), y2: y(v) }));
+    s.append(svg("text", { class: "scale", x: left - 5, y: y(v) + 5, "text-anchor": "end" }, `${v} h`));
+  }
   dates.forEach((date, i) => {
-    const v = values[i];
-    const x = i * bw + 2;
-    const bh = v === null ? 0 : (v / top) * (base - 10);
-    const met = v !== null && v >= goalH;
-    const bar = svg("rect", { class: "bar", x, y: base - bh, width: bw - 4, height: bh,
-      fill: met ? "#0a6b2f" : "#0b4f8a", "data-date": date, "data-open-h": v === null ? "" : v.toFixed(2) });
-    bar.append(svg("title", {}, `${date}: ${v === null ? "no data" : v.toFixed(1) + " h open"}${met ? " (goal met)" : ""}`));
-    s.append(bar);
-    if (met) s.append(svg("text", { x: x + (bw - 4) / 2, y: base - bh - 2, "text-anchor": "middle" }, "✓"));
-    const day = new Date(date + "T12:00:00Z").toLocaleDateString(undefined, { weekday: "narrow", timeZone: "UTC" });
-    s.append(svg("text", { x: x + (bw - 4) / 2, y: base + 14, "text-anchor": "middle" }, day));
+    const v = values[i], x = left + i * slot + 2, w = slot - 4, met = v !== null && v >= goalH;
+    const g = svg("g", { class: `day${v === null ? " missing" : ""}${date === selected ? " selected" : ""}`,
+                         "data-date": date, "data-open-h": v === null ? "" : v.toFixed(2) });
+    g.append(svg("title", {}, dayDetail(date, recs[i], goalH, today)));
+    g.append(svg("rect", { class: "hit", x: x - 2, y: top, width: slot, height: H - top, fill: "transparent" }));
+    if (v === null) {
+      g.append(svg("rect", { class: "bar missing", x, y: base - 22, width: w, height: 22, fill: "none",
+                             stroke: "#6b6b6b", "stroke-dasharray": "3 3", "stroke-width": 1.5 }));
+      g.append(svg("text", { class: "nodata", x: x + w / 2, y: base - 6, "text-anchor": "middle" }, "?"));
+    } else {
+      const h = Math.max(2, base - y(v));
+      g.append(svg("rect", { class: `bar${met ? " met" : ""}`, x, y: base - h, width: w, height: h,
+                             fill: met ? "#0a6b2f" : "#0b4f8a" }));
+      if (met) g.append(svg("text", { class: "tick", x: x + w / 2, y: base - h - 4, "text-anchor": "middle" }, "✓"));
+    }
+    g.append(svg("text", { class: `date${date === today ? " today" : ""}`, x: x + w / 2, y: base + 17,
+                           "text-anchor": "middle" }, String(Number(date.slice(8)))));
+    if (i === 0 || date.slice(8) === "01") {
+      g.append(svg("text", { class: "month", x: x + w / 2, y: base + 35, "text-anchor": i === 0 ? "start" : "middle" },
+        new Date(`${date}T12:00:00Z`).toLocaleDateString([], { month: "short", timeZone: "UTC" })));
+    }
+    if (date === selected) {
+      g.append(svg("rect", { class: "selection", x: x - 2, y: top - 4, width: slot, height: base - top + 26,
+                             fill: "none", stroke: "#e8a300", "stroke-width": 3 }));
+    }
+    s.append(g);
   });
-  const gy = base - (goalH / top) * (base - 10);
-  s.append(svg("line", { x1: 0, x2: w, y1: gy, y2: gy, stroke: "#111", "stroke-dasharray": "5 4", "stroke-width": 1.5 }));
-  s.append(svg("text", { x: w - 2, y: gy - 3, "text-anchor": "end" }, `goal ${goalH} h`));
-  return s;
+  s.append(svg("line", { class: "goal", x1: left, x2: W - right, y1: y(goalH), y2: y(goalH), stroke: "#111",
+                         "stroke-dasharray": "6 4", "stroke-width": 2 }));
+  s.append(svg("text", { class: "goal-label", x: W - right, y: y(goalH) - 4, "text-anchor": "end" }, `goal ${goalH} h`));
+  const idx = dates.indexOf(selected);
+  const detail = idx >= 0 ? dayDetail(selected, recs[idx], goalH, today) : "Tap or point at a day for its details.";
+  return part("chart", "section", { class: "week" },
+    el("h3", {}, "Hours open, last 14 days"), s,
+    el("p", { class: "legend" }, el("span", { class: "key met" }, "■"), " goal met ",
+       el("span", { class: "key below" }, "■"), " below the goal ", el("span", { class: "key missing" }, "▭"), " no data"),
+    el("p", { class: "chart-detail" }, detail));
 }
 
-function gauge(load, band) {
-  const w = 300, max = Math.max(band ? band[1] * 1.5 : 150, load * 1.1, 50);
-  const x = (v) => 10 + (Math.min(v, max) / max) * (w - 20);
-  const s = svg("svg", { viewBox: `0 0 ${w} 64`, class: "gauge", role: "img", "data-load": load.toFixed(1),
-    "aria-label": `Load ${load.toFixed(0)} newtons` });
-  s.append(svg("rect", { x: 10, y: 14, width: w - 20, height: 22, fill: "#eee", stroke: "#222" }));
-  if (band) {
-    s.append(svg("rect", { class: "band", x: x(band[0]), y: 14, width: x(band[1]) - x(band[0]), height: 22,
-      fill: "#cfe8d6", stroke: "#0a6b2f", "stroke-width": 2 }));
-    s.append(svg("text", { x: (x(band[0]) + x(band[1])) / 2, y: 58, "text-anchor": "middle" },
-      `target ${band[0]}–${band[1]} N`));
-  }
-  s.append(svg("rect", { class: "needle", x: x(load) - 3, y: 6, width: 6, height: 38, fill: "#111" }));
-  return s;
-}
-
-function card(d, now) {
-  const st = d.state || {};
-  const c = el("article", { class: "card", "data-device": d.id });
-  const online = d.online === true;
-  const h = el("h2", {}, d.id);
-  h.append(el("span", { class: `status ${online ? "online" : "offline"}` }, online ? "● Online" : "○ Offline"));
-  c.append(h);
-  c.append(el("p", { class: "seen" }, d.last_seen ? `Last heard from ${ago(now - d.last_seen)}` : "Not heard from yet"));
-  if (!d.state) {
-    c.append(el("p", {}, "No data from this device yet."));
-    return c;
-  }
-  const [icon, words] = POSITION[st.position] || POSITION.unknown;
-  let since = "";
-  if (st.position_since && st.position !== "unknown") {
-    // In the agent's own time: its clock may differ from this one (a Pi without a clock).
-    const agentNow = Date.parse(st.time) / 1000 + (online && d.state_at ? now - d.state_at : 0);
-    since = ` for ${duration(agentNow - Date.parse(st.position_since) / 1000)}`;
-  }
-  c.append(el("p", { class: "position", "data-position": st.position }, `${icon} ${words}${since}`));
-  const today = st.today || {};
-  const goalH = st.goal_h || 6;
-  const openS = today.open_s || 0;
-  const block = el("div", { class: "today" });
-  block.append(ring(openS / (goalH * 3600), `${hours(openS)} of ${goalH} hours open today`));
-  const numbers = el("div", { class: "numbers" });
-  numbers.append(el("p", { class: "big open-today", "data-open-s": openS.toFixed(1) }, `Open today: ${hours(openS)} h`));
-  numbers.append(el("p", {}, `Goal: ${goalH} h (${Math.round((openS / (goalH * 3600)) * 100)}%)`));
-  numbers.append(el("p", { class: "worn-today" }, `Worn today: ${hours(today.worn_s || 0)} h`));
-  block.append(numbers);
-  c.append(block);
-
-  const hist = el("section", { class: "week" });
-  hist.append(el("h3", {}, "Open hours, last 14 days"));
-  const todayDate = (st.time || new Date().toISOString()).slice(0, 10);
-  hist.append(history({ ...d.days, [todayDate]: today }, todayDate, goalH));
-  c.append(hist);
-
-  const wb = el("section", { class: "wb" });
-  wb.append(el("h3", {}, "Weight bearing"));
-  const live = d.load && d.load.session && now - d.load.received < 3 && online;
-  if (live) {
-    const band = st.weight_bearing && st.weight_bearing.band_n;
-    const where = d.load.in_band === true ? "✓ in the target band" :
-      (band && d.load.load_n > band[1] ? "▲ over the maximum" : "▼ below the band");
-    wb.append(el("p", { class: "load-text" }, `${d.load.load_n.toFixed(0)} N (${(d.load.load_n / 9.80665).toFixed(1)} kg) — ${where}`));
-    wb.append(gauge(d.load.load_n, band));
+function weightBearingPart(d, st, ctx) {
+  const w = obj(obj(st.today).weight_bearing);
+  const count = num(w.sessions) || 0;
+  const section = part("wb", "section", { class: "wb" }, el("h3", {}, "Weight bearing today"));
+  if (!count) {
+    section.append(el("p", { class: "wb-today" }, "No sessions today yet."));
   } else {
-    wb.append(el("p", { class: "load-idle" }, "Not on the pad now."));
+    const mean = num(w.mean_n), peak = num(w.peak_n);
+    section.append(el("p", { class: "wb-today" },
+      `${count} session${count > 1 ? "s" : ""}, ${duration(num(w.total_s) || 0)} in all, ` +
+      `${duration(num(w.in_target_s) || 0)} in the target band` +
+      (mean !== null ? `; mean ${newtons(mean)}` : "") + (peak !== null ? `, peak ${newtons(peak)}` : "") + "."));
+    if (num(w.reps) !== null) section.append(el("p", { class: "wb-reps" }, `Weight shifts today: ${w.reps}`));
   }
-  const w = today.weight_bearing || {};
-  wb.append(el("p", { class: "wb-today" }, w.sessions ?
-    `Today: ${w.sessions} session${w.sessions > 1 ? "s" : ""}, ${duration(w.total_s)} in all, ${duration(w.in_target_s)} in the band, mean ${w.mean_n.toFixed(0)} N, peak ${w.peak_n.toFixed(0)} N` :
-    "No sessions today yet."));
-  const sessions = (d.sessions || []).filter((s) => s.day === todayDate);
+  const sessions = arr(d.sessions).map(obj).filter((s) => str(s.day) === ctx.deviceToday(st));
   if (sessions.length) {
     const ul = el("ul", { class: "sessions" });
     for (const s of sessions.slice(-5)) {
-      ul.append(el("li", {}, `${s.time.slice(11, 16)}: ${duration(s.duration_s)}, mean ${s.mean_n.toFixed(0)} N, ${duration(s.in_target_s)} in the band`));
+      const mean = num(s.mean_n);
+      ul.append(el("li", {}, `${str(s.time).slice(11, 16)}: ${duration(num(s.duration_s) || 0)}` +
+        (mean !== null ? `, mean ${newtons(mean)}` : "") + `, ${duration(num(s.in_target_s) || 0)} in the band` +
+        (num(s.reps) !== null ? `, ${s.reps} weight shifts` : "")));
     }
-    wb.append(ul);
+    section.append(ul);
   }
-  c.append(wb);
+  return section;
+}
 
-  const vib = el("section", { class: "vibration" });
-  vib.append(el("h3", {}, "Vibration therapy"));
-  const therapy = st.therapy || {};
-  vib.append(el("p", {}, `${therapy.running ? `Running now (${therapy.level}). ` : ""}Today: ${Math.round((today.vibration_s || 0) / 60)} min`));
-  c.append(vib);
-
-  const problems = el("section", { class: "problems" });
-  const alerts = (d.alerts || []).filter((a) => a.time && a.time.slice(0, 10) === todayDate);
-  if (alerts.length) {
-    problems.append(el("h3", {}, "Alerts today"));
-    const ul = el("ul", { class: "faults alerts" });
-    for (const a of alerts) ul.append(el("li", {}, `⚠ ${a.time.slice(11, 16)} ${a.text}`));
-    problems.append(ul);
+function vibrationPart(st, ctx, live) {
+  const therapy = obj(st.therapy), minutes = Math.round((num(obj(st.today).vibration_s) || 0) / 60);
+  let now = "";
+  if (therapy.running === true) {
+    const until = seconds(therapy.until);
+    now = live ? `Running now (${str(therapy.level)})${until !== null ? ` until ${clock(until, ctx.now)}` : ""}. `
+               : "It was running when last heard from. ";
   }
-  problems.append(el("h3", {}, "Sensors"));
-  if (st.faults && st.faults.length) {
-    const ul = el("ul", { class: "faults" });
-    for (const f of st.faults) ul.append(el("li", {}, `⚠ ${f.text}`));
-    problems.append(ul);
+  return part("vibration", "section", { class: "vibration" }, el("h3", {}, "Vibration therapy"),
+    el("p", {}, `${now}Today: ${minutes}${NB}min.`));
+}
+
+function noticesPart(d, ctx) {
+  const alerts = arr(d.alerts).map(obj).filter((a) => str(a.time).slice(0, 10) === ctx.today
+                                                    && str(a.reason) !== "skin_pressure");
+  if (!alerts.length) return null;
+  return part("notices", "section", { class: "notices-today" }, el("h3", {}, "Messages today"),
+    el("ul", { class: "alerts" }, ...alerts.map((a) =>
+      el("li", {}, `${str(a.time).slice(11, 16)} ${ALERT[str(a.reason)] || str(a.text)}`))));
+}
+
+function sensorsPart(st, ctx, live) {
+  const faults = arr(st.faults);
+  const at = seconds(st.time);
+  const text = faults.length
+    ? `${faults.length === 1 ? "One sensor is" : `${faults.length} sensors are`} not working (see above).`
+    : live ? "✓ All sensors working." : `All sensors were working${at !== null ? ` at ${clock(at, ctx.now)}` : ""}.`;
+  return part("sensors", "section", { class: "sensors" }, el("h3", {}, "Sensors"),
+    el("p", { class: faults.length ? "bad" : live ? "ok" : "" }, text));
+}
+
+function card(d, ctx) {
+  const st = obj(d.state);
+  const live = d.condition === "online" && !ctx.pageLost;
+  const [icon, words] = CONDITION[d.condition] || CONDITION.unknown;
+  const parts = [part("head", "h2", {}, el("span", { class: "name" }, d.id),
+                      el("span", { class: `status ${d.condition}`, "data-condition": d.condition }, `${icon} ${words}`)),
+                 seenLine(d, ctx)];
+  const alarms = alarmsPart(d, ctx);
+  if (alarms.node) parts.push(alarms.node);
+  if (!d.state) {
+    parts.push(part("empty", "p", { class: "nodata-yet" }, "No readable data from this device yet."));
+    return { parts, alarms: alarms.keys, live };
+  }
+  const liveLoad = liveLoadPart(d, st, ctx);
+  if (liveLoad) parts.push(liveLoad);
+  parts.push(positionPart(d, st, ctx, live), todayPart(st, ctx, live), chartPart(d, st, ctx),
+             weightBearingPart(d, st, ctx), vibrationPart(st, ctx, live));
+  const notices = noticesPart(d, ctx);
+  if (notices) parts.push(notices);
+  parts.push(sensorsPart(st, ctx, live));
+  return { parts, alarms: alarms.keys, live };
+}
+
+// -- placing cards without disturbing what did not change ---------------------------------------
+function syncCard(article, parts) {
+  const active = document.activeElement;
+  const focusKey = article.contains(active) && active.getAttribute ? active.getAttribute("data-focus") : null;
+  const oldKeys = [...article.children].map((c) => c.getAttribute("data-part")).join("|");
+  const newKeys = parts.map((p) => p.getAttribute("data-part")).join("|");
+  if (oldKeys !== newKeys) {
+    article.replaceChildren(...parts);
   } else {
-    problems.append(el("p", { class: "ok" }, "✓ All sensors working"));
+    parts.forEach((p, i) => { const cur = article.children[i]; if (!cur.isEqualNode(p)) cur.replaceWith(p); });
   }
-  c.append(problems);
-  return c;
+  if (focusKey && !article.contains(document.activeElement)) {
+    const target = article.querySelector(`[data-focus="${focusKey}"]`);
+    if (target) target.focus({ preventScroll: true });
+  }
+}
+
+function setAttrs(node, attrs) {
+  for (const [k, v] of Object.entries(attrs)) if (node.getAttribute(k) !== v) node.setAttribute(k, v);
+}
+
+function announce(id, text) {
+  const region = document.getElementById(id);
+  region.textContent = text;
+}
+
+function alarmWords(key) {
+  const words = { over: "too much weight on the hand", pressure: "high pressure under the palm: check the skin",
+                  unreadable: "its data could not be read" };
+  return words[key] || (key.startsWith("fault:") ? `the ${SENSOR[key.slice(6)] || "sensor"} is not working` : key);
+}
+
+// With several monitors, every alarm is also listed at the top of the page (a phone
+// shows it without scrolling), each a link to its card.
+function alarmSummary(list) {
+  const box = document.getElementById("alarm-summary");
+  const items = list.length < 2 ? [] : list.flatMap(({ id, alarms, live }) => alarms.map((a) =>
+    el("li", {}, el("a", { href: `#device-${id}` }, `⚠ ${id}: ${alarmWords(a)}${live ? "" : " (as last heard)"}`))));
+  const node = items.length ? el("ul", { class: "alarm-summary", "aria-label": "Alarms on all monitors" }, ...items) : null;
+  const current = box.firstElementChild;
+  if (!node) { if (current) box.replaceChildren(); } else if (!current || !current.isEqualNode(node)) box.replaceChildren(node);
+}
+
+function meaningOf(d, built) {
+  return `${d.condition}|${built.alarms.join(",")}`;
+}
+
+function speakChanges(d, built, ctx) {
+  const before = page.meanings.get(d.id);
+  const meaning = meaningOf(d, built);
+  page.meanings.set(d.id, meaning);
+  if (before === undefined || before === meaning || ctx.pageLost) return;
+  const [was, wasAlarms] = before.split("|");
+  const news = built.alarms.filter((a) => !wasAlarms.split(",").includes(a));
+  if (news.length) {
+    announce("announce-alarm", `${d.id}: ${news.map(alarmWords).join("; ")}.`);
+  }
+  if (was !== d.condition && d.condition !== "unknown") {
+    const text = { online: "is online again", offline: "is offline", silent: "has not been heard from" }[d.condition];
+    if (text) announce("announce", `${d.id} ${text}.`);
+  }
+}
+
+// -- the page ----------------------------------------------------------------------------------
+function linkParts(fleet, ctx) {
+  const conn = document.getElementById("connection");
+  const pageText = ctx.pageLost ? `○ Page offline since ${clock(page.linkSince / 1000, ctx.now)}` : "● Live";
+  if (conn.textContent !== pageText) conn.textContent = pageText;
+  setAttrs(conn, { "data-state": ctx.pageLost ? "lost" : "live" });
+  const broker = obj(fleet.broker), state = str(broker.state), address = str(broker.address) || "the broker";
+  const since = num(broker.since);
+  const b = document.getElementById("broker");
+  const short = { connected: "● Broker connected", lost: "⚠ Broker lost", connecting: "⚠ No broker",
+                  refused: "⚠ Broker refused" }[state] || "";
+  if (b.textContent !== short) b.textContent = short;
+  setAttrs(b, { "data-state": state || "unknown" });
+  const notices = document.getElementById("broker-notice");
+  let text = "";
+  const when = since !== null ? `${clock(since, ctx.now)} (${ago(ctx.now - since)})` : "";
+  if (ctx.pageLost) {
+    text = `⚠ This page has lost its connection to the dashboard since ${clock(page.linkSince / 1000, ctx.now)}; ` +
+      "trying again. Nothing below is current.";
+  } else if (state === "lost") {
+    text = `⚠ The dashboard lost its connection to the message broker at ${address} at ${when}; trying again. ` +
+      "The cards show each monitor as it was last heard from: this does not mean the monitors are off.";
+  } else if (state === "connecting") {
+    text = `⚠ The dashboard has never reached the message broker at ${address} (trying since ${when}). ` +
+      "Is the broker running, and is mqtt.broker right?";
+  } else if (state === "refused") {
+    text = `⚠ The message broker at ${address} refused the dashboard (${str(broker.error)}). ` +
+      "Check mqtt.username and the password.";
+  }
+  const node = text ? el("p", { class: "broker-notice", "data-state": ctx.pageLost ? "page-lost" : state }, text) : null;
+  const current = notices.firstElementChild;
+  if (!node) { if (current) notices.replaceChildren(); } else if (!current || !current.isEqualNode(node)) notices.replaceChildren(node);
+  const meaning = ctx.pageLost ? "page-lost" : state;
+  if (page.brokerMeaning !== null && page.brokerMeaning !== meaning) {
+    announce("announce", { "page-lost": "This page has lost the dashboard.", lost: "The dashboard has lost the message broker.",
+                           connected: "The dashboard is connected to the message broker again.",
+                           connecting: "The dashboard cannot reach the message broker.",
+                           refused: "The message broker refused the dashboard." }[meaning] || "");
+  }
+  page.brokerMeaning = meaning;
+}
+
+function about(fleet) {
+  const limits = obj(fleet.limits), node = document.getElementById("about");
+  const off = num(limits.offline_after_s), silent = num(limits.silent_after_s);
+  if (off === null || silent === null) return;
+  const text = `How quickly a stopped monitor shows here: one that is switched off or loses its network is ` +
+    `marked offline by the broker after about ${duration(off)} (1.5 × its keep-alive of ${duration(limits.keepalive_s)}); ` +
+    `one that stays connected but stops sending is marked "not heard from" after ${duration(silent)} ` +
+    `(2.5 × its heartbeat of ${duration(limits.heartbeat_s)}). These assume the monitors use the same ` +
+    "mqtt.keepalive_s and mqtt.heartbeat_s as this dashboard.";
+  if (node.textContent !== text) node.textContent = text;
 }
 
 function render() {
+  const fleet = page.fleet;
   if (!fleet) return;
-  const now = (Date.now() + offsetMs) / 1000;
+  const now = (Date.now() + page.offsetMs) / 1000;
+  const pageLost = page.link !== "live";
+  const ctx = {
+    now, pageLost, limits: obj(fleet.limits),
+    today: new Date(now * 1000).toISOString().slice(0, 10),
+    deviceToday: (st) => (/^\d{4}-\d{2}-\d{2}/.test(str(st.time)) ? str(st.time).slice(0, 10)
+                                                                 : new Date(now * 1000).toISOString().slice(0, 10)),
+  };
+  try { linkParts(fleet, ctx); about(fleet); } catch (e) { console.warn("the header could not be drawn", e); }
   const main = document.getElementById("devices");
-  const cards = fleet.devices.map((d) => card(d, now));
-  if (!cards.length) cards.push(el("p", { class: "empty" }, "Waiting for devices…"));
-  main.replaceChildren(...cards);
+  const existing = new Map([...main.querySelectorAll(":scope > article.card")].map((a) => [a.getAttribute("data-device"), a]));
+  const order = [], summary = [];
+  for (const raw of arr(fleet.devices)) {
+    const d = { ...obj(raw) };
+    d.id = str(d.id) || "?";
+    if (!CONDITION[d.condition]) d.condition = "unknown";
+    if (pageLost) d.condition = "unknown";
+    ctx.today = (() => { const st = obj(d.state); return ctx.deviceToday(st); })();
+    let built;
+    try {
+      built = card(d, ctx);
+    } catch (e) {
+      console.warn(`the card of ${d.id} could not be drawn`, e);
+      built = { parts: [part("head", "h2", {}, el("span", { class: "name" }, d.id)),
+                        part("broken", "p", { class: "alarm unreadable" }, "⚠ Data from this device could not be shown.")],
+                alarms: ["unreadable"], live: false };
+    }
+    let article = existing.get(d.id);
+    if (!article) article = el("article", { class: "card", "data-device": d.id, id: `device-${d.id}` });
+    existing.delete(d.id);
+    setAttrs(article, { class: `card ${built.live ? "live" : "stale"}${built.alarms.length ? " alarmed" : ""}`,
+                        "data-condition": d.condition, "aria-label": `Monitor ${d.id}` });
+    syncCard(article, built.parts);
+    speakChanges(d, built, ctx);
+    order.push(article);
+    summary.push({ id: d.id, alarms: built.alarms, live: built.live });
+  }
+  try { alarmSummary(summary); } catch (e) { console.warn("the alarm summary could not be drawn", e); }
+  for (const gone of existing.values()) gone.remove();
+  const placeholder = main.querySelector(":scope > p.empty");
+  if (!order.length) {
+    if (!placeholder) main.replaceChildren(el("p", { class: "empty" }, "Waiting for devices…"));
+    return;
+  }
+  if (placeholder) placeholder.remove();
+  order.forEach((article, i) => { if (main.children[i] !== article) main.insertBefore(article, main.children[i] || null); });
+}
+
+function safeRender() {
+  try { render(); } catch (e) { console.warn("the page could not be drawn", e); }
+}
+
+// -- choosing a day on the chart: tap, click, or arrow keys on the focused chart ----------------
+document.addEventListener("click", (e) => {
+  const day = e.target instanceof Element ? e.target.closest("svg.history g.day") : null;
+  if (!day) return;
+  const chartEl = day.closest("svg.history");
+  page.selected.set(chartEl.getAttribute("data-device"), day.getAttribute("data-date"));
+  safeRender();
+});
+
+document.addEventListener("keydown", (e) => {
+  const chartEl = e.target instanceof Element ? e.target.closest("svg.history") : null;
+  if (!chartEl || !["ArrowLeft", "ArrowRight", "Home", "End"].includes(e.key)) return;
+  const dates = [...chartEl.querySelectorAll("g.day")].map((g) => g.getAttribute("data-date"));
+  const device = chartEl.getAttribute("data-device");
+  let i = dates.indexOf(page.selected.get(device));
+  if (i < 0) i = dates.length;
+  i = { ArrowLeft: i - 1, ArrowRight: i + 1, Home: 0, End: dates.length - 1 }[e.key];
+  page.selected.set(device, dates[Math.max(0, Math.min(dates.length - 1, i))]);
+  e.preventDefault();
+  safeRender();
+});
+
+// -- the stream ----------------------------------------------------------------------------------
+function setLink(state) {
+  if (page.link !== state) { page.link = state; page.linkSince = Date.now(); }
 }
 
 function connect() {
   const source = new EventSource("/events");
-  const status = document.getElementById("connection");
-  source.onopen = () => { status.textContent = "● Live"; };
   source.onmessage = (e) => {
-    fleet = JSON.parse(e.data);
-    offsetMs = fleet.now * 1000 - Date.now();
-    render();
+    let fleet;
+    try { fleet = JSON.parse(e.data); } catch (err) { console.warn("unreadable data from the dashboard", err); return; }
+    if (!isObj(fleet)) return;
+    page.fleet = fleet;
+    page.heardAt = Date.now();
+    if (num(fleet.now) !== null) page.offsetMs = fleet.now * 1000 - Date.now();
+    setLink("live");
+    safeRender();
   };
   source.onerror = async () => {
-    status.textContent = "○ Reconnecting…";
+    setLink("lost");
+    safeRender();
     const r = await fetch("/api/fleet", { credentials: "same-origin" }).catch(() => null);
     if (r && r.status === 401) location.href = "/login";
   };
 }
 
+setInterval(() => {
+  if (page.link === "live" && Date.now() - page.heardAt > PAGE_LOST_S * 1000) setLink("lost");
+  safeRender();
+}, 1000);
 connect();
-setInterval(render, 10000);
