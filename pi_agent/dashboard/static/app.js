@@ -54,6 +54,8 @@ function duration(seconds) {
   return `${seconds}${NB}s`;
 }
 
+const span = (s) => (s < 120 ? `${Math.round(s)}${NB}s` : duration(s));   // 75 s, not "1 min"
+
 function ago(seconds) {
   return seconds < 60 ? "less than a minute ago" : `${duration(seconds)} ago`;
 }
@@ -120,7 +122,7 @@ function seenLine(d, ctx) {
   }
   let why;
   if (c === "offline") why = "Offline: the monitor is switched off or has lost its connection.";
-  else if (c === "silent") why = `Not heard from for over ${duration(num(ctx.limits.silent_after_s) || 0)}: the monitor may have stopped responding.`;
+  else if (c === "silent") why = `Not heard from for over ${span(num(ctx.limits.silent_after_s) || 0)}: the monitor may have stopped responding.`;
   else if (ctx.pageLost) why = "Not known: this page has lost the dashboard.";
   else why = `Not known: the dashboard has lost the broker.${d.status === "offline" ? " The monitor was offline before that." : ""}`;
   return part("seen", "p", { class: "seen stale-note" }, `${why} ${known} What follows is as it was then.`);
@@ -142,7 +144,8 @@ function alarmsPart(d, ctx) {
   const n = num(load.load_n), band = arr(obj(st.weight_bearing).band_n).map(num);
   if (n !== null && band.length === 2 && band[1] !== null && n > band[1]) {
     items.push(["over", el("li", { class: "alarm over" },
-      `▲ Too much weight on the hand: ${newtons(n)}. The most for this hand is ${newtons(band[1])}.`)]);
+      `▲ Too much weight on the hand: ${Math.round(n) > band[1] ? newtons(n) : `${n.toFixed(1)}${NB}N`}. ` +
+      `The most for this hand is ${newtons(band[1])}.`)]);
   }
   const pressure = arr(d.alerts).filter((a) => str(a.reason) === "skin_pressure" && str(a.time).slice(0, 10) === ctx.today);
   const pressureCount = Math.max(pressure.length, num(today.pressure_alerts) || 0);
@@ -188,7 +191,7 @@ function gauge(load, band) {
     s.append(svg("rect", { class: "band", x: x(band[0]), y: 14, width: x(band[1]) - x(band[0]), height: 22,
       fill: "#cfe8d6", stroke: "#0a6b2f", "stroke-width": 2 }));
     s.append(svg("text", { x: w / 2, y: 60, "text-anchor": "middle" },
-      `target ${band[0]}–${band[1]} N (${(band[0] / G).toFixed(1)}–${(band[1] / G).toFixed(1)} kg)`));
+      `target ${band[0]}–${band[1]}${NB}N (${(band[0] / G).toFixed(1)}–${(band[1] / G).toFixed(1)}${NB}kg)`));
   }
   const over = band && load > band[1];
   s.append(svg("rect", { class: "needle", x: x(load) - 3, y: 6, width: 6, height: 38, fill: over ? "#9b1c1c" : "#111" }));
@@ -296,7 +299,7 @@ function chartPart(d, st, ctx) {
                          "data-device": d.id, "aria-label": label });
   for (let v = 0; v <= topV; v += step) {
     s.append(svg("line", { class: "grid", x1: left, x2: W - right, y1: y(v), y2: y(v) }));
-    s.append(svg("text", { class: "scale", x: left - 5, y: y(v) + 5, "text-anchor": "end" }, `${v} h`));
+    s.append(svg("text", { class: "scale", x: left - 5, y: y(v) + 5, "text-anchor": "end" }, `${v}${NB}h`));
   }
   dates.forEach((date, i) => {
     const v = values[i], x = left + i * slot + 2, w = slot - 4, met = v !== null && v >= goalH;
@@ -328,13 +331,13 @@ function chartPart(d, st, ctx) {
   });
   s.append(svg("line", { class: "goal", x1: left, x2: W - right, y1: y(goalH), y2: y(goalH), stroke: "#111",
                          "stroke-dasharray": "6 4", "stroke-width": 2 }));
-  s.append(svg("text", { class: "goal-label", x: W - right, y: y(goalH) - 4, "text-anchor": "end" }, `goal ${goalH} h`));
   const idx = dates.indexOf(selected);
   const detail = idx >= 0 ? dayDetail(selected, recs[idx], goalH, today) : "Tap or point at a day for its details.";
   return part("chart", "section", { class: "week" },
     el("h3", {}, "Hours open, last 14 days"), s,
     el("p", { class: "legend" }, el("span", { class: "key met" }, "■"), " goal met ",
-       el("span", { class: "key below" }, "■"), " below the goal ", el("span", { class: "key missing" }, "▭"), " no data"),
+       el("span", { class: "key below" }, "■"), " below the goal ", el("span", { class: "key missing" }, "▭"), " no data ",
+       el("span", { class: "key goal" }, "┅"), ` goal ${goalH}${NB}h`),
     el("p", { class: "chart-detail" }, detail));
 }
 
@@ -477,7 +480,8 @@ function speakChanges(d, built, ctx) {
   if (news.length) {
     announce("announce-alarm", `${d.id}: ${news.map(alarmWords).join("; ")}.`);
   }
-  if (was !== d.condition && d.condition !== "unknown") {
+  // Out of 'unknown' (the broker is back), the broker's own announcement says it for all.
+  if (was !== d.condition && d.condition !== "unknown" && !(was === "unknown" && d.condition === "online")) {
     const text = { online: "is online again", offline: "is offline", silent: "has not been heard from" }[d.condition];
     if (text) announce("announce", `${d.id} ${text}.`);
   }
@@ -503,7 +507,7 @@ function linkParts(fleet, ctx) {
     text = `⚠ This page has lost its connection to the dashboard since ${clock(page.linkSince / 1000, ctx.now)}; ` +
       "trying again. Nothing below is current.";
   } else if (state === "lost") {
-    text = `⚠ The dashboard lost its connection to the message broker at ${address} at ${when}; trying again. ` +
+    text = `⚠ The dashboard lost its connection to the message broker (${address}) at ${when}; trying again. ` +
       "The cards show each monitor as it was last heard from: this does not mean the monitors are off.";
   } else if (state === "connecting") {
     text = `⚠ The dashboard has never reached the message broker at ${address} (trying since ${when}). ` +
@@ -530,9 +534,9 @@ function about(fleet) {
   const off = num(limits.offline_after_s), silent = num(limits.silent_after_s);
   if (off === null || silent === null) return;
   const text = `How quickly a stopped monitor shows here: one that is switched off or loses its network is ` +
-    `marked offline by the broker after about ${duration(off)} (1.5 × its keep-alive of ${duration(limits.keepalive_s)}); ` +
-    `one that stays connected but stops sending is marked "not heard from" after ${duration(silent)} ` +
-    `(2.5 × its heartbeat of ${duration(limits.heartbeat_s)}). These assume the monitors use the same ` +
+    `marked offline by the broker after about ${span(off)} (1.5 × its keep-alive of ${span(num(limits.keepalive_s) || 0)}); ` +
+    `one that stays connected but stops sending is marked "not heard from" after ${span(silent)} ` +
+    `(2.5 × its heartbeat of ${span(num(limits.heartbeat_s) || 0)}). These assume the monitors use the same ` +
     "mqtt.keepalive_s and mqtt.heartbeat_s as this dashboard.";
   if (node.textContent !== text) node.textContent = text;
 }
