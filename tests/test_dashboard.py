@@ -262,6 +262,33 @@ def test_a_device_is_online_then_silent_after_two_and_a_half_heartbeats(payloads
     assert device(fleet, "dev1")["condition"] == "online"
 
 
+def test_waiting_for_the_fleet_wakes_when_a_device_turns_silent(payloads):
+    """The stream's wait ends when time alone changes the page (a device turning silent),
+    not only when a message comes: a new version, before the wait's own timeout."""
+    import time
+    fleet = Fleet(heartbeat_s=0.2, keepalive_s=2)
+    fleet.link_up()
+    fleet.receive("openpalm/dev1/state", encode(payloads["state"]))
+    version = fleet.version
+    started = time.monotonic()
+    assert fleet.wait(version, 30.0) != version
+    assert time.monotonic() - started < 29, "woken by the transition, not by the timeout"
+    assert device(fleet, "dev1")["condition"] == "silent"
+
+
+def test_a_transition_that_fell_between_two_waits_is_not_missed(payloads):
+    """A device that turned silent while no one was waiting (the stream was sending) makes
+    the next wait return a new version at once."""
+    c = Clocks()
+    fleet = fleet_with(c)
+    fleet.link_up()
+    fleet.receive("openpalm/dev1/state", encode(payloads["state"]))
+    version = fleet.version
+    c.advance(26)                                     # past the 25-s silent window
+    assert fleet.wait(version, 30.0) == version + 1
+    assert fleet.wait(version + 1, 0.01) == version + 1, "and only once"
+
+
 def test_offline_status_and_a_lost_broker(payloads):
     """'offline' (a clean stop or the last will) makes the device offline; without the
     broker every device is 'unknown', never offline, and the link says since when."""

@@ -169,6 +169,7 @@ def test_two_monitors_in_a_real_browser(tmp_path):
     of the card and of a phone's screen; a fault in words; a killed monitor greyed with
     when it was last seen; live regions that speak only on changes of meaning; the keyboard;
     the accessibility tree; no console errors."""
+    from selenium.webdriver.common.by import By
     from selenium.webdriver.common.keys import Keys
     broker = Broker(tmp_path / "broker").start()
     today = "2026-05-01"
@@ -238,6 +239,11 @@ def test_two_monitors_in_a_real_browser(tmp_path):
         detail = until(driver, lambda d: "30" in card_text(d, "kitchen", ".chart-detail") and
                        card_text(d, "kitchen", ".chart-detail"), 5, "the day's details")
         assert "Thursday" in detail and "April" in detail, detail
+        missing_day = next(day for day, h in history.items() if h is None)
+        driver.find_element(By.CSS_SELECTOR, f'article[data-device="kitchen"] g.day[data-date="{missing_day}"] rect.hit').click()
+        detail = until(driver, lambda d: "no data" in card_text(d, "kitchen", ".chart-detail") and
+                       card_text(d, "kitchen", ".chart-detail"), 5, "a tapped day's details")
+        assert str(int(missing_day[8:])) in detail and "April" in detail, detail
         version = js(driver, "return page.fleet.version")
         until(driver, lambda d: js(d, "return page.fleet.version") > version + 5, 30, "five more updates")
         assert js(driver, "return document.activeElement.dataset.device") == "kitchen", "focus kept on the chart"
@@ -351,7 +357,7 @@ def test_a_lost_broker_is_said_within_15_s_and_cleared_when_it_returns(tmp_path)
         until(driver, lambda d: condition(d, "kitchen") == "online", 30, "the monitor online")
         assert js(driver, "return document.querySelector('#broker-notice p')") is None
         until(driver, lambda d: js(d, "const s = page.fleet.devices[0].state;"
-                                      "return Date.parse(s.time) - Date.parse(s.position_since) >= 10000"),
+                                      "return s !== null && Date.parse(s.time) - Date.parse(s.position_since) >= 10000"),
               30, "ten seconds of the hand open")
         observe(driver)
 
@@ -411,6 +417,7 @@ def test_malformed_messages_from_one_device_leave_the_others_updating(tmp_path):
     def good_state(open_s):
         state = json.loads(json.dumps(payloads["state"]))
         state["today"]["open_s"] = open_s
+        state["today"].update(spasms=3, spasm_s=75.0, pressure_alerts=1)     # a newer agent's keys
         return json.dumps(state).encode()
 
     def send_good(open_s):
@@ -444,6 +451,16 @@ def test_malformed_messages_from_one_device_leave_the_others_updating(tmp_path):
         login(driver, base)
         until(driver, shows_good(100.0), 20, "the good device's card")
         until(driver, lambda d: card_text(d, "bad", ".open-today") is not None, 20, "the other device's card")
+        assert card_text(driver, "good", ".spasms") == "Spasms today: 3 (1\u00a0min in all)"
+        pressure = {**payloads["alert"], "id": "p1", "reason": "skin_pressure",
+                    "time": payloads["state"]["time"], "text": "High pressure under the palm for 5 minutes"}
+        assert card_text(driver, "good", ".alarm.pressure") == \
+            "⚠ High pressure under the palm: check the skin and loosen the straps.", "from today's count"
+        sender.publish("openpalm/good/event", json.dumps(pressure).encode())
+        alarm = until(driver, lambda d: " at " in card_text(d, "good", ".alarm.pressure") and
+                      card_text(d, "good", ".alarm.pressure"), 20, "the skin-pressure alarm with its time")
+        assert alarm.startswith("⚠ High pressure under the palm at ") and alarm.endswith(
+            "check the skin and loosen the straps.")
         for i, (topic, payload, said) in enumerate(nasty):
             sender.publish(f"openpalm/bad/{topic}", payload, retain=topic == "state")
             until(driver, lambda d: said in (card_text(d, "bad", ".alarm.unreadable") or ""), 20, f"the bad card: {said}")
@@ -480,6 +497,24 @@ def test_malformed_messages_from_one_device_leave_the_others_updating(tmp_path):
         assert not problems_in_console(driver), problems_in_console(driver)
         log = (tmp_path / "dashboard.log").read_text()
         assert log.count("today.weight_bearing.mean_n: missing") == 1, "logged once"
+
+        # Should anything odd reach the page all the same, it marks that card only.
+        drawn = js(driver, """
+          const evil = {id: "evil", condition: "online"};
+          Object.defineProperty(evil, "state", {enumerable: true, get() { throw new Error("boom"); }});
+          const junk = {id: "junk", condition: "online", last_seen: "x", problem: 4, days: [1], sessions: "x",
+                        alerts: [null, 3, {time: 5}], load: {load_n: "x"},
+                        state: {today: 5, faults: "x", weight_bearing: null, time: "2026-13-45", position: {},
+                                channels: 3, therapy: [], goal_h: "6", position_since: []}};
+          page.fleet = {...page.fleet, devices: [...page.fleet.devices, evil, null, junk]};
+          safeRender();
+          const text = (id) => { const c = document.querySelector(`article[data-device="${id}"]`);
+                                 return c && c.textContent; };
+          return {evil: text("evil"), junk: text("junk"), good: text("good"), cards: document.querySelectorAll("article.card").length};""")
+        assert "could not be shown" in drawn["evil"] and "Position not known" in drawn["junk"]
+        assert "Open today" in drawn["good"] and drawn["cards"] == 6, drawn
+        warned = [e["message"] for e in problems_in_console(driver)]
+        assert len(warned) == 1 and "the card of evil could not be drawn" in warned[0], warned
     finally:
         driver.quit()
         sender.close()

@@ -72,6 +72,7 @@ class Fleet:
         self.link = {"state": "connecting", "address": broker, "since": clock(), "connected_at": None,
                      "ever": False, "error": None}
         self.version = 0
+        self._seen_until = clock()
         self.changed = threading.Condition()
         self._ignored: set[str] = set()
 
@@ -162,6 +163,7 @@ class Fleet:
 
     def _bump(self) -> None:
         self.version += 1
+        self._seen_until = self.clock()      # a snapshot from now on shows every change until now
         self.changed.notify_all()
 
     # -- what the page gets -----------------------------------------------------------------
@@ -205,7 +207,30 @@ class Fleet:
                     "limits": {"offline_after_s": self.offline_after_s, "silent_after_s": self.silent_after_s,
                                "keepalive_s": self.keepalive_s, "heartbeat_s": self.heartbeat_s}}
 
+    def _next_transition(self, after: float) -> float | None:
+        """The first monotonic time after ``after`` at which time alone changes what the
+        page shows (a device turning silent, a live load going stale), if any."""
+        if self.link["state"] != "connected":
+            return None
+        times = []
+        for d in self.devices.values():
+            if d.status != "offline":
+                times.append(max(d.heard if d.heard is not None else float("-inf"), self.link["connected_at"])
+                             + self.silent_after_s)
+            if d.load_heard is not None:
+                times.append(d.load_heard + LOAD_LIVE_S)
+        return min((t for t in times if t > after), default=None)
+
     def wait(self, version: int, timeout: float) -> int:
+        """Until the fleet changes (a new version) or ``timeout``. A change that time alone
+        makes (a device turning silent) counts as one, even one that fell between two
+        waits, so the page learns it at once."""
         with self.changed:
-            self.changed.wait_for(lambda: self.version != version, timeout)
+            due = self._next_transition(self._seen_until)
+            if due is not None and due > self.clock():
+                timeout = min(timeout, due - self.clock() + 0.05)
+            if due is None or due > self.clock():
+                self.changed.wait_for(lambda: self.version != version, timeout)
+            if self.version == version and due is not None and self.clock() >= due:
+                self._bump()
             return self.version

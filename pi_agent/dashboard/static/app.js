@@ -147,7 +147,7 @@ function alarmsPart(d, ctx) {
       `▲ Too much weight on the hand: ${Math.round(n) > band[1] ? newtons(n) : `${n.toFixed(1)}${NB}N`}. ` +
       `The most for this hand is ${newtons(band[1])}.`)]);
   }
-  const pressure = arr(d.alerts).filter((a) => str(a.reason) === "skin_pressure" && str(a.time).slice(0, 10) === ctx.today);
+  const pressure = arr(d.alerts).map(obj).filter((a) => str(a.reason) === "skin_pressure" && str(a.time).slice(0, 10) === ctx.today);
   const pressureCount = Math.max(pressure.length, num(today.pressure_alerts) || 0);
   if (pressureCount) {
     const lastAt = pressure.length ? seconds(pressure[pressure.length - 1].time) : null;
@@ -549,38 +549,42 @@ function render() {
   const ctx = {
     now, pageLost, limits: obj(fleet.limits),
     today: new Date(now * 1000).toISOString().slice(0, 10),
-    deviceToday: (st) => (/^\d{4}-\d{2}-\d{2}/.test(str(st.time)) ? str(st.time).slice(0, 10)
-                                                                 : new Date(now * 1000).toISOString().slice(0, 10)),
+    deviceToday: (st) => {                 // the device's local day, from its own clock
+      const date = str(st.time).slice(0, 10);
+      return /^\d{4}-\d{2}-\d{2}$/.test(date) && Number.isFinite(Date.parse(`${date}T12:00:00Z`))
+        ? date : new Date(now * 1000).toISOString().slice(0, 10);
+    },
   };
   try { linkParts(fleet, ctx); about(fleet); } catch (e) { console.warn("the header could not be drawn", e); }
   const main = document.getElementById("devices");
   const existing = new Map([...main.querySelectorAll(":scope > article.card")].map((a) => [a.getAttribute("data-device"), a]));
   const order = [], summary = [];
-  for (const raw of arr(fleet.devices)) {
-    const d = { ...obj(raw) };
-    d.id = str(d.id) || "?";
-    if (!CONDITION[d.condition]) d.condition = "unknown";
-    if (pageLost) d.condition = "unknown";
-    ctx.today = (() => { const st = obj(d.state); return ctx.deviceToday(st); })();
-    let built;
+  arr(fleet.devices).forEach((raw, index) => {
+    // Each device on its own: whatever its data, an error here marks its card only.
+    let id = `device ${index + 1}`, d = null, built;
+    try { id = str(obj(raw).id) || id; } catch (e) { /* keep the placeholder */ }
     try {
+      d = { ...obj(raw), id };
+      d.condition = pageLost || !CONDITION[d.condition] ? "unknown" : d.condition;
+      ctx.today = ctx.deviceToday(obj(d.state));
       built = card(d, ctx);
     } catch (e) {
-      console.warn(`the card of ${d.id} could not be drawn`, e);
-      built = { parts: [part("head", "h2", {}, el("span", { class: "name" }, d.id)),
+      console.warn(`the card of ${id} could not be drawn`, e);
+      d = { id, condition: "unknown" };
+      built = { parts: [part("head", "h2", {}, el("span", { class: "name" }, id)),
                         part("broken", "p", { class: "alarm unreadable" }, "⚠ Data from this device could not be shown.")],
                 alarms: ["unreadable"], live: false };
     }
-    let article = existing.get(d.id);
-    if (!article) article = el("article", { class: "card", "data-device": d.id, id: `device-${d.id}` });
-    existing.delete(d.id);
+    let article = existing.get(id);
+    if (!article) article = el("article", { class: "card", "data-device": id, id: `device-${id}` });
+    existing.delete(id);
     setAttrs(article, { class: `card ${built.live ? "live" : "stale"}${built.alarms.length ? " alarmed" : ""}`,
-                        "data-condition": d.condition, "aria-label": `Monitor ${d.id}` });
+                        "data-condition": d.condition, "aria-label": `Monitor ${id}` });
     syncCard(article, built.parts);
     speakChanges(d, built, ctx);
     order.push(article);
-    summary.push({ id: d.id, alarms: built.alarms, live: built.live });
-  }
+    summary.push({ id, alarms: built.alarms, live: built.live });
+  });
   try { alarmSummary(summary); } catch (e) { console.warn("the alarm summary could not be drawn", e); }
   for (const gone of existing.values()) gone.remove();
   const placeholder = main.querySelector(":scope > p.empty");
