@@ -14,7 +14,7 @@ from pi_agent.core.commands import COMMANDS
 from pi_agent.core.days import Day, report_day
 from pi_agent.core.events import Event
 from pi_agent.mqtt.discovery import discovery_payload, discovery_topic
-from pi_agent.mqtt.payloads import (DAY_EVERY_S, DayPacer, StatePacer, day_message, event_payload, load_due,
+from pi_agent.mqtt.payloads import (DAY_EVERY_S, PAST_DAY_REPEATS, SETTLE_S, DayPacer, StatePacer, day_message, event_payload, load_due,
                                     significant, state_payload, topic_root)
 from sensors.channel import Reading
 
@@ -169,6 +169,48 @@ def test_a_day_that_is_over_goes_out_at_once_and_final():
     sent = dict(pacer.due({"2026-05-01": Day(open_s=12.0), "2026-05-02": Day()}, "2026-05-02", 10.0))
     assert set(sent) == {"2026-05-01", "2026-05-02"}
     assert json.loads(sent["2026-05-01"])["final"] is True and json.loads(sent["2026-05-02"])["final"] is False
+
+
+def test_a_past_day_that_changes_after_midnight_waits_until_it_stands_still():
+    """After the midnight message, a changing earlier day goes out only once it has not
+    changed for SETTLE_S, and at most PAST_DAY_REPEATS times."""
+    pacer = DayPacer()
+    pacer.due({"2026-05-01": Day(open_s=10.0)}, "2026-05-01", 0.0)
+    assert [d for d, _ in pacer.due({"2026-05-01": Day(open_s=11.0)}, "2026-05-02", 1.0)] == ["2026-05-01"]
+    sent = []
+    for i in range(1, 1000):                      # changes every second for 1,000 s
+        sent += pacer.due({"2026-05-01": Day(open_s=11.0, longest_bout_s=float(i))}, "2026-05-02", 1.0 + i)
+    assert sent == []
+    still = {"2026-05-01": Day(open_s=11.0, longest_bout_s=999.0)}
+    assert pacer.due(still, "2026-05-02", 1000.0 + SETTLE_S - 1) == []
+    assert [d for d, _ in pacer.due(still, "2026-05-02", 1000.0 + SETTLE_S)] == ["2026-05-01"]
+    now, count = 2000.0, 0
+    for i in range(20):                           # change, stand still, change...: capped
+        changed = {"2026-05-01": Day(open_s=11.0, longest_bout_s=2000.0 + i)}
+        pacer.due(changed, "2026-05-02", now)
+        count += len(pacer.due(changed, "2026-05-02", now + SETTLE_S))
+        now += 2 * SETTLE_S
+    assert count == PAST_DAY_REPEATS - 1
+
+
+def test_an_open_bout_past_midnight_publishes_yesterday_a_handful_of_times(cfg):
+    """A real core with the hand open from 23:30 to 01:30 (yesterday's longest bout grows
+    at every reading after midnight): yesterday's topic goes out at most a handful of
+    times after midnight, the last one final and with the whole bout (a reading every 2 s)."""
+    core, pacer = Core(cfg, ZONE), DayPacer()
+    start = WALL0 + 11.5 * 3600                   # 2026-05-01 23:30 in Berlin
+    open_hand, closed_hand = {"wrist": 25.0, "fingers": 5.0, "palm": 3.0}, {"wrist": -5.0, "fingers": 60.0, "palm": 3.0}
+    after_midnight, t = [], 0.0
+    while t < 2.5 * 3600:
+        t += 2.0
+        values = open_hand if t < 2 * 3600 else closed_hand
+        core.feed([Reading(ch, t, 0, v) for ch, v in values.items()], start + t)
+        for day, text in pacer.due(core.days(), core.snapshot().day, t):
+            if day == "2026-05-01" and t >= 1800:
+                after_midnight.append(json.loads(text))
+    assert 1 <= len(after_midnight) <= 1 + PAST_DAY_REPEATS
+    assert all(m["final"] for m in after_midnight)
+    assert after_midnight[-1]["longest_bout_s"] >= 1.9 * 3600
 
 
 def test_a_clock_stepped_back_resends_a_changed_later_day_at_once():

@@ -4,7 +4,8 @@ Every payload is built here from the core's values: events, the ``state`` and ``
 snapshots (rendered by ``pi_agent.render``, like every other view) and the ``day/<date>``
 summaries (``report_day``, as ``pi-agent simulate`` reports a day). The pacers decide
 when a message is due: the state on a change beyond a deadband or as a heartbeat, a day
-when its summary changed (at most every ``DAY_EVERY_S`` for today). They read no clock:
+when its summary changed (today at most every ``DAY_EVERY_S``; an earlier day a few times
+at most after its midnight). They read no clock:
 the link gives them the time.
 """
 
@@ -18,7 +19,8 @@ from pi_agent.core.events import Event
 from pi_agent.core.snapshot import Snapshot
 from pi_agent.render import iso, load_payload, state_payload
 
-__all__ = ["EVENT_TYPES", "STATE_EVENTS", "DAY_EVERY_S", "DEADBAND", "LOAD_DEADBAND_N", "topic_root",
+__all__ = ["EVENT_TYPES", "STATE_EVENTS", "DAY_EVERY_S", "SETTLE_S", "PAST_DAY_REPEATS", "DEADBAND", "LOAD_DEADBAND_N",
+           "topic_root",
            "event_payload", "state_payload", "load_payload", "day_message", "significant",
            "load_due", "StatePacer", "DayPacer"]
 
@@ -29,6 +31,10 @@ STATE_EVENTS = ("position", "fault_raised", "fault_cleared", "wb_session_started
 """Events after which the state is looked at again at once (not only each second)."""
 DAY_EVERY_S = 300.0
 """Today's summary changes all day: it is published at most this often (seconds)."""
+SETTLE_S = 60.0
+"""An earlier day that changes again is published once it has not changed for this long."""
+PAST_DAY_REPEATS = 3
+"""An earlier day is published at most this many times after the first look after midnight."""
 DEADBAND = {"flex": 2.0, "force": 0.5}
 """A channel's change that matters in the state: degrees (flex), newtons (force)."""
 LOAD_DEADBAND_N = 2.0
@@ -108,12 +114,22 @@ class StatePacer:
 
 
 class DayPacer:
-    """When to publish each ``day/<date>``: a day never sent, or one whose summary changed
-    (today: at most every ``DAY_EVERY_S``; an earlier day, or any day at the first look
-    after midnight: at once)."""
+    """When to publish each ``day/<date>`` (retained): few messages, the last one final.
+
+    - a day never sent: at once;
+    - today, changed: at most every ``DAY_EVERY_S``;
+    - at the first look after the local date changed (midnight, or a clock step): every
+      changed day at once (an earlier day now says ``final``);
+    - an earlier day that changes after that (an open bout that runs past midnight
+      lengthens yesterday's longest bout at every reading): only once its summary has
+      stood still for ``SETTLE_S``, and at most ``PAST_DAY_REPEATS`` times a day. So a
+      bout that goes on for hours after midnight gives one more message when it ends,
+      not one a reading."""
 
     def __init__(self) -> None:
         self.sent: dict[str, tuple[float, str]] = {}    # day -> (when, text) last published
+        self.seen: dict[str, tuple[float, str]] = {}    # day -> (since when, text) as last looked at
+        self.repeats: dict[str, int] = {}               # earlier day -> messages since the date changed
         self.today: str | None = None
 
     def forget(self) -> None:
@@ -124,11 +140,26 @@ class DayPacer:
         """The (day, text) messages to publish at monotonic time ``now``, ``today`` being
         the local date; they are counted as sent."""
         new_day = self.today is not None and self.today != today
+        if new_day:
+            self.repeats.clear()
         out = []
         for day, record in days.items():
             text = day_message(day, record, today)
+            seen = self.seen.get(day)
+            if seen is None or seen[1] != text:
+                self.seen[day] = seen = (now, text)
             sent = self.sent.get(day)
-            if sent is None or (sent[1] != text and (now - sent[0] >= DAY_EVERY_S or day < today or new_day)):
+            if sent is not None and sent[1] == text:
+                continue
+            if sent is None or new_day:
+                due = True
+            elif day >= today:
+                due = now - sent[0] >= DAY_EVERY_S
+            else:
+                due = now - seen[0] >= SETTLE_S and self.repeats.get(day, 0) < PAST_DAY_REPEATS
+                if due:
+                    self.repeats[day] = self.repeats.get(day, 0) + 1
+            if due:
                 out.append((day, text))
                 self.sent[day] = (now, text)
         self.today = today
