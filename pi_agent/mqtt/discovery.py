@@ -1,12 +1,26 @@
 """Home Assistant MQTT discovery: one retained device-based message (``cmps``) announces
-every entity of the device; they all read the ``state`` topic and send ``request/...``.
-Pure: the link publishes it (on connecting, and when Home Assistant comes back online).
+every entity of the device; they read the ``state`` and ``event`` topics and send
+``request/...``. Pure: the link publishes it (on connecting, when Home Assistant comes
+back online, and when the unit of the target band changes).
+
+Written for what Home Assistant applies (tests/test_discovery_rules.py lists its rules
+and where they come from): each component carries its own ``qos`` (the device-level one
+is not inherited by every version), every number has a unit and a range in that unit,
+and no enum offers ``unknown`` (Home Assistant's own word for "no data").
 """
 
 from __future__ import annotations
 
 from pi_agent import __version__
-from pi_agent.mqtt.payloads import topic_root
+from pi_agent.mqtt.payloads import EVENT_TYPES, topic_root
+
+QOS = 1
+POSITIONS = ("open", "closed", "off", "sensor_fault", "no_reading")
+"""The position sensor's options: the state's ``position``, and for its ``unknown`` the
+device's own words: a sensor fault, or no reading yet."""
+TARGET_RANGES = {"N": ("N", 0, 2000, 1), "percent": ("%", 0, 100, 1)}
+"""The target band's numbers: (unit, min, max, step), in newtons or in % (of the body
+weight or of the maximum push), as ``set_targets`` accepts them."""
 
 
 def discovery_topic(prefix: str, device: str) -> str:
@@ -14,18 +28,38 @@ def discovery_topic(prefix: str, device: str) -> str:
     return f"{prefix}/device/openpalm_{device}/config"
 
 
-def discovery_payload(device: str) -> dict:
-    """The device, its entities (sensors, a fault binary sensor, the goal and band numbers,
-    therapy and identify buttons) and its availability."""
+def target_range(unit: str) -> tuple[str, float, float, float]:
+    """The target band's (unit, min, max, step) in Home Assistant for a ``targets.unit``."""
+    return TARGET_RANGES["N" if unit == "N" else "percent"]
+
+
+def discovery_payload(device: str, targets_unit: str = "N") -> dict:
+    """The device, its entities (sensors, a fault binary sensor, an event entity, the goal
+    and band numbers in the band's current unit, therapy and identify buttons) and its
+    availability."""
     d, root = device, topic_root(device)
     uid = f"openpalm_{d}"
     state = f"{root}/state"
 
-    def sensor(key, name, template, **extra):
-        return {"p": "sensor", "name": name, "unique_id": f"{uid}_{key}",
-                "default_entity_id": f"sensor.{uid}_{key}", "state_topic": state,
-                "value_template": template, **extra}
+    def entity(platform, key, name, **extra):
+        return {"p": platform, "name": name, "unique_id": f"{uid}_{key}",
+                "default_entity_id": f"{platform}.{uid}_{key}", "qos": QOS, **extra}
 
+    def sensor(key, name, template, **extra):
+        return entity("sensor", key, name, state_topic=state, value_template=template, **extra)
+
+    def number(key, name, template, command, command_template, unit, lo, hi, step):
+        return entity("number", key, name, entity_category="config", state_topic=state,
+                      value_template=template, command_topic=f"{root}/request/{command}",
+                      command_template=command_template, min=lo, max=hi, step=step,
+                      unit_of_measurement=unit, mode="box")
+
+    def button(key, name, command, **extra):
+        return entity("button", key, name, command_topic=f"{root}/request/{command}", payload_press="{}", **extra)
+
+    band_unit, band_lo, band_hi, band_step = target_range(targets_unit)
+    position = ("{% set p = value_json.position %}"
+                "{{ p if p in ['open', 'closed', 'off'] else ('sensor_fault' if value_json.faults else 'no_reading') }}")
     components = {
         "open_today": sensor("open_today", "Open time today", "{{ (value_json.today.open_s / 3600) | round(2) }}",
                              device_class="duration", unit_of_measurement="h", state_class="total_increasing",
@@ -34,44 +68,31 @@ def discovery_payload(device: str) -> dict:
                              device_class="duration", unit_of_measurement="h", state_class="total_increasing"),
         "goal_progress": sensor("goal_progress", "Goal progress", "{{ value_json.today.goal_pct }}",
                                 unit_of_measurement="%", state_class="measurement"),
-        "position": sensor("position", "Position", "{{ value_json.position }}", device_class="enum",
-                           options=["open", "closed", "off", "unknown"]),
+        "position": sensor("position", "Position", position, device_class="enum", options=list(POSITIONS)),
         "load": sensor("load", "Load", "{{ value_json.load_n }}", unit_of_measurement="N",
                        state_class="measurement", icon="mdi:weight"),
+        "load_kg": sensor("load_kg", "Load in kilograms", "{{ value_json.load_kg }}", device_class="weight",
+                          unit_of_measurement="kg", state_class="measurement"),
         "wb_sessions": sensor("wb_sessions", "Weight-bearing sessions today",
                               "{{ value_json.today.weight_bearing.sessions }}", state_class="total_increasing"),
         "vibration_today": sensor("vibration_today", "Vibration today",
                                   "{{ (value_json.today.vibration_s / 60) | round(1) }}", device_class="duration",
                                   unit_of_measurement="min", state_class="total_increasing"),
-        "faults": {"p": "binary_sensor", "name": "Sensor fault", "unique_id": f"{uid}_faults",
-                   "default_entity_id": f"binary_sensor.{uid}_faults", "device_class": "problem",
-                   "state_topic": state, "value_template": "{{ 'ON' if value_json.faults else 'OFF' }}",
-                   "json_attributes_topic": state,
-                   "json_attributes_template": "{{ {'faults': value_json.faults | map(attribute='text') | list} | tojson }}"},
-        "goal": {"p": "number", "name": "Daily open goal", "unique_id": f"{uid}_goal",
-                 "default_entity_id": f"number.{uid}_goal", "entity_category": "config",
-                 "state_topic": state, "value_template": "{{ value_json.goal_h }}",
-                 "command_topic": f"{root}/request/set_goal", "command_template": '{"hours": {{ value }}}',
-                 "min": 0, "max": 24, "step": 0.5, "unit_of_measurement": "h", "mode": "box"},
-        "target_low": {"p": "number", "name": "Target band bottom", "unique_id": f"{uid}_target_low",
-                       "default_entity_id": f"number.{uid}_target_low", "entity_category": "config",
-                       "state_topic": state, "value_template": "{{ value_json.targets.low }}",
-                       "command_topic": f"{root}/request/set_targets", "command_template": '{"low": {{ value }}}',
-                       "min": 0, "max": 2000, "step": 1, "mode": "box"},
-        "target_high": {"p": "number", "name": "Target band top", "unique_id": f"{uid}_target_high",
-                        "default_entity_id": f"number.{uid}_target_high", "entity_category": "config",
-                        "state_topic": state, "value_template": "{{ value_json.targets.high }}",
-                        "command_topic": f"{root}/request/set_targets", "command_template": '{"high": {{ value }}}',
-                        "min": 0, "max": 2000, "step": 1, "mode": "box"},
-        "therapy_start": {"p": "button", "name": "Start vibration therapy", "unique_id": f"{uid}_therapy_start",
-                          "default_entity_id": f"button.{uid}_therapy_start",
-                          "command_topic": f"{root}/request/vibration_start", "payload_press": "{}"},
-        "therapy_stop": {"p": "button", "name": "Stop vibration therapy", "unique_id": f"{uid}_therapy_stop",
-                         "default_entity_id": f"button.{uid}_therapy_stop",
-                         "command_topic": f"{root}/request/vibration_stop", "payload_press": "{}"},
-        "identify": {"p": "button", "name": "Identify", "unique_id": f"{uid}_identify",
-                     "default_entity_id": f"button.{uid}_identify", "device_class": "identify",
-                     "command_topic": f"{root}/request/identify", "payload_press": "{}"},
+        "faults": entity("binary_sensor", "faults", "Sensor fault", device_class="problem", state_topic=state,
+                         value_template="{{ 'ON' if value_json.faults else 'OFF' }}", json_attributes_topic=state,
+                         json_attributes_template="{{ {'faults': value_json.faults | map(attribute='text') | list}"
+                                                  " | tojson }}"),
+        "events": entity("event", "events", "Events", state_topic=f"{root}/event", event_types=list(EVENT_TYPES),
+                         value_template="{{ dict(value_json, event_type=value_json.type) | tojson }}"),
+        "goal": number("goal", "Daily open goal", "{{ value_json.goal_h }}", "set_goal", '{"hours": {{ value }}}',
+                       "h", 0, 24, 0.5),
+        "target_low": number("target_low", "Target band bottom", "{{ value_json.targets.low }}", "set_targets",
+                             '{"low": {{ value }}}', band_unit, band_lo, band_hi, band_step),
+        "target_high": number("target_high", "Target band top", "{{ value_json.targets.high }}", "set_targets",
+                              '{"high": {{ value }}}', band_unit, band_lo, band_hi, band_step),
+        "therapy_start": button("therapy_start", "Start vibration therapy", "vibration_start"),
+        "therapy_stop": button("therapy_stop", "Stop vibration therapy", "vibration_stop"),
+        "identify": button("identify", "Identify", "identify", device_class="identify"),
     }
     return {
         "dev": {"ids": [uid], "name": f"OpenPalm {d}", "mf": "OpenPalm", "mdl": "pi-agent hand monitor",
@@ -81,5 +102,5 @@ def discovery_payload(device: str) -> dict:
         "availability_topic": f"{root}/status",
         "payload_available": "online",
         "payload_not_available": "offline",
-        "qos": 1,
+        "qos": QOS,
     }
