@@ -179,7 +179,9 @@ def _run(args) -> int:
         if links:
             links[0].attach(agent)
         else:
-            links.append(MqttLink(cfg, agent, Outbox(state_dir), device=device_id(cfg, args.device_id),
+            outbox = Outbox(state_dir, max_events=cfg.mqtt.outbox_max_events,
+                            max_age_s=cfg.mqtt.outbox_max_days * 86400, wall=agent.clock.wall)
+            links.append(MqttLink(cfg, agent, outbox, device=device_id(cfg, args.device_id),
                                   broker=broker, password=password, zone=zone))
             links[0].start()
 

@@ -49,7 +49,8 @@ def test_every_topic_of_the_contract(tmp_path, broker):
         live.publish("openpalm/dev1/request/identify", json.dumps({"transaction": "t-9"}))
         live.publish("openpalm/dev1/request/set_goal", b'{"hours": "lots", "transaction": 10}')
         assert live.wait_for(lambda ms: len([m for m in ms if "/response/" in m["topic"]]) >= 2, 10)
-        assert live.wait_for(lambda ms: any(b"fault_cleared" in m["payload"] for m in ms), 30), agent.log()
+        assert live.wait_for(lambda ms: any(m["topic"].endswith("/event") and b"fault_cleared" in m["payload"]
+                                            for m in ms), 30), agent.log()
         late = Listener(broker.port)                     # retained messages reach a late subscriber
         assert late.wait_for(lambda ms: len(ms) >= 4, 10)
         time.sleep(0.5)
@@ -100,22 +101,24 @@ def check_discovery(d: dict, device: str) -> None:
     assert d["o"]["name"] and d["o"]["sw"]
     platforms = {}
     for key, c in d["cmps"].items():
-        assert c["p"] in {"sensor", "binary_sensor", "number", "button"}
+        assert c["p"] in {"sensor", "binary_sensor", "number", "button", "event"} and c["qos"] == 1
         assert c["unique_id"].startswith(f"openpalm_{device}_")
         assert "object_id" not in c and c["default_entity_id"].startswith(f"{c['p']}.")
         assert d["dev"]["name"].lower() not in c["name"].lower(), "no entity name repeats the device name"
         if c["p"] in ("sensor", "binary_sensor"):
             assert c["state_topic"] == f"openpalm/{device}/state" and c["value_template"]
+        if c["p"] == "event":
+            assert c["state_topic"] == f"openpalm/{device}/event"
         if c["p"] in ("number", "button"):
             assert c["command_topic"].startswith(f"openpalm/{device}/request/")
         if c["p"] == "number":
-            assert c["entity_category"] == "config"
+            assert c["entity_category"] == "config" and c["unit_of_measurement"]
         platforms.setdefault(c["p"], []).append(key)
     names = set(d["cmps"])
     assert {"open_today", "worn_today", "position", "load", "wb_sessions", "vibration_today", "faults",
             "goal", "target_low", "target_high", "therapy_start", "therapy_stop", "identify"} <= names
     assert d["cmps"]["faults"]["device_class"] == "problem"
-    assert d["cmps"]["position"]["options"] == ["open", "closed", "off", "unknown"]
+    assert d["cmps"]["position"]["options"] == ["open", "closed", "off", "sensor_fault", "no_reading"]
 
 
 def test_discovery_is_republished_when_home_assistant_comes_online(tmp_path, broker):
@@ -147,39 +150,78 @@ def test_sigkill_gives_offline_through_the_last_will(tmp_path, broker):
     live.close()
 
 
-def test_a_retained_request_is_ignored(tmp_path, broker):
-    """A retained request (left on the broker) never runs when the agent connects."""
+def mosquitto_pub(port: int, topic: str, *args: str) -> None:
+    """Mosquitto's own command-line client, as a user would run it."""
+    import shutil
+    import subprocess
+    subprocess.run([shutil.which("mosquitto_pub") or "/usr/bin/mosquitto_pub", "-h", "127.0.0.1", "-p", str(port),
+                    "-q", "1", "-t", topic, *args], check=True, timeout=10)
+
+
+def test_retained_and_empty_requests_never_move_the_motor(tmp_path, broker):
+    """MQTT 5 (the default): a retained request left on the broker, `mosquitto_pub -r -n`
+    (clearing it) and a retained request published while the agent is connected are never
+    obeyed and get no response; an empty request gets an error response; the motor (its
+    own trace) never moves. A fresh request after them is answered, so they did arrive."""
     admin = Listener(broker.port, topics=("openpalm/dev1/response/#",))
     assert admin.connected.wait(10)
-    admin.publish("openpalm/dev1/request/vibration_start", b'{"level": "high", "minutes": 5}', retain=True)
-    time.sleep(0.3)
+    request = "openpalm/dev1/request/vibration_start"
+    mosquitto_pub(broker.port, request, "-r", "-m", '{"level": "high", "minutes": 5}')
     agent = AgentProcess(scenario([{"hold": 600, "set": OPEN}]), tmp_path / "a", speed=2, broker=broker.url,
                          extra_args=["--motor-trace", str(tmp_path / "motor")])
     try:
         assert agent.wait_log("connected to the broker", 20), agent.log()
+        mosquitto_pub(broker.port, request, "-r", "-n")                                   # clears it
+        mosquitto_pub(broker.port, request, "-r", "-m", '{"level": "low", "minutes": 2}')    # live, retained
+        mosquitto_pub(broker.port, request, "-n")                                         # empty, not retained
+        mosquitto_pub(broker.port, "openpalm/dev1/request/set_goal", "-m", '{"hours": 5, "transaction": "last"}')
+        assert admin.wait_for(lambda ms: any(m["topic"].endswith("/set_goal") for m in ms), 20), agent.log()
         assert agent.wait_log("ignored a retained request vibration_start", 10)
-        time.sleep(1.0)
-        assert admin.on("/response/vibration_start") == []
-        assert "command vibration_start" not in agent.log()
     finally:
         agent.terminate()
         admin.close()
+        mosquitto_pub(broker.port, request, "-r", "-n")
+    answers = admin.json("/response/vibration_start")
+    assert len(answers) == 1 and answers[0]["status"] == "error" and "empty payload" in answers[0]["error"]
+    assert agent.log().count("ignored a retained request vibration_start") == 2, agent.log()
+    assert motor_on_times(tmp_path / "motor") == [], "the motor never moved"
 
 
-def test_mqtt_5_when_configured(tmp_path, broker):
-    """With mqtt.protocol = '5' the agent speaks MQTT 5 and publishes the same contract."""
-    cfg = write_config(tmp_path / "cfg", '[mqtt]\nprotocol = "5"\n')
-    live = Listener(broker.port, topics=("openpalm/dev5/#",))
+def test_mqtt_3_1_1_when_configured_publishes_and_takes_no_requests(tmp_path, broker):
+    """With mqtt.protocol = '3.1.1' the agent publishes the same contract, says once that it
+    takes no requests, and answers none (3.1.1 cannot tell a retained request delivered live)."""
+    cfg = write_config(tmp_path / "cfg", '[mqtt]\nprotocol = "3.1.1"\n')
+    live = Listener(broker.port, topics=("openpalm/dev3/#",))
     assert live.connected.wait(10)
     agent = AgentProcess(scenario([{"hold": 600, "set": OPEN}]), tmp_path / "a", speed=2, broker=broker.url,
-                         device="dev5", config=cfg)
+                         device="dev3", config=cfg, extra_args=["--motor-trace", str(tmp_path / "motor")])
     try:
-        assert live.wait_for(lambda ms: any(m["topic"] == "openpalm/dev5/state" for m in ms), 20), agent.log()
+        assert live.wait_for(lambda ms: any(m["topic"] == "openpalm/dev3/state" for m in ms), 20), agent.log()
+        assert agent.wait_log("requests are not taken", 10)
+        live.publish("openpalm/dev3/request/vibration_start", b'{"minutes": 5}')
+        live.publish("openpalm/dev3/request/identify", b"{}")
+        states = len(live.on("openpalm/dev3/state"))
+        assert live.wait_for(lambda ms: len([m for m in ms if m["topic"] == "openpalm/dev3/state"]) >= states + 2, 20)
         log = (broker.folder / "mosquitto.log").read_text()
-        assert "openpalm-dev5" in log and "p5" in log, "the broker saw an MQTT 5 client"
+        assert "openpalm-dev3" in log and "p5" not in log.split("openpalm-dev3")[0][-200:]
     finally:
         agent.terminate()
         live.close()
+    assert live.on("/response/vibration_start") == [] and live.on("/response/identify") == []
+    assert agent.log().count("requests are not taken") == 1
+    assert "command vibration_start" not in agent.log() and "command identify" not in agent.log()
+    assert motor_on_times(tmp_path / "motor") == []
+
+
+def motor_on_times(trace) -> list[float]:
+    """The scenario times at which the motor was set above zero, from the agent's own motor
+    trace (--motor-trace: one "time level" line per change)."""
+    from pathlib import Path
+    trace = Path(trace)
+    if not trace.exists():
+        return []
+    lines = [line.split() for line in trace.read_text().splitlines() if line.strip()]
+    return [float(t) for t, level in lines if float(level) > 0]
 
 
 def test_clear_text_credentials_to_a_remote_broker_are_refused(tmp_path):

@@ -9,7 +9,7 @@ Topics under ``openpalm/<device_id>/``:
 | ``load`` | live load during weight bearing, ``load_rate_hz`` a second | 0 |
 | ``day/<YYYY-MM-DD>`` | the day's summary, as ``pi-agent simulate`` reports it | 1, retained |
 | ``event`` | sessions, therapy, faults raised and cleared, alerts; each with an ``id`` | 1 |
-| ``request/<command>`` | commands in (JSON); a retained request is ignored | |
+| ``request/<command>`` | commands in (JSON), MQTT 5 only; a retained request is ignored | |
 | ``response/<command>`` | ``{"status", "transaction", "data" or "error"}`` | 1 |
 
 Events go through the durable outbox (``outbox.py``); the payloads and when they are due
@@ -29,12 +29,14 @@ import json
 import logging
 import socket
 import ssl
+import sys
 import threading
 import uuid
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import paho.mqtt.client as paho
+from paho.mqtt.subscribeoptions import SubscribeOptions
 
 from pi_agent.core.days import Day
 from pi_agent.core.events import Event
@@ -44,6 +46,8 @@ from pi_agent.mqtt.discovery import discovery_payload, discovery_topic
 from pi_agent.mqtt.outbox import InFlight, Outbox
 from pi_agent.mqtt.payloads import (EVENT_TYPES, STATE_EVENTS, DayPacer, StatePacer, event_payload, load_due,
                                     load_payload, state_payload, topic_root)
+from pi_agent.mqtt.problems import Problem, connect_problem, refusal_problem
+from pi_agent.render import iso
 
 log = logging.getLogger("pi_agent.mqtt")
 
@@ -109,7 +113,9 @@ class MqttLink:
         m = cfg.mqtt
         check_credentials(cfg, broker, password)
         credentials = bool(m.username or password)
-        protocol = paho.MQTTv5 if m.protocol == "5" else paho.MQTTv311
+        self.v5 = m.protocol == "5"
+        self.username = (m.username or device) if credentials else ""
+        protocol = paho.MQTTv5 if self.v5 else paho.MQTTv311
         self.client = paho.Client(paho.CallbackAPIVersion.VERSION2, client_id=f"openpalm-{device}",
                                   protocol=protocol)
         self.client.reconnect_delay_set(1, int(m.reconnect_max_s))
@@ -126,7 +132,9 @@ class MqttLink:
         self.client.on_connect_fail = self._on_connect_fail
         self.connected = threading.Event()
         self._resync = threading.Event()
-        self._said_down = False
+        self._problem: str | None = None      # the kind of connection problem last logged
+        self._discovered_unit: str | None = None
+        self._said_v311 = False
         self.in_flight = InFlight(outbox)      # the agent's thread only
         self.state_pacer = StatePacer(m.heartbeat_s, {name: s.kind for name, s in cfg.sensors.items()})
         self.day_pacer = DayPacer()
@@ -159,6 +167,7 @@ class MqttLink:
 
     def stop(self, timeout: float = 2.0) -> None:
         """A clean stop: ``offline`` (retained), then disconnect."""
+        self._problem = "stopping"          # the disconnection that follows is no news
         try:
             if self.connected.is_set():
                 info = self.client.publish(f"{self.root}/status", "offline", qos=1, retain=True)
@@ -170,17 +179,40 @@ class MqttLink:
             self.client.loop_stop()
 
     # -- paho's thread: never let an exception escape --------------------------------------------
+    def _say(self, problem: Problem, level: int = logging.WARNING) -> None:
+        """Log a connection problem once (until the link has been up again, or another one)."""
+        if problem.kind != self._problem:
+            quiet = self._problem == "lost" and problem.kind == "no_broker"    # "lost the broker" said it
+            self._problem = problem.kind
+            if quiet:
+                return
+            log.log(level, "%s", problem.text)
+
+    def subscriptions(self) -> list:
+        """What the link subscribes to: requests (MQTT 5 only: with retain-as-published, so
+        that a retained request is recognised even when delivered live, and never the
+        retained ones at subscribing) and Home Assistant's birth message."""
+        status = f"{self.cfg.mqtt.discovery_prefix}/status"
+        if not self.v5:
+            return [(status, 1)]
+        never_retained = SubscribeOptions.RETAIN_DO_NOT_SEND
+        return [(f"{self.root}/request/+", SubscribeOptions(qos=1, retainAsPublished=True,
+                                                            retainHandling=never_retained)),
+                (status, SubscribeOptions(qos=1, retainHandling=never_retained))]
+
     def _on_connect(self, client, userdata, flags, reason_code, properties=None) -> None:
         try:
             if reason_code.is_failure:
-                if not self._said_down:
-                    log.error("the broker at %s:%d refused the connection: %s", self.host, self.port, reason_code)
-                    self._said_down = True
+                self._say(refusal_problem(reason_code, self.host, self.port, self.username), logging.ERROR)
                 return
             log.info("connected to the broker at %s:%d as %s", self.host, self.port, self.device)
-            self._said_down = False
+            if not self.v5 and not self._said_v311:
+                self._said_v311 = True
+                log.warning("MQTT 3.1.1: requests are not taken (3.1.1 cannot tell a retained request from a "
+                            "fresh one); set mqtt.protocol = \"5\" to command this device over MQTT")
+            self._problem = "connected"
             client.publish(f"{self.root}/status", "online", qos=1, retain=True)
-            client.subscribe([(f"{self.root}/request/+", 1), (f"{self.cfg.mqtt.discovery_prefix}/status", 1)])
+            client.subscribe(self.subscriptions())
             self.connected.set()
             self._resync.set()
             self.agent.wake()
@@ -189,19 +221,20 @@ class MqttLink:
 
     def _on_connect_fail(self, client, userdata) -> None:
         try:
-            if not self._said_down:
-                log.warning("no MQTT broker at %s:%d; tracking goes on, events wait in the outbox",
-                            self.host, self.port)
-                self._said_down = True
+            # paho calls this while it handles the attempt's exception: that exception says why.
+            exc = sys.exc_info()[1]
+            problem = connect_problem(exc, self.host, self.port, ca_file=self.cfg.mqtt.ca_file,
+                                      tls=self.scheme == "mqtts")
+            self._say(problem, logging.WARNING if problem.kind in ("no_broker", "no_host") else logging.ERROR)
         except Exception:
             log.exception("error in the MQTT connect-fail callback")
 
     def _on_disconnect(self, client, userdata, flags, reason_code, properties=None) -> None:
         try:
             self.connected.clear()
-            if not self._said_down:
+            if self._problem == "connected":
+                self._problem = "lost"
                 log.warning("lost the MQTT broker (%s); reconnecting, events wait in the outbox", reason_code)
-                self._said_down = True
         except Exception:
             log.exception("error in the MQTT disconnect callback")
 
@@ -249,6 +282,8 @@ class MqttLink:
             return
         if snap is None:
             snap = self.agent.core.snapshot()
+            if self.cfg.mqtt.discovery and snap.targets.unit != self._discovered_unit:
+                self.publish_discovery(snap)        # the band's numbers change unit and range
         self._maybe_state(snap, now)
         self._maybe_load(snap, now)
         self._maybe_days(snap, now)
@@ -257,12 +292,30 @@ class MqttLink:
         """A new connection, or Home Assistant back online: discovery, the state, the days
         (with the store's last ``HISTORY_DAYS``) and the waiting events, once more."""
         if self.cfg.mqtt.discovery:
-            self.publish_discovery()
+            self.publish_discovery(snap)
         self.state_pacer.forget()
         self.day_pacer.forget()
         self._maybe_state(snap, now)
         self._maybe_days(snap, now, history=True)
+        self._report_drops()
         self._flush_outbox()
+
+    def _report_drops(self) -> None:
+        """Events the bounded outbox dropped while the broker was away: told once, in one event."""
+        wall = self.agent.clock.wall()
+
+        def report(drops: dict) -> tuple[str, str, str]:
+            first, last = (iso(drops[k], self.zone) for k in ("first", "last"))
+            event = Event("outbox_dropped", self.agent.clock.monotonic(), wall, {
+                "dropped": drops["count"], "first": first, "last": last,
+                "text": f"{drops['count']} events from {first} to {last} were dropped unsent: the broker was "
+                        f"away longer than the outbox keeps them (mqtt.outbox_max_events, mqtt.outbox_max_days)"})
+            payload = event_payload(event, uuid.uuid4().hex, self.device, self.zone)
+            return payload["id"], f"{self.root}/event", json.dumps(payload)
+
+        drops = self.outbox.take_drops(report)
+        if drops is not None:
+            log.warning("told the broker that %d events were dropped unsent while it was away", drops["count"])
 
     def _flush_outbox(self) -> None:
         if self.connected.is_set():
@@ -294,9 +347,11 @@ class MqttLink:
             self.client.publish(f"{self.root}/day/{day}", text, qos=1, retain=True)
 
     # -- Home Assistant ------------------------------------------------------------------------------
-    def discovery(self) -> dict:
-        return discovery_payload(self.device)
+    def discovery(self, targets_unit: str = "N") -> dict:
+        return discovery_payload(self.device, targets_unit)
 
-    def publish_discovery(self) -> None:
+    def publish_discovery(self, snap: Snapshot) -> None:
+        """Discovery, with the target band's numbers in the band's current unit."""
         topic = discovery_topic(self.cfg.mqtt.discovery_prefix, self.device)
-        self.client.publish(topic, json.dumps(self.discovery()), qos=1, retain=True)
+        self._discovered_unit = snap.targets.unit
+        self.client.publish(topic, json.dumps(self.discovery(snap.targets.unit)), qos=1, retain=True)

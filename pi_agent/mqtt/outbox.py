@@ -2,12 +2,19 @@
 
 An event is written to the outbox (committed, in the store's SQLite file) when it
 happens, and leaves it only when the broker has acknowledged it; so a broker outage or
-an agent restart delays events and never drops them. A retry carries the event's id, so
-a subscriber can tell a repeat.
+an agent restart delays events and never drops them, up to a bound. A retry carries
+the event's id, so a subscriber can tell a repeat.
+
+The outbox is bounded, so that a device without a broker for months does not fill its
+SD card: at most ``max_events`` events, none older than ``max_age_s`` (by the wall
+clock: an age must survive reboots). The oldest go first; how many went, and the times
+of the first and last of them, are kept in the store until the broker is back, and then
+told once, in one ``outbox_dropped`` event (``take_drops``).
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import sqlite3
 import threading
@@ -21,28 +28,101 @@ from pi_agent.store import FILENAME, SCHEMA
 log = logging.getLogger("pi_agent.mqtt")
 store_log = logging.getLogger("pi_agent.store")
 
+DROPS = "outbox_dropped"      # the meta key of the drops not told yet
+MAX_EVENTS, MAX_AGE_S = 5000, 60 * 86400.0
+WAL_LIMIT = 1 << 20           # bytes of write-ahead log kept after a checkpoint
+
 
 class Outbox:
     """Events waiting for the broker's acknowledgement, in the store's file. It has its
-    own connection, safe to use from another thread than the store's."""
+    own connection, safe to use from another thread than the store's. ``wall``: the
+    wall clock the events' ages are counted in (the agent's, simulated or not)."""
 
-    def __init__(self, state_dir: Path | str) -> None:
+    def __init__(self, state_dir: Path | str, *, max_events: int = MAX_EVENTS, max_age_s: float = MAX_AGE_S,
+                 wall: Callable[[], float] = time.time) -> None:
         self.path = Path(state_dir) / FILENAME
+        self.max_events = int(max_events)
+        self.max_age_s = float(max_age_s)
+        self.wall = wall
         self._lock = threading.Lock()
         self.db = sqlite3.connect(self.path, timeout=10, isolation_level=None, check_same_thread=False)
         self.db.execute("PRAGMA synchronous=FULL")
+        self.db.execute(f"PRAGMA journal_size_limit={WAL_LIMIT}")   # the write-ahead log, cut back after use
         self.db.executescript(SCHEMA)
         self.commits = 0
-
-    def add(self, event_id: str, topic: str, payload: str) -> None:
+        self.dropped = 0          # events dropped by this process (all of them, told or not)
         with self._lock:
             try:
                 with self.db:
+                    self.db.execute("BEGIN IMMEDIATE")
+                    self._trim()          # events that aged while the agent was off
+            except sqlite3.Error as exc:
+                store_log.error("%s: outbox trim failed: %s", self.path, exc)
+
+    def add(self, event_id: str, topic: str, payload: str) -> None:
+        """Keep an event (committed before this returns); past the bounds, the oldest go."""
+        with self._lock:
+            try:
+                with self.db:
+                    self.db.execute("BEGIN IMMEDIATE")
                     self.db.execute("INSERT OR IGNORE INTO outbox VALUES (?, ?, ?, ?)",
-                                    (event_id, topic, payload, time.time()))
+                                    (event_id, topic, payload, self.wall()))
+                    self._trim()
             except sqlite3.Error as exc:
                 raise StoreError(f"{self.path}: outbox write failed: {exc}") from exc
             self.commits += 1
+
+    def _trim(self) -> None:
+        """Drop (in the open transaction) events past the age and then the count bound,
+        oldest first, adding them to the drops not told yet."""
+        oldest_kept = self.wall() - self.max_age_s
+        rows = self.db.execute("SELECT rowid, created FROM outbox WHERE created < ?", (oldest_kept,)).fetchall()
+        extra = self.db.execute("SELECT COUNT(*) FROM outbox WHERE created >= ?", (oldest_kept,)).fetchone()[0] \
+            - self.max_events
+        if extra > 0:
+            rows += self.db.execute("SELECT rowid, created FROM outbox WHERE created >= ? ORDER BY created, rowid "
+                                    "LIMIT ?", (oldest_kept, extra)).fetchall()
+        if not rows:
+            return
+        self.db.executemany("DELETE FROM outbox WHERE rowid = ?", [(r,) for r, _ in rows])
+        drops = self._drops() or {"count": 0, "first": None, "last": None}
+        times = [c for _, c in rows]
+        drops["count"] += len(rows)
+        drops["first"] = min(t for t in (drops["first"], *times) if t is not None)
+        drops["last"] = max(t for t in (drops["last"], *times) if t is not None)
+        self.db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (DROPS, json.dumps(drops)))
+        if not self.dropped:
+            log.warning("the outbox is full (%d events at most, none older than %g days): the oldest events are "
+                        "dropped unsent, and counted", self.max_events, self.max_age_s / 86400)
+        self.dropped += len(rows)
+
+    def _drops(self) -> dict | None:
+        row = self.db.execute("SELECT value FROM meta WHERE key = ?", (DROPS,)).fetchone()
+        try:
+            return json.loads(row[0]) if row else None
+        except ValueError:
+            return None
+
+    def take_drops(self, report: Callable[[dict], tuple[str, str, str]]) -> dict | None:
+        """If events were dropped and not told yet: in one transaction, build the report
+        event (``report(drops)`` -> its id, topic and payload), keep it in the outbox and
+        forget the drops. The drops told (``count``, ``first`` and ``last`` wall times), or None."""
+        with self._lock:
+            try:
+                with self.db:
+                    self.db.execute("BEGIN IMMEDIATE")
+                    drops = self._drops()
+                    if not drops or not drops.get("count"):
+                        return None
+                    event_id, topic, payload = report(drops)
+                    self.db.execute("INSERT OR IGNORE INTO outbox VALUES (?, ?, ?, ?)",
+                                    (event_id, topic, payload, self.wall()))
+                    self.db.execute("DELETE FROM meta WHERE key = ?", (DROPS,))
+            except sqlite3.Error as exc:
+                store_log.error("%s: could not report the dropped events: %s", self.path, exc)
+                return None
+            self.commits += 1
+            return drops
 
     def pending(self, limit: int = 1000) -> list[tuple[str, str, str]]:
         with self._lock:

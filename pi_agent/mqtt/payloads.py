@@ -24,8 +24,9 @@ __all__ = ["EVENT_TYPES", "STATE_EVENTS", "DAY_EVERY_S", "SETTLE_S", "PAST_DAY_R
            "event_payload", "state_payload", "load_payload", "day_message", "significant",
            "load_due", "StatePacer", "DayPacer"]
 
-EVENT_TYPES = ("wb_session", "vibration_session", "fault_raised", "fault_cleared", "alert")
-"""Events published on ``event`` (through the durable outbox)."""
+EVENT_TYPES = ("wb_session", "vibration_session", "fault_raised", "fault_cleared", "alert", "outbox_dropped")
+"""Events published on ``event`` (through the durable outbox); ``outbox_dropped`` is the
+link's own: events the bounded outbox could not keep while the broker was away."""
 STATE_EVENTS = ("position", "fault_raised", "fault_cleared", "wb_session_started", "wb_session",
                 "vibration_started", "vibration_session", "command")
 """Events after which the state is looked at again at once (not only each second)."""
