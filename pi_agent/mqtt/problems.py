@@ -62,14 +62,12 @@ def refusal_problem(reason_code, host: str, port: int, username: str) -> Problem
     """The broker answered, and refused the connection (paho's ``ReasonCode``)."""
     where, name = f"{host}:{port}", getattr(reason_code, "getName", lambda: str(reason_code))()
     value = getattr(reason_code, "value", None)
-    if value == 134:            # Bad user name or password (MQTT 3.1.1's return code 4)
+    if value in (134, 135):     # Bad user name or password; Not authorized (Mosquitto's answer to a bad password)
         who = f"user '{username}'" if username else "a connection without a user name"
-        return Problem("credentials", f"the broker at {where} refused {who}: bad user name or password; check "
-                                      f"mqtt.username and the password (mqtt.password_file, systemd's credential "
-                                      f"mqtt_password or OPENPALM_MQTT_PASSWORD)")
-    if value == 135:            # Not authorized (3.1.1: 5)
-        return Problem("not_authorised", f"the broker at {where} does not let user '{username}' connect (not "
-                                         f"authorised); check the broker's password file and ACL for this user")
+        why = "bad user name or password" if value == 134 else "bad user name or password, or not authorised"
+        return Problem("credentials", f"the broker at {where} refused {who}: {why}; check mqtt.username, the "
+                                      f"password (mqtt.password_file, systemd's credential mqtt_password or "
+                                      f"OPENPALM_MQTT_PASSWORD) and the broker's password file")
     if value == 133:            # Client identifier not valid (3.1.1: 2)
         return Problem("client_id", f"the broker at {where} refused this device's client id; check device.id")
     return Problem("refused", f"the broker at {where} refused the connection: {name}")
