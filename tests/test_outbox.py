@@ -95,3 +95,67 @@ def test_the_store_file_stays_bounded_however_long_the_broker_is_away(tmp_path):
     assert size() <= at_bound + 64 * 1024, (size(), at_bound)
     assert size() < 2 * 1024 * 1024
     store.close()
+
+
+def test_a_long_time_without_broker_keeps_the_newest_and_says_so_once_when_it_returns(tmp_path):
+    """The real agent (virtual time) and its MQTT link with no broker: 130 weight-bearing
+    sessions against a bound of 100 events. The store keeps the newest 100; when a real
+    Mosquitto appears, those 100 arrive and one outbox_dropped event says 30 were dropped;
+    a second resynchronisation (Home Assistant online) does not say it again."""
+    import time
+
+    from agentproc import write_config
+    from broker import Broker, Listener, free_port
+    from mock_hw import scenario as scenario_mod
+    from pi_agent import config
+    from pi_agent.clock import VirtualClock
+    from pi_agent.mqtt import MqttLink
+    from pi_agent.simulation import Simulation
+    from test_mqtt import session_steps
+
+    cfg = config.load(write_config(tmp_path / "cfg", "[mqtt]\nreconnect_max_s = 1\noutbox_max_events = 100\n"))
+    steps = [{"hold": 2}, *session_steps(130, gap=8), {"hold": 30}]
+    scen = scenario_mod.parse({"start": "2026-05-01T08:00:00", "timezone": "Europe/Berlin", "seed": 1,
+                               "steps": steps}, {n: s.kind for n, s in cfg.sensors.items()})
+    clock = VirtualClock(scen.start_wall())
+    sim = Simulation(cfg, scen, clock, zone=scen.zone(), state_dir=tmp_path / "state")
+    port = free_port()
+    outbox = Outbox(tmp_path / "state", max_events=cfg.mqtt.outbox_max_events,
+                    max_age_s=cfg.mqtt.outbox_max_days * DAY, wall=clock.wall)
+    link = MqttLink(cfg, sim.agent, outbox, device="dev1", broker=f"mqtt://127.0.0.1:{port}", password=None,
+                    zone=scen.zone())
+    link.start()
+    sim.after_step = link.after_step
+    broker = listener = None
+    try:
+        sim._run_until(scen.timeline.duration)
+        sessions = [line for line in outbox.pending(1000) if '"wb_session"' in line[2]]
+        assert outbox.dropped == 30 and len(outbox) == 100 == len(sessions)
+        kept = [json.loads(p)["start"] for _, _, p in sessions]
+        broker = Broker(tmp_path / "broker", port=port).start()
+        listener = Listener(port, topics=("openpalm/dev1/event",))
+        assert listener.connected.wait(10)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and len({e["id"] for e in listener.json("/event")}) < 101:
+            link.after_step(sim.agent)                 # the agent's thread: what the loop does each step
+            time.sleep(0.02)
+        events = list({e["id"]: e for e in listener.json("/event")}.values())
+        reports = [e for e in events if e["type"] == "outbox_dropped"]
+        assert len(reports) == 1 and reports[0]["dropped"] == 30, reports
+        assert sorted(e["start"] for e in events if e["type"] == "wb_session") == sorted(kept)
+        assert max(kept) > min(kept) and len(events) == 101
+        link._resync.set()                             # Home Assistant comes online: everything again
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline and len(outbox):
+            link.after_step(sim.agent)
+            time.sleep(0.02)
+        link.after_step(sim.agent)
+        told = {e["id"] for e in listener.json("/event") if e["type"] == "outbox_dropped"}
+        assert len(told) == 1, "said once (a repeat for want of an acknowledgement has the same id)"
+    finally:
+        link.stop()
+        sim.close()
+        if listener is not None:
+            listener.close()
+        if broker is not None:
+            broker.stop()
