@@ -26,6 +26,8 @@ BUDGETS = {
     "mqtt_ms_p50": (None, "", ""),
     "mqtt_ms_p99": (50, "<=", "feedback feels immediate under about 50 ms"),
     "store_writes_per_hour": (60, "<=", "one checkpoint a minute spares the SD card"),
+    "clinic": (20, ">=", "devices each in a session, every state on the dashboard within 1 s"),
+    "clinic_dashboard_mb": (None, "", "the dashboard's peak memory at that size"),
 }
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)

@@ -275,4 +275,12 @@ def store_writes(quick: bool) -> dict:
     return {"store_writes_per_hour": sim.agent.store.commits - before}
 
 
-ALL = [sample_cost, adc_efficiency, feedback_latency, sim_day, idle_process, mqtt_latency, store_writes]
+# -- clinic ----------------------------------------------------------------------------------------------
+def clinic(quick: bool) -> dict:
+    """How many simulated devices one Mosquitto and one `pi-agent dashboard` follow with every
+    update shown within 1 s (bench/clinic.py), and the dashboard's peak memory at that size."""
+    from bench.clinic import clinic_capacity
+    return clinic_capacity(quick)
+
+
+ALL = [sample_cost, adc_efficiency, feedback_latency, sim_day, idle_process, mqtt_latency, store_writes, clinic]

@@ -10,7 +10,7 @@ from conftest import ROOT
 
 KEYS = ("sample_us", "floor_us", "sample_floor_ratio", "adc_efficiency", "feedback_ms_p50", "feedback_ms_p99",
         "feedback_ms_max", "sim_day_s", "idle_cpu_pct", "rss_mb", "mqtt_ms_p50", "mqtt_ms_p99",
-        "store_writes_per_hour")
+        "store_writes_per_hour", "clinic", "clinic_dashboard_mb")
 
 
 def test_bench_quick_writes_every_key(tmp_path):
