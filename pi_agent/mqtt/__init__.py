@@ -5,7 +5,8 @@ Assistant); commands in.
   publishing done in the agent's thread;
 - ``outbox.py``: the durable event outbox and the events on their way to the broker;
 - ``payloads.py``: every payload, and when the state and the days are due (pure);
-- ``discovery.py``: Home Assistant's MQTT discovery message (pure).
+- ``discovery.py``: Home Assistant's MQTT discovery message (pure);
+- ``problems.py``: why a connection failed, in words that say what to check (pure).
 """
 
 from pi_agent.mqtt.link import MqttLink, check_credentials, device_id, is_loopback, parse_broker

@@ -8,7 +8,7 @@ Topics under ``openpalm/<device_id>/``:
 | ``state`` | one JSON snapshot, on change (with a deadband) and as a heartbeat | 1, retained |
 | ``load`` | live load during weight bearing, ``load_rate_hz`` a second | 0 |
 | ``day/<YYYY-MM-DD>`` | the day's summary, as ``pi-agent simulate`` reports it | 1, retained |
-| ``event`` | sessions, therapy, faults raised and cleared, alerts; each with an ``id`` | 1 |
+| ``event`` | sessions, therapy, faults raised and cleared, alerts, outbox drops; each with an ``id`` | 1 |
 | ``request/<command>`` | commands in (JSON), MQTT 5 only; a retained request is ignored | |
 | ``response/<command>`` | ``{"status", "transaction", "data" or "error"}`` | 1 |
 
