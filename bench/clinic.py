@@ -31,21 +31,32 @@ ROOT = Path(__file__).resolve().parent.parent
 PASSWORD = "clinic-bench-1"
 
 
-def _state(device: int, now: float) -> dict:
-    """A state payload in the agent's shape (pi_agent.render.state_payload)."""
-    return {"time": dt.datetime.fromtimestamp(now).astimezone().isoformat(timespec="milliseconds"),
-            "position": "open", "worn": True, "position_since": None,
-            "channels": {"palm": 3.0, "wrist": 25.0, "fingers": 5.0, "pad_palm": 40.0, "pad_fingers": 25.0},
-            "load_n": 65.0, "load_kg": 6.63, "weight_bearing": {"active": True, "in_band": True, "band_n": [20, 100]},
-            "today": {"worn_s": 3600.0 + device, "open_s": 1800.0, "goal_pct": 8.3,
-                      "weight_bearing": {"sessions": 3, "total_s": 300.0}},
-            "goal_h": 6.0, "targets": {"low": 20, "high": 100, "unit": "N"},
-            "therapy": {"running": False, "level": None, "until": None}, "faults": []}
+def _payloads() -> tuple[dict, dict]:
+    """A state and a load payload as the agent renders them (pi_agent.render), from a real
+    core fed two seconds of a worn, open hand pressing on the pad."""
+    from pi_agent import config
+    from pi_agent.core import Core
+    from pi_agent.render import load_payload, state_payload
+    from sensors.channel import Reading
+    cfg = config.load(ROOT / "config" / "agent.toml")
+    zone = dt.datetime.now().astimezone().tzinfo
+    core, wall, t = Core(cfg, zone), time.time(), 0.0
+    values = {"palm": 3.0, "wrist": 25.0, "fingers": 5.0, "pad_palm": 40.0, "pad_fingers": 25.0}
+    while t < 2.0:
+        t += 0.05
+        core.feed([Reading(ch, t, 0, v) for ch, v in values.items() if ch in cfg.sensors], wall + t)
+    snap = core.snapshot()
+    return state_payload(snap, zone, snap.wall), load_payload(snap)
+
+
+def _stamp(now: float) -> str:
+    return dt.datetime.fromtimestamp(now).astimezone().isoformat(timespec="milliseconds")
 
 
 def publish(port: int, devices: int, seconds: float) -> None:
     """The devices: each a state a second (staggered) and 20 loads a second, for ``seconds``."""
     import paho.mqtt.client as paho
+    state, load = _payloads()
     client = paho.Client(paho.CallbackAPIVersion.VERSION2, client_id="clinic-devices")
     client.max_queued_messages_set(0)
     client.connect("127.0.0.1", port)
@@ -62,9 +73,9 @@ def publish(port: int, devices: int, seconds: float) -> None:
         for d in range(devices):
             topic = f"openpalm/clinic-{d:03d}"
             if tick % 20 == d % 20:
-                client.publish(f"{topic}/state", json.dumps(_state(d, time.time())), qos=1, retain=True)
-            client.publish(f"{topic}/load", json.dumps({"ts": round(time.time(), 3), "load_n": 65.0,
-                                                        "fingers_share": 0.38, "in_band": True, "session": True}))
+                client.publish(f"{topic}/state", json.dumps({**state, "time": _stamp(time.time())}), qos=1,
+                               retain=True)
+            client.publish(f"{topic}/load", json.dumps({**load, "ts": round(time.time(), 3)}))
         tick += 1
     client.loop_stop()
     client.disconnect()
