@@ -25,11 +25,11 @@ def _cfg():
 
 
 def _scenario(cfg, steps, start="2026-05-01T10:00:00", noise=True):
-    from mock_hw import scenario as scenario_mod
+    from mock_hw import scenario_file
     data = {"start": start, "timezone": "UTC", "seed": 9, "steps": steps}
     if noise:
         data["noise"] = {"deg": 1.0, "newton": 0.2}
-    return scenario_mod.parse(data, {n: s.kind for n, s in cfg.sensors.items()})
+    return scenario_file.parse(data, {n: s.kind for n, s in cfg.sensors.items()})
 
 
 # -- sample_us and floor_us -------------------------------------------------------------------
@@ -42,10 +42,10 @@ def sample_cost(quick: bool) -> dict:
     conversion, ready poll, result read), weighted by each channel's reading rate."""
     from pi_agent.clock import VirtualClock
     from pi_agent.core import PAD_CHANNELS
-    from pi_agent.simulation import Simulation
+    from pi_agent.simulated_run import SimulatedRun
     cfg = _cfg()
     scen = _scenario(cfg, [{"hold": 36000, "set": {**OPEN, "pad_palm": 40, "pad_fingers": 25}}])
-    sim = Simulation(cfg, scen, VirtualClock(scen.start_wall()), zone=scen.zone(), state_dir=None)
+    sim = SimulatedRun(cfg, scen, VirtualClock(scen.start_wall()), zone=scen.zone(), state_dir=None)
     agent = sim.agent
     agent.run_until(5)
     per_batch = 500 if quick else 3000
@@ -91,10 +91,10 @@ def sample_cost(quick: bool) -> dict:
 # -- adc_efficiency and feedback latency (real time) --------------------------------------------
 def _real_time_sim(cfg, steps, state_dir=None):
     from pi_agent.clock import ScaledClock
-    from pi_agent.simulation import Simulation
+    from pi_agent.simulated_run import SimulatedRun
     scen = _scenario(cfg, steps)
     clock = ScaledClock(time.time(), 1.0)
-    sim = Simulation(cfg, scen, clock, zone=scen.zone(), state_dir=state_dir, bus_time=False, real_time=True)
+    sim = SimulatedRun(cfg, scen, clock, zone=scen.zone(), state_dir=state_dir, bus_time=False, real_time=True)
     return sim, clock
 
 
@@ -219,7 +219,7 @@ def mqtt_latency(quick: bool) -> dict:
     import paho.mqtt.client as paho
     from pi_agent.clock import ScaledClock
     from pi_agent.mqtt import MqttLink, Outbox
-    from pi_agent.simulation import Simulation
+    from pi_agent.simulated_run import SimulatedRun
     folder = Path(tempfile.mkdtemp())
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -239,8 +239,8 @@ def mqtt_latency(quick: bool) -> dict:
         cfg = _cfg()
         scen = _scenario(cfg, [{"hold": 1, "set": {"pad_palm": 40, "pad_fingers": 25}}, {"hold": 3600}])
         clock = ScaledClock(time.time(), 1.0)
-        sim = Simulation(cfg, scen, clock, zone=scen.zone(), state_dir=folder / "state", bus_time=False,
-                         real_time=True)
+        sim = SimulatedRun(cfg, scen, clock, zone=scen.zone(), state_dir=folder / "state", bus_time=False,
+                            real_time=True)
         link = MqttLink(cfg, sim.agent, Outbox(folder / "state"), device="bench", broker=f"mqtt://127.0.0.1:{port}",
                         password=None, zone=scen.zone())
         link.start()
@@ -264,10 +264,10 @@ def store_writes(quick: bool) -> dict:
     """Store commits in the second hour of a steady simulated day (splint worn and open,
     in virtual time): checkpoints, plus any outbox and dose writes."""
     from pi_agent.clock import VirtualClock
-    from pi_agent.simulation import Simulation
+    from pi_agent.simulated_run import SimulatedRun
     cfg = _cfg()
     scen = _scenario(cfg, [{"hold": 7200, "set": OPEN}])
-    sim = Simulation(cfg, scen, VirtualClock(scen.start_wall()), zone=scen.zone(), state_dir=Path(tempfile.mkdtemp()))
+    sim = SimulatedRun(cfg, scen, VirtualClock(scen.start_wall()), zone=scen.zone(), state_dir=Path(tempfile.mkdtemp()))
     sim._run_until(3600)
     before = sim.agent.store.commits
     sim._run_until(7200)

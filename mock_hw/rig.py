@@ -16,7 +16,7 @@ import random
 from mock_hw.ads1115 import ADS1115Model
 from mock_hw.gpio import make_default, mock_factory, restore_default
 from mock_hw.i2c import MockI2C
-from mock_hw.scenario import NoisySource, Scenario
+from mock_hw.scenario_file import NoisySource, Scenario
 from pi_agent.motors import open_motor
 from sensors.units import lsb_volts
 

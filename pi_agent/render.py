@@ -1,14 +1,18 @@
 """Every view of the core's state, rendered from one ``Snapshot``: the status line of
 ``pi-agent run``, systemd's STATUS=, and MQTT's ``state`` and ``load`` payloads (which the
-dashboard and Home Assistant read). One module, so that the views cannot drift apart.
+dashboard and Home Assistant read); and every view of the days (``Day`` records):
+``pi-agent status``, the totals ``run --simulate`` ends with, ``simulate --report text``.
+One module, so that the views cannot drift apart: a new daily metric is shown by
+changing the day views here.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
+from typing import Mapping
 
-from pi_agent.core.days import report_day
+from pi_agent.core.days import Day, report_day
 from pi_agent.core.events import Event
 from pi_agent.core.faults import describe
 from pi_agent.core.position import UNKNOWN, WORN_UNKNOWN, words
@@ -92,6 +96,96 @@ def systemd_status(s: Snapshot, broker_connected: bool | None) -> str:
     if s.faults:
         text += f"; {len(s.faults)} sensor fault(s)"
     return text
+
+
+# -- days: `pi-agent status`, the end of `run --simulate`, `simulate --report text` -------------
+def goal_pct(day: Day) -> float:
+    """The open hours against the day's goal, in % (0 with no goal)."""
+    return 100.0 * day.open_s / day.goal_s if day.goal_s else 0.0
+
+
+def _h(seconds: float) -> str:
+    return f"{seconds / 3600:.1f} h"
+
+
+def day_lines(label: str, day: Day | None, long_bout_min: float) -> list[str]:
+    """A day's totals as a person reads them (``label``: "today" or the date; open bouts of
+    ``long_bout_min`` minutes or more are counted apart)."""
+    if day is None:
+        return [f"  {label}: nothing tracked"]
+    wb = day.weight_bearing
+    return [f"  {label}: open {_h(day.open_s)} of {_h(day.goal_s)} goal ({goal_pct(day):.0f}%), "
+            f"worn {_h(day.worn_s)}, {day.open_bouts} open bouts "
+            f"({day.long_bouts} of {long_bout_min:g} min or more), longest {day.longest_bout_s / 60:.0f} min",
+            f"    weight bearing: {wb.sessions} sessions, {wb.total_s / 60:.1f} min, "
+            f"{wb.in_target_s / 60:.1f} min in the target band; vibration {day.vibration_s / 60:.1f} min"]
+
+
+WEEK_HEAD = "    day          open h  worn h  goal %  WB sessions  vibration min"
+
+
+def week_row(name: str, day: Day | None) -> str:
+    """One row of status's table of the days before (``name``: the date)."""
+    if day is None:
+        return f"    {name}       -       -       -            -              -"
+    return (f"    {name}  {day.open_s / 3600:6.1f}  {day.worn_s / 3600:6.1f}  {goal_pct(day):6.0f}  "
+            f"{day.weight_bearing.sessions:11d}  {day.vibration_s / 60:13.1f}")
+
+
+def live_line(live: Mapping, now: float, zone, fresh_s: float) -> str | None:
+    """The hand's last known position (the store's ``live`` record): "now" only when the
+    reading is at most ``fresh_s`` old; otherwise dated (with the day when it is not today's)."""
+    if not live:
+        return None
+    state = live.get("state") or live.get("position") or UNKNOWN
+    said = words(state, read=live.get("since") is not None)
+    updated = live.get("updated")
+    if not updated:
+        return f"  last known: {said} (when is not known)"
+    when = dt.datetime.fromtimestamp(updated, zone)
+    if -60.0 <= now - updated <= fresh_s:
+        return f"  now: {said} (as of {when:%H:%M})"
+    today = dt.datetime.fromtimestamp(now, zone).date()
+    stamp = f"{when:%H:%M} today" if when.date() == today else f"{when:%Y-%m-%d %H:%M}"
+    return f"  last known: {said} (as of {stamp})"
+
+
+def status_view(day: dt.date, today: dt.date, days: Mapping[str, Day], live: Mapping, now: float, zone,
+                fresh_s: float, long_bout_min: float, why: str = "") -> list[str]:
+    """``pi-agent status``: the day, the hand's last known position, the 7 days before."""
+    lines = [f"OpenPalm status for {day.isoformat()} ({zone.key})"]
+    if why:
+        lines.append(f"  ({why})")
+    said = live_line(live, now, zone, fresh_s)
+    if said:
+        lines.append(said)
+    lines += day_lines("today" if day == today else day.isoformat(), days.get(day.isoformat()), long_bout_min)
+    lines.append("  the 7 days before:")
+    lines.append(WEEK_HEAD)
+    for i in range(7, 0, -1):
+        name = (day - dt.timedelta(days=i)).isoformat()
+        lines.append(week_row(name, days.get(name)))
+    return lines
+
+
+REPORT_HEAD = ["day", "worn h", "open h", "goal %", "bouts", "longest min", "WB sessions", "WB s",
+               "in target s", "mean N", "peak N", "vibration min"]
+
+
+def report_row(name: str, day: Day) -> list[str]:
+    """One row of ``simulate --report text``, cell by cell (``name``: the date)."""
+    wb = day.weight_bearing
+    return [name, f"{day.worn_s / 3600:.2f}", f"{day.open_s / 3600:.2f}", f"{goal_pct(day):.0f}",
+            str(day.open_bouts), f"{day.longest_bout_s / 60:.0f}", str(wb.sessions), f"{wb.total_s:.0f}",
+            f"{wb.in_target_s:.0f}", f"{wb.mean_n:.1f}", f"{wb.peak_n:.1f}", f"{day.vibration_s / 60:.1f}"]
+
+
+def report_table(days: Mapping[str, Day]) -> str:
+    """``simulate --report text``: the report's days as a table, columns aligned."""
+    rows = [REPORT_HEAD] + [report_row(name, day) for name, day in days.items()]
+    widths = [max(len(r[i]) for r in rows) for i in range(len(REPORT_HEAD))]
+    return "\n".join("  ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(zip(r, widths)))
+                     for r in rows)
 
 
 # -- the journal ------------------------------------------------------------------------------

@@ -50,4 +50,4 @@ def gpiozero_default_is_left_as_found():
     from gpiozero import Device
     before = Device.pin_factory
     yield
-    assert Device.pin_factory is before, "a Rig or Simulation was left open (close it, or use `with`)"
+    assert Device.pin_factory is before, "a Rig or SimulatedRun was left open (close it, or use `with`)"

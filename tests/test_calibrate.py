@@ -11,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from conftest import CONFIG, SCENARIOS, run_cli
-from pi_agent.calibrate import above_empty
+from pi_agent.cli.pad_wizard import above_empty
 from sensors.calibration import (FlexCalibration, ForceCalibration, PadCalibration, load_calibration,
                                  save_calibration)
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from mock_hw import scenario as scenario_mod
+from mock_hw import scenario_file
 from pi_agent.core import commands
 from pi_agent.core.commands import CommandError
-from pi_agent.simulate import run_scenario
+from pi_agent.simulated_run import run_scenario
 
 
 @pytest.mark.parametrize("name, payload, message", [
@@ -39,7 +39,7 @@ def test_transaction_is_echoed_even_in_errors():
 
 def test_scenario_command_step_changes_the_goal(cfg, tmp_path):
     """A scenario's command step reaches the agent as MQTT would deliver it."""
-    scen = scenario_mod.parse({"start": "2026-06-01T10:00:00", "steps": [
+    scen = scenario_file.parse({"start": "2026-06-01T10:00:00", "steps": [
         {"hold": 120, "set": {"palm": 3, "wrist": 25, "fingers": 5}},
         {"command": {"name": "set_goal", "args": {"hours": 4}}},
         {"command": {"name": "set_goal", "args": {"hours": "lots"}}},

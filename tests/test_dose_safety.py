@@ -17,10 +17,10 @@ import pytest
 
 from agentproc import write_config
 from conftest import ROOT
-from mock_hw import scenario as scenario_mod
+from mock_hw import scenario_file
 from pi_agent import config
 from pi_agent.clock import VirtualClock
-from pi_agent.simulation import Simulation
+from pi_agent.simulated_run import SimulatedRun
 from pi_agent.store import Store
 
 
@@ -60,10 +60,10 @@ def _day_of_therapy_with_power_cuts(seed: int) -> dict:
 def test_power_cuts_in_therapy_never_let_the_motor_past_the_daily_maximum(cfg, tmp_path, seed):
     """Power cuts at random moments in therapy: the motor's real on-time (its trace) stays
     within the daily maximum, and the store's total is never below it."""
-    scen = scenario_mod.parse(_day_of_therapy_with_power_cuts(seed), {n: s.kind for n, s in cfg.sensors.items()})
+    scen = scenario_file.parse(_day_of_therapy_with_power_cuts(seed), {n: s.kind for n, s in cfg.sensors.items()})
     trace = tmp_path / "motor.trace"
-    with Simulation(cfg, scen, VirtualClock(scen.start_wall()), zone=scen.zone(), state_dir=tmp_path,
-                    motor_trace=trace) as sim:
+    with SimulatedRun(cfg, scen, VirtualClock(scen.start_wall()), zone=scen.zone(), state_dir=tmp_path,
+                       motor_trace=trace) as sim:
         sim.run()
         sim.finish()
         assert sim.power_cuts == 14
@@ -81,11 +81,11 @@ def test_power_cuts_in_therapy_never_let_the_motor_past_the_daily_maximum(cfg, t
 
 def test_a_dose_is_in_the_store_before_the_motor_starts(cfg, tmp_path):
     """At the moment the motor first turns on for therapy, the store already has the dose and its planned end."""
-    scen = scenario_mod.parse({"start": "2026-05-01T09:00:00", "steps": [
+    scen = scenario_file.parse({"start": "2026-05-01T09:00:00", "steps": [
         {"hold": 2}, cmd("vibration_start", level="high", minutes=5), {"hold": 10}]},
         {n: s.kind for n, s in cfg.sensors.items()})
     seen = []
-    with Simulation(cfg, scen, VirtualClock(scen.start_wall()), zone=scen.zone(), state_dir=tmp_path) as sim:
+    with SimulatedRun(cfg, scen, VirtualClock(scen.start_wall()), zone=scen.zone(), state_dir=tmp_path) as sim:
         motor = sim.rig.motor
         original = motor.set_level
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from mock_hw import scenario as scenario_mod
-from pi_agent.simulation import Simulation
+from mock_hw import scenario_file
+from pi_agent.simulated_run import SimulatedRun
 
 STEADY = {"wrist": 20, "fingers": 10, "palm": 3, "pad_palm": 30, "pad_fingers": 15}
 
@@ -23,10 +23,10 @@ def _scenario(kind: str, channel: str, *, noise: bool = True):
 
 def _run(cfg, clock, data):
     channels = {n: s.kind for n, s in cfg.sensors.items()}
-    scen = scenario_mod.parse(data, channels)
+    scen = scenario_file.parse(data, channels)
     events, samples = [], []
-    sim = Simulation(cfg, scen, clock, zone=scen.zone(), on_event=events.append,
-                     after_step=lambda agent: samples.append(
+    sim = SimulatedRun(cfg, scen, clock, zone=scen.zone(), on_event=events.append,
+                        after_step=lambda agent: samples.append(
                          {c.name: c for c in agent.core.snapshot().channels if c.t is not None}))
     with sim:
         sim.run()

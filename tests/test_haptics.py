@@ -220,12 +220,12 @@ def test_player_plays_cues_as_effects_and_therapy_as_rtp():
 
 def test_simulated_rig_drives_the_drv2605l_on_the_adcs_bus(cfg):
     """In a simulation with the DRV2605L backend, cues and therapy reach the chip model on the ADCs' bus."""
-    from mock_hw import scenario as scenario_mod
-    from pi_agent.simulation import Simulation
+    from mock_hw import scenario_file
+    from pi_agent.simulated_run import SimulatedRun
     cfg = config.changed(cfg, haptics={"backend": "drv2605l"})
-    scen = scenario_mod.parse({"start": "2026-05-01T09:00:00", "steps": [{"hold": 10}]},
+    scen = scenario_file.parse({"start": "2026-05-01T09:00:00", "steps": [{"hold": 10}]},
                               {n: s.kind for n, s in cfg.sensors.items()})
-    with Simulation(cfg, scen, VirtualClock(scen.start_wall()), zone=scen.zone()) as sim:
+    with SimulatedRun(cfg, scen, VirtualClock(scen.start_wall()), zone=scen.zone()) as sim:
         rig = sim.rig
         assert rig.bus.devices[cfg.haptics.drv2605l_address] is rig.drv
         assert {c.address for c in cfg.chips.values()} < set(rig.bus.devices), "one bus: ADCs and motor"

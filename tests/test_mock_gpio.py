@@ -47,13 +47,13 @@ def test_rig_restores_a_default_set_before_it(cfg, channels, clock):
 
 def test_simulation_closes_its_rig(cfg):
     """A simulation, finished or only closed, closes its rig: motor off and closed, the default back."""
-    from mock_hw import scenario as scenario_mod
+    from mock_hw import scenario_file
     from pi_agent.clock import VirtualClock
-    from pi_agent.simulation import Simulation
+    from pi_agent.simulated_run import SimulatedRun
     before = Device.pin_factory
-    scen = scenario_mod.parse({"start": "2026-05-01T09:00:00", "steps": [{"hold": 5}]},
+    scen = scenario_file.parse({"start": "2026-05-01T09:00:00", "steps": [{"hold": 5}]},
                               {n: s.kind for n, s in cfg.sensors.items()})
-    with Simulation(cfg, scen, VirtualClock(scen.start_wall()), zone=scen.zone()) as sim:
+    with SimulatedRun(cfg, scen, VirtualClock(scen.start_wall()), zone=scen.zone()) as sim:
         sim.agent.command("vibration_start", {"level": "low", "minutes": 1})
         sim._run_until(2)
         assert sim.rig.motor.value > 0 and Device.pin_factory is sim.rig.pins

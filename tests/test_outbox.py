@@ -106,19 +106,19 @@ def test_a_long_time_without_broker_keeps_the_newest_and_says_so_once_when_it_re
 
     from agentproc import write_config
     from broker import Broker, Listener, free_port
-    from mock_hw import scenario as scenario_mod
+    from mock_hw import scenario_file
     from pi_agent import config
     from pi_agent.clock import VirtualClock
     from pi_agent.mqtt import MqttLink
-    from pi_agent.simulation import Simulation
+    from pi_agent.simulated_run import SimulatedRun
     from test_mqtt import session_steps
 
     cfg = config.load(write_config(tmp_path / "cfg", "[mqtt]\nreconnect_max_s = 1\noutbox_max_events = 100\n"))
     steps = [{"hold": 2}, *session_steps(130, gap=8), {"hold": 30}]
-    scen = scenario_mod.parse({"start": "2026-05-01T08:00:00", "timezone": "Europe/Berlin", "seed": 1,
-                               "steps": steps}, {n: s.kind for n, s in cfg.sensors.items()})
+    scen = scenario_file.parse({"start": "2026-05-01T08:00:00", "timezone": "Europe/Berlin", "seed": 1,
+                                "steps": steps}, {n: s.kind for n, s in cfg.sensors.items()})
     clock = VirtualClock(scen.start_wall())
-    sim = Simulation(cfg, scen, clock, zone=scen.zone(), state_dir=tmp_path / "state")
+    sim = SimulatedRun(cfg, scen, clock, zone=scen.zone(), state_dir=tmp_path / "state")
     port = free_port()
     outbox = Outbox(tmp_path / "state", max_events=cfg.mqtt.outbox_max_events,
                     max_age_s=cfg.mqtt.outbox_max_days * DAY, wall=clock.wall)

@@ -7,8 +7,8 @@ import json
 import pytest
 
 from conftest import ROOT, SCENARIOS, run_cli
-from mock_hw import scenario as scenario_mod
-from pi_agent.simulate import run_scenario
+from mock_hw import scenario_file
+from pi_agent.simulated_run import run_scenario
 from truth import assert_positioning_close, positioning
 
 OPEN = {"palm": 3.0, "wrist": 25, "fingers": 5}
@@ -18,7 +18,7 @@ NOISE = {"deg": 1.0, "newton": 0.2}
 
 
 def simulate(cfg, tmp_path, data):
-    scen = scenario_mod.parse(data, {n: s.kind for n, s in cfg.sensors.items()})
+    scen = scenario_file.parse(data, {n: s.kind for n, s in cfg.sensors.items()})
     _, report = run_scenario(cfg, scen, state_dir=tmp_path, zone=scen.zone())
     return scen, report
 

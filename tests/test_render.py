@@ -60,7 +60,7 @@ def test_every_word_of_the_line_is_explained_in_the_readme_and_help(capsys):
     and in `pi-agent run --help`."""
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     with pytest.raises(SystemExit):
-        cli._parser().parse_args(["run", "--help"])
+        cli.parser().parse_args(["run", "--help"])
     help_text = capsys.readouterr().out
     for words in [*WORDS.values(), NO_READING, *(LABELS[ch] for ch in ("pad_palm", "pad_fingers"))]:
         for where, text in (("README.md", readme), ("run --help", help_text)):

@@ -8,7 +8,7 @@ import json
 import pytest
 
 from conftest import ROOT, run_cli
-from mock_hw import scenario as scenario_mod
+from mock_hw import scenario_file
 from pi_agent.errors import ScenarioError
 
 CHANNELS = {"wrist": "flex", "fingers": "flex", "palm": "force", "pad_palm": "force", "pad_fingers": "force"}
@@ -16,7 +16,7 @@ CHANNELS = {"wrist": "flex", "fingers": "flex", "palm": "force", "pad_palm": "fo
 
 def test_timeline_follows_holds_ramps_and_sets():
     """hold/set jump at once, ramps are linear from where the channel is, faults pass time."""
-    s = scenario_mod.parse({"start": "2026-01-01T00:00:00", "steps": [
+    s = scenario_file.parse({"start": "2026-01-01T00:00:00", "steps": [
         {"hold": 10, "set": {"wrist": 20}},
         {"ramp": 10, "to": {"wrist": 40, "palm": 5}},
         {"clock_step": -3600},
@@ -37,7 +37,7 @@ def test_timeline_follows_holds_ramps_and_sets():
 
 def test_set_holds_each_value_until_the_next_set():
     """A channel set by one hold keeps that value, unchanged, until a later step changes it."""
-    s = scenario_mod.parse({"start": "2026-01-01T00:00:00", "steps": [
+    s = scenario_file.parse({"start": "2026-01-01T00:00:00", "steps": [
         {"hold": 100, "set": {"palm": 0.0}}, {"hold": 100, "set": {"palm": 3.0}},
         {"hold": 50}, {"hold": 10, "set": {"palm": 1.0, "wrist": 5}}, {"ramp": 0, "to": {"palm": 2.0}},
         {"hold": 10}]}, CHANNELS)
@@ -50,7 +50,7 @@ def test_set_holds_each_value_until_the_next_set():
 def test_shipped_examples_parse():
     """The example scenarios in scenarios/ follow the format."""
     for path in sorted((ROOT / "scenarios").glob("*.json")):
-        scenario_mod.load(path, CHANNELS)
+        scenario_file.load(path, CHANNELS)
 
 
 @pytest.mark.parametrize("data, message", [
@@ -67,7 +67,7 @@ def test_shipped_examples_parse():
 def test_bad_scenarios_are_refused_with_one_clear_line(data, message):
     """Each mistake in a scenario is named with its place in the file."""
     with pytest.raises(ScenarioError) as info:
-        scenario_mod.parse(data, CHANNELS, "s.json")
+        scenario_file.parse(data, CHANNELS, "s.json")
     assert len(info.value.problems) == 1
     assert info.value.problems[0].startswith("s.json: ") and message in info.value.problems[0]
 

@@ -5,13 +5,15 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
+import shutil
 import zoneinfo
 
 import pytest
 
 from conftest import CONFIG, run_cli
-from pi_agent.core.days import Day
-from pi_agent.status import live_line
+from pi_agent.core.days import Day, WeightBearingDay
+from pi_agent.render import day_lines, report_table, week_row
+from pi_agent.render import live_line
 from pi_agent.store import Store
 
 LONDON = zoneinfo.ZoneInfo("Europe/London")
@@ -97,3 +99,38 @@ def test_the_position_is_now_only_while_fresh(live, expected):
     """The hand's position is "now" only within the freshness limit; older, it is dated,
     with the day when it is not today (a reading from the future is not "now" either)."""
     assert live_line(live, NOW, UTC, fresh_s=180.0) == expected
+
+
+def test_a_days_lines_count_long_bouts_against_the_configured_length():
+    """A day's lines name the configured long-bout length, not a fixed 20 minutes, and
+    every total in a person's units."""
+    day = Day(worn_s=10800.0, open_s=9000.0, goal_s=21600.0, open_bouts=3, long_bouts=2, longest_bout_s=2700.0,
+              vibration_s=90.0, weight_bearing=WeightBearingDay(sessions=2, total_s=300.0, in_target_s=240.0))
+    assert day_lines("today", day, 45) == [
+        "  today: open 2.5 h of 6.0 h goal (42%), worn 3.0 h, 3 open bouts (2 of 45 min or more), longest 45 min",
+        "    weight bearing: 2 sessions, 5.0 min, 4.0 min in the target band; vibration 1.5 min"]
+    assert day_lines("2026-03-01", None, 45) == ["  2026-03-01: nothing tracked"]
+
+
+def test_status_and_the_simulate_table_show_the_same_day_the_same_way():
+    """The status table's row and the simulate report's row of one day agree on its hours,
+    goal %, sessions and vibration."""
+    day = Day(worn_s=7200.0, open_s=5400.0, goal_s=21600.0, vibration_s=600.0,
+              weight_bearing=WeightBearingDay(sessions=4))
+    assert week_row("2026-03-02", day).split() == ["2026-03-02", "1.5", "2.0", "25", "4", "10.0"]
+    table = report_table({"2026-03-02": day}).splitlines()
+    assert table[0].split()[:4] == ["day", "worn", "h", "open"]
+    cells = table[1].split()
+    assert cells[:4] == ["2026-03-02", "2.00", "1.50", "25"] and cells[6] == "4" and cells[-1] == "10.0"
+
+
+def test_status_says_the_configured_long_bout_length(simulated_store, tmp_path):
+    """`pi-agent status` counts long bouts against positioning.long_bout_min, as configured."""
+    agent_toml = tmp_path / "agent.toml"
+    text = CONFIG.read_text(encoding="utf-8")
+    assert "long_bout_min = 20\n" in text
+    agent_toml.write_text(text.replace("long_bout_min = 20\n", "long_bout_min = 35\n"), encoding="utf-8")
+    shutil.copy(CONFIG.parent / "calibration.toml", tmp_path / "calibration.toml")
+    result = run_cli("status", "--config", str(agent_toml), "--state-dir", str(simulated_store))
+    assert result.returncode == 0, result.stderr
+    assert "(0 of 35 min or more)" in result.stdout and "20 min" not in result.stdout

@@ -59,13 +59,13 @@ def test_not_a_database_is_moved_aside(tmp_path):
 
 def test_steady_state_writes_at_most_once_a_minute(cfg, tmp_path):
     """In steady state the agent commits at most once per checkpoint interval (60 s)."""
-    from mock_hw import scenario as scenario_mod
+    from mock_hw import scenario_file
     from pi_agent.clock import VirtualClock
-    from pi_agent.simulation import Simulation
-    scen = scenario_mod.parse({"start": "2026-06-01T10:00:00", "steps": [
+    from pi_agent.simulated_run import SimulatedRun
+    scen = scenario_file.parse({"start": "2026-06-01T10:00:00", "steps": [
         {"hold": 3600, "set": {"palm": 3, "wrist": 25, "fingers": 5}}]},
         {n: s.kind for n, s in cfg.sensors.items()})
-    with Simulation(cfg, scen, VirtualClock(scen.start_wall()), zone=scen.zone(), state_dir=tmp_path) as sim:
+    with SimulatedRun(cfg, scen, VirtualClock(scen.start_wall()), zone=scen.zone(), state_dir=tmp_path) as sim:
         sim.run()
     assert 55 <= sim.agent.store.commits <= 61
 

@@ -85,13 +85,13 @@ def test_ready_status_and_watchdog_from_a_real_process(tmp_path):
 def test_watchdog_pings_stop_when_the_sampling_loop_stalls(tmp_path, cfg):
     """The pings come from the sampling loop: when it stalls they stop (the other threads
     go on), and they come back when it runs again."""
-    from mock_hw import scenario as scenario_mod
+    from mock_hw import scenario_file
     from pi_agent.clock import ScaledClock
-    from pi_agent.simulation import Simulation
+    from pi_agent.simulated_run import SimulatedRun
     from pi_agent.systemd import Notifier
     systemd = FakeSystemd(tmp_path)
     notifier = Notifier({"NOTIFY_SOCKET": systemd.path, "WATCHDOG_USEC": "400000"})
-    scen = scenario_mod.parse({"start": "2026-05-01T10:00:00", "steps": [{"hold": 3600, "set": OPEN}]},
+    scen = scenario_file.parse({"start": "2026-05-01T10:00:00", "steps": [{"hold": 3600, "set": OPEN}]},
                               {n: s.kind for n, s in cfg.sensors.items()})
     stall = threading.Event()
     release = threading.Event()
@@ -100,8 +100,8 @@ def test_watchdog_pings_stop_when_the_sampling_loop_stalls(tmp_path, cfg):
     def run():
         """The loop runs in its own thread (as the store's connection wants: made here)."""
         clock = ScaledClock(scen.start_wall(), 1.0)
-        sim = Simulation(cfg, scen, clock, zone=scen.zone(), state_dir=tmp_path / "st", real_time=True,
-                         bus_time=False, after_step=lambda agent: notifier.loop_alive(time.monotonic(), "running"))
+        sim = SimulatedRun(cfg, scen, clock, zone=scen.zone(), state_dir=tmp_path / "st", real_time=True,
+                            bus_time=False, after_step=lambda agent: notifier.loop_alive(time.monotonic(), "running"))
         read = sim.agent.sensors.read_channel
 
         def maybe_stall(chip, index):

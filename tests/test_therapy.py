@@ -14,11 +14,10 @@ import time
 import pytest
 
 from conftest import CONFIG, ROOT, run_cli
-from mock_hw import scenario as scenario_mod
+from mock_hw import scenario_file
 from pi_agent import config
 from pi_agent.clock import VirtualClock
-from pi_agent.simulate import run_scenario
-from pi_agent.simulation import Simulation
+from pi_agent.simulated_run import SimulatedRun, run_scenario
 from pi_agent.store import Store
 
 
@@ -29,7 +28,7 @@ def cmd(name, **args):
 def run(cfg, tmp_path, steps, start="2026-05-01T09:00:00"):
     events = []
     data = {"start": start, "timezone": "Europe/Berlin", "steps": steps}
-    scen = scenario_mod.parse(data, {n: s.kind for n, s in cfg.sensors.items()})
+    scen = scenario_file.parse(data, {n: s.kind for n, s in cfg.sensors.items()})
     _, report = run_scenario(cfg, scen, state_dir=tmp_path, zone=scen.zone(), on_event=events.append)
     return report, events
 
@@ -135,11 +134,11 @@ def test_protocol_three_blocks_and_the_dose_log(cfg, tmp_path):
 def test_button_starts_and_stops_the_protocol(cfg, tmp_path):
     """A press on the button starts the protocol; another press stops it."""
     cfg = config.changed(cfg, therapy={"button_pin": 17})
-    scen = scenario_mod.parse({"start": "2026-05-01T09:00:00", "steps": [{"hold": 600}]},
+    scen = scenario_file.parse({"start": "2026-05-01T09:00:00", "steps": [{"hold": 600}]},
                               {n: s.kind for n, s in cfg.sensors.items()})
     events = []
-    sim = Simulation(cfg, scen, VirtualClock(scen.start_wall()), zone=scen.zone(), state_dir=tmp_path,
-                     on_event=events.append)
+    sim = SimulatedRun(cfg, scen, VirtualClock(scen.start_wall()), zone=scen.zone(), state_dir=tmp_path,
+                        on_event=events.append)
     pin = sim.rig.pins.pin(17)
     sim._run_until(10)
     pin.drive_low()
@@ -168,9 +167,9 @@ def test_reminder_when_worn_but_not_open(cfg, tmp_path):
 
 def test_exception_in_the_sampling_loop_turns_the_motor_off(cfg, tmp_path):
     """An exception inside the loop during therapy: the motor is off afterwards."""
-    scen = scenario_mod.parse({"start": "2026-05-01T09:00:00", "steps": [{"hold": 600}]},
+    scen = scenario_file.parse({"start": "2026-05-01T09:00:00", "steps": [{"hold": 600}]},
                               {n: s.kind for n, s in cfg.sensors.items()})
-    sim = Simulation(cfg, scen, VirtualClock(scen.start_wall()), zone=scen.zone(), state_dir=tmp_path)
+    sim = SimulatedRun(cfg, scen, VirtualClock(scen.start_wall()), zone=scen.zone(), state_dir=tmp_path)
     agent = sim.agent
     agent.command("vibration_start", {"level": "high", "minutes": 10})
     agent.run_until(5)

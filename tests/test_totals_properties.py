@@ -6,10 +6,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from conftest import CONFIG
-from mock_hw import scenario as scenario_mod
+from mock_hw import scenario_file
 from pi_agent import config
 from pi_agent.clock import VirtualClock
-from pi_agent.simulation import Simulation
+from pi_agent.simulated_run import SimulatedRun
 from pi_agent.store import Store
 from strategies import starts, steps
 
@@ -22,7 +22,7 @@ def test_totals_only_grow_within_a_day_and_open_never_exceeds_worn(tmp_path_fact
     cfg = config.load(CONFIG)
     data = {"start": start, "timezone": "Europe/London", "seed": seed,
             "noise": {"deg": 1.0, "newton": 0.2}, "steps": body}
-    scen = scenario_mod.parse(data, {n: s.kind for n, s in cfg.sensors.items()})
+    scen = scenario_file.parse(data, {n: s.kind for n, s in cfg.sensors.items()})
     state_dir = tmp_path_factory.mktemp("store")
     seen: dict[str, tuple[float, float]] = {}
     agents = []
@@ -42,7 +42,7 @@ def test_totals_only_grow_within_a_day_and_open_never_exceeds_worn(tmp_path_fact
             seen[(id(agent), day)] = (worn, opened)
 
     clock = VirtualClock(start_wall=scen.start_wall())
-    sim = Simulation(cfg, scen, clock, zone=scen.zone(), state_dir=state_dir, after_step=check)
+    sim = SimulatedRun(cfg, scen, clock, zone=scen.zone(), state_dir=state_dir, after_step=check)
     stored_before: dict[str, float] = {}
 
     def on_instant(kind, value):

@@ -8,9 +8,9 @@ import shutil
 import pytest
 
 from conftest import CONFIG, SCENARIOS, run_cli
-from mock_hw import scenario as scenario_mod
+from mock_hw import scenario_file
 from pi_agent import config
-from pi_agent.simulate import run_scenario
+from pi_agent.simulated_run import run_scenario
 from sensors.calibration import load_calibration
 from truth import weight_bearing as wb_truth
 
@@ -18,7 +18,7 @@ NOISE = {"deg": 0.5, "newton": 0.2}
 
 
 def simulate(cfg, tmp_path, data, events=None):
-    scen = scenario_mod.parse(data, {n: s.kind for n, s in cfg.sensors.items()})
+    scen = scenario_file.parse(data, {n: s.kind for n, s in cfg.sensors.items()})
     _, report = run_scenario(cfg, scen, state_dir=tmp_path, zone=scen.zone(),
                              on_event=events.append if events is not None else None)
     return scen, report
@@ -78,12 +78,12 @@ def _moment(snap):
 def test_cues_follow_the_crossing_within_a_tenth_of_a_second(cfg, tmp_path):
     """target_reached and over_max follow the sample that crossed the threshold within 0.1 s."""
     from pi_agent.clock import VirtualClock
-    from pi_agent.simulation import Simulation
-    scen = scenario_mod.parse(SCENES["example"], {n: s.kind for n, s in cfg.sensors.items()})
+    from pi_agent.simulated_run import SimulatedRun
+    scen = scenario_file.parse(SCENES["example"], {n: s.kind for n, s in cfg.sensors.items()})
     events, samples = [], []
-    sim = Simulation(cfg, scen, VirtualClock(scen.start_wall()), zone=scen.zone(), state_dir=tmp_path,
-                     on_event=events.append,
-                     after_step=lambda agent: samples.append(_moment(agent.core.snapshot())))
+    sim = SimulatedRun(cfg, scen, VirtualClock(scen.start_wall()), zone=scen.zone(), state_dir=tmp_path,
+                        on_event=events.append,
+                        after_step=lambda agent: samples.append(_moment(agent.core.snapshot())))
     with sim:
         sim.run()
     haptic = [e for e in events if e.type == "haptic"]
@@ -144,7 +144,7 @@ def _tare_run(cfg, tmp_path, steps):
     # Quiet sensors: at 0.2 N of noise the empty pad's counts scatter by thousands (an FSR's
     # curve is steep at rest), and a 2-second tare's own doubt would be about 0.015 N.
     scene = {**pad("2026-05-01T10:00:00", steps), "noise": {"deg": 0.5, "newton": 0.02}}
-    scen = scenario_mod.parse(scene, {n: s.kind for n, s in cfg.sensors.items()})
+    scen = scenario_file.parse(scene, {n: s.kind for n, s in cfg.sensors.items()})
     clock = VirtualClock(scen.start_wall())
     channels = load_channels(cfg)
     with Rig(cfg, channels, clock, scen) as rig:

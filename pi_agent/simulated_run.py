@@ -1,4 +1,4 @@
-"""Running the agent on simulated hardware through a scenario.
+"""The simulation harness: the real agent run on simulated hardware through a scenario.
 
 ``pi-agent simulate`` runs it in virtual time, as fast as the machine allows;
 ``pi-agent run --simulate`` runs it in (optionally sped-up) real time. Either way the
@@ -14,15 +14,32 @@ from pathlib import Path
 from typing import Callable
 
 from mock_hw.rig import Rig
-from mock_hw.scenario import Scenario
+from mock_hw.scenario_file import Scenario
 from pi_agent.agent import Agent, load_channels
+from pi_agent.clock import VirtualClock
+from pi_agent.core.days import Day, report_day
 from pi_agent.player import MotorThread, make_player
 from pi_agent.store import Store
 
 log = logging.getLogger("pi_agent.simulation")
 
 
-class Simulation:
+def run_scenario(cfg, scenario, *, state_dir: Path, zone, on_event=None) -> tuple["SimulatedRun", dict]:
+    """``scenario`` played in virtual time, as fast as the machine allows, with its store in
+    ``state_dir``: the run, and its report (docs/scenario-format.md) from the store."""
+    clock = VirtualClock(start_wall=scenario.start_wall(zone.key))
+    sim = SimulatedRun(cfg, scenario, clock, zone=zone, state_dir=state_dir, on_event=on_event)
+    sim.run()
+    sim.finish()
+    store = Store(state_dir, readonly=True)
+    try:
+        days = {d: report_day(Day.from_json(r)) for d, r in store.days().items() if d in sim.days_seen}
+    finally:
+        store.close()
+    return sim, {"days": days}
+
+
+class SimulatedRun:
     def __init__(self, cfg, scenario: Scenario, clock, *, zone, state_dir: Path | None = None,
                  bus_time: bool = True, after_step: Callable[[Agent], None] | None = None,
                  on_event: Callable | None = None, start_at: float = 0.0, real_time: bool = False,
@@ -134,7 +151,7 @@ class Simulation:
         finally:
             self.rig.close()
 
-    def __enter__(self) -> "Simulation":
+    def __enter__(self) -> "SimulatedRun":
         return self
 
     def __exit__(self, *exc) -> None:

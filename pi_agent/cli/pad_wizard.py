@@ -1,4 +1,4 @@
-"""``pi-agent calibrate pad``: walks a person through calibrating the table pad.
+"""The wizard of ``pi-agent calibrate pad``: walks a person through calibrating the table pad.
 
 1. Tare: the empty pad, averaged over a few seconds; refused when it is not steady.
 2. Known weights on each zone: each becomes a point of that zone's table of counts
@@ -20,15 +20,11 @@ from __future__ import annotations
 
 import datetime as dt
 import statistics
-import sys
 from typing import TextIO
 
-from pi_agent import config
-from pi_agent.agent import load_channels
-from pi_agent.core import PAD_CHANNELS
-from pi_agent.errors import ConfigError, InputError
+from pi_agent.errors import InputError
 from sensors.array import SensorArray
-from sensors.calibration import PAD, ForceCalibration, PadCalibration, load_calibration, save_calibration
+from sensors.calibration import PAD, ForceCalibration, PadCalibration
 from sensors.units import G
 
 ZONES = {"pad_palm": "PALM zone (under the heel of the hand)",
@@ -233,36 +229,3 @@ class PadWizard:
                 self.say(f"Note: the {ZONES[ch]} has one known weight only; calibrate it again with two or "
                          f"more when you can.")
         return {**cals, PAD: PadCalibration(round(best, 1), today)}
-
-
-def calibrate_command(args) -> int:
-    cfg = config.load(args.config)
-    channels = load_channels(cfg)
-    if not all(ch in channels for ch in PAD_CHANNELS):
-        raise ConfigError(f"{cfg.path}: sensors: the pad calibration needs channels pad_palm and pad_fingers")
-    if args.simulate is not None:
-        from mock_hw import scenario as scenario_mod
-        from mock_hw.rig import Rig
-        from pi_agent.clock import VirtualClock
-        scen = scenario_mod.load(args.simulate, {n: c.kind for n, c in channels.items()})
-        clock = VirtualClock(scen.start_wall(cfg.device.timezone or None))
-        rig = Rig(cfg, channels, clock, scen)
-        i2c = rig.bus
-        print(f"Simulated hardware, playing {args.simulate}" + (f": {scen.name}." if scen.name else "."))
-    else:
-        from pi_agent.clock import SystemClock
-        from sensors.array import open_i2c
-        clock = SystemClock()
-        i2c = open_i2c(cfg.hardware.i2c_bus)
-    array = SensorArray.configured(cfg, i2c, channels, clock)
-    wizard = PadWizard(cfg, array, channels, clock, sys.stdin, sys.stdout)
-    try:
-        new = wizard.run()
-    except Abort as exc:
-        print(f"pi-agent: {exc}", file=sys.stderr)
-        return 1
-    entries = load_calibration(cfg.calibration_path)
-    entries.update(new)
-    save_calibration(cfg.calibration_path, entries)
-    print(f"Saved the pad calibration to {cfg.calibration_path}.")
-    return 0

@@ -1,0 +1,76 @@
+"""``pi-agent``: the command line. One module per command; this one builds the parser
+from them and runs the command asked for.
+
+A command module has ``add_parser(sub)``, which adds its sub-command(s) to the parser,
+each with the function that runs it (``set_defaults(handler=...)``), and that function,
+which returns the exit status. What several commands share (exit statuses, the zone, the
+store's folder, signals) is in ``common.py``. A new command is a module here and its name
+in ``COMMAND_MODULES``. Command modules import what they run inside their functions, so
+that ``pi-agent --version`` or ``status`` does not load the agent.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+
+from pi_agent import __version__, config
+from pi_agent.cli import calibrate, check_config, common, dashboard, run, simulate, status
+from pi_agent.errors import ConfigError, InputError, StoreAccessError, StoreError
+
+# In the order of ``pi-agent --help``.
+COMMAND_MODULES = (run, simulate, status, check_config, dashboard, calibrate)
+
+# Commands that write next to the configuration file, so cannot run on the shipped defaults.
+WRITES_BESIDE_CONFIG = {"calibrate": "to save the calibration with",
+                        "dashboard": "that holds the dashboard's password",
+                        "dashboard-password": "to store the password in"}
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="pi-agent", description="OpenPalm: a monitor for a stroke survivor's hand.")
+    p.add_argument("--version", action="version", version=f"pi-agent {__version__}")
+    p.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for module in COMMAND_MODULES:
+        module.add_parser(sub)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    from pi_agent import logs
+    logs.setup(args.log_level)
+    try:
+        if hasattr(args, "config"):
+            args.config = config.locate(args.config)
+            if args.config is None and args.command in WRITES_BESIDE_CONFIG:
+                raise ConfigError(f"pi-agent {args.command}: expected a configuration file "
+                                  f"{WRITES_BESIDE_CONFIG[args.command]} (--config FILE, ${config.PATH_ENV} "
+                                  f"or {config.SYSTEM_PATH}), found none")
+        code = args.handler(args)
+        sys.stdout.flush()               # a closed pipe shows here, not at exit
+        return code
+    except BrokenPipeError:
+        # The reader went away (`... | head -1`): as any Unix tool, stop quietly. Python
+        # flushes stdout again at exit, so it is pointed at /dev/null first.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 128 + signal.SIGPIPE
+    except ConfigError as exc:
+        for line in exc.problems:
+            print(line, file=sys.stderr)
+        return common.EX_CONFIG
+    except InputError as exc:
+        for line in exc.problems:
+            print(line, file=sys.stderr)
+        return common.EX_DATAERR
+    except StoreAccessError as exc:
+        print(f"pi-agent: {exc}", file=sys.stderr)
+        return common.EX_NOPERM
+    except StoreError as exc:
+        print(f"pi-agent: {exc}", file=sys.stderr)
+        return common.EX_UNAVAILABLE
+    except KeyboardInterrupt:
+        return 130

@@ -1,0 +1,23 @@
+"""``pi-agent check-config``: validate the configuration and the calibration, and say
+what they define."""
+
+from __future__ import annotations
+
+from pi_agent import config
+from pi_agent.cli.common import with_config
+
+
+def add_parser(sub) -> None:
+    with_config(sub.add_parser("check-config", help="validate the configuration and calibration")) \
+        .set_defaults(handler=cmd_check_config)
+
+
+def cmd_check_config(args) -> int:
+    from pi_agent.agent import load_channels
+    cfg = config.load(args.config)
+    channels = load_channels(cfg)
+    config.mqtt_password(cfg)   # a password file that cannot be read is a configuration error
+    chips = sorted({c.chip for c in channels.values()})
+    print(f"{cfg.path or config.SHIPPED}: OK ({len(channels)} channels on {len(chips)} chips: {', '.join(chips)}; "
+          f"calibration {cfg.calibration_path})")
+    return 0

@@ -1,0 +1,78 @@
+"""``pi-agent status``: one day's totals and the 7 days before it, read from the store.
+
+The day is the one asked for (``--date``), else today, else, when today has nothing,
+the store's own last day: a store filled by a simulated day shows that day, not an
+empty today. Days are the store's local days, in the zone the agent counted them in.
+
+It opens the store read-only, so it is safe while the daemon runs; the figures are as
+of the daemon's last checkpoint (at most one checkpoint interval old). The hand's
+position is "now" only while the store is that fresh; an older one is dated. The words
+are ``pi_agent.render``'s (``status_view``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import time
+import zoneinfo
+from pathlib import Path
+
+from pi_agent import config
+from pi_agent.cli.common import state_dir_of, with_config, zone_of
+
+
+def parse_date(text: str) -> dt.date:
+    """``--date``'s value: a local day, YYYY-MM-DD."""
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a day as YYYY-MM-DD, got '{text}'") from None
+
+
+def add_parser(sub) -> None:
+    st = with_config(sub.add_parser("status", help="a day's totals and the 7 days before it, from the store",
+                                    description="A day's totals and the 7 days before it, from the store: "
+                                                "the --date given, else today, else the store's last day."))
+    st.add_argument("--state-dir", type=Path)
+    st.add_argument("--date", type=parse_date, metavar="YYYY-MM-DD", help="the local day to show")
+    st.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    st.set_defaults(handler=status_command)
+
+
+def status_command(args) -> int:
+    from pi_agent.core.days import Day
+    from pi_agent.render import status_view
+    from pi_agent.store import Store
+    cfg = config.load(args.config)
+    store = Store(state_dir_of(cfg, args.state_dir), readonly=True)
+    try:
+        live = store.meta("live") or {}
+        try:
+            zone = zoneinfo.ZoneInfo(live["zone"])        # the zone the store's days are in
+        except (KeyError, TypeError, ValueError, zoneinfo.ZoneInfoNotFoundError):
+            zone = zone_of(cfg)
+        now = time.time()
+        today = dt.datetime.fromtimestamp(now, zone).date()
+        why = ""
+        if args.date is not None:
+            day = args.date
+        elif store.load_day(today.isoformat()) is not None:
+            day = today
+        else:
+            last = store.last_day()
+            day = dt.date.fromisoformat(last) if last else today
+            if day != today:
+                why = f"nothing is stored for today, {today.isoformat()}: this is the store's last day"
+        days = store.days((day - dt.timedelta(days=7)).isoformat(), day.isoformat())
+    finally:
+        store.close()
+    if args.json:
+        print(json.dumps({"today": today.isoformat(), "day": day.isoformat(), "live": live, "days": days},
+                         indent=1, sort_keys=True))
+        return 0
+    fresh_s = 2 * cfg.store.checkpoint_s + 60.0
+    typed = {name: Day.from_json(record) for name, record in days.items() if record}
+    print("\n".join(status_view(day, today, typed, live, now, zone, fresh_s, cfg.positioning.long_bout_min, why)))
+    return 0
