@@ -189,9 +189,9 @@ def _check_step(path: str, step: Any, channels: dict[str, str], bad) -> None:
     def seconds(p: str, v: Any, allow_negative: bool = False) -> None:
         if allow_negative:
             if not _number(v) or abs(v) > MAX_CLOCK_STEP_S:
-                bad(p, f"expected a number of seconds from {-MAX_CLOCK_STEP_S:g} to {MAX_CLOCK_STEP_S:g}, got {v!r}")
+                bad(p, f"expected a number of seconds from {-MAX_CLOCK_STEP_S:.0f} to {MAX_CLOCK_STEP_S:.0f}, got {v!r}")
         elif not _number(v) or not 0 <= v <= MAX_SECONDS:
-            bad(p, f"expected seconds from 0 to {MAX_SECONDS:g} (a year), got {v!r}")
+            bad(p, f"expected seconds from 0 to {MAX_SECONDS:.0f} (a year), got {v!r}")
 
     def values(p: str, v: Any) -> None:
         if not isinstance(v, dict):

@@ -59,7 +59,7 @@ def test_shipped_examples_parse():
     ({"start": "2026-01-01T00:00:00", "steps": [{"hodl": 5}]}, "steps[0]: unknown step 'hodl' (did you mean 'hold'?)"),
     ({"start": "2026-01-01T00:00:00", "steps": [{"hold": 5, "set": {"wirst": 3}}]},
      "steps[0].set.wirst: unknown channel (did you mean 'wrist'?)"),
-    ({"start": "2026-01-01T00:00:00", "steps": [{"hold": -5}]}, "steps[0].hold: expected at least 0 seconds"),
+    ({"start": "2026-01-01T00:00:00", "steps": [{"hold": -5}]}, "steps[0].hold: expected seconds from 0 to 31622400 (a year), got -5"),
     ({"start": "2026-01-01T00:00:00", "steps": [{"fault": {"kind": "melted", "channel": "palm", "for": 1}}]},
      "steps[0].fault.kind: expected one of disconnected, stuck, i2c_error"),
     ({"start": "2026-01-01T00:00:00", "timezone": "Nowhere/City", "steps": []}, "timezone: expected an IANA time zone"),
@@ -78,7 +78,7 @@ def test_bad_scenario_on_the_command_line(tmp_path):
     path.write_text(json.dumps({"start": "2026-01-01T00:00:00", "steps": [{"hold": "long"}]}))
     result = run_cli("run", "--simulate", str(path))
     assert result.returncode == 65
-    assert result.stderr.strip().endswith("steps[0].hold: expected at least 0 seconds, got 'long'")
+    assert result.stderr.strip().endswith("steps[0].hold: expected seconds from 0 to 31622400 (a year), got 'long'")
     assert "Traceback" not in result.stderr
     result = run_cli("run", "--simulate", str(tmp_path / "missing.json"))
     assert result.returncode == 65 and "scenario file not found" in result.stderr
