@@ -58,34 +58,58 @@ def assert_positioning_close(report: dict, truth: dict, *, extra_loss_s: float =
                 f"{day} {key}: agent {got[key]:.1f} s, truth {want[key]:.1f} s"
 
 
-def weight_bearing(scenario, *, start_n=20.0, end_n=10.0, end_after_s=2.0, low=50.0, high=100.0, dt_s=0.005):
-    """Sessions from the noiseless load: start at start_n, end when the load stays below
-    end_n for end_after_s (ending when it fell below)."""
+def weight_bearing(scenario, *, start_n=20.0, start_confirm_s=0.3, end_n=10.0, end_after_s=2.0, low=50.0,
+                   high=100.0, rep_drop_pct=80.0, dt_s=0.005):
+    """Sessions from the noiseless load: a session starts when the load has stayed at or
+    above start_n for start_confirm_s, dated back to the first of those instants; it ends
+    when the load stays below end_n for end_after_s (ending when it fell below). A
+    repetition: the load rises into [low, high] from below, after it fell under
+    rep_drop_pct % of low since the session began or since the previous repetition."""
     tl = scenario.timeline
+    drop = rep_drop_pct / 100.0 * low
     sessions, current, below_since, pending = [], None, None, None
+    prev = None
     for k in range(int(tl.duration / dt_s) + 1):
         t = k * dt_s
         load = tl.value("pad_palm", t) + tl.value("pad_fingers", t)
-        if current is not None:
-            part = {"total_s": dt_s, "load_ns": load * dt_s, "in_target_s": dt_s if low <= load <= high else 0.0}
-            if load < end_n:
-                if below_since is None:
-                    below_since, pending = t, {}
-                for key, v in part.items():
-                    pending[key] = pending.get(key, 0.0) + v
-                if t - below_since >= end_after_s:
-                    sessions.append(current)
-                    current, below_since = None, None
+        if current is None and load >= start_n:
+            current = {"start": t, "total_s": 0.0, "load_ns": 0.0, "in_target_s": 0.0, "peak_n": load,
+                       "reps": 0, "armed": False, "confirmed": False}
+            prev = None
+        elif current is not None and not current["confirmed"]:
+            if load < start_n:
+                current = None          # it did not stay: no session
                 continue
-            if below_since is not None:
-                for key, v in pending.items():
-                    current[key] += v
-                below_since = None
+        if current is None:
+            continue
+        if not current["confirmed"] and t - current["start"] >= start_confirm_s - 1e-9:
+            current["confirmed"] = True
+        if prev is not None:
+            part = {"total_s": dt_s, "load_ns": load * dt_s, "in_target_s": dt_s if low <= load <= high else 0.0}
+        else:
+            part = {}
+        if load < drop:
+            current["armed"] = True
+        if prev is not None and prev < low <= load <= high and current["armed"]:
+            current["reps"] += 1
+            current["armed"] = False
+        prev = load
+        if load < end_n:
+            if below_since is None:
+                below_since, pending = t, {}
             for key, v in part.items():
+                pending[key] = pending.get(key, 0.0) + v
+            if t - below_since >= end_after_s:
+                sessions.append(current)
+                current, below_since = None, None
+            continue
+        if below_since is not None:
+            for key, v in pending.items():
                 current[key] += v
-            current["peak_n"] = max(current["peak_n"], load)
-        elif load >= start_n:
-            current = {"start": t, "total_s": 0.0, "load_ns": 0.0, "in_target_s": 0.0, "peak_n": load}
-    if current is not None:
+            below_since = None
+        for key, v in part.items():
+            current[key] += v
+        current["peak_n"] = max(current["peak_n"], load)
+    if current is not None and current["confirmed"]:
         sessions.append(current)
     return sessions

@@ -116,7 +116,10 @@ SCHEMA: dict[str, dict[str, Key] | Named] = {
                              number(1, 600, integer=True)),
     },
     "weight_bearing": {
-        "start_n": Key(20.0, "A session starts when the load on the pad reaches this, in newtons.", number(1, 500)),
+        "start_n": Key(20.0, "A session starts when the load on the pad has stayed at or above this for start_confirm_s, in newtons.",
+                       number(1, 500)),
+        "start_confirm_s": Key(0.3, "...so a noisy spike starts nothing; the session is dated back to the first of those "
+                               "readings (cues toward the band are not delayed), in seconds.", number(0, 5)),
         "end_n": Key(10.0, "...and ends when the load stays below this for end_after_s, in newtons.", number(0.5, 500)),
         "end_after_s": Key(2.0, "How long the load must stay below end_n to end a session, in seconds.", number(0.1, 60)),
         "wake_n": Key(5.0, "Above this load the pad is read fast (active_rate_hz), in newtons.", number(0.1, 500)),
@@ -135,6 +138,10 @@ SCHEMA: dict[str, dict[str, Key] | Named] = {
                               number(0.3, 30)),
         "fingers_min_share": Key(0.15, "The fingers take load when their zone carries at least this share of it.",
                                  number(0, 1)),
+        "rep_drop_pct": Key(80.0, "A weight-shift repetition: the load rises into the target band from below after it "
+                            "fell under this % of the band's bottom (since the session began or the last repetition).",
+                            number(1, 99)),
+        "goal_reps": Key(0, "Daily goal of weight-shift repetitions; 0: none.", number(0, 10000, integer=True)),
         "tare_s": Key(2.0, "Tare averages the empty pad over this long, in seconds.", number(2, 30)),
         "tare_max_sd_n": Key(0.5, "Tare is refused when the empty pad varies more than this (standard deviation), in newtons.",
                              number(0.05, 10)),

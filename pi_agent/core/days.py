@@ -29,6 +29,7 @@ class WeightBearingDay:
     peak_n: float = 0.0          # highest (smoothed) load
     fingers_s: float = 0.0       # seconds with the fingers' zone taking load
     load_ns: float = 0.0         # the load integral (newton-seconds) behind mean_n
+    reps: int = 0                # weight-shift repetitions (rises into the band after a drop)
 
 
 @dataclass(slots=True)

@@ -52,6 +52,8 @@ class Snapshot:
     fingers_share: float | None       # the fingers' zone's share of the load (None: too light)
     session: bool                     # a weight-bearing session runs
     pad_fast: bool                    # the pad is read fast: a session, something pressing on it, or a tare
+    reps: int | None                  # weight-shift repetitions in that session (None: no session)
+    reps_goal: int                    # the daily goal of repetitions (0: none)
     band: Band | None                 # the target band in newtons (None: unit's reference unknown)
     targets: Targets
     body_weight_kg: float

@@ -1,15 +1,26 @@
 """Weight bearing through an open hand on the table pad: a pure tracker.
 
-The load is the sum of the pad's zones in newtons. A session starts when the load
-reaches ``start_n`` and ends when it stays below ``end_n`` for ``end_after_s`` (the
-session ends when the load fell below, so the confirmation wait is not session time).
-While a session runs the tracker books its seconds, the seconds in the target band, the
-seconds with the fingers taking load, the load integral and the peak into the session's
-day (the day it started), so a power cut loses at most one checkpoint of it.
+The load is the sum of the pad's zones in newtons. A session starts when the load has
+stayed at or above ``start_n`` for ``start_confirm_s`` and is dated back to the first of
+those readings (its seconds, load and time in the band count from there), so a single
+noisy reading over ``start_n`` starts nothing; the test is on the median of the last few
+readings, so that the noise of a load just over ``start_n`` does not keep restarting the
+wait. A session ends when the load stays below ``end_n`` for ``end_after_s`` (it ends
+when the load fell below, so that wait is not session time). While a session runs the
+tracker books its seconds, the seconds in the target band, the seconds with the fingers
+taking load, the load integral, the peak and the repetitions into the session's day (the
+day it started), so a power cut loses at most one checkpoint of it.
 
-It also decides the haptic cues toward the target band: a short pulse on entering the
-band, then quiet; an early warning near the top; a repeating alarm while over the top;
-a gentle nudge when the load stays too light for long.
+A weight-shift repetition is counted each time the load rises into the target band from
+below after it fell under ``rep_drop_pct`` % of the band's bottom since the session began
+or since the previous repetition (on a short mean of the load, so noise at the band's
+edges counts nothing).
+
+It also decides the haptic cues toward the target band, from the first reading of a
+session still being confirmed (confirmation changes the accounting, not how fast the
+hand feels the target): a short pulse on entering the band, then quiet; an early warning
+near the top; a repeating alarm while over the top; a gentle nudge when the load stays
+too light for long.
 """
 
 from __future__ import annotations
@@ -19,12 +30,21 @@ from dataclasses import dataclass
 
 from pi_agent.core.days import Day
 from pi_agent.core.events import Event
+from pi_agent.core.smoothing import Recent
 from sensors.units import G
 
 # Cue patterns (names in pi_agent.core.patterns.PATTERNS) and their reasons.
 CUES = {"target_reached": "pulse", "near_max": "double_pulse", "over_max": "alarm", "too_light": "nudge"}
 # Nudges while the load stays too light, before the tracker stops asking (until the band is reached).
 MAX_NUDGES = 3
+# The start is judged on the median of this many readings (at the active rate, 0.05 s):
+# it halves the noise and, unlike a mean, never stretches a short spike.
+START_MEDIAN_N = 5
+# Repetitions are judged on the mean of this many readings (0.1 s at the active rate): a
+# trough one newton from the drop level is then four standard deviations of noise away.
+REP_MEAN_N = 10
+# Readings further apart than this start the smoothing afresh (the pad read slowly at rest).
+MAX_GAP_S = 0.1
 
 
 @dataclass(frozen=True)
@@ -50,10 +70,16 @@ def resolve_band(low: float, high: float, unit: str, *, body_weight_kg: float = 
     return Band(low / 100.0 * ref, high / 100.0 * ref)
 
 
+# What a session books into its day, second by second.
+BOOKED = ("total_s", "in_target_s", "fingers_s", "load_ns")
+
+
 class WeightBearingTracker:
     def __init__(self, wb_cfg, ledger, band: Band | None) -> None:
         c = wb_cfg
         self.start_n = c.start_n
+        self.start_confirm_s = c.start_confirm_s
+        self.rep_drop = c.rep_drop_pct / 100.0
         self.end_n = c.end_n
         self.end_after_s = c.end_after_s
         self.wake_n = c.wake_n
@@ -65,12 +91,15 @@ class WeightBearingTracker:
         self.ledger = ledger
         self.band = band
         self.session: dict | None = None
+        self.candidate: dict | None = None       # a start being confirmed (booked only if confirmed)
         self.load: float | None = None
         self.fingers_share: float | None = None
         self._last_t: float | None = None
         self._below_since: float | None = None   # load under end_n since (a candidate end)
         self._pending: dict[str, float] = {}     # booked only if the session goes on
         self._smooth: deque[float] = deque(maxlen=5)
+        self._start_median = Recent(START_MEDIAN_N, MAX_GAP_S)
+        self._rep_mean = Recent(REP_MEAN_N, MAX_GAP_S)
         # cue state
         self._zone = "below"
         self._near_armed = True
@@ -78,6 +107,11 @@ class WeightBearingTracker:
         self._light_since: float | None = None
         self._last_nudge = float("-inf")
         self._nudges = 0
+
+    @property
+    def reps(self) -> int | None:
+        """Repetitions in the session running now (None: no session)."""
+        return None if self.session is None else self.session["reps"]
 
     @property
     def active(self) -> bool:
@@ -96,6 +130,8 @@ class WeightBearingTracker:
             # The pad is in fault: a session cannot be measured; end it where it was.
             if self.session is not None:
                 self._end(self._last_t if self._last_t is not None else t, t, wall, events, "fault")
+            self.candidate = None
+            self._start_median.reset()
             self.load = self.fingers_share = None
             self._last_t = None
             return events
@@ -103,6 +139,7 @@ class WeightBearingTracker:
         self.load = load
         self.fingers_share = fingers / load if load > 0.5 else None
         dt = 0.0 if self._last_t is None else min(t - self._last_t, 1.0)
+        mid_t, median = self._start_median.median(t, load)
         if self.session is not None:
             self._book(dt, load, fingers, wall)
             if load < self.end_n:
@@ -112,15 +149,18 @@ class WeightBearingTracker:
                     self._end(self._below_since, t, wall, events, "released")
             elif self._below_since is not None:
                 self._commit_pending()
-        if self.session is None and load >= self.start_n:
-            self._start(t, wall, events)
-        if self.session is not None:
+        if self.session is None:
+            self._confirm(t, wall, mid_t, median, dt, load, fingers, events)
+        current = self.session if self.session is not None else self.candidate
+        if current is not None:
             self._smooth.append(load)
             smooth = sum(self._smooth) / len(self._smooth)
-            if smooth > self.session["peak_n"]:
-                self.session["peak_n"] = smooth
-                rec = self._day().weight_bearing
-                rec.peak_n = max(rec.peak_n, smooth)
+            if smooth > current["peak_n"]:
+                current["peak_n"] = smooth
+                if current is self.session:
+                    rec = self._day().weight_bearing
+                    rec.peak_n = max(rec.peak_n, smooth)
+            self._count_reps(current, t, load)
             self._cues(t, wall, load, events)
         self._last_t = t
         return events
@@ -129,43 +169,98 @@ class WeightBearingTracker:
     def _day(self) -> Day:
         return self.ledger.day(self.session["day"])
 
-    def _start(self, t: float, wall: float, events: list[Event]) -> None:
-        day = self.ledger.day_of(wall)
-        self.session = {"day": day, "start": wall, "t0": t, "total_s": 0.0, "in_target_s": 0.0,
-                        "fingers_s": 0.0, "load_ns": 0.0, "peak_n": 0.0}
-        self.ledger.day(day).weight_bearing.sessions += 1
+    def _confirm(self, t: float, wall: float, mid_t: float, median: float, dt: float, load: float, fingers: float,
+                 events: list[Event]) -> None:
+        """A start being confirmed: from the first reading the median of the last few is at
+        or above ``start_n`` (dated at that median's middle), booked apart; a session once
+        that has lasted ``start_confirm_s``, forgotten if the median falls under first."""
+        c = self.candidate
+        if median < self.start_n:
+            self.candidate = None
+            return
+        if c is None:
+            t0 = min(mid_t, t)
+            c = self.candidate = {"start": wall - (t - t0), "t0": t0, "total_s": 0.0, "in_target_s": 0.0,
+                                  "fingers_s": 0.0, "load_ns": 0.0, "peak_n": 0.0, "reps": 0,
+                                  "armed": False, "below": True}
+            self._smooth.clear()
+            self._rep_mean.reset()
+            self._reset_cues(t)
+            dt = t - t0      # the readings from the dated start to this one
+        if dt > 0:
+            for k, v in self._parts(dt, load, fingers).items():
+                c[k] += v
+        if t - c["t0"] >= self.start_confirm_s - 1e-9:
+            self._start(c, t, wall, events)
+
+    def _start(self, c: dict, t: float, wall: float, events: list[Event]) -> None:
+        """The confirmed start: the session as dated back, its confirmation's seconds booked."""
+        self.candidate = None
+        day = self.ledger.day_of(c["start"])
+        self.session = dict(c, day=day)
+        rec = self.ledger.day(day).weight_bearing
+        rec.sessions += 1
+        rec.reps += c["reps"]
+        rec.peak_n = max(rec.peak_n, c["peak_n"])
         self._below_since = None
         self._pending = {}
-        self._smooth.clear()
+        self._add({k: c[k] for k in BOOKED}, to_session=False)
+        events.append(Event("wb_session_started", t, wall, {"day": day, "start": round(c["start"], 3)}))
+
+    def _reset_cues(self, t: float) -> None:
         self._zone = "below"
         self._near_armed = True
         self._light_since = t
         self._nudges = 0
         self._last_nudge = self._last_alarm = float("-inf")
-        events.append(Event("wb_session_started", t, wall, {"day": day}))
 
-    def _book(self, dt: float, load: float, fingers: float, wall: float) -> None:
-        if dt <= 0:
-            return
+    def _parts(self, dt: float, load: float, fingers: float) -> dict[str, float]:
         parts = {"total_s": dt, "load_ns": load * dt}
         if self.band is not None and self.band.low_n <= load <= self.band.high_n:
             parts["in_target_s"] = dt
         if load > 0 and fingers >= self.fingers_min_share * load:
             parts["fingers_s"] = dt
+        return parts
+
+    def _book(self, dt: float, load: float, fingers: float, wall: float) -> None:
+        if dt <= 0:
+            return
+        parts = self._parts(dt, load, fingers)
         if self._below_since is not None:
             for k, v in parts.items():
                 self._pending[k] = self._pending.get(k, 0.0) + v
             return
         self._add(parts)
 
-    def _add(self, parts: dict[str, float]) -> None:
+    def _add(self, parts: dict[str, float], *, to_session: bool = True) -> None:
         s = self.session
         rec = self._day().weight_bearing
         for k, v in parts.items():
-            s[k] += v
+            if to_session:
+                s[k] += v
             setattr(rec, k, getattr(rec, k) + v)
         if rec.total_s > 0:
             rec.mean_n = rec.load_ns / rec.total_s
+
+    # -- repetitions ----------------------------------------------------------------------------
+    def _count_reps(self, current: dict, t: float, load: float) -> None:
+        """A repetition: the (smoothed) load rises into the band from below, after it fell
+        under the drop level since the session began or since the previous repetition."""
+        band = self.band
+        if band is None:
+            return
+        _, z = self._rep_mean.mean(t, load)
+        if z < self.rep_drop * band.low_n:
+            current["armed"] = True
+        if z < band.low_n:
+            current["below"] = True
+            return
+        if current["below"] and z <= band.high_n and current["armed"]:
+            current["reps"] += 1
+            current["armed"] = False
+            if current is self.session:
+                self._day().weight_bearing.reps += 1
+        current["below"] = False
 
     def _commit_pending(self) -> None:
         self._add(self._pending)
@@ -181,7 +276,7 @@ class WeightBearingTracker:
         data = {"day": s["day"], "start": round(s["start"], 3), "duration_s": round(s["total_s"], 2),
                 "mean_n": round(mean, 2), "peak_n": round(s["peak_n"], 2),
                 "in_target_s": round(s["in_target_s"], 2), "fingers_s": round(s["fingers_s"], 2),
-                "ended": why}
+                "reps": s["reps"], "ended": why}
         if self.band is not None:
             data["target_n"] = [round(self.band.low_n, 1), round(self.band.high_n, 1)]
         if self.body_weight_kg > 0:
