@@ -203,6 +203,8 @@ def journal_line(e: Event) -> tuple[int, str] | None:
         return logging.INFO, f"vibration therapy ended ({d['reason']}): {d['seconds'] / 60:.1f} min delivered"
     if e.type == "alert":
         return logging.WARNING, f"alert: {d['text']}"
+    if e.type == "vibration_refused":
+        return logging.INFO, d["text"]
     if e.type == "haptic" and "text" in d:
         return logging.WARNING, d["text"]
     return None

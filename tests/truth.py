@@ -4,7 +4,7 @@ docs/scenario-format.md's rules (ignoring debounce), to measure the agent agains
 from __future__ import annotations
 
 import datetime as dt
-from collections import defaultdict
+from collections import defaultdict, deque
 
 SPLINT = ("wrist", "fingers", "palm")
 
@@ -113,3 +113,74 @@ def weight_bearing(scenario, *, start_n=20.0, start_confirm_s=0.3, end_n=10.0, e
     if current is not None and current["confirmed"]:
         sessions.append(current)
     return sessions
+
+
+def _day_of(scenario, t):
+    return dt.datetime.fromtimestamp(scenario.start_wall() + t, scenario.zone()).date().isoformat()
+
+
+def spasms(scenario, *, wear_n=1.0, rise_deg=25.0, rise_s=3.0, settle_deg=10.0, dt_s=0.01):
+    """Spasms from the noiseless values: while worn (palm at or above wear_n), a spasm
+    begins when fingers is at least rise_deg above its lowest value of the preceding
+    rise_s (of the time worn); it is dated from that lowest value (its last instant, when
+    the rise began) and ends when fingers is back within settle_deg of it, or the splint
+    comes off. Each: start, end, duration_s, peak_deg, wrist_min_deg, day (of its start)."""
+    tl = scenario.timeline
+    found, current = [], None
+    lows = deque()          # (t, fingers), rising values: the front is the window's lowest (its last instant)
+    for k in range(int(tl.duration / dt_s) + 1):
+        t = k * dt_s
+        worn = tl.value("palm", t) >= wear_n
+        if not worn:
+            if current is not None:
+                found.append(_spasm_end(scenario, current, t))
+                current = None
+            lows.clear()
+            continue
+        f, w = tl.value("fingers", t), tl.value("wrist", t)
+        while lows and lows[-1][1] >= f:
+            lows.pop()
+        lows.append((t, f))
+        while lows[0][0] < t - rise_s - 1e-9:
+            lows.popleft()
+        if current is not None:
+            current["peak_deg"] = max(current["peak_deg"], f)
+            current["wrist_min_deg"] = min(current["wrist_min_deg"], w)
+            if f <= current["baseline"] + settle_deg:
+                found.append(_spasm_end(scenario, current, t))
+                current = None
+            continue
+        t0, lowest = lows[0]
+        if f - lowest >= rise_deg - 1e-9:
+            wrist = min(tl.value("wrist", t0 + i * dt_s) for i in range(int(round((t - t0) / dt_s)) + 1))
+            current = {"start": t0, "baseline": lowest, "peak_deg": f, "wrist_min_deg": wrist}
+    if current is not None:
+        found.append(_spasm_end(scenario, current, tl.duration))
+    return found
+
+
+def _spasm_end(scenario, spasm, t):
+    return {**spasm, "end": t, "duration_s": t - spasm["start"], "day": _day_of(scenario, spasm["start"])}
+
+
+def pressure(scenario, *, alert_n=8.0, alert_after_min=5.0, rearm_n=6.0, dt_s=0.05):
+    """Skin pressure from the noiseless palm force, per local day: pressure_alerts (one
+    when the force has stayed at or above alert_n for alert_after_min; the next only after
+    it fell under rearm_n) and high_pressure_s (seconds at or above alert_n)."""
+    tl = scenario.timeline
+    days = defaultdict(lambda: {"pressure_alerts": 0, "high_pressure_s": 0.0})
+    since, armed = None, True
+    for k in range(int(tl.duration / dt_s)):
+        t = (k + 0.5) * dt_s
+        palm = tl.value("palm", t)
+        if palm >= alert_n:
+            days[_day_of(scenario, t)]["high_pressure_s"] += dt_s
+            since = t if since is None else since
+            if armed and t - since >= alert_after_min * 60.0:
+                days[_day_of(scenario, t)]["pressure_alerts"] += 1
+                armed = False
+        else:
+            since = None
+        if palm < rearm_n:
+            armed = True
+    return dict(days)

@@ -146,6 +146,24 @@ SCHEMA: dict[str, dict[str, Key] | Named] = {
         "tare_max_sd_n": Key(0.5, "Tare is refused when the empty pad varies more than this (standard deviation), in newtons.",
                              number(0.05, 10)),
     },
+    "spasm": {
+        "rise_deg": Key(25.0, "A spasm begins (while the splint is worn) when the finger flexion is at least this far above "
+                        "its lowest value of the last rise_s; it is dated from that lowest value, in degrees.",
+                        number(5, 120)),
+        "rise_s": Key(3.0, "...within this many seconds (a slower curl is not a spasm).", number(0.5, 30)),
+        "settle_deg": Key(10.0, "It ends when the fingers are back within this of that lowest value (or the splint "
+                          "comes off), in degrees.", number(1, 60)),
+        "vibrate": Key(False, "Answer a spasm with vibration therapy (inside every therapy limit, counted in the day's "
+                       "dose, at therapy.protocol_level).", boolean),
+        "vibrate_s": Key(60.0, "How long that vibration lasts, in seconds.", number(5, 1800)),
+    },
+    "pressure": {
+        "alert_n": Key(8.0, "Skin pressure: the palm force at or above this is high, in newtons.", number(1, 100)),
+        "alert_after_min": Key(5.0, "An alert when it has stayed high this long (a strap too tight, a swollen hand), "
+                               "in minutes.", number(0.5, 240)),
+        "rearm_n": Key(6.0, "The next alert only after the force fell under this, in newtons.", number(0, 100)),
+        "cue": Key(False, "With an alert, a gentle haptic nudge on the survivor's side.", boolean),
+    },
     "haptics": {
         "backend": Key("erm", "Motor: 'erm' (coin motor on a GPIO pin through a transistor), 'drv2605l' or 'none'.",
                        choice("erm", "drv2605l", "none")),
@@ -270,6 +288,12 @@ def cross_check(v: dict[str, Any], problems: list[str]) -> None:
                         f"got {wb['target_low']:g}")
     if wb["end_n"] >= wb["start_n"]:
         problems.append(f"weight_bearing.end_n: expected less than start_n ({wb['start_n']:g}), got {wb['end_n']:g}")
+    pr = v["pressure"]
+    if pr["rearm_n"] >= pr["alert_n"]:
+        problems.append(f"pressure.rearm_n: expected less than alert_n ({pr['alert_n']:g}), got {pr['rearm_n']:g}")
+    sp = v["spasm"]
+    if sp["settle_deg"] >= sp["rise_deg"]:
+        problems.append(f"spasm.settle_deg: expected less than rise_deg ({sp['rise_deg']:g}), got {sp['settle_deg']:g}")
     th = v["therapy"]
     if th["protocol_block_min"] > th["max_continuous_min"]:
         problems.append(f"therapy.protocol_block_min: expected at most max_continuous_min "

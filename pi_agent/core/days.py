@@ -44,6 +44,10 @@ class Day:
     longest_bout_s: float = 0.0
     long_bouts: int = 0          # open bouts of at least positioning.long_bout_min
     goal_s: float = 0.0          # the goal of open seconds in force that day
+    spasms: int = 0              # spasms that began on the day
+    spasm_s: float = 0.0         # seconds inside spasms
+    pressure_alerts: int = 0     # skin-pressure alerts raised on the day
+    high_pressure_s: float = 0.0  # seconds with the palm force at or above pressure.alert_n
 
     def to_json(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

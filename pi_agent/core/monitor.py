@@ -24,7 +24,9 @@ from pi_agent.core.events import Event
 from pi_agent.core.faults import FaultTracker
 from pi_agent.core.orders import Out, Step
 from pi_agent.core.position import UNKNOWN, WORN, public
+from pi_agent.core.pressure import PressureTracker
 from pi_agent.core.snapshot import ChannelState, Snapshot, Targets, TherapyState
+from pi_agent.core.spasms import SpasmTracker
 from pi_agent.core.tare import TareJob
 from pi_agent.core.wear import WearTracker
 from pi_agent.core.weight_bearing import WeightBearingTracker, resolve_band
@@ -51,6 +53,10 @@ class Core:
         self.has_splint = all(ch in cfg.sensors for ch in SPLINT_CHANNELS)
         self.ledger = DayLedger(zone, p.goal_h * 3600.0, stored_days)
         self.wear = WearTracker(p, cfg.reminders, self.ledger, zone)
+        splint_hz = cfg.chips[cfg.sensors["palm"].chip].rate_hz if self.has_splint else 1.0
+        self.spasms = SpasmTracker(cfg.spasm, wear_n=p.wear_n, hysteresis_n=p.hysteresis_n, rate_hz=splint_hz,
+                                   ledger=self.ledger)
+        self.pressure = PressureTracker(cfg.pressure, rate_hz=splint_hz, ledger=self.ledger)
         self.now, self.wall = t, 0.0
         self.max_push_n = max_push_n
         self.targets = Targets(wb.target_low, wb.target_high, wb.target_unit)
@@ -89,6 +95,9 @@ class Core:
             reminder = self.wear.feed(t, wall, self.value("wrist"), self.value("fingers"), self.value("palm"), out)
             if reminder is not None:
                 self.cue_event(reminder, out)
+            for r in readings:
+                if r.channel in SPLINT_CHANNELS:
+                    self._clinical(r, wall - (t - r.t), out)
         if pad and self.has_pad:
             self._weight_bearing(t, wall, out)
             if self.tare is not None:
@@ -132,6 +141,32 @@ class Core:
     def pad_fast(self) -> bool:
         """Read the pad fast: a session runs, something presses on it, or a tare runs."""
         return self.wb.active or self.tare is not None
+
+    # -- spasms and skin pressure ------------------------------------------------------------
+    def _clinical(self, r: Reading, wall: float, out: Out) -> None:
+        """A splint reading to the spasm and skin-pressure trackers (and what they ask for)."""
+        if r.channel == "fingers":
+            self.spasms.fingers(r.t, wall, r.value, out)
+        elif r.channel == "wrist":
+            self.spasms.wrist(r.t, r.value)
+        else:
+            if self.spasms.palm(r.t, wall, r.value, out) and self.cfg.spasm.vibrate:
+                self._answer_spasm(r.t, wall, out)
+            if self.pressure.feed(r.t, wall, r.value, out) and self.cfg.pressure.cue:
+                self.cue_event(Event("haptic", r.t, wall, {"pattern": "nudge", "reason": "skin_pressure"}), out)
+
+    def _answer_spasm(self, t: float, wall: float, out: Out) -> None:
+        """Vibration that answers a spasm (``spasm.vibrate``), inside every therapy limit; a
+        refusal is logged, not cued (the survivor did not ask). Therapy already running is
+        left as it is."""
+        if self.therapy.running is not None:
+            return
+        plan = therapy.single(self.cfg.therapy.protocol_level, self.cfg.spasm.vibrate_s / 60.0, "spasm_response")
+        try:
+            self.therapy.start(plan, t, wall, out)
+        except therapy.Refused as exc:
+            out.events.append(Event("vibration_refused", t, wall, {"source": "spasm_response",
+                                                                   "text": f"spasm: vibration refused: {exc}"}))
 
     # -- weight bearing ---------------------------------------------------------------------
     def _weight_bearing(self, t: float, wall: float, out: Out) -> None:
@@ -279,7 +314,8 @@ class Core:
             channels=tuple(ChannelState(name, kind, *self._value_and_fault(name)) for name, kind in self.kinds.items()),
             load_n=self.load(), fingers_share=self.wb.fingers_share,
             session=self.wb.session is not None, pad_fast=self.pad_fast, reps=self.wb.reps,
-            reps_goal=self.cfg.weight_bearing.goal_reps, band=self.wb.band, targets=self.targets,
+            reps_goal=self.cfg.weight_bearing.goal_reps, spasm=self.spasms.spasm is not None,
+            band=self.wb.band, targets=self.targets,
             body_weight_kg=self.cfg.weight_bearing.body_weight_kg,
             today=today.copy() if today is not None else Day(goal_s=self.ledger.goal_s),
             goal_s=self.ledger.goal_s, long_bout_s=self.wear.long_bout_s,

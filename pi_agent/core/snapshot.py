@@ -54,6 +54,7 @@ class Snapshot:
     pad_fast: bool                    # the pad is read fast: a session, something pressing on it, or a tare
     reps: int | None                  # weight-shift repetitions in that session (None: no session)
     reps_goal: int                    # the daily goal of repetitions (0: none)
+    spasm: bool                       # a spasm is going on
     band: Band | None                 # the target band in newtons (None: unit's reference unknown)
     targets: Targets
     body_weight_kg: float
