@@ -118,7 +118,9 @@ def day_lines(label: str, day: Day | None, long_bout_min: float) -> list[str]:
             f"worn {_h(day.worn_s)}, {day.open_bouts} open bouts "
             f"({day.long_bouts} of {long_bout_min:g} min or more), longest {day.longest_bout_s / 60:.0f} min",
             f"    weight bearing: {wb.sessions} sessions, {wb.total_s / 60:.1f} min, "
-            f"{wb.in_target_s / 60:.1f} min in the target band; vibration {day.vibration_s / 60:.1f} min"]
+            f"{wb.in_target_s / 60:.1f} min in the target band; vibration {day.vibration_s / 60:.1f} min",
+            f"    spasms: {day.spasms} ({day.spasm_s / 60:.1f} min); skin-pressure alerts: {day.pressure_alerts}; "
+            f"weight-shift reps: {wb.reps}"]
 
 
 WEEK_HEAD = "    day          open h  worn h  goal %  WB sessions  vibration min"

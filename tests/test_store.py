@@ -71,7 +71,7 @@ def test_steady_state_writes_at_most_once_a_minute(cfg, tmp_path):
 
 
 def test_status_prints_today_and_last_seven_days(tmp_path):
-    """`pi-agent status` reads the store: today's totals and the last 7 days."""
+    """`pi-agent status` reads the store: today's totals (spasms, alerts and reps too) and the last 7 days."""
     import datetime as dt
     store = Store(tmp_path)
     today = dt.date.today()
@@ -80,6 +80,8 @@ def test_status_prints_today_and_last_seven_days(tmp_path):
         d = Day(goal_s=21600.0).to_json()
         d["open_s"] = 3600.0 * i
         d["worn_s"] = 3600.0 * (i + 1)
+        d["spasms"], d["pressure_alerts"] = i + 2, i + 1
+        d["weight_bearing"]["reps"] = 7 * (i + 1)
         days[(today - dt.timedelta(days=i)).isoformat()] = d
     store.checkpoint(days, meta={"live": {"position": "open", "worn": True, "since": None,
                                           "updated": time.time() - 30}})
@@ -92,6 +94,7 @@ def test_status_prints_today_and_last_seven_days(tmp_path):
     assert result.returncode == 0, result.stderr
     assert "today: open 0.0 h of 6.0 h goal" in result.stdout
     assert "now: hand open (as of " in result.stdout          # a reading of 30 s ago is "now"
+    assert "spasms: 2 (0.0 min); skin-pressure alerts: 1; weight-shift reps: 7" in result.stdout
     for i in range(1, 8):
         assert (today - dt.timedelta(days=i)).isoformat() in result.stdout
     assert (today - dt.timedelta(days=8)).isoformat() not in result.stdout
