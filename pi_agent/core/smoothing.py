@@ -21,31 +21,40 @@ class Recent:
     def __init__(self, n: int, max_gap_s: float) -> None:
         self.n = max(1, n)
         self.max_gap_s = max_gap_s
-        self._t: deque[float] = deque(maxlen=self.n)
-        self._v: deque[float] = deque(maxlen=self.n)
+        self._t: deque[float] = deque()
+        self._v: deque[float] = deque()
+        self._sum_t = self._sum_v = 0.0      # running sums (a reading costs the same whatever n)
 
     def reset(self) -> None:
         self._t.clear()
         self._v.clear()
+        self._sum_t = self._sum_v = 0.0
 
     def __len__(self) -> int:
         return len(self._v)
 
     def feed(self, t: float, value: float) -> None:
-        if self._t and t - self._t[-1] > self.max_gap_s:
+        times = self._t
+        if times and t - times[-1] > self.max_gap_s:
             self.reset()
-        self._t.append(t)
+        elif len(times) == self.n:
+            self._sum_t -= times.popleft()
+            self._sum_v -= self._v.popleft()
+        times.append(t)
         self._v.append(value)
+        self._sum_t += t
+        self._sum_v += value
 
     @property
     def middle_t(self) -> float:
         """The time the window stands for: the mean time of its readings."""
-        return sum(self._t) / len(self._t)
+        return self._sum_t / len(self._t)
 
     def mean(self, t: float, value: float) -> tuple[float, float]:
         """Take a reading; (the window's middle time, the mean of the window)."""
         self.feed(t, value)
-        return self.middle_t, sum(self._v) / len(self._v)
+        k = len(self._v)
+        return self._sum_t / k, self._sum_v / k
 
     def median(self, t: float, value: float) -> tuple[float, float]:
         """Take a reading; (the window's middle time, the median of the window)."""

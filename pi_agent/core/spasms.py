@@ -62,6 +62,7 @@ class SpasmTracker:
         self._high_count = 0
         self._wrist = Recent(max(1, round(WRIST_MEAN_S * rate_hz)), 4.0 / rate_hz)
         self._window: deque[tuple[float, float]] = deque()   # (time, finger reading) while worn
+        self._lows: deque[tuple[float, float]] = deque()     # the window's rising minima: [0] is its lowest
         self._wrists: deque[tuple[float, float]] = deque()   # (time, mean wrist) while worn
         self._rise: dict | None = None          # a spasm seen, waiting for the palm to say still worn
         self.spasm: dict | None = None
@@ -104,6 +105,7 @@ class SpasmTracker:
     def _forget(self) -> None:
         self._wrist.reset()
         self._window.clear()
+        self._lows.clear()
         self._wrists.clear()
         self._rise = None
 
@@ -127,14 +129,22 @@ class SpasmTracker:
             if sp is not None:                   # in fault: end it at its last good reading
                 self._end(window[-1][0] if window else sp["booked"], t, wall, out, "fault")
             window.clear()
+            self._lows.clear()
             self._rise = None
             return
         if not self.worn:
             return
         prev = window[-1] if window else None
         window.append((t, value))
-        while window[0][0] < t - self.rise_s - 1e-6:
+        lows = self._lows
+        while lows and lows[-1][1] >= value:
+            lows.pop()
+        lows.append((t, value))
+        since = t - self.rise_s - 1e-6
+        while window[0][0] < since:
             window.popleft()
+        while lows[0][0] < since:
+            lows.popleft()
         rise = self._rise
         if sp is not None or rise is not None:
             sp = sp or rise
@@ -158,7 +168,9 @@ class SpasmTracker:
             return
         if self._low_since is not None:
             return
-        lowest = min(v for _, v in window)
+        lowest = lows[0][1]
+        if value - lowest < self.rise_deg:         # (the baseline is never under the lowest)
+            return
         near = [v for _, v in window if v <= lowest + NEAR_DEG]
         baseline = sum(near) / len(near)
         if value - baseline < self.rise_deg:
