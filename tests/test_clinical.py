@@ -18,11 +18,11 @@ import zoneinfo
 import pytest
 
 from conftest import CONFIG, run_cli
-from mock_hw import scenario as scenario_mod
+from mock_hw import scenario_file as scenario_mod
 from pi_agent import config
 from pi_agent.core import Core, orders
 from pi_agent.core.days import report_day
-from pi_agent.simulate import run_scenario
+from pi_agent.simulated_run import run_scenario
 from sensors.channel import Reading
 import truth
 
