@@ -11,10 +11,8 @@ tracker books its seconds, the seconds in the target band, the seconds with the 
 taking load, the load integral, the peak and the repetitions into the session's day (the
 day it started), so a power cut loses at most one checkpoint of it.
 
-A weight-shift repetition is counted each time the load rises into the target band from
-below after it fell under ``rep_drop_pct`` % of the band's bottom since the session began
-or since the previous repetition (on a short mean of the load, so noise at the band's
-edges counts nothing).
+Weight-shift repetitions are counted from the first reading of a session
+(``repetitions.py``) and booked with it.
 
 It also decides the haptic cues toward the target band, from the first reading of a
 session still being confirmed (confirmation changes the accounting, not how fast the
@@ -30,6 +28,7 @@ from dataclasses import dataclass
 
 from pi_agent.core.days import Day
 from pi_agent.core.events import Event
+from pi_agent.core.repetitions import Repetitions
 from pi_agent.core.smoothing import Recent
 from sensors.units import G
 
@@ -40,9 +39,6 @@ MAX_NUDGES = 3
 # The start is judged on the median of this many readings (at the active rate, 0.05 s):
 # it halves the noise and, unlike a mean, never stretches a short spike.
 START_MEDIAN_N = 5
-# Repetitions are judged on the mean of this many readings (0.1 s at the active rate): a
-# trough one newton from the drop level is then four standard deviations of noise away.
-REP_MEAN_N = 10
 # Readings further apart than this start the smoothing afresh (the pad read slowly at rest).
 MAX_GAP_S = 0.1
 
@@ -79,7 +75,6 @@ class WeightBearingTracker:
         c = wb_cfg
         self.start_n = c.start_n
         self.start_confirm_s = c.start_confirm_s
-        self.rep_drop = c.rep_drop_pct / 100.0
         self.end_n = c.end_n
         self.end_after_s = c.end_after_s
         self.wake_n = c.wake_n
@@ -99,7 +94,7 @@ class WeightBearingTracker:
         self._pending: dict[str, float] = {}     # booked only if the session goes on
         self._smooth: deque[float] = deque(maxlen=5)
         self._start_median = Recent(START_MEDIAN_N, MAX_GAP_S)
-        self._rep_mean = Recent(REP_MEAN_N, MAX_GAP_S)
+        self.repetitions = Repetitions(c.rep_drop_pct)
         # cue state
         self._zone = "below"
         self._near_armed = True
@@ -111,7 +106,7 @@ class WeightBearingTracker:
     @property
     def reps(self) -> int | None:
         """Repetitions in the session running now (None: no session)."""
-        return None if self.session is None else self.session["reps"]
+        return None if self.session is None else self.repetitions.count
 
     @property
     def active(self) -> bool:
@@ -160,7 +155,8 @@ class WeightBearingTracker:
                 if current is self.session:
                     rec = self._day().weight_bearing
                     rec.peak_n = max(rec.peak_n, smooth)
-            self._count_reps(current, t, load)
+            if self.repetitions.feed(t, load, self.band) and current is self.session:
+                self._day().weight_bearing.reps += 1
             self._cues(t, wall, load, events)
         self._last_t = t
         return events
@@ -181,10 +177,9 @@ class WeightBearingTracker:
         if c is None:
             t0 = min(mid_t, t)
             c = self.candidate = {"start": wall - (t - t0), "t0": t0, "total_s": 0.0, "in_target_s": 0.0,
-                                  "fingers_s": 0.0, "load_ns": 0.0, "peak_n": 0.0, "reps": 0,
-                                  "armed": False, "below": True}
+                                  "fingers_s": 0.0, "load_ns": 0.0, "peak_n": 0.0}
             self._smooth.clear()
-            self._rep_mean.reset()
+            self.repetitions.restart()
             self._reset_cues(t)
             dt = t - t0      # the readings from the dated start to this one
         if dt > 0:
@@ -200,7 +195,7 @@ class WeightBearingTracker:
         self.session = dict(c, day=day)
         rec = self.ledger.day(day).weight_bearing
         rec.sessions += 1
-        rec.reps += c["reps"]
+        rec.reps += self.repetitions.count
         rec.peak_n = max(rec.peak_n, c["peak_n"])
         self._below_since = None
         self._pending = {}
@@ -242,26 +237,6 @@ class WeightBearingTracker:
         if rec.total_s > 0:
             rec.mean_n = rec.load_ns / rec.total_s
 
-    # -- repetitions ----------------------------------------------------------------------------
-    def _count_reps(self, current: dict, t: float, load: float) -> None:
-        """A repetition: the (smoothed) load rises into the band from below, after it fell
-        under the drop level since the session began or since the previous repetition."""
-        band = self.band
-        if band is None:
-            return
-        _, z = self._rep_mean.mean(t, load)
-        if z < self.rep_drop * band.low_n:
-            current["armed"] = True
-        if z < band.low_n:
-            current["below"] = True
-            return
-        if current["below"] and z <= band.high_n and current["armed"]:
-            current["reps"] += 1
-            current["armed"] = False
-            if current is self.session:
-                self._day().weight_bearing.reps += 1
-        current["below"] = False
-
     def _commit_pending(self) -> None:
         self._add(self._pending)
         self._pending = {}
@@ -276,7 +251,7 @@ class WeightBearingTracker:
         data = {"day": s["day"], "start": round(s["start"], 3), "duration_s": round(s["total_s"], 2),
                 "mean_n": round(mean, 2), "peak_n": round(s["peak_n"], 2),
                 "in_target_s": round(s["in_target_s"], 2), "fingers_s": round(s["fingers_s"], 2),
-                "reps": s["reps"], "ended": why}
+                "reps": self.repetitions.count, "ended": why}
         if self.band is not None:
             data["target_n"] = [round(self.band.low_n, 1), round(self.band.high_n, 1)]
         if self.body_weight_kg > 0:
