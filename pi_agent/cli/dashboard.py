@@ -40,9 +40,8 @@ def cmd_dashboard(args) -> int:
     if not host or not port.isdigit() or not 0 < int(port) < 65536:
         raise ConfigError(f"--listen: expected HOST:PORT, got '{listen}'")
     password = config.mqtt_password(cfg)
-    from pi_agent.mqtt import check_credentials
+    from pi_agent.mqtt import check_credentials, parse_broker
     check_credentials(cfg, broker, password)
-    from pi_agent.mqtt import parse_broker
     _, broker_host, broker_port = parse_broker(broker)
     fleet = Fleet(heartbeat_s=cfg.mqtt.heartbeat_s, keepalive_s=cfg.mqtt.keepalive_s,
                   broker=f"{broker_host}:{broker_port}")
