@@ -74,19 +74,28 @@ class AgentProcess:
         self.lines: list[str] = []
         self.proc = subprocess.Popen(args, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                                      text=True)
-        threading.Thread(target=self._read, daemon=True).start()
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
 
     def _read(self) -> None:
         for line in self.proc.stderr:
             self.lines.append(line)
 
     def wait_log(self, text: str, timeout: float = 30.0) -> bool:
+        return self.wait_count(text, 1, timeout)
+
+    def count(self, text: str) -> int:
+        return sum(text in line for line in list(self.lines))
+
+    def wait_count(self, text: str, n: int, timeout: float = 60.0) -> bool:
+        """Wait until ``n`` log lines contain ``text`` (or the process ended)."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if any(text in line for line in self.lines):
+            if self.count(text) >= n:
                 return True
             if self.proc.poll() is not None:
-                return any(text in line for line in self.lines)
+                self.reader.join(5)         # the lines it wrote before it ended
+                return self.count(text) >= n
             time.sleep(0.05)
         return False
 

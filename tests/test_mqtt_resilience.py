@@ -37,25 +37,24 @@ def _check_ids(sessions):
 
 
 def test_broker_down_for_two_minutes_loses_no_event(tmp_path):
-    """The broker stops for 2 minutes while sessions end; when it is back every event
-    arrives, none missing, repeats only with the same id."""
+    """The broker stops for 2 minutes of the agent's time while sessions end; when it is
+    back every event arrives, none missing, repeats only with the same id."""
     folder = tmp_path / "broker"
     broker = _persistent_broker(folder).start()
     cfg = write_config(tmp_path / "cfg", "[mqtt]\nreconnect_max_s = 5\n")
     listener = Listener(broker.port, topics=("openpalm/dev1/event",), client_id="caregiver", clean_session=False)
     assert listener.connected.wait(10)
-    sessions = 16
+    sessions, down_for = 6, 4           # a session every 33 s of the agent's time: 4 of them are over 2 minutes
     agent = AgentProcess(scenario([{"hold": 2}, *session_steps(sessions), {"hold": 3600}]), tmp_path / "a",
-                         speed=4, broker=broker.url, config=cfg)
+                         speed=8, broker=broker.url, config=cfg)
     try:
         assert listener.wait_for(lambda ms: len(ms) >= 1, 30), agent.log()
         broker.stop()
-        time.sleep(120)
-        ended_while_down = sum("weight-bearing session" in line for line in agent.lines)
+        ended_before = agent.count("weight-bearing session")
+        assert agent.wait_count("weight-bearing session", ended_before + down_for, 120), agent.log()
         broker = _persistent_broker(folder, broker.port).start()
         assert listener.wait_for(lambda ms: len({json.loads(m["payload"])["start"] for m in ms}) >= sessions, 150), \
             (len(listener.messages), agent.log())
-        assert ended_while_down >= 4, "sessions ended while the broker was away"
         by_start = _check_ids(_sessions(listener))
         assert len(by_start) == sessions
     finally:
@@ -74,14 +73,13 @@ def test_no_broker_for_ten_minutes_then_events_are_delivered(tmp_path):
     listener.close()
     broker.stop()                                   # the caregiver's subscription is kept on disk
     cfg = write_config(tmp_path / "cfg", "[mqtt]\nreconnect_max_s = 3\n")
-    steps = [{"hold": 5, "set": OPEN}, *session_steps(8, gap=40), {"hold": 7200}]
+    # 5 s, then 8 sessions 88 s apart: the 8th ends after ten minutes of the agent's time.
+    steps = [{"hold": 5, "set": OPEN}, *session_steps(8, gap=75), {"hold": 7200}]
     agent = AgentProcess(scenario(steps), tmp_path / "a", speed=60, broker=broker.url, config=cfg)
     try:
-        time.sleep(10.5)                            # ten minutes of the agent's time, no broker
+        assert agent.wait_count("weight-bearing session", 8, 60), "it kept tracking: " + agent.log()
         assert agent.proc.poll() is None
-        log = agent.log()
-        assert log.count("no MQTT broker") == 1, "it says so once"
-        assert log.count("weight-bearing session") >= 8, "it kept tracking"
+        assert agent.count("no MQTT broker") == 1, "it says so once: " + agent.log()
         broker = _persistent_broker(folder, broker.port).start()
         listener = Listener(broker.port, topics=("openpalm/dev1/#",), client_id="caregiver", clean_session=False)
         assert listener.wait_for(lambda ms: len([m for m in ms if m["topic"].endswith("/event")]) >= 8, 60), \
@@ -121,21 +119,26 @@ requests = st.tuples(names, payloads, st.booleans())
 
 def test_ten_thousand_generated_requests(tmp_path):
     """10,000 generated payloads on the request topics: each answered once by the rules, or
-    never if retained (MQTT 5 keeps the retain flag on live delivery), the agent alive, the
-    load stream without a gap over 100 ms."""
-    broker = Broker(tmp_path / "broker").start()
+    never if retained (MQTT 5 keeps the retain flag on live delivery), the agent alive with
+    no failure in its loop, and its load stream flowing throughout:
+    no gap over 0.5 s between two consecutive load messages, by the agent's own time stamps.
+    (That a flood takes only a few commands a turn, is checked in CPU time in
+    test_commands.py; 0.5 s is what a failing loop's back-off costs.)"""
+    # No limit on the broker's queues: a qos-1 message is never dropped because the
+    # test's subscriber, sharing the CPU, falls behind.
+    broker = Broker(tmp_path / "broker", extra="max_queued_messages 0\n").start()
     cfg = write_config(tmp_path / "cfg", "[therapy]\nmax_daily_min = 600\n")
-    listener = Listener(broker.port, topics=("openpalm/dev1/response/#", "openpalm/dev1/load",
-                                             "openpalm/dev1/status"))
-    assert listener.connected.wait(10)
+    listener = Listener(broker.port, topics=("openpalm/dev1/response/#", "openpalm/dev1/status"))
+    # The load stream on a connection of its own, so the flood of responses never
+    # makes the broker drop a qos-0 load message on the way to the test.
+    load = Listener(broker.port, topics=("openpalm/dev1/load",))
+    assert listener.connected.wait(10) and load.connected.wait(10)
     steps = [{"hold": 2}, {"ramp": 1, "to": {"pad_palm": 40, "pad_fingers": 25}}, {"hold": 3600}]
     agent = AgentProcess(scenario(steps), tmp_path / "a", speed=1, broker=broker.url, config=cfg)
     sent: Counter = Counter()          # requests to answer, by name (not retained)
     retained = [0]
     try:
-        assert listener.wait_for(lambda ms: len([m for m in ms if m["topic"] == "openpalm/dev1/load"]) > 20, 30), \
-            agent.log()
-        fuzz_started = time.monotonic()
+        assert load.wait_for(lambda ms: len(ms) > 20, 30), agent.log()
 
         @settings(max_examples=EXAMPLES, deadline=None, database=None,
                   suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
@@ -152,31 +155,41 @@ def test_ten_thousand_generated_requests(tmp_path):
         publish()
         total = sum(sent.values())
         assert total + retained[0] == EXAMPLES * 100 and retained[0] > 0
+
+        def responses():
+            return [m for m in listener.messages if "/response/" in m["topic"]]
         assert listener.wait_for(lambda ms: len([m for m in ms if "/response/" in m["topic"]]) >= total, 240), \
-            (len([m for m in listener.messages if "/response/" in m["topic"]]), agent.log()[-3000:])
-        fuzz_ended = time.monotonic()
-        time.sleep(1.0)
+            (len(responses()), agent.log()[-3000:])
+        # One request more, answered after all the others (the loop runs them in order):
+        # once its answer is in, any second answer to an earlier request would be too.
+        listener.publish("openpalm/dev1/request/identify", b'{"transaction": "last"}')
+        assert listener.wait_for(lambda ms: any(b'"last"' in m["payload"] for m in ms
+                                                if m["topic"] == "openpalm/dev1/response/identify"), 60)
+        sent["identify"] += 1
+        seen = len(load.messages)
+        assert load.wait_for(lambda ms: len(ms) > seen + 1, 10), "the load stream goes on after the flood"
         assert agent.proc.poll() is None, "the agent is alive"
-        got = Counter(m["topic"].split("/response/", 1)[1] for m in listener.messages if "/response/" in m["topic"])
+        assert "the sampling loop failed" not in agent.log(), agent.log()[-3000:]
+        got = Counter(m["topic"].split("/response/", 1)[1] for m in responses())
         assert got == sent, "every request answered once, on its own response topic"
-        for m in listener.messages:
-            if "/response/" in m["topic"]:
-                r = json.loads(m["payload"])
-                assert r["status"] in ("ok", "error") and "transaction" in r and ("data" in r or "error" in r)
+        for m in responses():
+            r = json.loads(m["payload"])
+            assert r["status"] in ("ok", "error") and "transaction" in r and ("data" in r or "error" in r)
         unknown = [n for n in sent if n not in KNOWN]
-        for m in listener.messages:
-            name = m["topic"].split("/response/", 1)[-1]
-            if "/response/" in m["topic"] and name in unknown:
+        for m in responses():
+            if m["topic"].split("/response/", 1)[1] in unknown:
                 assert json.loads(m["payload"])["status"] == "error"
-        # The agent's own time stamps (at speed 1, real seconds) of the load published meanwhile.
-        # (Exactly the load topic: a generated command may well be called "load".)
-        stamps = sorted(json.loads(m["payload"])["ts"] for m in listener.messages
-                        if m["topic"] == "openpalm/dev1/load" and fuzz_started <= m["at"] <= fuzz_ended)
-        assert len(stamps) > EXAMPLES, len(stamps)
-        gaps = [b - a for a, b in zip(stamps, stamps[1:])]
-        assert max(gaps) <= 0.1, f"the load stream stalled for {max(gaps) * 1000:.0f} ms"
+        # The agent's own time stamps (at speed 1, real seconds) on the load stream, from
+        # before the flood to after it. Only two messages numbered one after the other
+        # make a gap: qos 0 may lose one on the way, and that is not a stall.
+        stream = sorted((json.loads(m["payload"]) for m in load.on("openpalm/dev1/load")), key=lambda p: p["seq"])
+        pairs = [(a, b) for a, b in zip(stream, stream[1:]) if b["seq"] == a["seq"] + 1]
+        assert len(pairs) >= 0.9 * (stream[-1]["seq"] - stream[0]["seq"]), "the stream was seen almost whole"
+        gap, after = max((b["ts"] - a["ts"], a["ts"]) for a, b in pairs)
+        assert gap <= 0.5, f"the load stream stalled for {gap * 1000:.0f} ms (after {after})"
         assert [m for m in listener.messages if m["topic"] == "openpalm/dev1/status"][-1]["payload"] == b"online"
     finally:
         agent.terminate(20)
         listener.close()
+        load.close()
         broker.stop()

@@ -212,13 +212,16 @@ def test_sigterm_during_therapy_leaves_the_motor_off(tmp_path):
     trace = tmp_path / "motor.trace"
     proc, seen, lines = _start_agent(tmp_path, scenario, trace)
     assert seen.wait(30), "".join(lines)
-    time.sleep(1.0)
-    levels = [float(line.split()[1]) for line in trace.read_text().splitlines()]
-    assert levels[-1] > 0, "the motor runs before the signal"
+
+    def levels():
+        return [float(line.split()[1]) for line in trace.read_text().splitlines()] or [0.0]
+    deadline = time.monotonic() + 30
+    while not levels()[-1] > 0 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert levels()[-1] > 0, "the motor runs before the signal"
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(10) == 0
-    levels = [float(line.split()[1]) for line in trace.read_text().splitlines()]
-    assert levels[-1] == 0, "the motor is off after SIGTERM"
+    assert levels()[-1] == 0, "the motor is off after SIGTERM"
     db = Store(tmp_path / "st", readonly=True)
     [dose] = db.doses()
     assert dose["reason"] == "shutdown" and dose["seconds"] > 0

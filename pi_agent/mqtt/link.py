@@ -139,6 +139,7 @@ class MqttLink:
         self.state_pacer = StatePacer(m.heartbeat_s, {name: s.kind for name, s in cfg.sensors.items()})
         self.day_pacer = DayPacer()
         self._last_load_at = float("-inf")
+        self._load_seq = 0          # numbers the load messages: a gap in it is a message lost on the way
         self.attach(agent)
 
     @property
@@ -333,7 +334,8 @@ class MqttLink:
     def _maybe_load(self, snap: Snapshot, now: float) -> None:
         if load_due(snap, now, self._last_load_at, self.cfg.mqtt.load_rate_hz):
             self._last_load_at = now
-            self.client.publish(f"{self.root}/load", json.dumps(load_payload(snap)), qos=0)
+            self._load_seq += 1
+            self.client.publish(f"{self.root}/load", json.dumps({**load_payload(snap), "seq": self._load_seq}), qos=0)
 
     def _maybe_days(self, snap: Snapshot, now: float, history: bool = False) -> None:
         today = snap.day
