@@ -65,8 +65,7 @@ def test_every_topic_of_the_contract(tmp_path, broker):
     assert snap["time"][-6] in "+-" and snap["position"] in ("open", "closed", "off", "unknown")
     assert {"worn", "channels", "load_n", "today", "goal_h", "faults", "therapy"} <= set(snap)
     assert snap["today"]["open_s"] > 0
-    heartbeats = [m["at"] for m in live.on("openpalm/dev1/state")]
-    assert len(heartbeats) >= 3
+    assert len(live.on("openpalm/dev1/state")) >= 3, "heartbeats"
     loads = live.on("openpalm/dev1/load")
     assert loads and all(m["qos"] == 0 and not m["retain"] for m in loads)
     # The agent's own count (seq) and time stamps (ts): a message lost on the way is still counted.
