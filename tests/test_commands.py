@@ -58,21 +58,21 @@ def test_a_flood_of_commands_runs_a_few_a_turn(cfg):
     scen = scenario_mod.parse({"start": "2026-06-01T10:00:00", "steps": [
         {"ramp": 1, "to": {"pad_palm": 40, "pad_fingers": 25}}, {"hold": 3600}]},
         {n: s.kind for n, s in cfg.sensors.items()})
-    sim = Simulation(cfg, scen, VirtualClock(scen.start_wall()), zone=scen.zone(), state_dir=None)
-    agent = sim.agent
-    agent.run_until(sim.origin + 5)
-    mix = [("set_goal", b'{"hours": 5}'), ("set_goal", b"{"), ("identify", b"{}"), ("refresh", b""),
-           ("vibration_start", b'{"level": "low", "minutes": 30}'), ("vibration_stop", b"{}"),
-           ("set_targets", b'{"low": 40, "high": 90}'), ("tare", b"{}"), ("launch", b"x" * 5000)]
-    answers = []
-    for name, payload in itertools.islice(itertools.cycle(mix), 10_000):
-        agent.submit(name, payload, answers.append)
-    readings, turns, worst = agent.readings, 0, 0.0
-    while not agent.inbox.empty():
-        cpu = time.thread_time()
-        agent.step()
-        worst = max(worst, time.thread_time() - cpu)
-        turns += 1
-    assert worst <= 0.020, f"a turn took {worst * 1000:.1f} ms of CPU"
-    assert turns >= 10_000 / agent.inbox_budget and agent.readings - readings >= turns // 2
-    assert len(answers) == 10_000
+    with Simulation(cfg, scen, VirtualClock(scen.start_wall()), zone=scen.zone()) as sim:
+        agent = sim.agent
+        agent.run_until(sim.origin + 5)
+        mix = [("set_goal", b'{"hours": 5}'), ("set_goal", b"{"), ("identify", b"{}"), ("refresh", b""),
+               ("vibration_start", b'{"level": "low", "minutes": 30}'), ("vibration_stop", b"{}"),
+               ("set_targets", b'{"low": 40, "high": 90}'), ("tare", b"{}"), ("launch", b"x" * 5000)]
+        answers = []
+        for name, payload in itertools.islice(itertools.cycle(mix), 10_000):
+            agent.submit(name, payload, answers.append)
+        readings, turns, worst = agent.readings, 0, 0.0
+        while not agent.inbox.empty():
+            cpu = time.thread_time()
+            agent.step()
+            worst = max(worst, time.thread_time() - cpu)
+            turns += 1
+        assert worst <= 0.020, f"a turn took {worst * 1000:.1f} ms of CPU"
+        assert turns >= 10_000 / agent.inbox_budget and agent.readings - readings >= turns // 2
+        assert len(answers) == 10_000
