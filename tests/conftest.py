@@ -32,7 +32,12 @@ def clock():
     return VirtualClock(start_wall=1_776_000_000.0)
 
 
-def run_cli(*args: str, cwd: Path = ROOT, env: dict | None = None, timeout: float = 120,
+# A guard against a hang, not a time limit: on a busy machine a whole simulated day can
+# take minutes, and a test that asserts no speed must not fail for want of one.
+HANG_S = 600
+
+
+def run_cli(*args: str, cwd: Path = ROOT, env: dict | None = None, timeout: float = HANG_S,
             input: str | None = None) -> subprocess.CompletedProcess:
     """Run ``pi-agent`` as a real process, as a person would."""
     full_env = dict(os.environ, PYTHONUNBUFFERED="1")

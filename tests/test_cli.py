@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from conftest import CONFIG, ROOT
+from conftest import CONFIG, HANG_S, ROOT
 
 
 @pytest.mark.parametrize("report", ["json", "text"])
@@ -24,7 +24,7 @@ def test_closed_pipe_ends_simulate_quietly(tmp_path, report):
     try:
         result = subprocess.run([sys.executable, "-m", "pi_agent", "simulate", "--config", str(CONFIG),
                                  str(scenario), "--report", report], cwd=ROOT, stdout=write_end,
-                                stderr=subprocess.PIPE, text=True, timeout=60)
+                                stderr=subprocess.PIPE, text=True, timeout=HANG_S)
     finally:
         os.close(write_end)
     assert result.returncode == 141, result.stderr

@@ -233,7 +233,7 @@ def test_commands_that_write_need_a_configuration_file(tmp_path):
     before = (ROOT / "config" / "calibration.toml").read_bytes()
     for command in (["calibrate", "pad", "--simulate", str(ROOT / "scenarios" / "example-weight-bearing.json")],
                     ["dashboard", "--broker", "mqtt://127.0.0.1:1"], ["dashboard-password"]):
-        result = run_cli(*command, cwd=tmp_path, env=env, input="a-long-password\n", timeout=60)
+        result = run_cli(*command, cwd=tmp_path, env=env, input="a-long-password\n")
         assert result.returncode == 78, (command, result.stdout, result.stderr)
         assert result.stderr.strip().splitlines() == [
             f"pi-agent {command[0]}: expected a configuration file {config_purpose(command[0])} "

@@ -16,8 +16,10 @@ import pytest
 
 from pi_agent import config
 
-from conftest import CONFIG, ROOT, SCENARIOS, run_cli
+from conftest import CONFIG, HANG_S, ROOT, SCENARIOS, run_cli
 
+# With several pytest workers, this module's tests go to one of them, so the wheel is built once.
+pytestmark = pytest.mark.xdist_group("installed-wheel")
 QUIET = ["--disable-pip-version-check", "--quiet"]
 # What would point an installed copy at a configuration or at this source tree.
 NOT_INHERITED = {config.PATH_ENV, "PYTHONPATH", "VIRTUAL_ENV", "STATE_DIRECTORY", "JOURNAL_STREAM",
@@ -34,13 +36,13 @@ def installed(tmp_path_factory) -> Path:
         ".git", ".venv", "build", "dist", "*.egg-info", "__pycache__", ".pytest_cache", ".hypothesis",
         "tests", "bench", "state"))
     subprocess.run([sys.executable, "-m", "pip", "wheel", *QUIET, "--no-deps", "--no-build-isolation", "--no-index",
-                    "--wheel-dir", str(base / "dist"), str(src)], check=True, capture_output=True, timeout=120)
+                    "--wheel-dir", str(base / "dist"), str(src)], check=True, capture_output=True, timeout=HANG_S)
     wheel, = (base / "dist").glob("openpalm_pi_agent-*.whl")
     venv = base / "venv"
-    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True, timeout=60)
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True, timeout=HANG_S)
     python = venv / "bin" / "python"
     subprocess.run([sys.executable, "-m", "pip", "--python", str(python), "install", *QUIET, "--no-deps",
-                    "--no-index", str(wheel)], check=True, capture_output=True, timeout=120)
+                    "--no-index", str(wheel)], check=True, capture_output=True, timeout=HANG_S)
     # The dependencies (gpiozero, the Adafruit driver, paho-mqtt...) come from the test
     # environment, as --system-site-packages would give them, so nothing is downloaded.
     # Only the new environment's own site-packages is processed as a site folder, so the
@@ -52,7 +54,7 @@ def installed(tmp_path_factory) -> Path:
     return venv
 
 
-def run_installed(venv: Path, *args: str, cwd: Path, timeout: float = 60) -> subprocess.CompletedProcess:
+def run_installed(venv: Path, *args: str, cwd: Path, timeout: float = HANG_S) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if k not in NOT_INHERITED}
     return subprocess.run([str(venv / "bin" / "pi-agent"), *args], cwd=cwd, env=env, capture_output=True,
                           text=True, timeout=timeout)
@@ -73,7 +75,7 @@ def test_the_installed_copy_is_the_one_that_runs(installed, elsewhere):
     result = subprocess.run([str(installed / "bin" / "python"), "-c",
                              "import pi_agent.config, sensors, mock_hw; print(pi_agent.__file__, sensors.__file__, "
                              "mock_hw.__file__, pi_agent.config.SHIPPED_CALIBRATION.is_file())"],
-                            cwd=elsewhere, capture_output=True, text=True, check=True, timeout=60,
+                            cwd=elsewhere, capture_output=True, text=True, check=True, timeout=HANG_S,
                             env={k: v for k, v in os.environ.items() if k not in NOT_INHERITED})
     *files, calibration = result.stdout.split()
     assert all(Path(f).is_relative_to(installed) for f in files), files

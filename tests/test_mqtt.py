@@ -53,7 +53,8 @@ def test_every_topic_of_the_contract(tmp_path, broker):
         late = Listener(broker.port)                     # retained messages reach a late subscriber
         retained = ("openpalm/dev1/status", "openpalm/dev1/state", "openpalm/dev1/day/2026-05-01",
                     "homeassistant/device/openpalm_dev1/config")
-        assert late.wait_for(lambda ms: set(retained) <= {m["topic"] for m in ms}, 10), [m["topic"] for m in late.messages]
+        assert late.wait_for(lambda ms: set(retained) <= {m["topic"] for m in ms}, 10), \
+            [m["topic"] for m in late.messages]
     finally:
         agent.terminate()
     status = late.on("openpalm/dev1/status")
