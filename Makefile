@@ -21,10 +21,9 @@ demo: $(STAMP)
 	$(VENV)/bin/pi-agent run --simulate scenarios/demo-day.json --speed 1440 --state-dir state/demo
 
 # Four workers: most tests wait on real processes (a broker, agents, a browser), so
-# they overlap well even on two cores; tests marked xdist_group share a worker (and
-# its module fixtures). PYTEST_ARGS: more options, e.g. -k or a file.
+# they overlap well even on two cores. PYTEST_ARGS: more options, e.g. -k or a file.
 test: $(STAMP)
-	$(VENV)/bin/python -m pytest -n 4 --dist loadgroup $(PYTEST_ARGS)
+	$(VENV)/bin/python -m pytest -n 4 $(PYTEST_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis

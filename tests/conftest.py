@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import fcntl
+import json
 import os
 import subprocess
 import sys
@@ -56,3 +58,34 @@ def gpiozero_default_is_left_as_found():
     before = Device.pin_factory
     yield
     assert Device.pin_factory is before, "a Rig or SimulatedRun was left open (close it, or use `with`)"
+
+
+def run_once(tmp_path_factory, key: str, make):
+    """``make(folder)`` once per test run, also across pytest-xdist's workers: the first
+    process to ask makes it (the others wait on a lock), and every one reads the JSON of
+    its result. For what costs many seconds of CPU and is the same for every test."""
+    root = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        root = root.parent                      # this run's folder, shared by its workers
+    folder = root / f"once-{key}"
+    with open(root / f"once-{key}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        done = folder / "result.json"
+        if not done.exists():
+            folder.mkdir(exist_ok=True)
+            result = make(folder)
+            done.write_text(json.dumps(result))
+        return json.loads(done.read_text())
+
+
+@pytest.fixture(scope="session")
+def shipped_day(tmp_path_factory):
+    """``shipped_day(name)``: the report and the events of ``pi-agent simulate`` on
+    scenarios/<name>.json, run once: a whole simulated day costs many seconds of CPU, and
+    the golden and the ground-truth tests read the same run."""
+    def simulate(name: str, folder: Path) -> tuple[dict, list[str]]:
+        events = folder / "events.jsonl"
+        result = run_cli("simulate", str(SCENARIOS / f"{name}.json"), "--report", "json", "--events", str(events))
+        assert result.returncode == 0, result.stderr
+        return json.loads(result.stdout), events.read_text().splitlines()
+    return lambda name: run_once(tmp_path_factory, f"simulate-{name}", lambda folder: simulate(name, folder))

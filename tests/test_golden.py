@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from conftest import ROOT, run_cli
+from conftest import ROOT
 
 GOLDEN = ROOT / "tests" / "golden"
 NAMES = sorted(p.name.removesuffix(".report.json") for p in GOLDEN.glob("*.report.json"))
@@ -26,12 +26,9 @@ def _within(saved, now, path="report"):
 
 
 @pytest.mark.parametrize("name", NAMES)
-def test_scenario_gives_the_saved_report_and_events(name, tmp_path):
+def test_scenario_gives_the_saved_report_and_events(name, shipped_day):
     """`pi-agent simulate` on a shipped scenario: the saved report's values and the saved events."""
-    events = tmp_path / "events.jsonl"
-    result = run_cli("simulate", str(ROOT / "scenarios" / f"{name}.json"), "--report", "json",
-                     "--events", str(events))
-    assert result.returncode == 0, result.stderr
-    _within(json.loads((GOLDEN / f"{name}.report.json").read_text()), json.loads(result.stdout))
+    report, events = shipped_day(name)
+    _within(json.loads((GOLDEN / f"{name}.report.json").read_text()), report)
     saved = (GOLDEN / f"{name}.events.jsonl").read_text().splitlines()
-    assert events.read_text().splitlines() == saved
+    assert events == saved

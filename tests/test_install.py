@@ -16,10 +16,8 @@ import pytest
 
 from pi_agent import config
 
-from conftest import CONFIG, HANG_S, ROOT, SCENARIOS, run_cli
+from conftest import CONFIG, HANG_S, ROOT, SCENARIOS, run_cli, run_once
 
-# With several pytest workers, this module's tests go to one of them, so the wheel is built once.
-pytestmark = pytest.mark.xdist_group("installed-wheel")
 QUIET = ["--disable-pip-version-check", "--quiet"]
 # What would point an installed copy at a configuration or at this source tree.
 NOT_INHERITED = {config.PATH_ENV, "PYTHONPATH", "VIRTUAL_ENV", "STATE_DIRECTORY", "JOURNAL_STREAM",
@@ -28,8 +26,12 @@ NOT_INHERITED = {config.PATH_ENV, "PYTHONPATH", "VIRTUAL_ENV", "STATE_DIRECTORY"
 
 @pytest.fixture(scope="module")
 def installed(tmp_path_factory) -> Path:
-    """A fresh virtual environment with the wheel installed: its folder."""
-    base = tmp_path_factory.mktemp("wheel")
+    """A fresh virtual environment with the wheel installed: its folder (made once for the
+    whole run, also when several pytest workers run these tests)."""
+    return Path(run_once(tmp_path_factory, "installed-wheel", lambda base: str(_install(base))))
+
+
+def _install(base: Path) -> Path:
     # Build from a copy, so that the build leaves nothing in the source tree.
     src = base / "src"
     shutil.copytree(ROOT, src, symlinks=True, ignore=shutil.ignore_patterns(

@@ -39,9 +39,10 @@ def test_every_topic_of_the_contract(tmp_path, broker):
     cfg = write_config(tmp_path / "cfg", "[mqtt]\nheartbeat_s = 2\n")
     live = Listener(broker.port)
     assert live.connected.wait(10)
-    steps = [{"hold": 5, "set": OPEN}, *session_steps(2), {"fault": {"kind": "disconnected", "channel": "wrist", "for": 5}},
-             {"hold": 600}]
-    agent = AgentProcess(scenario(steps), tmp_path / "agent", speed=5, broker=broker.url, config=cfg)
+    steps = [{"hold": 5, "set": OPEN}, *session_steps(2, gap=5),
+             {"fault": {"kind": "disconnected", "channel": "wrist", "for": 5}}, {"hold": 600}]
+    # Twice real time: 40 load messages a (real) second are within reach of a busy machine.
+    agent = AgentProcess(scenario(steps), tmp_path / "agent", speed=2, broker=broker.url, config=cfg)
     try:
         assert live.wait_for(lambda ms: any(m["topic"].endswith("/event") and b"wb_session" in m["payload"]
                                             for m in ms), 30), agent.log()

@@ -27,11 +27,11 @@ def scenario(start, steps, zone="Europe/London", noise=NOISE, seed=5):
     return {"start": start, "timezone": zone, "seed": seed, "noise": noise, "steps": steps}
 
 
-@pytest.mark.parametrize("name", ["example-day.json", "demo-day.json"])
-def test_realistic_days_match_ground_truth(cfg, tmp_path, name):
+@pytest.mark.parametrize("name", ["example-day", "demo-day"])
+def test_realistic_days_match_ground_truth(cfg, shipped_day, name):
     """Realistic days with noise: worn and open seconds per day within max(60 s, 1 %)."""
-    data = json.loads((SCENARIOS / name).read_text())
-    scen, report = simulate(cfg, tmp_path, data)
+    scen = scenario_mod.load(SCENARIOS / f"{name}.json", {n: s.kind for n, s in cfg.sensors.items()})
+    report, _ = shipped_day(name)
     truth = positioning(scen)
     assert truth, "the scenario has worn time"
     assert_positioning_close(report, truth)
