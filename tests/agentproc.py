@@ -55,6 +55,45 @@ def _merge(text: str, extra: str) -> str:
     return "\n".join(out) + "\n"
 
 
+class CpuWait:
+    """How long a thread waited for a CPU, by the kernel's own account (``run_delay`` in
+    /proc/PID/task/TID/schedstat), sampled every 10 ms with this process's monotonic and
+    wall clocks. What a busy machine takes from the agent, so that a test can tell it
+    apart from what the agent does: the loop runs in the main thread (TID = PID)."""
+
+    def __init__(self, pid: int, tid: int | None = None) -> None:
+        self.path = f"/proc/{pid}/task/{tid or pid}/schedstat"
+        self.samples: list[tuple[float, float, float]] = []     # (monotonic, wall, seconds waited so far)
+        self.running = True
+        self.sample()
+        threading.Thread(target=self._run, daemon=True).start()
+
+    def sample(self) -> float | None:
+        try:
+            with open(self.path) as f:
+                waited = int(f.read().split()[1]) / 1e9
+        except (OSError, IndexError, ValueError):
+            return None
+        self.samples.append((time.monotonic(), time.time(), waited))
+        return waited
+
+    def _run(self) -> None:
+        while self.running and self.sample() is not None:
+            time.sleep(0.01)
+
+    def between(self, t0: float, t1: float, clock: str = "monotonic") -> float:
+        """Seconds waited for a CPU from t0 to t1 (or a little more: from the last sample
+        before t0 to the first after t1)."""
+        i = 0 if clock == "monotonic" else 1
+        samples = list(self.samples)
+        before = [s[2] for s in samples if s[i] <= t0] or [samples[0][2]]
+        after = [s[2] for s in samples if s[i] >= t1] or [samples[-1][2]]
+        return after[0] - before[-1]
+
+    def stop(self) -> None:
+        self.running = False
+
+
 class AgentProcess:
     def __init__(self, scenario: dict | Path, folder: Path, *, speed: float = 10, broker: str | None = None,
                  device: str = "dev1", config: Path | None = None, extra_args=()) -> None:

@@ -87,13 +87,16 @@ class Broker:
 
 
 class Listener:
-    """A subscriber that keeps every message with its QoS and retain flag (and no arrival
-    time: a test times the agent by the time stamps in its messages, never by when they
-    reach a test process that shares the CPU)."""
+    """A subscriber that keeps every message with its QoS and retain flag. A test times
+    the agent by the time stamps in its messages, never by when they reach a test process
+    that shares the CPU; ``received=True`` adds that moment (this process's monotonic
+    time), only to line the agent's clock up with this process's."""
 
     def __init__(self, port: int, topics=("#",), *, host="127.0.0.1", username=None, password=None,
-                 tls: dict | None = None, client_id: str | None = None, clean_session: bool = True) -> None:
+                 tls: dict | None = None, client_id: str | None = None, clean_session: bool = True,
+                 received: bool = False) -> None:
         self.messages: list[dict] = []
+        self.received = received
         self.lock = threading.Lock()
         self.connected = threading.Event()
         self.refused = threading.Event()
@@ -122,9 +125,11 @@ class Listener:
         self.connected.set()          # only now do messages on our topics reach us
 
     def _on_message(self, client, userdata, msg):
+        m = {"topic": msg.topic, "payload": bytes(msg.payload), "qos": msg.qos, "retain": bool(msg.retain)}
+        if self.received:
+            m["received"] = time.monotonic()
         with self.lock:
-            self.messages.append({"topic": msg.topic, "payload": bytes(msg.payload), "qos": msg.qos,
-                                  "retain": bool(msg.retain)})
+            self.messages.append(m)
 
     def on(self, suffix: str) -> list[dict]:
         with self.lock:
