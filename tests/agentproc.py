@@ -56,24 +56,29 @@ def _merge(text: str, extra: str) -> str:
 
 
 class CpuWait:
-    """How long a thread waited for a CPU, by the kernel's own account (``run_delay`` in
-    /proc/PID/task/TID/schedstat), sampled every 10 ms with this process's monotonic and
-    wall clocks. What a busy machine takes from the agent, so that a test can tell it
-    apart from what the agent does: the loop runs in the main thread (TID = PID)."""
+    """How long the threads of a process waited for a CPU, by the kernel's own account
+    (``run_delay`` in /proc/PID/task/*/schedstat, summed: a thread that waits while it
+    holds Python's GIL holds up the others), sampled every 10 ms with this process's
+    monotonic and wall clocks. What a busy machine takes from the agent, so that a test
+    can tell it apart from what the agent does."""
 
-    def __init__(self, pid: int, tid: int | None = None) -> None:
-        self.path = f"/proc/{pid}/task/{tid or pid}/schedstat"
+    def __init__(self, pid: int) -> None:
+        self.tasks = Path(f"/proc/{pid}/task")
         self.samples: list[tuple[float, float, float]] = []     # (monotonic, wall, seconds waited so far)
         self.running = True
         self.sample()
         threading.Thread(target=self._run, daemon=True).start()
 
     def sample(self) -> float | None:
+        waited = 0.0
         try:
-            with open(self.path) as f:
-                waited = int(f.read().split()[1]) / 1e9
-        except (OSError, IndexError, ValueError):
-            return None
+            for task in self.tasks.iterdir():
+                try:
+                    waited += int((task / "schedstat").read_text().split()[1]) / 1e9
+                except (OSError, IndexError, ValueError):
+                    pass                        # a thread that just ended
+        except OSError:
+            return None                         # the process is gone
         self.samples.append((time.monotonic(), time.time(), waited))
         return waited
 
@@ -88,7 +93,7 @@ class CpuWait:
         samples = list(self.samples)
         before = [s[2] for s in samples if s[i] <= t0] or [samples[0][2]]
         after = [s[2] for s in samples if s[i] >= t1] or [samples[-1][2]]
-        return after[0] - before[-1]
+        return max(0.0, after[0] - before[-1])
 
     def stop(self) -> None:
         self.running = False

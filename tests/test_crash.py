@@ -72,7 +72,7 @@ def test_sigkill_at_random_moments_loses_at_most_one_checkpoint_each(tmp_path, c
         proc.wait(10)
         waited.stop()
         alive = (killed_at - ready_at) * SPEED   # at most the time it was sampling
-        # A checkpoint comes late by as long as the machine kept the agent's loop
+        # A checkpoint comes late by as long as the machine kept the agent
         # waiting for a CPU (the kernel's account), in scenario seconds.
         late = waited.between(ready_at, killed_at) * SPEED
         now, live = _stored(state_dir)

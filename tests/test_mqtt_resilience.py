@@ -122,7 +122,7 @@ def test_ten_thousand_generated_requests(tmp_path):
     never if retained (MQTT 5 keeps the retain flag on live delivery), the agent alive with
     no failure in its loop, and its load stream flowing throughout:
     no gap over 0.5 s between two consecutive load messages, by the agent's own time stamps,
-    less the time the kernel kept its loop waiting for a CPU. (That a flood takes only a
+    less the time the kernel kept the agent waiting for a CPU. (That a flood takes only a
     few commands a turn, is checked in CPU time in test_commands.py; 0.5 s is what a
     failing loop's back-off costs.)"""
     # No limit on the broker's queues: a qos-1 message is never dropped because the

@@ -81,7 +81,7 @@ def wait_until(predicate, timeout=30.0):
 def test_ready_status_and_watchdog_from_a_real_process(tmp_path):
     """READY=1 once sampling runs, STATUS lines, and WATCHDOG=1 at half of WATCHDOG_USEC,
     never a full WATCHDOG_USEC apart (by the times the agent sent them, less the time the
-    kernel kept its loop waiting for a CPU)."""
+    kernel kept the agent waiting for a CPU)."""
     systemd = FakeSystemd(tmp_path)
     os.environ["NOTIFY_SOCKET"], os.environ["WATCHDOG_USEC"] = systemd.path, "1000000"
     try:
