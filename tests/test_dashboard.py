@@ -13,6 +13,7 @@ import logging
 import os
 import stat
 import threading
+import time
 import zoneinfo
 
 import pytest
@@ -466,11 +467,13 @@ def test_the_gate_bounds_the_checks_running_and_waiting():
                for i in range(12)]
     for th in threads:
         th.start()
-    deadline = threading.Event()
-    for _ in range(200):
-        if sum(v.outcome == "busy" for v in verdicts) == 7:
+    deadline = time.monotonic() + 60          # all twelve in: two checks running, seven told 'busy'
+    while time.monotonic() < deadline:
+        with lock:
+            both = running[0] == 2
+        if both and sum(v.outcome == "busy" for v in verdicts) == 7:
             break
-        deadline.wait(0.01)
+        time.sleep(0.01)
     assert gate.attempt("10.0.0.0", "x", "h", slow_check).outcome in ("wait", "busy")
     release.set()
     for th in threads:
