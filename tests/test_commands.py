@@ -56,11 +56,11 @@ def test_a_flood_of_commands_runs_a_few_a_turn(cfg):
     import itertools
     import time
     from pi_agent.clock import VirtualClock
-    from pi_agent.simulation import Simulation
-    scen = scenario_mod.parse({"start": "2026-06-01T10:00:00", "steps": [
+    from pi_agent.simulated_run import SimulatedRun
+    scen = scenario_file.parse({"start": "2026-06-01T10:00:00", "steps": [
         {"ramp": 1, "to": {"pad_palm": 40, "pad_fingers": 25}}, {"hold": 3600}]},
         {n: s.kind for n, s in cfg.sensors.items()})
-    with Simulation(cfg, scen, VirtualClock(scen.start_wall()), zone=scen.zone()) as sim:
+    with SimulatedRun(cfg, scen, VirtualClock(scen.start_wall()), zone=scen.zone()) as sim:
         agent = sim.agent
         agent.run_until(sim.origin + 5)
         mix = [("set_goal", b'{"hours": 5}'), ("set_goal", b"{"), ("identify", b"{}"), ("refresh", b""),

@@ -30,7 +30,7 @@ def scenario(start, steps, zone="Europe/London", noise=NOISE, seed=5):
 @pytest.mark.parametrize("name", ["example-day", "demo-day"])
 def test_realistic_days_match_ground_truth(cfg, shipped_day, name):
     """Realistic days with noise: worn and open seconds per day within max(60 s, 1 %)."""
-    scen = scenario_mod.load(SCENARIOS / f"{name}.json", {n: s.kind for n, s in cfg.sensors.items()})
+    scen = scenario_file.load(SCENARIOS / f"{name}.json", {n: s.kind for n, s in cfg.sensors.items()})
     report, _ = shipped_day(name)
     truth = positioning(scen)
     assert truth, "the scenario has worn time"
