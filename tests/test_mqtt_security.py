@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 import ssl
 import subprocess
+import time
 
 import paho.mqtt.client as paho
 import pytest
