@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 import pi_agent.core.orders as orders
+from pi_agent.core.orders import Out
 import pi_agent.core.therapy as therapy
 from pi_agent.core.events import Event
 from pi_agent.core.snapshot import Targets
@@ -99,6 +100,31 @@ def parse(name: str, payload: bytes | str | dict | None) -> tuple[dict, Any]:
         if arg.required and key not in args:
             raise CommandError(f"{name}.{key}: missing ({arg.doc})", transaction)
     return args, transaction
+
+
+def run(core, name: str, payload: Any, t: float, wall: float, out: Out) -> None:
+    """Validate a command and run its handler on the core; the response goes to ``out``
+    (a tare's later, when the tare ends). Bad input never raises: it gets an error."""
+    transaction = None
+    try:
+        args, transaction = parse(name, payload)
+        data = COMMANDS[name].handler(core, args, transaction, t, wall, out)
+    except CommandError as exc:
+        respond(out, name, exc.transaction if transaction is None else transaction, t, wall, error=str(exc))
+        return
+    if data is not None:
+        respond(out, name, transaction, t, wall, data=data)
+
+
+def respond(out: Out, name: str, transaction: Any, t: float, wall: float, *,
+            data: dict | None = None, error: str | None = None) -> None:
+    """A command's response, and its ``command`` event."""
+    response = orders.Response(name, transaction, "error" if error else "ok", data, error)
+    info = {"name": name, "status": response.status, "transaction": transaction}
+    if error:
+        info["error"] = error
+    out.events.append(Event("command", t, wall, info))
+    out.orders.append(response)
 
 
 # -- the handlers: the core calls them with itself, in its own thread of control ------------

@@ -18,14 +18,13 @@ import pi_agent.core.commands as commands
 import pi_agent.core.orders as orders
 import pi_agent.core.patterns as patterns
 import pi_agent.core.therapy as therapy
-from pi_agent.core.commands import CommandError
 from pi_agent.core.days import Day, DayLedger
 from pi_agent.core.events import Event
 from pi_agent.core.faults import FaultTracker
 from pi_agent.core.orders import Out, Step
-from pi_agent.core.position import UNKNOWN, WORN, public
+from pi_agent.core.position import WORN, public
 from pi_agent.core.pressure import PressureTracker
-from pi_agent.core.snapshot import ChannelState, Snapshot, Targets, TherapyState
+from pi_agent.core.snapshot import Snapshot, Targets, take_snapshot
 from pi_agent.core.spasms import SpasmTracker
 from pi_agent.core.tare import TareJob
 from pi_agent.core.wear import WearTracker
@@ -218,26 +217,8 @@ class Core:
         """Validate and run a command; its response is among the step's orders (a tare's
         comes later, when the tare ends). Bad input never raises: it gets an error."""
         out = Out()
-        transaction = None
-        try:
-            args, transaction = commands.parse(name, payload)
-            data = commands.COMMANDS[name].handler(self, args, transaction, t, wall, out)
-        except CommandError as exc:
-            self.respond(out, name, exc.transaction if transaction is None else transaction, t, wall,
-                          error=str(exc))
-            return out.step()
-        if data is not None:
-            self.respond(out, name, transaction, t, wall, data=data)
+        commands.run(self, name, payload, t, wall, out)
         return out.step()
-
-    def respond(self, out: Out, name: str, transaction: Any, t: float, wall: float, *,
-                 data: dict | None = None, error: str | None = None) -> None:
-        response = orders.Response(name, transaction, "error" if error else "ok", data, error)
-        info = {"name": name, "status": response.status, "transaction": transaction}
-        if error:
-            info["error"] = error
-        out.events.append(Event("command", t, wall, info))
-        out.orders.append(response)
 
     def _tare(self, readings: list[Reading], t: float, out: Out) -> None:
         job = self.tare
@@ -250,14 +231,14 @@ class Core:
             wb = self.cfg.weight_bearing
             tares, problem = job.result(wb.tare_max_sd_n, wb.wake_n)
         if problem is not None:
-            self.respond(out, "tare", job.transaction, t, self.wall, error=problem)
+            commands.respond(out, "tare", job.transaction, t, self.wall, error=problem)
         else:
             out.orders.append(orders.SaveTare(tares, job.transaction))
 
     def tare_saved(self, transaction: Any, data: dict | None, error: str | None, t: float, wall: float) -> Step:
         """The agent saved (or could not save) a tare: the response to the command."""
         out = Out()
-        self.respond(out, "tare", transaction, t, wall, data=data, error=error)
+        commands.respond(out, "tare", transaction, t, wall, data=data, error=error)
         return out.step()
 
     # -- records -------------------------------------------------------------------------------
@@ -301,30 +282,5 @@ class Core:
         return {name: day.copy() for name, day in self.ledger.days.items()}
 
     def snapshot(self) -> Snapshot:
-        wall = self.wall
-        day = self.ledger.day_of(wall) if wall else ""
-        today = self.ledger.peek(day) if wall else None
-        th = self.therapy.running
-        return Snapshot(
-            t=self.now, wall=wall, day=day,
-            position=public(self.wear.state), worn=self.wear.state in WORN,
-            position_since=self.wear.since_wall if self.wear.state != UNKNOWN else None,
-            state=self.wear.state, splint_read=self.wear.since_wall is not None,
-            has_splint=self.has_splint, has_pad=self.has_pad,
-            channels=tuple(ChannelState(name, kind, *self._value_and_fault(name)) for name, kind in self.kinds.items()),
-            load_n=self.load(), fingers_share=self.wb.fingers_share,
-            session=self.wb.session is not None, pad_fast=self.pad_fast, reps=self.wb.reps,
-            reps_goal=self.cfg.weight_bearing.goal_reps, spasm=self.spasms.spasm is not None,
-            band=self.wb.band, targets=self.targets,
-            body_weight_kg=self.cfg.weight_bearing.body_weight_kg,
-            today=today.copy() if today is not None else Day(goal_s=self.ledger.goal_s),
-            goal_s=self.ledger.goal_s, long_bout_s=self.wear.long_bout_s,
-            therapy=None if th is None else TherapyState(th["plan"].level, th["plan"].source,
-                                                        wall + th["end"] - self.now),
-            faults=tuple(sorted(self.faults.active.items())))
-
-    def _value_and_fault(self, name: str) -> tuple[float | None, str | None, float | None]:
-        r = self.latest.get(name)
-        if r is None:
-            return None, None, None
-        return r.value, self.faults.active.get(name), r.t
+        """The state now, as one immutable value for every view."""
+        return take_snapshot(self)

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from pi_agent.core.days import Day
+from pi_agent.core.position import UNKNOWN, WORN, public
 from pi_agent.core.weight_bearing import Band
 
 
@@ -75,3 +76,35 @@ class Snapshot:
             if ch.name == name:
                 return ch
         return None
+
+
+def take_snapshot(core) -> Snapshot:
+    """The core's state as a Snapshot (the core's own ``snapshot()``)."""
+    wall = core.wall
+    day = core.ledger.day_of(wall) if wall else ""
+    today = core.ledger.peek(day) if wall else None
+    th = core.therapy.running
+    return Snapshot(
+        t=core.now, wall=wall, day=day,
+        position=public(core.wear.state), worn=core.wear.state in WORN,
+        position_since=core.wear.since_wall if core.wear.state != UNKNOWN else None,
+        state=core.wear.state, splint_read=core.wear.since_wall is not None,
+        has_splint=core.has_splint, has_pad=core.has_pad,
+        channels=tuple(ChannelState(name, kind, *_value_and_fault(core, name)) for name, kind in core.kinds.items()),
+        load_n=core.load(), fingers_share=core.wb.fingers_share,
+        session=core.wb.session is not None, pad_fast=core.pad_fast, reps=core.wb.reps,
+        reps_goal=core.cfg.weight_bearing.goal_reps, spasm=core.spasms.spasm is not None,
+        band=core.wb.band, targets=core.targets,
+        body_weight_kg=core.cfg.weight_bearing.body_weight_kg,
+        today=today.copy() if today is not None else Day(goal_s=core.ledger.goal_s),
+        goal_s=core.ledger.goal_s, long_bout_s=core.wear.long_bout_s,
+        therapy=None if th is None else TherapyState(th["plan"].level, th["plan"].source,
+                                                    wall + th["end"] - core.now),
+        faults=tuple(sorted(core.faults.active.items())))
+
+
+def _value_and_fault(core, name: str) -> tuple[float | None, str | None, float | None]:
+    r = core.latest.get(name)
+    if r is None:
+        return None, None, None
+    return r.value, core.faults.active.get(name), r.t
