@@ -101,6 +101,16 @@ def check_credentials(cfg, broker: str, password: str | None) -> None:
                           f"use mqtts:// or set mqtt.allow_insecure = true")
 
 
+def _beside_config(cfg, name: str) -> str | None:
+    """A file named in the configuration, relative to the configuration's folder."""
+    if not name:
+        return None
+    path = Path(name)
+    if not path.is_absolute() and cfg.path is not None:
+        path = cfg.path.parent / path
+    return str(path)
+
+
 class MqttLink:
     def __init__(self, cfg, agent, outbox: Outbox, *, device: str, broker: str, password: str | None,
                  zone) -> None:
@@ -123,8 +133,8 @@ class MqttLink:
         if credentials:
             self.client.username_pw_set(m.username or device, password)
         if self.scheme == "mqtts":
-            self.client.tls_set(ca_certs=self._path(m.ca_file), certfile=self._path(m.cert_file),
-                                keyfile=self._path(m.key_file), cert_reqs=ssl.CERT_REQUIRED)
+            self.client.tls_set(ca_certs=_beside_config(self.cfg, m.ca_file), certfile=_beside_config(self.cfg, m.cert_file),
+                                keyfile=_beside_config(self.cfg, m.key_file), cert_reqs=ssl.CERT_REQUIRED)
             self.client.tls_insecure_set(False)
         self.client.on_connect = self._on_connect
         self.client.on_disconnect = self._on_disconnect
@@ -152,14 +162,6 @@ class MqttLink:
         agent.on_refresh = self._resync.set
         agent.inbox_budget = MAX_COMMANDS_PER_STEP
         agent.listeners.append(self.on_event)
-
-    def _path(self, name: str) -> str | None:
-        if not name:
-            return None
-        path = Path(name)
-        if not path.is_absolute() and self.cfg.path is not None:
-            path = self.cfg.path.parent / path
-        return str(path)
 
     # -- life cycle --------------------------------------------------------------------------
     def start(self) -> None:
