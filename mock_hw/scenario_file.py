@@ -125,6 +125,9 @@ def parse(data: Any, channels: dict[str, str], where: str = "scenario") -> Scena
         if start is None or start.tzinfo is not None:
             bad("start", f"expected a local ISO 8601 time without offset, got {raw_start!r}")
             start = None
+        elif not 1980 <= start.year <= 9000:     # clock steps of up to ten years stay in range
+            bad("start", f"expected a time from the year 1980 to 9000, got {raw_start!r}")
+            start = None
     tz = data.get("timezone")
     if tz is not None:
         try:

@@ -56,6 +56,13 @@ class Store:
         self.commits = 0
         self.readonly = readonly
         if readonly:
+            try:
+                self.path.stat()
+            except PermissionError:
+                raise StoreAccessError(f"{self.dir}: cannot look into the state directory: permission denied "
+                                       f"(run status as the agent's user, e.g. sudo -u openpalm)") from None
+            except OSError:
+                pass
             if not self.path.exists():
                 raise StoreError(f"{self.path}: no store yet (the agent has not run with this state directory)")
             if not os.access(self.path, os.R_OK):

@@ -254,3 +254,46 @@ def test_store_access_errors_are_never_taken_for_damage(tmp_path, monkeypatch):
     with pytest.raises(StoreAccessError):
         Store(tmp_path)
     assert (tmp_path / FILENAME).exists() and not list(tmp_path.glob("*.damaged-*"))
+
+
+@pytest.mark.parametrize("speed", ["nan", "inf", "1e300"])
+def test_a_speed_that_is_no_number_is_refused(speed):
+    """`run --simulate --speed nan` (or inf): one line, exit 78, no traceback."""
+    line = _one_line_error(run_cli("run", "--simulate", str(SCENARIOS / "example-day.json"), "--speed", speed), 78)
+    assert "--speed: expected a number above 0" in line
+
+
+@pytest.mark.parametrize("start", ["0001-01-01T00:00:00", "9999-12-31T23:59:59"])
+def test_a_scenario_start_out_of_the_clocks_range_is_one_line(tmp_path, start):
+    """A scenario starting in year 1 or 9999: one line, exit 65 (no OverflowError)."""
+    path = tmp_path / "old.json"
+    path.write_text(json.dumps({"start": start, "steps": [{"hold": 1}]}))
+    result = run_cli("simulate", str(path))
+    assert result.returncode == 65 and "Traceback" not in result.stderr and "start: expected a time" in result.stderr
+
+
+@pytest.mark.parametrize("day", ["0001-01-01", "9999-12-31"])
+def test_status_of_a_day_out_of_range_is_refused(tmp_path, day):
+    """`status --date 0001-01-01`: argparse's one line, no traceback."""
+    result = run_cli("status", "--state-dir", str(tmp_path), "--date", day)
+    assert result.returncode == 2 and "Traceback" not in result.stderr and "expected a day from 1971" in result.stderr
+
+
+@pytest.mark.skipif(os.geteuid() == 0 and not shutil.which("setpriv"), reason="needs setpriv to drop root")
+def test_status_on_a_state_folder_it_cannot_enter_is_one_line():
+    """`status` by a user who may not enter the state folder: one line, exit 77."""
+    folder = _open_folder()
+    try:
+        state = folder / "state"
+        store = Store(state)
+        store.checkpoint({"2026-06-01": {"open_s": 1.0}})
+        store.close()
+        state.chmod(0o700)
+        env = dict(os.environ, HOME=str(folder))
+        result = subprocess.run(_as_another_user([sys.executable, "-m", "pi_agent", "status", "--state-dir",
+                                                  str(state)]), cwd=folder, env=env, capture_output=True,
+                                text=True, timeout=120)
+        line = _one_line_error(result, 77)
+        assert "permission denied" in line
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)

@@ -108,7 +108,8 @@ def test_a_days_lines_count_long_bouts_against_the_configured_length():
               vibration_s=90.0, weight_bearing=WeightBearingDay(sessions=2, total_s=300.0, in_target_s=240.0))
     assert day_lines("today", day, 45) == [
         "  today: open 2.5 h of 6.0 h goal (42%), worn 3.0 h, 3 open bouts (2 of 45 min or more), longest 45 min",
-        "    weight bearing: 2 sessions, 5.0 min, 4.0 min in the target band; vibration 1.5 min"]
+        "    weight bearing: 2 sessions, 5.0 min, 4.0 min in the target band; vibration 1.5 min",
+        "    spasms: 0 (0.0 min); skin-pressure alerts: 0; weight-shift reps: 0"]
     assert day_lines("2026-03-01", None, 45) == ["  2026-03-01: nothing tracked"]
 
 

@@ -111,8 +111,8 @@ def _run(args) -> int:
         from mock_hw import scenario_file
         from pi_agent.clock import ScaledClock
         from pi_agent.simulated_run import SimulatedRun
-        if args.speed <= 0:
-            raise ConfigError(f"--speed: expected a number above 0, got {args.speed:g}")
+        if not 0 < args.speed <= 100_000:        # NaN fails this too
+            raise ConfigError(f"--speed: expected a number above 0 up to 100000, got {args.speed:g}")
         scen = scenario_file.load(args.simulate, {n: c.kind for n, c in channels.items()})
         zone = zone_of(cfg, scen.timezone)
         temporary = args.state_dir is None

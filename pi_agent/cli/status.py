@@ -26,9 +26,12 @@ from pi_agent.cli.common import state_dir_of, with_config, zone_of
 def parse_date(text: str) -> dt.date:
     """``--date``'s value: a local day, YYYY-MM-DD."""
     try:
-        return dt.date.fromisoformat(text)
+        day = dt.date.fromisoformat(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a day as YYYY-MM-DD, got '{text}'") from None
+    if not 1971 <= day.year <= 9998:          # a local day of any zone stays within the clock's range
+        raise argparse.ArgumentTypeError(f"expected a day from 1971 to 9998, got '{text}'")
+    return day
 
 
 def add_parser(sub) -> None:
