@@ -59,6 +59,18 @@ def until(driver, predicate, timeout=30.0, what="the page"):
     return WebDriverWait(driver, timeout, poll_frequency=0.2).until(predicate, message=f"timed out waiting for {what}")
 
 
+def click_fresh(driver, selector: str) -> bool:
+    """Click the element now matching ``selector`` (False, to try again, if the page redrew
+    it between finding and clicking)."""
+    from selenium.common.exceptions import StaleElementReferenceException
+    from selenium.webdriver.common.by import By
+    try:
+        driver.find_element(By.CSS_SELECTOR, selector).click()
+    except StaleElementReferenceException:
+        return False
+    return True
+
+
 def console(driver) -> list[dict]:
     driver.console += driver.get_log("browser")
     return driver.console
@@ -169,7 +181,6 @@ def test_two_monitors_in_a_real_browser(tmp_path):
     of the card and of a phone's screen; a fault in words; a killed monitor greyed with
     when it was last seen; live regions that speak only on changes of meaning; the keyboard;
     the accessibility tree; no console errors."""
-    from selenium.webdriver.common.by import By
     from selenium.webdriver.common.keys import Keys
     broker = Broker(tmp_path / "broker").start()
     today = "2026-05-01"
@@ -240,7 +251,8 @@ def test_two_monitors_in_a_real_browser(tmp_path):
                        card_text(d, "kitchen", ".chart-detail"), 5, "the day's details")
         assert "Thursday" in detail and "April" in detail, detail
         missing_day = next(day for day, h in history.items() if h is None)
-        driver.find_element(By.CSS_SELECTOR, f'article[data-device="kitchen"] g.day[data-date="{missing_day}"] rect.hit').click()
+        until(driver, lambda d: click_fresh(d, f'article[data-device="kitchen"] g.day[data-date="{missing_day}"] rect.hit'),
+              10, "the missing day to take a tap")
         detail = until(driver, lambda d: "no data" in card_text(d, "kitchen", ".chart-detail") and
                        card_text(d, "kitchen", ".chart-detail"), 5, "a tapped day's details")
         assert str(int(missing_day[8:])) in detail and "April" in detail, detail
