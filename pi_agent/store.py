@@ -169,6 +169,11 @@ class Store:
         """The latest local day the store holds (a simulated store's days may be long past)."""
         return self.db.execute("SELECT MAX(day) FROM days").fetchone()[0]
 
+    def day_span(self) -> tuple[str, str] | None:
+        """The first and last day that have a record (None: no day yet)."""
+        first, last = self._read("SELECT MIN(day), MAX(day) FROM days")[0]
+        return None if first is None else (first, last)
+
     def bouts(self, day: str) -> list[dict]:
         rows = self._read("SELECT start, duration_s FROM bouts WHERE day = ? ORDER BY start", (day,))
         return [{"start": s, "duration_s": d} for s, d in rows]

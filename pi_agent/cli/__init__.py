@@ -17,11 +17,11 @@ import signal
 import sys
 
 from pi_agent import __version__, config
-from pi_agent.cli import calibrate, check_config, common, dashboard, run, simulate, status
+from pi_agent.cli import calibrate, check_config, common, dashboard, report, run, simulate, status
 from pi_agent.errors import ConfigError, InputError, StoreAccessError, StoreError
 
 # In the order of ``pi-agent --help``.
-COMMAND_MODULES = (run, simulate, status, check_config, dashboard, calibrate)
+COMMAND_MODULES = (run, simulate, status, report, check_config, dashboard, calibrate)
 
 # Commands that write next to the configuration file, so cannot run on the shipped defaults.
 WRITES_BESIDE_CONFIG = {"calibrate": "to save the calibration with",

@@ -1,0 +1,106 @@
+"""The therapist's report: every local day of a period, as CSV, as one self-contained HTML
+page of charts, or as JSON.
+
+Its days are the day objects of ``pi-agent simulate --report json`` (made by the same
+``pi_agent.core.days.report_day``), whatever they come from: the device's store
+(``pi-agent report``, the MQTT ``report`` request) or the day messages a dashboard has
+received. So a spreadsheet of the CSV, the simulate report, the dashboard's download and
+the MQTT answer agree to the second.
+
+- ``period``: the local days of a period (DST days included), and ``--from``/``--to``;
+- ``rows``: the days as flat rows, one column per key of the day record;
+- ``csv``, ``html``: the two renderings for people; ``settings``: the targets in words;
+- ``weeks``: week-by-week figures and the plain-words readings of the HTML.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+from pi_agent.core.days import Day, report_day
+from pi_agent.core.weight_bearing import Band
+from pi_agent.report.period import Period
+
+FORMATS = ("csv", "html", "json")
+
+
+@dataclass(frozen=True)
+class Report:
+    device: str
+    period: Period
+    days: dict[str, dict[str, Any]]                 # the recorded days of the period, report-shaped, by date
+    settings: tuple[tuple[str, str], ...] = ()      # (what, value): the targets and settings in force
+    band: Band | None = None                        # the weight-bearing target band, in newtons
+    recorded: tuple[str, str] | None = None         # first and last day the source has a record of
+    source: str = ""                                # where the days come from, in words
+    made: str = ""                                  # when the report was made (local time, as text)
+    limits: dict[str, float] = field(default_factory=dict)   # e.g. {'vibration_daily_s': 5400.0}
+
+    @property
+    def empty(self) -> bool:
+        return not self.days
+
+    def note(self) -> str | None:
+        """One line when the period holds no record: why, and where the records are."""
+        if not self.empty:
+            return None
+        first, last = self.period.first.isoformat(), self.period.last.isoformat()
+        if self.recorded is None:
+            return f"no day is recorded yet, so the report from {first} to {last} is empty"
+        if last < self.recorded[0]:
+            return (f"the period {first} to {last} is before the first record ({self.recorded[0]}); "
+                    f"records run from {self.recorded[0]} to {self.recorded[1]}")
+        return (f"no day from {first} to {last} has a record; records run from "
+                f"{self.recorded[0]} to {self.recorded[1]}")
+
+
+def store_days(store, period: Period) -> dict[str, dict[str, Any]]:
+    """The store's days of the period, as ``simulate --report json`` gives them."""
+    raw = store.days(period.first.isoformat(), period.last.isoformat())
+    return {day: report_day(Day.from_json(record)) for day, record in raw.items()}
+
+
+def live_days(days: Mapping[str, Day]) -> dict[str, dict[str, Any]]:
+    """Typed days (the running agent's own) as the report's days."""
+    return {day: report_day(record) for day, record in days.items()}
+
+
+def message_days(messages: Mapping[str, Mapping[str, Any]], period: Period) -> dict[str, dict[str, Any]]:
+    """The days of MQTT ``day/<date>`` messages (report-shaped, plus ``date`` and ``final``)
+    that fall in the period, as the report's days."""
+    first, last = period.first.isoformat(), period.last.isoformat()
+    return {day: {k: v for k, v in msg.items() if k not in ("date", "final")}
+            for day, msg in sorted(messages.items()) if first <= day <= last and isinstance(msg, Mapping)}
+
+
+def to_json(report: Report) -> dict[str, Any]:
+    """The JSON report: the period, and ``days`` exactly as ``simulate --report json``."""
+    out: dict[str, Any] = {"device": report.device, "from": report.period.first.isoformat(),
+                           "to": report.period.last.isoformat(),
+                           "timezone": report.period.zone.key if report.period.zone else None,
+                           "days": report.days}
+    note = report.note()
+    if note:
+        out["note"] = note
+    return out
+
+
+def render(report: Report, fmt: str) -> str:
+    """The report as text in ``fmt`` ('csv', 'html' or 'json')."""
+    if fmt == "csv":
+        from pi_agent.report import csv
+        return csv.render(report)
+    if fmt == "html":
+        from pi_agent.report import html
+        return html.render(report)
+    if fmt == "json":
+        return json.dumps(to_json(report), indent=1) + "\n"
+    raise ValueError(f"format: expected one of {', '.join(FORMATS)}, got '{fmt}'")
+
+
+def latest_day(recorded: tuple[str, str] | None, today: dt.date) -> dt.date:
+    """The default period's last day: the last recorded one, or today with none."""
+    return dt.date.fromisoformat(recorded[1]) if recorded else today

@@ -1,0 +1,324 @@
+"""The report as one self-contained HTML page: inline CSS and inline SVG charts, no script,
+nothing fetched from anywhere (its Content-Security-Policy forbids it), laid out to print
+on A4.
+
+What a therapist reads, top to bottom: the device and the period; the key figures; one
+chart per daily measure with a one-line reading in plain words (a measure the device does
+not record says so instead of drawing zeros); the weeks side by side with the change from
+the week before; the targets and settings the numbers were measured against; and every
+day of the period in a table.
+"""
+
+from __future__ import annotations
+
+from html import escape
+from typing import Any
+
+from pi_agent import __version__
+from pi_agent.report import charts, weeks as weeks_mod
+from pi_agent.report.charts import DayChart, day_name
+from pi_agent.report.rows import flatten, measured as measured_keys
+
+NAVY, SKY, GREEN, BAND, RED, AMBER, GREY, PURPLE = ("#1f4e79", "#a9c4de", "#2e7d4f", "#e3f1e7", "#b03a2e",
+                                                     "#c77c02", "#6b7280", "#5b4a8b")
+
+CSS = """
+@page { size: A4; margin: 12mm 12mm 14mm 12mm; }
+* { box-sizing: border-box; }
+html { -webkit-print-color-adjust: exact; print-color-adjust: exact; }
+body { font-family: "Helvetica Neue", Helvetica, Arial, "Liberation Sans", sans-serif; color: #1b1f24;
+       margin: 0 auto; max-width: 186mm; padding: 8mm 4mm; font-size: 10.5pt; line-height: 1.35; background: #fff; }
+header { border-bottom: 2px solid #1f4e79; padding-bottom: 6px; margin-bottom: 10px; }
+h1 { font-size: 17pt; margin: 0 0 2px 0; color: #1f4e79; letter-spacing: .2px; }
+h2 { font-size: 12pt; margin: 0 0 2px 0; color: #1f4e79; }
+.sub { margin: 0; font-size: 10.5pt; }
+.meta { margin: 3px 0 0 0; color: #4b5563; font-size: 9pt; }
+.summary { display: grid; grid-template-columns: repeat(4, 1fr); gap: 6px; margin: 10px 0 12px 0; }
+.figure { border: 1px solid #cfd6df; border-radius: 3px; padding: 5px 7px; }
+.figure b { display: block; font-size: 14pt; color: #1b1f24; }
+.figure span { font-size: 8.5pt; color: #4b5563; }
+.empty-note { border: 1px solid #c77c02; background: #fff7e6; padding: 8px 10px; border-radius: 3px; }
+section.block { margin: 0 0 12px 0; break-inside: avoid; page-break-inside: avoid; }
+.reading { margin: 0 0 3px 0; font-size: 10pt; }
+.legend { margin: 0; font-size: 8.5pt; color: #4b5563; }
+.key { display: inline-block; width: 10px; height: 10px; margin: 0 3px 0 10px; vertical-align: -1px; }
+.key.line { height: 0; border-top: 2px dashed #1b1f24; width: 14px; vertical-align: 3px; }
+svg.chart { width: 100%; height: auto; display: block; }
+svg .tick, svg .day, svg .note, svg .unit, svg .month { font-family: inherit; fill: #4b5563; }
+svg .tick { font-size: 10px; } svg .day { font-size: 9.5px; } svg .month { font-size: 10px; fill: #1b1f24; }
+svg .note { font-size: 10px; fill: #1b1f24; } svg .unit { font-size: 10px; }
+.not-measured { border: 1px dashed #9aa3af; color: #4b5563; padding: 12px; text-align: center; font-size: 9.5pt;
+                border-radius: 3px; }
+table { border-collapse: collapse; width: 100%; font-size: 8.8pt; }
+th, td { border-bottom: 1px solid #e1e5ea; padding: 2px 4px; text-align: right; white-space: nowrap; }
+th:first-child, td:first-child { text-align: left; }
+thead th { border-bottom: 1.5px solid #1f4e79; color: #1f4e79; font-weight: 600; vertical-align: bottom;
+           white-space: normal; }
+thead { display: table-header-group; }
+tr { break-inside: avoid; page-break-inside: avoid; }
+tr.norecord td { color: #9aa3af; }
+table.daily { font-size: 8.2pt; } table.daily th, table.daily td { padding: 2px 3px; }
+table.daily small { color: #6b7280; }
+.change { display: block; font-size: 7.8pt; color: #4b5563; }
+.settings td { text-align: left; white-space: normal; }
+.settings td:first-child { width: 38%; color: #4b5563; }
+footer { margin-top: 10px; border-top: 1px solid #cfd6df; padding-top: 4px; color: #4b5563; font-size: 8.5pt; }
+.pagebreak { break-before: page; page-break-before: always; }
+@media print { body { padding: 0; max-width: none; } }
+"""
+
+
+def _e(text: Any) -> str:
+    return escape(str(text))
+
+
+def _num(value: float | None, digits: int = 1) -> str:
+    if value is None:
+        return "–"
+    return f"{value:.{digits}f}"
+
+
+def _key(color: str, text: str, line: bool = False) -> str:
+    if line:
+        return f'<span class="key line" style="border-top-color:{color}"></span>{_e(text)}'
+    return f'<span class="key" style="background:{color}"></span>{_e(text)}'
+
+
+def _block(key: str, title: str, reading: str, body: str, legend: str = "") -> str:
+    return (f'<section class="block" id="{key}"><h2>{_e(title)}</h2><p class="reading" data-reading="{key}">'
+            f'{_e(reading)}</p>{body}' + (f'<p class="legend">{legend}</p>' if legend else "") + "</section>")
+
+
+def _series(period, flat: dict[str, dict], key: str, scale: float = 1.0) -> list[float | None]:
+    return [None if d not in flat or not isinstance(flat[d].get(key), (int, float)) else flat[d][key] / scale
+            for d in period.days]
+
+
+def render(report) -> str:
+    period = report.period
+    days = report.days
+    flat = {d: flatten(r) for d, r in days.items()}
+    measured = measured_keys(days)
+    recorded = set(days)
+    long_days = {d.isoformat(): period.hours(d) for d in period.dates if period.hours(d) != 24.0}
+    band = (report.band.low_n, report.band.high_n) if report.band is not None else None
+    reading = weeks_mod.readings(period, days, measured, band, report.limits)
+    n = len(period)
+    height = 170
+
+    def chart(key, top, unit, label):
+        return DayChart(key, period.dates, recorded, top=top, unit=unit, height=height, label=label,
+                        long_days=long_days)
+
+    def top_of(*series, floor=1.0):
+        return max([floor] + [v for s in series for v in s if v is not None])
+
+    blocks = []
+    # 1. hours open and worn, against the goal
+    open_h, worn_h = _series(period, flat, "open_s", 3600), _series(period, flat, "worn_s", 3600)
+    goal_h = [None if v is None or not v else v for v in _series(period, flat, "goal_s", 3600)]
+    c = chart("hours", top_of(open_h, worn_h, goal_h, floor=2), "hours", "Hours open and worn per day")
+    c.bars(worn_h, "worn", SKY, "worn", width=0.78, shown=lambda v: f"{v:.2f}")
+    c.bars(open_h, "open", NAVY, "open", width=0.46, shown=lambda v: f"{v:.2f}")
+    c.step_line(goal_h, "#1b1f24", "goal")
+    blocks.append(_block("hours", "Hours open and worn per day", reading["hours"], c.svg(),
+                         _key(SKY, "worn") + _key(NAVY, "open (antispastic position)")
+                         + _key("#1b1f24", "daily goal", line=True) + _hatch_note(period, recorded, long_days)))
+
+    # 2. weight-bearing sessions, with the time in the band
+    total_m = _series(period, flat, "wb_total_s", 60)
+    in_m = _series(period, flat, "wb_in_target_s", 60)
+    sessions = _series(period, flat, "wb_sessions")
+    c = chart("wb", top_of(total_m, floor=2), "minutes", "Weight-bearing minutes per day, and in the band")
+    c.bars(total_m, "wb-total", SKY, "on the pad")
+    c.bars(in_m, "wb-in", GREEN, "in the target band")
+    for i, s in enumerate(sessions):
+        if s:
+            x = c.x(i) + c.step / 2
+            c.marks.append(f'<text x="{x:.1f}" y="{c.y(total_m[i] or 0) - 3:.1f}" text-anchor="middle" '
+                           f'class="note" data-sessions="{int(s)}">{int(s)}</text>')
+    blocks.append(_block("wb", "Weight-bearing sessions", reading["wb"], c.svg(),
+                         _key(SKY, "minutes on the pad") + _key(GREEN, "minutes in the target band")
+                         + " · the figure above a bar is the number of sessions"))
+
+    # 3. mean and peak load
+    has_wb = [bool(v) for v in _series(period, flat, "wb_total_s")]
+    mean = [v if ok else None for v, ok in zip(_series(period, flat, "wb_mean_n"), has_wb)]
+    peak = [v if ok else None for v, ok in zip(_series(period, flat, "wb_peak_n"), has_wb)]
+    c = chart("load", top_of(mean, peak, [band[1] * 1.15] if band else [], floor=20), "newtons",
+              "Mean and peak load per day")
+    if band:
+        c.band(band[0], band[1], BAND, f"target band {band[0]:.0f}–{band[1]:.0f} N")
+    c.span(mean, peak, "#9aa3af")
+    c.points(peak, "peak", AMBER, "peak", shape="triangle",
+             colors=[RED if band and v is not None and v > band[1] else None for v in peak])
+    c.points(mean, "mean", NAVY, "mean", join=True)
+    blocks.append(_block("load", "Load during weight bearing: mean and peak", reading["load"], c.svg(),
+                         _key(NAVY, "mean load") + _key(AMBER, "peak") + _key(RED, "peak over the band")
+                         + (_key(BAND, "target band") if band else "")))
+
+    # 4. repetitions
+    rep_keys = [k for k in ("wb_reps", "extension_reps") if k in measured]
+    if rep_keys:
+        reps = {k: _series(period, flat, k) for k in rep_keys}
+        c = chart("reps", top_of(*reps.values(), floor=5), "repetitions", "Repetitions per day")
+        both = len(rep_keys) == 2
+        colors = {"wb_reps": NAVY, "extension_reps": PURPLE}
+        words = {"wb_reps": "weight-shift repetitions", "extension_reps": "active extension repetitions"}
+        for j, k in enumerate(rep_keys):      # two series side by side
+            c.bars(reps[k], k.replace("_", "-"), colors[k], words[k], width=0.38 if both else 0.6,
+                   offset=(j - 0.5) * 0.4 if both else 0.0)
+        body = c.svg()
+        legend = "".join(_key(colors[k], words[k]) for k in rep_keys)
+    else:
+        body, legend = charts.not_measured("reps", "weight-shift and extension repetitions"), ""
+    blocks.append(_block("reps", "Repetitions", reading["reps"], body, legend))
+
+    # 5. vibration minutes
+    vib = _series(period, flat, "vibration_s", 60)
+    limit_min = report.limits.get("vibration_daily_s", 0) / 60
+    c = chart("vibration", top_of(vib, [limit_min * 1.05] if limit_min else [], floor=5), "minutes",
+              "Vibration therapy minutes per day")
+    c.bars(vib, "vibration", PURPLE, "of vibration therapy")
+    if limit_min:
+        c.level(limit_min, RED, f"daily limit {limit_min:g} min")
+    blocks.append(_block("vibration", "Vibration therapy", reading["vibration"], c.svg(),
+                         _key(PURPLE, "minutes of vibration therapy (cues not counted)")))
+
+    # 6. spasms, 7. skin-pressure alerts
+    for key, title, field, unit, what, color in (
+            ("spasms", "Spasms", "spasms", "spasms", "spasms", RED),
+            ("pressure", "Skin-pressure alerts", "pressure_alerts", "alerts", "skin-pressure alerts", AMBER)):
+        if field in measured:
+            values = _series(period, flat, field)
+            c = chart(key, top_of(values, floor=4), unit, f"{title} per day")
+            c.bars(values, field.replace("_", "-"), color, what, width=0.6)
+            blocks.append(_block(key, title, reading[key], c.svg(), _key(color, f"{what} a day")))
+        else:
+            blocks.append(_block(key, title, reading[key], charts.not_measured(key, what)))
+
+    return "".join([
+        '<!doctype html>\n<html lang="en"><head><meta charset="utf-8">',
+        '<meta http-equiv="Content-Security-Policy" content="default-src \'none\'; style-src \'unsafe-inline\'; '
+        'img-src data:; base-uri \'none\'; form-action \'none\'">',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        f"<title>OpenPalm report: {_e(report.device)}, {_e(period.first.isoformat())} to "
+        f"{_e(period.last.isoformat())}</title>",
+        f"<style>{CSS}</style></head><body>",
+        _header(report, len(recorded), n),
+        _summary(report, flat, measured) if days else "",
+        f'<p class="empty-note" data-empty="1">{_e(report.note()[0].upper() + report.note()[1:])}.</p>'
+        if report.empty else "",
+        *blocks,
+        _weeks(report, measured),
+        _settings(report),
+        _days(report, flat, measured, long_days),
+        f'<footer>Made by OpenPalm pi-agent {_e(__version__)}{", " + _e(report.made) if report.made else ""}. '
+        f'Days are local days{" in " + _e(period.zone.key) if period.zone else ""}, midnight to midnight; hours '
+        f'are measured by the device\'s monotonic clock. Hatched days have no record: the device was off or '
+        f'not yet in use.</footer>',
+        "</body></html>\n"])
+
+
+def _hatch_note(period, recorded, long_days) -> str:
+    notes = []
+    if any(d not in recorded for d in period.days):
+        notes.append(" · hatched: no record")
+    if long_days:
+        notes.append(" · * a day of " + " or ".join(sorted({f"{h:g}" for h in long_days.values()}))
+                     + " hours (the clocks changed)")
+    return "".join(_e(n) for n in notes)
+
+
+def _header(report, recorded: int, n: int) -> str:
+    p = report.period
+    zone = f" · local days in {p.zone.key}" if p.zone else ""
+    meta = [f"{recorded} of {n} days recorded"]
+    if report.recorded:
+        meta.append(f"records from {report.recorded[0]} to {report.recorded[1]}")
+    if report.source:
+        meta.append(f"from {report.source}")
+    if report.made:
+        meta.append(f"made {report.made}")
+    return (f'<header><h1>Hand therapy report</h1><p class="sub">OpenPalm device <b data-device>'
+            f'{_e(report.device)}</b> · <span data-period>{_e(p.text())}</span>{_e(zone)}</p>'
+            f'<p class="meta">{_e(" · ".join(meta))}</p></header>')
+
+
+def _summary(report, flat, measured) -> str:
+    s = weeks_mod.stretch(report.period.dates, report.days)
+    items = [(f"{(s.per_day('open_s') or 0) / 3600:.1f} h", "open a day (recorded days)"),
+             (f"{(s.per_day('worn_s') or 0) / 3600:.1f} h", "worn a day")]
+    met = s.goal_met()
+    if met is not None:
+        items.append((f"{met} of {sum(1 for r in s.records if r.get('goal_s'))}", "days the open goal was met"))
+    total, in_s = s.total("wb_total_s") or 0, s.total("wb_in_target_s") or 0
+    items.append((f"{int(s.total('wb_sessions') or 0)}", "weight-bearing sessions"))
+    items.append((f"{100 * in_s / total:.0f}%" if total else "–", "of weight bearing in the band"))
+    items.append((f"{(s.total('vibration_s') or 0) / 60:.0f} min", "vibration therapy"))
+    items.append((f"{int(s.total('spasms') or 0)}" if "spasms" in measured else "not measured", "spasms"))
+    items.append((f"{int(s.total('pressure_alerts') or 0)}" if "pressure_alerts" in measured else "not measured",
+                  "skin-pressure alerts"))
+    return '<section class="summary">' + "".join(
+        f'<div class="figure"><b>{_e(v)}</b><span>{_e(k)}</span></div>' for v, k in items) + "</section>"
+
+
+def _weeks(report, measured) -> str:
+    rows = weeks_mod.weekly(report.period, report.days, measured)
+    shown = weeks_mod.metrics(measured)
+    head = "".join(f"<th>{_e(m.label)}</th>" for m in shown)
+    body = []
+    for w in rows:
+        a, b = w.dates[0], w.dates[-1]
+        label = f"{a.day} {a:%b} – {b.day} {b:%b}" + (f" ({len(w.dates)} days)" if len(w.dates) < 7 else "")
+        cells = []
+        for m in shown:
+            v, ch = w.values[m.key], w.changes[m.key]
+            change = "" if ch is None else f'<span class="change">{ch:+.{m.digits}f}</span>'
+            cells.append(f'<td data-metric="{m.key}">{_num(v, m.digits)}{change}</td>')
+        body.append(f'<tr data-week="{a.isoformat()}"><td>{_e(label)}</td><td>{w.recorded}</td>{"".join(cells)}</tr>')
+    return (f'<section class="block weeks" id="weeks"><h2>Week by week</h2><p class="reading">Each week runs '
+            f'seven days back from the period\'s last day. Hours are a day\'s average over the recorded days; '
+            f'the other figures are the week\'s totals. Below each figure: the change from the week before.</p>'
+            f'<table><thead><tr><th>Week</th><th>Days recorded</th>{head}</tr></thead>'
+            f'<tbody>{"".join(body)}</tbody></table></section>')
+
+
+def _settings(report) -> str:
+    if not report.settings:
+        body = '<p class="reading">The settings are not known to this source.</p>'
+    else:
+        body = '<table class="settings"><tbody>' + "".join(
+            f"<tr><td>{_e(k)}</td><td>{_e(v)}</td></tr>" for k, v in report.settings) + "</tbody></table>"
+    return (f'<section class="block" id="settings"><h2>Targets and settings in force</h2>'
+            f'<p class="reading">As set on the device when this report was made; each day\'s own goal is '
+            f'the one drawn on the hours chart.</p>{body}</section>')
+
+
+def _days(report, flat, measured, long_days) -> str:
+    cols = [("Open h", "open_s", 3600, 2), ("Worn h", "worn_s", 3600, 2), ("Goal %", "goal_pct", 1, 0),
+            ("Open bouts", "open_bouts", 1, 0), ("Longest bout min", "longest_bout_s", 60, 0),
+            ("WB sessions", "wb_sessions", 1, 0), ("WB min", "wb_total_s", 60, 1),
+            ("In band min", "wb_in_target_s", 60, 1), ("Mean N", "wb_mean_n", 1, 0), ("Peak N", "wb_peak_n", 1, 0)]
+    optional = [("WB reps", "wb_reps", 1, 0), ("Ext. reps", "extension_reps", 1, 0),
+                ("Vibration min", "vibration_s", 60, 1), ("Spasms", "spasms", 1, 0),
+                ("Pressure alerts", "pressure_alerts", 1, 0)]
+    cols += [c for c in optional if c[1] in measured or c[1] == "vibration_s"]
+    head = "".join(f"<th>{_e(c[0])}</th>" for c in cols)
+    body = []
+    for day in report.period.dates:
+        d = day.isoformat()
+        notes = [d] + ([f"{long_days[d]:g}-hour day"] if d in long_days else [])
+        if d not in flat:
+            notes.append("no record")
+        label = f'<td>{_e(day_name(day))}<br><small>{_e("; ".join(notes))}</small></td>'
+        if d not in flat:
+            cells = "".join("<td>–</td>" for _ in cols)
+            body.append(f'<tr class="norecord" data-day="{d}">{label}{cells}</tr>')
+            continue
+        r = flat[d]
+        cells = "".join(f"<td>{_num(None if not isinstance(r.get(k), (int, float)) else r[k] / scale, digits)}</td>"
+                        for _, k, scale, digits in cols)
+        body.append(f'<tr data-day="{d}">{label}{cells}</tr>')
+    return (f'<section id="days" class="days"><h2>Day by day</h2><table class="daily"><thead><tr><th>Day</th>{head}'
+            f'</tr></thead><tbody>{"".join(body)}</tbody></table></section>')

@@ -1,0 +1,220 @@
+"""Figures over stretches of days (a week, the period) and the plain-words readings the
+HTML report puts above its charts.
+
+A figure is taken over the days the device recorded: a day without a record is not a
+day of zeros to a therapist, it is a day nobody knows about. Metrics the device does not
+measure (keys its day records lack) are None, never 0.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any, Callable, Mapping
+
+from pi_agent.report.period import Period
+from pi_agent.report.rows import flatten
+
+
+@dataclass(frozen=True)
+class Stretch:
+    """Some days of the period and the flat records of those that were recorded."""
+    dates: tuple[dt.date, ...]
+    records: tuple[dict[str, Any], ...]
+
+    @property
+    def recorded(self) -> int:
+        return len(self.records)
+
+    def total(self, key: str) -> float | None:
+        """The sum over recorded days; None when no recorded day carries the key."""
+        values = [r[key] for r in self.records if isinstance(r.get(key), (int, float))]
+        return sum(values) if values else None
+
+    def per_day(self, key: str) -> float | None:
+        total = self.total(key)
+        return None if total is None else total / self.recorded
+
+    def goal_met(self) -> int | None:
+        days = [r for r in self.records if r.get("goal_s")]
+        if not days:
+            return None
+        return sum(1 for r in days if r.get("open_s", 0) >= r["goal_s"])
+
+    def mean_load(self) -> float | None:
+        """The mean load over all session seconds (each day's mean weighted by its seconds)."""
+        seconds = self.total("wb_total_s") or 0.0
+        if seconds <= 0:
+            return None
+        return sum(r.get("wb_mean_n", 0.0) * r.get("wb_total_s", 0.0) for r in self.records) / seconds
+
+    def peak_load(self) -> float | None:
+        peaks = [r["wb_peak_n"] for r in self.records if r.get("wb_total_s") and "wb_peak_n" in r]
+        return max(peaks) if peaks else None
+
+
+def stretch(dates, days: Mapping[str, Mapping[str, Any]]) -> Stretch:
+    dates = tuple(dates)
+    return Stretch(dates, tuple(flatten(days[d.isoformat()]) for d in dates if d.isoformat() in days))
+
+
+@dataclass(frozen=True)
+class Metric:
+    key: str
+    label: str
+    value: Callable[[Stretch], float | None]
+    digits: int = 0
+    needs: str | None = None       # the flat key the device must measure for this to be shown
+
+
+def _minutes(key: str) -> Callable[[Stretch], float | None]:
+    return lambda s: None if s.total(key) is None else s.total(key) / 60
+
+
+def _hours_a_day(key: str) -> Callable[[Stretch], float | None]:
+    return lambda s: None if s.per_day(key) is None else s.per_day(key) / 3600
+
+
+METRICS = (
+    Metric("open_h", "Open, h a day", _hours_a_day("open_s"), 1),
+    Metric("worn_h", "Worn, h a day", _hours_a_day("worn_s"), 1),
+    Metric("goal_met", "Goal met, days", Stretch.goal_met),
+    Metric("wb_sessions", "Weight-bearing sessions", lambda s: s.total("wb_sessions")),
+    Metric("wb_in_target_min", "In the band, min", _minutes("wb_in_target_s"), 1),
+    Metric("wb_mean_n", "Mean load, N", Stretch.mean_load),
+    Metric("wb_reps", "Weight-shift repetitions", lambda s: s.total("wb_reps"), needs="wb_reps"),
+    Metric("extension_reps", "Extension repetitions", lambda s: s.total("extension_reps"), needs="extension_reps"),
+    Metric("vibration_min", "Vibration, min", _minutes("vibration_s"), 1),
+    Metric("spasms", "Spasms", lambda s: s.total("spasms"), needs="spasms"),
+    Metric("pressure_alerts", "Pressure alerts", lambda s: s.total("pressure_alerts"), needs="pressure_alerts"),
+)
+
+
+def metrics(measured: set[str]) -> list[Metric]:
+    """The metrics this device measures."""
+    return [m for m in METRICS if m.needs is None or m.needs in measured]
+
+
+@dataclass(frozen=True)
+class WeekRow:
+    dates: tuple[dt.date, ...]
+    recorded: int
+    values: dict[str, float | None]
+    changes: dict[str, float | None]       # from the week before (None: not comparable)
+
+
+def weekly(period: Period, days: Mapping[str, Mapping[str, Any]], measured: set[str]) -> list[WeekRow]:
+    """One row per week of the period, with each metric's change from the week before."""
+    out: list[WeekRow] = []
+    shown = metrics(measured)
+    for dates in period.weeks():
+        s = stretch(dates, days)
+        values = {m.key: (m.value(s) if s.recorded else None) for m in shown}
+        before = out[-1].values if out else {}
+        changes = {k: (v - before[k] if v is not None and before.get(k) is not None else None)
+                   for k, v in values.items()}
+        out.append(WeekRow(tuple(dates), s.recorded, values, changes))
+    return out
+
+
+# -- readings: one line in plain words per chart ----------------------------------------------
+def _n(value: float, one: str, many: str | None = None) -> str:
+    v = round(value)
+    if v == 0:
+        return f"no {one}"
+    return f"{v} {one if v == 1 else (many or one + 's')}"
+
+
+def _h(seconds: float) -> str:
+    return f"{seconds / 3600:.1f} h"
+
+
+def _dur(seconds: float) -> str:
+    m = round(seconds / 60)
+    return f"{m // 60} h {m % 60} min" if m >= 60 else f"{m} min"
+
+
+def _trend(weeks: list[WeekRow], key: str, unit: str, digits: int = 1, what: str = "") -> str:
+    """' Last week 4.8 h a day, 0.6 h more than the week before.' (or nothing)."""
+    if len(weeks) < 2 or weeks[-1].values.get(key) is None or weeks[-2].values.get(key) is None:
+        return ""
+    now, change = weeks[-1].values[key], weeks[-1].changes[key]
+    fmt = f"{{:.{digits}f}}"
+    if round(change, digits) == 0:
+        return f" Last week {fmt.format(now)}{unit}{what}, the same as the week before."
+    word = "more" if change > 0 else "less"
+    if unit.strip() in ("", "sessions", "spasms", "alerts", "repetitions"):
+        word = "more" if change > 0 else "fewer"
+    return f" Last week {fmt.format(now)}{unit}{what}, {fmt.format(abs(change))}{unit} {word} than the week before."
+
+
+def readings(period: Period, days: Mapping[str, Mapping[str, Any]], measured: set[str],
+             band: tuple[float, float] | None, limits: Mapping[str, float]) -> dict[str, str]:
+    """The one-line reading of each chart, by chart key."""
+    s = stretch(period.dates, days)
+    weeks = weekly(period, days, measured)
+    out: dict[str, str] = {}
+    if not s.recorded:
+        return {k: "Nothing was recorded in this period." for k in
+                ("hours", "wb", "load", "reps", "vibration", "spasms", "pressure")}
+    rec = f"{s.recorded} recorded day{'s' if s.recorded != 1 else ''}"
+    goal_days = [r for r in s.records if r.get("goal_s")]
+    goal = (f" against a goal of {goal_days[-1]['goal_s'] / 3600:g} h; the goal was met on "
+            f"{s.goal_met()} of {len(goal_days)} days") if goal_days else ""
+    out["hours"] = (f"Open {_h(s.per_day('open_s'))} a day on average over {rec}{goal}; worn "
+                    f"{_h(s.per_day('worn_s'))} a day." + _trend(weeks, "open_h", " h", 1, " a day open"))
+
+    sessions = s.total("wb_sessions") or 0
+    total_s, in_s = s.total("wb_total_s") or 0.0, s.total("wb_in_target_s") or 0.0
+    session_days = sum(1 for r in s.records if r.get("wb_sessions"))
+    if sessions:
+        out["wb"] = (f"{_n(sessions, 'session')} on {_n(session_days, 'day')}, {_dur(total_s)} on the pad in all; "
+                     f"the load was in the target band {100 * in_s / total_s:.0f}% of that time."
+                     + _trend(weeks, "wb_sessions", " sessions", 0))
+    else:
+        out["wb"] = "No weight-bearing session in this period."
+    mean, peak = s.mean_load(), s.peak_load()
+    if mean is None:
+        out["load"] = "No load to show: no weight-bearing session in this period."
+    else:
+        text = f"Mean load {mean:.0f} N over all sessions, highest {peak:.0f} N"
+        if band is not None:
+            over = sum(1 for r in s.records if r.get("wb_total_s") and r.get("wb_peak_n", 0) > band[1])
+            under = sum(1 for r in s.records if r.get("wb_total_s") and r.get("wb_mean_n", 0) < band[0])
+            text += (f"; target band {band[0]:.0f}–{band[1]:.0f} N. The peak went over the band on "
+                     f"{_n(over, 'day')}; the mean stayed under it on {_n(under, 'day')}")
+        out["load"] = text + "."
+    parts = []
+    if "wb_reps" in measured:
+        parts.append(f"{_n(s.total('wb_reps') or 0, 'weight-shift repetition')} "
+                     f"({(s.per_day('wb_reps') or 0):.1f} a recorded day)")
+    if "extension_reps" in measured:
+        parts.append(f"{_n(s.total('extension_reps') or 0, 'active extension repetition')}"
+                     + (f" in {_dur(s.total('exercise_s'))} of exercise" if s.total("exercise_s") else ""))
+    out["reps"] = ("; ".join(parts) + ".") if parts else "Repetitions are not measured by this device."
+    vib = s.total("vibration_s") or 0.0
+    vib_days = sum(1 for r in s.records if r.get("vibration_s"))
+    if vib:
+        limit = limits.get("vibration_daily_s")
+        out["vibration"] = (f"Vibration therapy on {_n(vib_days, 'day')}, {_dur(vib / vib_days)} a day on those days"
+                            + (f" (the daily limit is {_dur(limit)})" if limit else "") + "."
+                            + _trend(weeks, "vibration_min", " min", 0))
+    else:
+        out["vibration"] = "No vibration therapy in this period."
+    if "spasms" in measured:
+        n = s.total("spasms") or 0
+        out["spasms"] = (f"{_n(n, 'spasm')}, {n / s.recorded:.1f} a recorded day"
+                         + (f", {_dur(s.total('spasm_s'))} in all" if s.total("spasm_s") else "") + "."
+                         + _trend(weeks, "spasms", " spasms", 0))
+    else:
+        out["spasms"] = "Spasms are not measured by this device."
+    if "pressure_alerts" in measured:
+        n = s.total("pressure_alerts") or 0
+        high = s.total("high_pressure_s")
+        out["pressure"] = ((f"{_n(n, 'skin-pressure alert')} on "
+                            f"{_n(sum(1 for r in s.records if r.get('pressure_alerts')), 'day')}" if n
+                            else "No skin-pressure alert")
+                           + (f"; the palm force was high for {_dur(high)} in all" if high else "") + ".")
+    else:
+        out["pressure"] = "Skin-pressure alerts are not measured by this device."
+    return out
