@@ -153,6 +153,8 @@ class Agent:
                 unbooked = not self.records.dose(order) and isinstance(order, orders.DoseStart)
             elif isinstance(order, orders.SaveTare):
                 self._save_tare(order)
+            elif isinstance(order, orders.ReportRequest):
+                self._report(order)
             elif isinstance(order, orders.Republish):
                 if self.on_refresh is not None:
                     self.on_refresh()
@@ -274,11 +276,27 @@ class Agent:
         self.button = Button(pin, pull_up=True, bounce_time=0.05, pin_factory=pin_factory)
         self.button.when_pressed = lambda: self.inbox.put(("_button", None, None))
 
+    # -- the report command ------------------------------------------------------------
+    def _report(self, order: orders.ReportRequest) -> None:
+        """The days of a ``report`` command: the store's, with the core's fresher ones over them."""
+        from pi_agent.report import live_days, store_days
+        from pi_agent.report.period import Period
+        period = Period(dt.date.fromisoformat(order.first), dt.date.fromisoformat(order.last))
+        data = error = None
+        try:
+            days = store_days(self.store, period) if self.store is not None else {}
+        except StoreError as exc:
+            error = f"report: cannot read the store: {exc}"
+        else:
+            days.update(live_days(order.live))
+            data = {"from": order.first, "to": order.last, "days": dict(sorted(days.items()))}
+        self._now(lambda t, wall: self.core.answered("report", order.transaction, data, error, t, wall))
+
     # -- tare --------------------------------------------------------------------------
     def _save_tare(self, order: orders.SaveTare) -> None:
         today = dt.datetime.fromtimestamp(self.clock.wall(), self.zone).date().isoformat()
         data, error = save_tares(self.channels, self.calibration_path, order.tares, today)
-        self._now(lambda t, wall: self.core.tare_saved(order.transaction, data, error, t, wall))
+        self._now(lambda t, wall: self.core.answered("tare", order.transaction, data, error, t, wall))
 
     # -- stopping ------------------------------------------------------------------------
     def close(self) -> None:

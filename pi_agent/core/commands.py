@@ -8,6 +8,7 @@ Each command is its argument spec below; the core runs them (``Core.command``).
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from dataclasses import dataclass
 from typing import Any, Callable
@@ -19,9 +20,11 @@ from pi_agent.core.events import Event
 from pi_agent.core.snapshot import Targets
 from pi_agent.core.tare import TareJob
 from pi_agent.config import Check, choice, number
+from pi_agent.config.checks import got
 from pi_agent.errors import InputError
 
 MAX_PAYLOAD = 4096
+MAX_REPORT_DAYS = 93      # a quarter: one answer stays well under a broker's message limits
 TARGET_UNITS = ("N", "percent_body_weight", "percent_max_push")
 
 
@@ -127,6 +130,19 @@ def respond(out: Out, name: str, transaction: Any, t: float, wall: float, *,
     out.orders.append(response)
 
 
+def date(v):
+    """A local date written YYYY-MM-DD (as the store keys days)."""
+    if isinstance(v, str) and len(v) == 10:
+        try:
+            return dt.date.fromisoformat(v), None
+        except ValueError:
+            pass
+    return None, f"expected a date as YYYY-MM-DD, {got(v)}"
+
+
+date.type = dt.date
+
+
 # -- the handlers: the core calls them with itself, in its own thread of control ------------
 def _set_goal(core, args, _tx, t, wall, out) -> dict:
     core.ledger.goal_s = args["hours"] * 3600.0
@@ -198,6 +214,21 @@ def _vibration_stop(core, _args, _tx, t, wall, out) -> dict:
     return {"delivered_min": round(core.therapy.stop(t, wall, "stopped", out) / 60, 2)}
 
 
+def _report(core, args, transaction, t, wall, out) -> None:
+    first, last = args["from"], args["to"]
+    if last < first:
+        raise CommandError(f"report.to: expected a date on or after from ({first.isoformat()}), "
+                           f"got '{last.isoformat()}'")
+    days = (last - first).days + 1
+    if days > MAX_REPORT_DAYS:
+        raise CommandError(f"report: expected at most {MAX_REPORT_DAYS} days from 'from' to 'to', got {days}; "
+                           f"ask for a longer period in parts")
+    a, b = first.isoformat(), last.isoformat()
+    live = {name: day for name, day in core.days().items() if a <= name <= b}
+    out.orders.append(orders.ReportRequest(a, b, transaction, live))
+    return None                       # answered by the agent, from its store
+
+
 # -- the commands --------------------------------------------------------------------------
 COMMANDS: dict[str, Command] = {
     "set_goal": Command({"hours": Arg(number(0, 24), "daily goal of hours in the open position", required=True)},
@@ -215,4 +246,8 @@ COMMANDS: dict[str, Command] = {
         "minutes": Arg(number(0, 24 * 60, lo_open=True), "minutes of vibration; without it, the configured protocol"),
     }, _vibration_start, "start vibration therapy"),
     "vibration_stop": Command({}, _vibration_stop, "stop vibration therapy"),
+    "report": Command({
+        "from": Arg(date, "first local day, YYYY-MM-DD", required=True),
+        "to": Arg(date, f"last local day, YYYY-MM-DD (at most {MAX_REPORT_DAYS} days in all)", required=True),
+    }, _report, "the daily totals of a period, as pi-agent simulate --report json gives them"),
 }

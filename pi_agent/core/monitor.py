@@ -235,10 +235,12 @@ class Core:
         else:
             out.orders.append(orders.SaveTare(tares, job.transaction))
 
-    def tare_saved(self, transaction: Any, data: dict | None, error: str | None, t: float, wall: float) -> Step:
-        """The agent saved (or could not save) a tare: the response to the command."""
+    def answered(self, name: str, transaction: Any, data: dict | None, error: str | None, t: float,
+                 wall: float) -> Step:
+        """The agent did (or could not do) what a command left to it (a tare saved, a
+        report's days gathered): the command's response."""
         out = Out()
-        commands.respond(out, "tare", transaction, t, wall, data=data, error=error)
+        commands.respond(out, name, transaction, t, wall, data=data, error=error)
         return out.step()
 
     # -- records -------------------------------------------------------------------------------

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from pi_agent.core.days import Day
 from pi_agent.core.events import Event
 
 
@@ -83,6 +84,17 @@ class SaveTare:
     """Save these tares (raw counts per pad channel), measured on a steady empty pad."""
     tares: dict[str, float]
     transaction: Any
+
+
+@dataclass(frozen=True, slots=True)
+class ReportRequest:
+    """Answer the ``report`` command with the days from ``first`` to ``last`` (local dates):
+    the store's, overlaid with ``live``, the core's own days of the period (fresher than
+    the store's last checkpoint)."""
+    first: str
+    last: str
+    transaction: Any
+    live: dict[str, Day]
 
 
 @dataclass(frozen=True, slots=True)
