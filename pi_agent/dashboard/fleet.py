@@ -221,6 +221,12 @@ class Fleet:
                 times.append(d.load_heard + LOAD_LIVE_S)
         return min((t for t in times if t > after), default=None)
 
+    def history(self, device: str) -> tuple[dict[str, dict], dict | None] | None:
+        """Every day message and the last state of a device (None: not known)."""
+        with self.changed:
+            d = self.devices.get(device)
+            return None if d is None else (dict(d.days), d.state)
+
     def wait(self, version: int, timeout: float) -> int:
         """Until the fleet changes (a new version) or ``timeout``. A change that time alone
         makes (a device turning silent) counts as one, even one that fell between two

@@ -170,6 +170,9 @@ class Dashboard:
                     self._send(HTTPStatus.OK, _static(name), ctype)
                 elif path == "/api/fleet":
                     self._send(HTTPStatus.OK, _json(dashboard.fleet.snapshot()), "application/json")
+                elif path == "/api/report":
+                    from pi_agent.dashboard.report import download
+                    self._send(*download(dashboard.fleet, urllib.parse.parse_qs(urllib.parse.urlsplit(self.path).query)))
                 elif path == "/events":
                     self._stream()
                 else:

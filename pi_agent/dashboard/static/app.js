@@ -419,8 +419,15 @@ function card(d, ctx) {
              weightBearingPart(d, st, ctx), vibrationPart(st, ctx, live));
   const notices = noticesPart(d, ctx);
   if (notices) parts.push(notices);
-  parts.push(sensorsPart(st, ctx, live));
+  parts.push(sensorsPart(st, ctx, live), reportPart(d));
   return { parts, alarms: alarms.keys, live };
+}
+
+// The therapist's report of the days this dashboard has of the device (built by the server).
+function reportPart(d) {
+  const link = (format, text) => el("a", { class: `download ${format}`, download: "", "data-focus": `report-${format}`,
+    href: `/api/report?device=${encodeURIComponent(d.id)}&format=${format}` }, text);
+  return part("report", "p", { class: "report" }, link("html", "⤓ Therapist's report"), link("csv", "⤓ Days as CSV"));
 }
 
 // -- placing cards without disturbing what did not change ---------------------------------------

@@ -1,0 +1,57 @@
+"""The therapist's report of one device, from the day messages the dashboard has received
+(``GET /api/report?device=ID&format=csv|html|json[&from=DATE&to=DATE]``).
+
+The days are the agent's own ``day/<date>`` summaries, which are ``simulate --report
+json``'s day objects, so this download and ``pi-agent report`` on the device's store give
+the same numbers. Without dates, the period is every day the dashboard knows of the
+device (at most a year, the latest).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import time
+
+from pi_agent.errors import InputError
+from pi_agent.report import FORMATS, Report, message_days, render, settings as settings_mod
+from pi_agent.report.period import MAX_DAYS, choose
+
+TYPES = {"csv": "text/csv; charset=utf-8", "html": "text/html; charset=utf-8",
+         "json": "application/json; charset=utf-8"}
+
+
+def download(fleet, query: dict[str, list[str]]) -> tuple[int, bytes, str, dict[str, str]]:
+    """(HTTP status, body, content type, headers) for a report request's query."""
+    def arg(name):
+        values = query.get(name)
+        return values[0] if values else None
+
+    device, fmt = arg("device"), arg("format") or "html"
+    if fmt not in FORMATS:
+        return _problem(400, f"format: expected one of {', '.join(FORMATS)}, got '{fmt}'")
+    known = fleet.history(device) if device else None
+    if known is None:
+        return _problem(404, f"device: no device '{device}' is known to this dashboard")
+    messages, state = known
+    recorded = (min(messages), max(messages)) if messages else None
+    latest = dt.date.fromisoformat(recorded[1]) if recorded else dt.date.today()
+    first = arg("from")
+    if first is None and arg("to") is None and recorded is not None:
+        first = max(dt.date.fromisoformat(recorded[0]), latest - dt.timedelta(days=MAX_DAYS - 1)).isoformat()
+    try:
+        period = choose(first, arg("to"), latest=latest)
+    except InputError as exc:
+        return _problem(400, str(exc).replace("--from", "from").replace("--to", "to"))
+    settings, band = settings_mod.from_state(state)
+    report = Report(device=device, period=period, days=message_days(messages, period), settings=tuple(settings),
+                    band=band, recorded=recorded, source="the dashboard's copy of the device's day summaries",
+                    made=time.strftime("%Y-%m-%d %H:%M %Z"))
+    name = re.sub(r"[^A-Za-z0-9_-]", "_", device)
+    filename = f"openpalm-{name}-{period.first.isoformat()}-to-{period.last.isoformat()}.{fmt}"
+    return 200, render(report, fmt).encode("utf-8"), TYPES[fmt], {
+        "Content-Disposition": f'attachment; filename="{filename}"'}
+
+
+def _problem(status: int, text: str) -> tuple[int, bytes, str, dict[str, str]]:
+    return status, (text + "\n").encode("utf-8"), "text/plain; charset=utf-8", {}
