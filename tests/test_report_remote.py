@@ -1,0 +1,134 @@
+"""The report from afar: the agent's answer to an MQTT ``report`` request and the dashboard's
+download give the numbers ``pi-agent report`` gives on the device's store (a real Mosquitto,
+real agent and dashboard processes)."""
+
+from __future__ import annotations
+
+import csv
+import http.cookies
+import io
+import json
+import time
+import urllib.error
+import urllib.request
+
+import pytest
+
+from agentproc import AgentProcess, write_config
+from broker import Broker, Listener
+from conftest import run_cli
+from mock_hw import scenario as scenario_mod
+from pi_agent.clock import VirtualClock
+from pi_agent.core.days import report_day
+from pi_agent.simulation import Simulation
+from pi_agent.store import Store
+from test_dashboard import PASSWORD, NoRedirect, start_dashboard
+from test_report import CLOSED, FIRST, OFF, OPEN, week_scenario
+
+TODAY = "2026-04-01"
+
+
+def test_the_agent_answers_a_report_with_its_store_and_its_fresher_days(cfg, tmp_path):
+    """A report request mid-run: the store's days, with today as the agent has it now (past the last checkpoint)."""
+    scen = scenario_mod.parse({"start": "2026-06-01T10:00:00", "timezone": "Europe/Berlin", "steps": [
+        {"hold": 600, "set": OPEN}, {"hold": 30, "set": CLOSED}]}, {n: s.kind for n, s in cfg.sensors.items()})
+    clock = VirtualClock(start_wall=scen.start_wall("Europe/Berlin"))
+    answers = []
+    with Simulation(cfg, scen, clock, zone=scen.zone(), state_dir=tmp_path) as sim:
+        sim.run()
+        sim.agent.command("report", json.dumps({"from": "2026-05-31", "to": "2026-06-01", "transaction": "r"}),
+                          answers.append)
+        sim.agent.command("report", b'{"from": "2026-06-01", "to": "2026-12-31"}', answers.append)
+        live = sim.agent.core.days()["2026-06-01"]
+    stored = Store(tmp_path, readonly=True).days()["2026-06-01"]
+    ok, refused = answers
+    assert ok["status"] == "ok" and ok["transaction"] == "r"
+    assert ok["data"] == {"from": "2026-05-31", "to": "2026-06-01", "days": {"2026-06-01": report_day(live)}}
+    assert stored["worn_s"] < live.worn_s - 20, "the store is at its last checkpoint; the answer is fresher"
+    assert refused["status"] == "error" and "at most 93 days" in refused["error"]
+
+
+def _login(base: str) -> str:
+    opener = urllib.request.build_opener(NoRedirect)
+    try:
+        opener.open(base + "/login", data=f"password={PASSWORD}".encode())
+    except urllib.error.HTTPError as exc:        # the 303 to the page, with the session cookie
+        cookie = http.cookies.SimpleCookie(exc.headers["Set-Cookie"])
+        return f"openpalm_session={cookie['openpalm_session'].value}"
+    raise AssertionError("no redirect after the login")
+
+
+def _get(base: str, path: str, cookie: str) -> tuple[int, str, dict]:
+    try:
+        with urllib.request.urlopen(urllib.request.Request(base + path, headers={"Cookie": cookie})) as r:
+            return r.status, r.read().decode(), dict(r.headers)
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read().decode(), dict(exc.headers)
+
+
+def test_dashboard_download_and_mqtt_report_equal_the_command_line(tmp_path):
+    """A week in the store, then a morning live: the MQTT answer's days and the dashboard's JSON
+    and CSV equal `pi-agent report` on the store once the agent has stopped."""
+    broker = Broker(tmp_path / "broker").start()
+    cfg = write_config(tmp_path / "cfg", '[device]\ntimezone = "Europe/London"\nid = "kitchen"\n'
+                                         '[mqtt]\nheartbeat_s = 2\n')
+    folder = tmp_path / "agent"
+    week = tmp_path / "week.json"
+    week.write_text(json.dumps(week_scenario()))
+    sim = run_cli("simulate", "--config", str(cfg), str(week), "--state-dir", str(folder / "state"))
+    assert sim.returncode == 0, sim.stderr
+    listener = Listener(broker.port, topics=("openpalm/kitchen/#",))
+    assert listener.connected.wait(10)
+    dash, base = start_dashboard(tmp_path, broker)
+    agent = AgentProcess({"start": f"{TODAY}T08:00:00", "timezone": "Europe/London", "seed": 2,
+                          "steps": [{"hold": 240, "set": OPEN}, {"hold": 60, "set": CLOSED},
+                                    {"hold": 3600, "set": OFF}]},
+                         folder, speed=30, broker=broker.url, device="kitchen", config=cfg)
+    try:
+        def settled(ms):
+            states = [json.loads(m["payload"]) for m in ms if m["topic"].endswith("/state")]
+            return any(s["position"] == "off" and s["today"].get("open_s", 0) > 200 for s in states)
+        assert listener.wait_for(settled, 60), agent.log()
+        # Everything published again (today's summary as it is now), then the report asked for.
+        listener.publish("openpalm/kitchen/request/refresh", b'{"transaction": "again"}')
+        assert listener.wait_for(lambda ms: any(m["topic"].endswith("/response/refresh") for m in ms), 20)
+        listener.publish("openpalm/kitchen/request/report",
+                         json.dumps({"from": FIRST, "to": TODAY, "transaction": "rep-1"}))
+        assert listener.wait_for(lambda ms: any(m["topic"].endswith("/response/report") for m in ms), 20)
+        [answer] = listener.json("/response/report")
+        assert answer["status"] == "ok" and answer["transaction"] == "rep-1", answer
+        today_day = answer["data"]["days"][TODAY]
+        cookie = _login(base)
+
+        def dashboard_has_today():
+            status, body, _ = _get(base, f"/api/report?device=kitchen&format=json&from={FIRST}&to={TODAY}", cookie)
+            return status == 200 and json.loads(body)["days"].get(TODAY) == today_day
+        deadline = time.monotonic() + 20
+        while not dashboard_has_today():
+            assert time.monotonic() < deadline, "the dashboard never had today's summary"
+            time.sleep(0.1)
+        _, dash_json, _ = _get(base, f"/api/report?device=kitchen&format=json&from={FIRST}&to={TODAY}", cookie)
+        _, dash_csv, headers = _get(base, f"/api/report?device=kitchen&format=csv&from={FIRST}&to={TODAY}", cookie)
+        assert headers["Content-Disposition"] == \
+            f'attachment; filename="openpalm-kitchen-{FIRST}-to-{TODAY}.csv"'
+        status, page, _ = _get(base, "/api/report?device=kitchen&format=html", cookie)
+        assert status == 200 and all(d in page for d in answer["data"]["days"])
+        assert _get(base, "/api/report?device=nobody&format=csv", cookie)[0] == 404
+        bad = _get(base, "/api/report?device=kitchen&format=csv&from=2026-04-31", cookie)
+        assert bad[:2] == (400, "from: expected a date as YYYY-MM-DD, got '2026-04-31'\n")
+        assert _get(base, "/api/report?device=kitchen&format=pdf", cookie)[0] == 400
+    finally:
+        assert agent.terminate() == 0
+        dash.terminate()
+        dash.wait(10)
+        listener.close()
+        broker.stop()
+    cli = {fmt: run_cli("report", "--config", str(cfg), "--state-dir", str(folder / "state"), "--from", FIRST,
+                        "--to", TODAY, "--format", fmt) for fmt in ("json", "csv")}
+    assert all(r.returncode == 0 for r in cli.values()), cli
+    days = json.loads(cli["json"].stdout)["days"]
+    assert len(days) == 7 and days[TODAY]["open_s"] > 200
+    assert answer["data"]["days"] == days
+    assert json.loads(dash_json)["days"] == days
+    assert dash_csv.replace("\r\n", "\n") == cli["csv"].stdout      # (run_cli reads text: \r\n comes as \n)
+    assert [r["tracked"] for r in csv.DictReader(io.StringIO(dash_csv))] == ["1", "1", "0", "1", "1", "1", "1", "1"]
