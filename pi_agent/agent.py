@@ -278,18 +278,7 @@ class Agent:
 
     # -- the report command ------------------------------------------------------------
     def _report(self, order: orders.ReportRequest) -> None:
-        """The days of a ``report`` command: the store's, with the core's fresher ones over them."""
-        from pi_agent.report import live_days, store_days
-        from pi_agent.report.period import Period
-        period = Period(dt.date.fromisoformat(order.first), dt.date.fromisoformat(order.last))
-        data = error = None
-        try:
-            days = store_days(self.store, period) if self.store is not None else {}
-        except StoreError as exc:
-            error = f"report: cannot read the store: {exc}"
-        else:
-            days.update(live_days(order.live))
-            data = {"from": order.first, "to": order.last, "days": dict(sorted(days.items()))}
+        data, error = self.records.report(order)
         self._now(lambda t, wall: self.core.answered("report", order.transaction, data, error, t, wall))
 
     # -- tare --------------------------------------------------------------------------

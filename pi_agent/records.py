@@ -67,6 +67,19 @@ class StoreRecords:
             log.error("%s; the dose still counts in the day's total", exc)
         return True
 
+    def report(self, order: orders.ReportRequest) -> tuple[dict | None, str | None]:
+        """The days of a ``report`` command, as ``simulate --report json`` gives them: the
+        store's, with the core's own (fresher than its last checkpoint) over them."""
+        from pi_agent.report import live_days, store_days
+        from pi_agent.report.period import Period
+        period = Period(dt.date.fromisoformat(order.first), dt.date.fromisoformat(order.last))
+        try:
+            days = store_days(self.store, period) if self.store is not None else {}
+        except StoreError as exc:
+            return None, f"report: cannot read the store: {exc}"
+        days.update(live_days(order.live))
+        return {"from": order.first, "to": order.last, "days": dict(sorted(days.items()))}, None
+
 
 def save_tares(channels, calibration_path, tares: dict[str, float], today: str) -> tuple[dict | None, str | None]:
     """Apply a measured tare to the channels and save it (``calibration_path`` None: in

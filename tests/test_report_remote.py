@@ -12,7 +12,6 @@ import time
 import urllib.error
 import urllib.request
 
-import pytest
 
 from agentproc import AgentProcess, write_config
 from broker import Broker, Listener
