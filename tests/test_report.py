@@ -171,7 +171,7 @@ def test_an_empty_period_is_an_empty_report_that_says_so():
 def week(tmp_path_factory):
     """A simulated week in a store, with simulate's JSON report of it."""
     folder = tmp_path_factory.mktemp("week")
-    cfg = write_config(folder / "cfg", '[device]\ntimezone = "Europe/London"\nid = "kitchen"\n')
+    cfg = write_config(folder / "cfg", '[device]\nid = "kitchen"\n')     # the zone: the one the store's days are in
     scenario = folder / "week.json"
     scenario.write_text(json.dumps(week_scenario()))
     sim = run_cli("simulate", "--config", str(cfg), str(scenario), "--report", "json", "--state-dir",

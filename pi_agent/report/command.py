@@ -1,10 +1,11 @@
 """``pi-agent report``: the therapist's report of a period, from the device's store.
 
 It opens the store read-only (safe while the daemon runs; the figures are as of its last
-checkpoint). The default period is the last 28 days ending with the last recorded day (or
-today, before any record). A period with no record is still a report, marked empty, with
-one line on standard error saying where the records are; exit status 0. A date that is no
-date, a period ending before it starts or longer than a year is one line and exit 65.
+checkpoint). The days are the store's local days, in the zone the agent counted them in.
+The default period is the last 28 days ending with the last recorded day (or today, before
+any record). A period with no record is still a report, marked empty, with one line on
+standard error saying where the records are; exit status 0. A date that is no date, a
+period ending before it starts or longer than a year is one line and exit 65.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import datetime as dt
 import os
 import sys
 import time
+import zoneinfo
 from pathlib import Path
 
 from pi_agent import config
@@ -57,11 +59,15 @@ def report_command(args) -> int:
         if value is not None:
             parse_date(value, what)          # a bad date is said before anything is opened
     cfg = config.load(args.config)
-    zone = zone_of(cfg)
     state_dir = state_dir_of(cfg, args.state_dir)
     now = time.time()
     store = Store(state_dir, readonly=True)
     try:
+        live = store.meta("live") or {}
+        try:
+            zone = zoneinfo.ZoneInfo(live["zone"])        # the zone the store's days were counted in
+        except (KeyError, TypeError, ValueError, zoneinfo.ZoneInfoNotFoundError):
+            zone = zone_of(cfg)
         recorded = store.day_span()
         today = dt.datetime.fromtimestamp(now, zone).date()
         period = choose(args.from_date, args.to_date, latest=latest_day(recorded, today), zone=zone)
