@@ -10,6 +10,7 @@ import dataclasses
 import datetime as dt
 import io
 import json
+import math
 import os
 import re
 import shutil
@@ -131,17 +132,45 @@ def test_columns_are_the_fields_of_the_day_record():
             assert f.name in cols
 
 
-def test_a_metric_only_the_data_has_becomes_a_column_and_a_chart():
-    """A day record with a key the Day class lacks (a newer agent's) gets its column; its chart is drawn."""
+def test_a_metric_only_the_data_has_becomes_a_column():
+    """A day record with a key the Day class lacks (a newer agent's) gets its column; days without it 0."""
     record = report_day(Day(goal_s=21600.0, open_s=3600.0))
-    record["spasms"] = 3
-    record["weight_bearing"]["reps"] = 12
+    record["tremor_episodes"] = 3
+    record["weight_bearing"]["slips"] = 12
     report = Report("dev", Period(dt.date(2026, 5, 1), dt.date(2026, 5, 2)), {"2026-05-01": record})
     table = list(csv.DictReader(io.StringIO(render(report, "csv"))))
-    assert [r["spasms"] for r in table] == ["3", "0"] and [r["wb_reps"] for r in table] == ["12", "0"]
-    page = render(report, "html")
-    assert 'data-chart="spasms" viewBox' in page and 'class="spasms" data-date="2026-05-01" data-value="3.000"' in page
-    assert 'data-chart="pressure">Not measured' in page
+    assert [r["tremor_episodes"] for r in table] == ["3", "0"] and [r["wb_slips"] for r in table] == ["12", "0"]
+    assert list(table[0])[-1] == "tracked"
+
+
+def test_a_measure_the_records_lack_is_not_measured_and_one_they_carry_is_drawn():
+    """Spasms and pressure alerts: 'Not measured' when no day carries them (an older agent's
+    records), a chart with the day's value when they do; never zeros drawn for the unknown."""
+    record = report_day(Day(goal_s=21600.0, open_s=3600.0))
+    for key in ("spasms", "spasm_s", "pressure_alerts", "high_pressure_s"):
+        record.pop(key, None)
+    older = render(Report("dev", Period(dt.date(2026, 5, 1), dt.date(2026, 5, 2)), {"2026-05-01": record}), "html")
+    assert 'data-chart="spasms">Not measured' in older and 'data-chart="pressure">Not measured' in older
+    record = {**record, "spasms": 3}
+    newer = render(Report("dev", Period(dt.date(2026, 5, 1), dt.date(2026, 5, 2)), {"2026-05-01": record}), "html")
+    assert 'data-chart="spasms" viewBox' in newer
+    assert 'class="spasms" data-date="2026-05-01" data-value="3.000"' in newer
+    assert 'data-date="2026-05-02" data-value' not in newer.split('data-chart="spasms"')[1].split("</svg>")[0]
+    assert 'data-chart="pressure">Not measured' in newer
+    assert "<th>Spasms</th>" in newer and "<th>Spasms</th>" not in older      # the day-by-day table too
+
+
+@given(st.floats(0.5, 1e5), st.booleans())
+def test_chart_axes_end_on_a_round_top_in_four_round_steps(value, integer):
+    """An axis reaches the value in four steps of 1, 2, 2.5, 3, 4, 5 or 8 times a power of ten
+    (whole numbers for counts), never more than twice as high as needed."""
+    from pi_agent.report.charts import nice_top
+    top = nice_top(value, integer)
+    step = top / 4
+    mantissa = step / 10 ** math.floor(math.log10(step) + 1e-9)
+    assert value <= top * 1.000001 and top < 2 * value + (4 if integer else 0)
+    assert any(abs(mantissa - m) < 1e-6 for m in (1, 2, 2.5, 3, 4, 5, 8))
+    assert not integer or step == int(step)
 
 
 def test_days_without_a_record_are_rows_of_zeros_marked_untracked():

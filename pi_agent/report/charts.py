@@ -17,15 +17,18 @@ WIDTH = 720
 LEFT, RIGHT, TOP, BOTTOM = 46, 10, 12, 34
 
 
-def nice_top(value: float) -> float:
-    """A round top for an axis at or above ``value`` (1, 2, 2.5 or 5 times a power of ten)."""
+def nice_top(value: float, integer: bool = False) -> float:
+    """A round top for an axis of four equal steps reaching ``value``: each step 1, 2, 2.5,
+    3, 4, 5 or 8 times a power of ten (a whole number of at least 1 for counts)."""
     if value <= 0:
-        return 1.0
-    power = 10 ** math.floor(math.log10(value))
-    for step in (1, 2, 2.5, 5, 10):
-        if step * power >= value * 0.999999:
-            return step * power
-    return 10 * power
+        return 4.0
+    need = value / 4
+    power = 10 ** math.floor(math.log10(need))
+    for mult in (1, 2, 2.5, 3, 4, 5, 8, 10):
+        step = mult * power
+        if step >= need * 0.999999 and (not integer or (step >= 1 and step == int(step))):
+            return 4 * step
+    return 4 * max(1.0, math.ceil(need))
 
 
 def fmt(value: float) -> str:
@@ -38,11 +41,12 @@ def day_name(day: dt.date) -> str:
 
 class DayChart:
     def __init__(self, key: str, dates: Sequence[dt.date], recorded: set[str], *, top: float, unit: str,
-                 height: int = 170, label: str = "", long_days: dict[str, float] | None = None) -> None:
+                 height: int = 170, label: str = "", long_days: dict[str, float] | None = None,
+                 integer: bool = False) -> None:
         self.key = key
         self.dates = list(dates)
         self.recorded = recorded
-        self.top = nice_top(top)
+        self.top = nice_top(top, integer)
         self.unit = unit
         self.height = height
         self.label = label

@@ -57,7 +57,8 @@ thead th { border-bottom: 1.5px solid #1f4e79; color: #1f4e79; font-weight: 600;
 thead { display: table-header-group; }
 tr { break-inside: avoid; page-break-inside: avoid; }
 tr.norecord td { color: #9aa3af; }
-table.daily { font-size: 8.2pt; } table.daily th, table.daily td { padding: 2px 3px; }
+table.daily, table.weekly { font-size: 8pt; } table.daily th, table.daily td { padding: 2px 2px; }
+table.weekly th, table.weekly td { padding: 2px 3px; }
 table.daily small { color: #6b7280; }
 .change { display: block; font-size: 7.8pt; color: #4b5563; }
 .settings td { text-align: left; white-space: normal; }
@@ -106,9 +107,9 @@ def render(report) -> str:
     n = len(period)
     height = 170
 
-    def chart(key, top, unit, label):
+    def chart(key, top, unit, label, integer=False):
         return DayChart(key, period.dates, recorded, top=top, unit=unit, height=height, label=label,
-                        long_days=long_days)
+                        long_days=long_days, integer=integer)
 
     def top_of(*series, floor=1.0):
         return max([floor] + [v for s in series for v in s if v is not None])
@@ -161,7 +162,7 @@ def render(report) -> str:
     rep_keys = [k for k in ("wb_reps", "extension_reps") if k in measured]
     if rep_keys:
         reps = {k: _series(period, flat, k) for k in rep_keys}
-        c = chart("reps", top_of(*reps.values(), floor=5), "repetitions", "Repetitions per day")
+        c = chart("reps", top_of(*reps.values(), floor=4), "repetitions", "Repetitions per day", integer=True)
         both = len(rep_keys) == 2
         colors = {"wb_reps": NAVY, "extension_reps": PURPLE}
         words = {"wb_reps": "weight-shift repetitions", "extension_reps": "active extension repetitions"}
@@ -191,7 +192,7 @@ def render(report) -> str:
             ("pressure", "Skin-pressure alerts", "pressure_alerts", "alerts", "skin-pressure alerts", AMBER)):
         if field in measured:
             values = _series(period, flat, field)
-            c = chart(key, top_of(values, floor=4), unit, f"{title} per day")
+            c = chart(key, top_of(values, floor=4), unit, f"{title} per day", integer=True)
             c.bars(values, field.replace("_", "-"), color, what, width=0.6)
             blocks.append(_block(key, title, reading[key], c.svg(), _key(color, f"{what} a day")))
         else:
@@ -280,7 +281,7 @@ def _weeks(report, measured) -> str:
     return (f'<section class="block weeks" id="weeks"><h2>Week by week</h2><p class="reading">Each week runs '
             f'seven days back from the period\'s last day. Hours are a day\'s average over the recorded days; '
             f'the other figures are the week\'s totals. Below each figure: the change from the week before.</p>'
-            f'<table><thead><tr><th>Week</th><th>Days recorded</th>{head}</tr></thead>'
+            f'<table class="weekly"><thead><tr><th>Week</th><th>Days recorded</th>{head}</tr></thead>'
             f'<tbody>{"".join(body)}</tbody></table></section>')
 
 
@@ -297,12 +298,12 @@ def _settings(report) -> str:
 
 def _days(report, flat, measured, long_days) -> str:
     cols = [("Open h", "open_s", 3600, 2), ("Worn h", "worn_s", 3600, 2), ("Goal %", "goal_pct", 1, 0),
-            ("Open bouts", "open_bouts", 1, 0), ("Longest bout min", "longest_bout_s", 60, 0),
-            ("WB sessions", "wb_sessions", 1, 0), ("WB min", "wb_total_s", 60, 1),
+            ("Bouts", "open_bouts", 1, 0), ("Long­est bout, min", "longest_bout_s", 60, 0),
+            ("WB ses­sions", "wb_sessions", 1, 0), ("WB min", "wb_total_s", 60, 1),
             ("In band min", "wb_in_target_s", 60, 1), ("Mean N", "wb_mean_n", 1, 0), ("Peak N", "wb_peak_n", 1, 0)]
-    optional = [("WB reps", "wb_reps", 1, 0), ("Ext. reps", "extension_reps", 1, 0),
-                ("Vibration min", "vibration_s", 60, 1), ("Spasms", "spasms", 1, 0),
-                ("Pressure alerts", "pressure_alerts", 1, 0)]
+    optional = [("Shift reps", "wb_reps", 1, 0), ("Ext. reps", "extension_reps", 1, 0),
+                ("Vibra­tion min", "vibration_s", 60, 1), ("Spasms", "spasms", 1, 0),
+                ("Pres­sure alerts", "pressure_alerts", 1, 0)]
     cols += [c for c in optional if c[1] in measured or c[1] == "vibration_s"]
     head = "".join(f"<th>{_e(c[0])}</th>" for c in cols)
     body = []
@@ -311,7 +312,7 @@ def _days(report, flat, measured, long_days) -> str:
         notes = [d] + ([f"{long_days[d]:g}-hour day"] if d in long_days else [])
         if d not in flat:
             notes.append("no record")
-        label = f'<td>{_e(day_name(day))}<br><small>{_e("; ".join(notes))}</small></td>'
+        label = f'<td>{_e(f"{day:%a} {day.day} {day:%b}")}<br><small>{_e("; ".join(notes))}</small></td>'
         if d not in flat:
             cells = "".join("<td>–</td>" for _ in cols)
             body.append(f'<tr class="norecord" data-day="{d}">{label}{cells}</tr>')

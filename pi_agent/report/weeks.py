@@ -61,7 +61,7 @@ def stretch(dates, days: Mapping[str, Mapping[str, Any]]) -> Stretch:
 @dataclass(frozen=True)
 class Metric:
     key: str
-    label: str
+    label: str             # a table's heading (soft hyphens let a narrow column break a long word)
     value: Callable[[Stretch], float | None]
     digits: int = 0
     needs: str | None = None       # the flat key the device must measure for this to be shown
@@ -79,14 +79,14 @@ METRICS = (
     Metric("open_h", "Open, h a day", _hours_a_day("open_s"), 1),
     Metric("worn_h", "Worn, h a day", _hours_a_day("worn_s"), 1),
     Metric("goal_met", "Goal met, days", Stretch.goal_met),
-    Metric("wb_sessions", "Weight-bearing sessions", lambda s: s.total("wb_sessions")),
-    Metric("wb_in_target_min", "In the band, min", _minutes("wb_in_target_s"), 1),
+    Metric("wb_sessions", "WB ses­sions", lambda s: s.total("wb_sessions")),
+    Metric("wb_in_target_min", "In band, min", _minutes("wb_in_target_s"), 1),
     Metric("wb_mean_n", "Mean load, N", Stretch.mean_load),
-    Metric("wb_reps", "Weight-shift repetitions", lambda s: s.total("wb_reps"), needs="wb_reps"),
-    Metric("extension_reps", "Extension repetitions", lambda s: s.total("extension_reps"), needs="extension_reps"),
-    Metric("vibration_min", "Vibration, min", _minutes("vibration_s"), 1),
+    Metric("wb_reps", "Shift rep­eti­tions", lambda s: s.total("wb_reps"), needs="wb_reps"),
+    Metric("extension_reps", "Exten­sion rep­eti­tions", lambda s: s.total("extension_reps"), needs="extension_reps"),
+    Metric("vibration_min", "Vibra­tion, min", _minutes("vibration_s"), 1),
     Metric("spasms", "Spasms", lambda s: s.total("spasms"), needs="spasms"),
-    Metric("pressure_alerts", "Pressure alerts", lambda s: s.total("pressure_alerts"), needs="pressure_alerts"),
+    Metric("pressure_alerts", "Pres­sure alerts", lambda s: s.total("pressure_alerts"), needs="pressure_alerts"),
 )
 
 
