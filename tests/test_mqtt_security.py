@@ -18,7 +18,7 @@ from test_mqtt import scenario
 
 EXAMPLE = ROOT / "config" / "mosquitto"
 PASSWORDS = {"devA": "apple-pie-7", "devB": "blue-moon-3", "dashboard": "dash-board-1",
-             "homeassistant": "home-assist-2"}
+             "homeassistant": "home-assist-2", "clinic": "clin-ic-cards-4"}
 
 
 def _openssl(*args, cwd):

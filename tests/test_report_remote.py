@@ -131,3 +131,26 @@ def test_dashboard_download_and_mqtt_report_equal_the_command_line(tmp_path):
     assert json.loads(dash_json)["days"] == days
     assert dash_csv.replace("\r\n", "\n") == cli["csv"].stdout      # (run_cli reads text: \r\n comes as \n)
     assert [r["tracked"] for r in csv.DictReader(io.StringIO(dash_csv))] == ["1", "1", "0", "1", "1", "1", "1", "1"]
+
+
+def test_a_clinic_may_ask_for_reports_and_for_nothing_else(tmp_path):
+    """The example broker's ACL: the 'clinic' user's report request reaches the device and it
+    reads the answer; its vibration_start, sent first, never arrives."""
+    from test_mqtt_security import PASSWORDS, ExampleBroker, tls
+    broker = ExampleBroker(tmp_path / "broker").start()
+    device = Listener(broker.port, topics=("openpalm/devA/request/#",), host="localhost", username="devA",
+                      password=PASSWORDS["devA"], tls=tls(broker))
+    clinic = Listener(broker.port, topics=("openpalm/devA/response/#",), host="localhost", username="clinic",
+                      password=PASSWORDS["clinic"], tls=tls(broker))
+    try:
+        assert device.connected.wait(10) and clinic.connected.wait(10)
+        clinic.publish("openpalm/devA/request/vibration_start", b'{"level": "high"}')
+        clinic.publish("openpalm/devA/request/report", json.dumps({"from": FIRST, "to": TODAY}))
+        assert device.wait_for(lambda ms: any(m["topic"].endswith("/request/report") for m in ms), 10)
+        assert [m["topic"] for m in device.messages] == ["openpalm/devA/request/report"]
+        device.publish("openpalm/devA/response/report", b'{"status": "ok"}')
+        assert clinic.wait_for(lambda ms: any(m["topic"].endswith("/response/report") for m in ms), 10)
+    finally:
+        device.close()
+        clinic.close()
+        broker.stop()
