@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV := .venv
 STAMP := $(VENV)/.installed-$(shell cksum < pyproject.toml | cut -d' ' -f1)
 
-.PHONY: demo test setup clean
+.PHONY: demo report-demo test setup clean
 
 $(STAMP): pyproject.toml
 	rm -f $(VENV)/.installed-*
@@ -19,6 +19,13 @@ setup: $(STAMP)
 demo: $(STAMP)
 	rm -rf state/demo
 	$(VENV)/bin/pi-agent run --simulate scenarios/demo-day.json --speed 1440 --state-dir state/demo
+
+# Four simulated weeks, then the therapist's report of them in state/four-weeks/report.html.
+report-demo: $(STAMP)
+	rm -rf state/four-weeks
+	$(VENV)/bin/pi-agent simulate scenarios/four-weeks.json --state-dir state/four-weeks --report text
+	$(VENV)/bin/pi-agent report --state-dir state/four-weeks --output state/four-weeks/report.html
+	@echo "The report: state/four-weeks/report.html (open it in a browser; it prints on A4)"
 
 # Four workers: most tests wait on real processes (a broker, agents, a browser), so
 # they overlap well even on two cores. PYTEST_ARGS: more options, e.g. -k or a file.

@@ -21,7 +21,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from agentproc import write_config
-from conftest import run_cli
+from conftest import SCENARIOS, run_cli
 from pi_agent.core.days import Day, WeightBearingDay, report_day
 from pi_agent.errors import InputError
 from pi_agent.report import Report, render, rows as rows_mod
@@ -193,6 +193,21 @@ def test_an_empty_period_is_an_empty_report_that_says_so():
     assert json.loads(render(report, "json"))["days"] == {}
     assert "Nothing was recorded in this period." in render(report, "html")
     assert render(report, "csv").count("\r\n") == 8
+
+
+def test_the_four_weeks_example_is_its_generators_output_and_a_valid_scenario(cfg):
+    """scenarios/four-weeks.json (make report-demo) is what make_four_weeks.py writes, and loads:
+    28 days of which one is switched off, the clocks going forward inside them."""
+    import importlib.util
+    from mock_hw import scenario as scenario_mod
+    spec = importlib.util.spec_from_file_location("make_four_weeks", SCENARIOS / "make_four_weeks.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    path = SCENARIOS / "four-weeks.json"
+    assert path.read_text(encoding="utf-8") == module.text()
+    scen = scenario_mod.load(path, {n: s.kind for n, s in cfg.sensors.items()})
+    cuts = [i for i in scen.timeline.instants if i.kind == "power_cut"]
+    assert len(cuts) == 26 and scen.timezone == "Europe/London"
 
 
 # -- after a simulated week ------------------------------------------------------------------------
