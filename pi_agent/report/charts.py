@@ -114,6 +114,14 @@ class DayChart:
                 self.under.append(f'<polyline points="{pts}" fill="none" stroke="{color}" stroke-width="1.2" '
                                   f'stroke-opacity="0.6"/>')
 
+    def labels(self, heights: Sequence[float | None], counts: Sequence[float | None], what: str) -> None:
+        """A count written above each day's bar (sessions above their minutes)."""
+        for i, (day, h, n) in enumerate(zip(self.dates, heights, counts)):
+            if n:
+                self.marks.append(f'<text x="{self.x(i) + self.step / 2:.1f}" y="{self.y(h or 0) - 3:.1f}" '
+                                  f'text-anchor="middle" class="note" data-{what}="{int(n)}">{int(n)}'
+                                  f'<title>{escape(day_name(day))}: {int(n)} {escape(what)}</title></text>')
+
     def span(self, low: Sequence[float | None], high: Sequence[float | None], color: str) -> None:
         """A thin vertical line per day from ``low`` to ``high`` (a mean to its peak)."""
         for i, (lo, hi) in enumerate(zip(low, high)):

@@ -16,7 +16,7 @@ from typing import Any
 
 from pi_agent import __version__
 from pi_agent.report import charts, weeks as weeks_mod
-from pi_agent.report.charts import DayChart, day_name
+from pi_agent.report.charts import DayChart
 from pi_agent.report.rows import flatten, measured as measured_keys
 
 NAVY, SKY, GREEN, BAND, RED, AMBER, GREY, PURPLE = ("#1f4e79", "#a9c4de", "#2e7d4f", "#e3f1e7", "#b03a2e",
@@ -90,114 +90,119 @@ def _block(key: str, title: str, reading: str, body: str, legend: str = "") -> s
             f'{_e(reading)}</p>{body}' + (f'<p class="legend">{legend}</p>' if legend else "") + "</section>")
 
 
-def _series(period, flat: dict[str, dict], key: str, scale: float = 1.0) -> list[float | None]:
-    return [None if d not in flat or not isinstance(flat[d].get(key), (int, float)) else flat[d][key] / scale
-            for d in period.days]
+class Page:
+    """What every chart of the page draws from: the period, the flat day records, the
+    measures they carry, the readings."""
+
+    def __init__(self, report) -> None:
+        self.report = report
+        self.period = report.period
+        self.flat = {d: flatten(r) for d, r in report.days.items()}
+        self.measured = measured_keys(report.days)
+        self.recorded = set(report.days)
+        self.long_days = {d.isoformat(): self.period.hours(d) for d in self.period.dates
+                          if self.period.hours(d) != 24.0}
+        self.band = (report.band.low_n, report.band.high_n) if report.band is not None else None
+        self.reading = weeks_mod.readings(self.period, report.days, self.measured, self.band, report.limits)
+
+    def series(self, key: str, scale: float = 1.0) -> list[float | None]:
+        """A key's value per day of the period (None: no record, or the record lacks it)."""
+        return [None if d not in self.flat or not isinstance(self.flat[d].get(key), (int, float))
+                else self.flat[d][key] / scale for d in self.period.days]
+
+    def chart(self, key: str, series, unit: str, label: str, *, floor: float = 1.0, integer: bool = False) -> DayChart:
+        top = max([floor] + [v for values in series for v in values if v is not None])
+        return DayChart(key, self.period.dates, self.recorded, top=top, unit=unit, height=170, label=label,
+                        long_days=self.long_days, integer=integer)
 
 
-def render(report) -> str:
-    period = report.period
-    days = report.days
-    flat = {d: flatten(r) for d, r in days.items()}
-    measured = measured_keys(days)
-    recorded = set(days)
-    long_days = {d.isoformat(): period.hours(d) for d in period.dates if period.hours(d) != 24.0}
-    band = (report.band.low_n, report.band.high_n) if report.band is not None else None
-    reading = weeks_mod.readings(period, days, measured, band, report.limits)
-    n = len(period)
-    height = 170
-
-    def chart(key, top, unit, label, integer=False):
-        return DayChart(key, period.dates, recorded, top=top, unit=unit, height=height, label=label,
-                        long_days=long_days, integer=integer)
-
-    def top_of(*series, floor=1.0):
-        return max([floor] + [v for s in series for v in s if v is not None])
-
-    blocks = []
-    # 1. hours open and worn, against the goal
-    open_h, worn_h = _series(period, flat, "open_s", 3600), _series(period, flat, "worn_s", 3600)
-    goal_h = [None if v is None or not v else v for v in _series(period, flat, "goal_s", 3600)]
-    c = chart("hours", top_of(open_h, worn_h, goal_h, floor=2), "hours", "Hours open and worn per day")
+def _hours(page: Page) -> str:
+    open_h, worn_h = page.series("open_s", 3600), page.series("worn_s", 3600)
+    goal_h = [v or None for v in page.series("goal_s", 3600)]
+    c = page.chart("hours", (open_h, worn_h, goal_h), "hours", "Hours open and worn per day", floor=2)
     c.bars(worn_h, "worn", SKY, "worn", width=0.78, shown=lambda v: f"{v:.2f}")
     c.bars(open_h, "open", NAVY, "open", width=0.46, shown=lambda v: f"{v:.2f}")
     c.step_line(goal_h, "#1b1f24", "goal")
-    blocks.append(_block("hours", "Hours open and worn per day", reading["hours"], c.svg(),
-                         _key(SKY, "worn") + _key(NAVY, "open (antispastic position)")
-                         + _key("#1b1f24", "daily goal", line=True) + _hatch_note(period, recorded, long_days)))
+    return _block("hours", "Hours open and worn per day", page.reading["hours"], c.svg(),
+                  _key(SKY, "worn") + _key(NAVY, "open (antispastic position)")
+                  + _key("#1b1f24", "daily goal", line=True) + _hatch_note(page.period, page.recorded, page.long_days))
 
-    # 2. weight-bearing sessions, with the time in the band
-    total_m = _series(period, flat, "wb_total_s", 60)
-    in_m = _series(period, flat, "wb_in_target_s", 60)
-    sessions = _series(period, flat, "wb_sessions")
-    c = chart("wb", top_of(total_m, floor=2), "minutes", "Weight-bearing minutes per day, and in the band")
+
+def _weight_bearing(page: Page) -> str:
+    total_m, in_m = page.series("wb_total_s", 60), page.series("wb_in_target_s", 60)
+    c = page.chart("wb", (total_m,), "minutes", "Weight-bearing minutes per day, and in the band", floor=2)
     c.bars(total_m, "wb-total", SKY, "on the pad")
     c.bars(in_m, "wb-in", GREEN, "in the target band")
-    for i, s in enumerate(sessions):
-        if s:
-            x = c.x(i) + c.step / 2
-            c.marks.append(f'<text x="{x:.1f}" y="{c.y(total_m[i] or 0) - 3:.1f}" text-anchor="middle" '
-                           f'class="note" data-sessions="{int(s)}">{int(s)}</text>')
-    blocks.append(_block("wb", "Weight-bearing sessions", reading["wb"], c.svg(),
-                         _key(SKY, "minutes on the pad") + _key(GREEN, "minutes in the target band")
-                         + " · the figure above a bar is the number of sessions"))
+    c.labels(total_m, page.series("wb_sessions"), "sessions")
+    return _block("wb", "Weight-bearing sessions", page.reading["wb"], c.svg(),
+                  _key(SKY, "minutes on the pad") + _key(GREEN, "minutes in the target band")
+                  + " · the figure above a bar is the number of sessions")
 
-    # 3. mean and peak load
-    has_wb = [bool(v) for v in _series(period, flat, "wb_total_s")]
-    mean = [v if ok else None for v, ok in zip(_series(period, flat, "wb_mean_n"), has_wb)]
-    peak = [v if ok else None for v, ok in zip(_series(period, flat, "wb_peak_n"), has_wb)]
-    c = chart("load", top_of(mean, peak, [band[1] * 1.15] if band else [], floor=20), "newtons",
-              "Mean and peak load per day")
+
+def _load(page: Page) -> str:
+    band = page.band
+    has_wb = [bool(v) for v in page.series("wb_total_s")]
+    mean = [v if ok else None for v, ok in zip(page.series("wb_mean_n"), has_wb)]
+    peak = [v if ok else None for v, ok in zip(page.series("wb_peak_n"), has_wb)]
+    c = page.chart("load", (mean, peak, [band[1] * 1.15] if band else []), "newtons", "Mean and peak load per day",
+                   floor=20)
     if band:
         c.band(band[0], band[1], BAND, f"target band {band[0]:.0f}–{band[1]:.0f} N")
     c.span(mean, peak, "#9aa3af")
     c.points(peak, "peak", AMBER, "peak", shape="triangle",
              colors=[RED if band and v is not None and v > band[1] else None for v in peak])
     c.points(mean, "mean", NAVY, "mean", join=True)
-    blocks.append(_block("load", "Load during weight bearing: mean and peak", reading["load"], c.svg(),
-                         _key(NAVY, "mean load") + _key(AMBER, "peak") + _key(RED, "peak over the band")
-                         + (_key(BAND, "target band") if band else "")))
+    return _block("load", "Load during weight bearing: mean and peak", page.reading["load"], c.svg(),
+                  _key(NAVY, "mean load") + _key(AMBER, "peak") + _key(RED, "peak over the band")
+                  + (_key(BAND, "target band") if band else ""))
 
-    # 4. repetitions
-    rep_keys = [k for k in ("wb_reps", "extension_reps") if k in measured]
-    if rep_keys:
-        reps = {k: _series(period, flat, k) for k in rep_keys}
-        c = chart("reps", top_of(*reps.values(), floor=4), "repetitions", "Repetitions per day", integer=True)
-        both = len(rep_keys) == 2
-        colors = {"wb_reps": NAVY, "extension_reps": PURPLE}
-        words = {"wb_reps": "weight-shift repetitions", "extension_reps": "active extension repetitions"}
-        for j, k in enumerate(rep_keys):      # two series side by side
-            c.bars(reps[k], k.replace("_", "-"), colors[k], words[k], width=0.38 if both else 0.6,
-                   offset=(j - 0.5) * 0.4 if both else 0.0)
-        body = c.svg()
-        legend = "".join(_key(colors[k], words[k]) for k in rep_keys)
-    else:
-        body, legend = charts.not_measured("reps", "weight-shift and extension repetitions"), ""
-    blocks.append(_block("reps", "Repetitions", reading["reps"], body, legend))
 
-    # 5. vibration minutes
-    vib = _series(period, flat, "vibration_s", 60)
-    limit_min = report.limits.get("vibration_daily_s", 0) / 60
-    c = chart("vibration", top_of(vib, [limit_min * 1.05] if limit_min else [], floor=5), "minutes",
-              "Vibration therapy minutes per day")
+def _repetitions(page: Page) -> str:
+    keys = [k for k in ("wb_reps", "extension_reps") if k in page.measured]
+    if not keys:
+        return _block("reps", "Repetitions", page.reading["reps"],
+                      charts.not_measured("reps", "weight-shift and extension repetitions"))
+    reps = {k: page.series(k) for k in keys}
+    c = page.chart("reps", tuple(reps.values()), "repetitions", "Repetitions per day", floor=4, integer=True)
+    colors = {"wb_reps": NAVY, "extension_reps": PURPLE}
+    words = {"wb_reps": "weight-shift repetitions", "extension_reps": "active extension repetitions"}
+    both = len(keys) == 2
+    for j, k in enumerate(keys):      # two series side by side
+        c.bars(reps[k], k.replace("_", "-"), colors[k], words[k], width=0.38 if both else 0.6,
+               offset=(j - 0.5) * 0.4 if both else 0.0)
+    return _block("reps", "Repetitions", page.reading["reps"], c.svg(),
+                  "".join(_key(colors[k], words[k]) for k in keys))
+
+
+def _vibration(page: Page) -> str:
+    vib = page.series("vibration_s", 60)
+    limit_min = page.report.limits.get("vibration_daily_s", 0) / 60
+    c = page.chart("vibration", (vib, [limit_min * 1.05] if limit_min else []), "minutes",
+                   "Vibration therapy minutes per day", floor=5)
     c.bars(vib, "vibration", PURPLE, "of vibration therapy")
     if limit_min:
         c.level(limit_min, RED, f"daily limit {limit_min:g} min")
-    blocks.append(_block("vibration", "Vibration therapy", reading["vibration"], c.svg(),
-                         _key(PURPLE, "minutes of vibration therapy (cues not counted)")))
+    return _block("vibration", "Vibration therapy", page.reading["vibration"], c.svg(),
+                  _key(PURPLE, "minutes of vibration therapy (cues not counted)"))
 
-    # 6. spasms, 7. skin-pressure alerts
-    for key, title, field, unit, what, color in (
-            ("spasms", "Spasms", "spasms", "spasms", "spasms", RED),
-            ("pressure", "Skin-pressure alerts", "pressure_alerts", "alerts", "skin-pressure alerts", AMBER)):
-        if field in measured:
-            values = _series(period, flat, field)
-            c = chart(key, top_of(values, floor=4), unit, f"{title} per day", integer=True)
-            c.bars(values, field.replace("_", "-"), color, what, width=0.6)
-            blocks.append(_block(key, title, reading[key], c.svg(), _key(color, f"{what} a day")))
-        else:
-            blocks.append(_block(key, title, reading[key], charts.not_measured(key, what)))
 
+def _counts(page: Page, key: str, title: str, field: str, unit: str, what: str, color: str) -> str:
+    """A chart of a daily count (spasms, alerts), or 'not measured'."""
+    if field not in page.measured:
+        return _block(key, title, page.reading[key], charts.not_measured(key, what))
+    values = page.series(field)
+    c = page.chart(key, (values,), unit, f"{title} per day", floor=4, integer=True)
+    c.bars(values, field.replace("_", "-"), color, what, width=0.6)
+    return _block(key, title, page.reading[key], c.svg(), _key(color, f"{what} a day"))
+
+
+def render(report) -> str:
+    page = Page(report)
+    period, days, flat, measured = page.period, report.days, page.flat, page.measured
+    blocks = [_hours(page), _weight_bearing(page), _load(page), _repetitions(page), _vibration(page),
+              _counts(page, "spasms", "Spasms", "spasms", "spasms", "spasms", RED),
+              _counts(page, "pressure", "Skin-pressure alerts", "pressure_alerts", "alerts", "skin-pressure alerts",
+                      AMBER)]
     return "".join([
         '<!doctype html>\n<html lang="en"><head><meta charset="utf-8">',
         '<meta http-equiv="Content-Security-Policy" content="default-src \'none\'; style-src \'unsafe-inline\'; '
@@ -206,14 +211,14 @@ def render(report) -> str:
         f"<title>OpenPalm report: {_e(report.device)}, {_e(period.first.isoformat())} to "
         f"{_e(period.last.isoformat())}</title>",
         f"<style>{CSS}</style></head><body>",
-        _header(report, len(recorded), n),
+        _header(report, len(page.recorded), len(period)),
         _summary(report, flat, measured) if days else "",
         f'<p class="empty-note" data-empty="1">{_e(report.note()[0].upper() + report.note()[1:])}.</p>'
         if report.empty else "",
         *blocks,
         _weeks(report, measured),
         _settings(report),
-        _days(report, flat, measured, long_days),
+        _days(report, flat, measured, page.long_days),
         f'<footer>Made by OpenPalm pi-agent {_e(__version__)}{", " + _e(report.made) if report.made else ""}. '
         f'Days are local days{" in " + _e(period.zone.key) if period.zone else ""}, midnight to midnight; hours '
         f'are measured by the device\'s monotonic clock. Hatched days have no record: the device was off or '
