@@ -9,12 +9,13 @@ from pi_agent.cli.common import with_config
 
 def add_parser(sub) -> None:
     rep = with_config(sub.add_parser("report", help="the therapist's report of a period: CSV, HTML or JSON"))
-    rep.add_argument("--state-dir", type=Path)
+    rep.add_argument("--state-dir", type=Path, metavar="DIR", help="folder of the store (default: device.state_dir)")
     rep.add_argument("--from", dest="from_date", metavar="DATE", help="first local day, YYYY-MM-DD "
                                                                        "(default: 27 days before --to)")
     rep.add_argument("--to", dest="to_date", metavar="DATE", help="last local day, YYYY-MM-DD "
                                                                    "(default: the last day recorded, or today)")
-    rep.add_argument("--format", choices=["csv", "html", "json"], default="html")
+    rep.add_argument("--format", choices=["csv", "html", "json"], default="html",
+                     help="html: a page of charts to print (default); csv: a row per day; json: simulate's days")
     rep.add_argument("--output", type=Path, metavar="FILE", help="write it here (default: standard output)")
     rep.set_defaults(handler=report_command)
 
