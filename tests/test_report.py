@@ -11,7 +11,6 @@ import datetime as dt
 import io
 import json
 import math
-import os
 import re
 import shutil
 import zoneinfo
@@ -351,8 +350,5 @@ def test_the_html_report_opens_in_chromium_with_nothing_fetched(week):
         pdf = base64.b64decode(driver.execute_cdp_cmd("Page.printToPDF", {"preferCSSPageSize": True})["data"])
         boxes = {tuple(float(v) for v in box.split()) for box in re.findall(rb"/MediaBox\s*\[([^\]]*)\]", pdf)}
         assert len(boxes) == 1 and boxes.pop() == pytest.approx((0, 0, 595.3, 841.9), abs=1.5)   # A4, in points
-        if os.environ.get("OPENPALM_REPORT_SCREENSHOT"):
-            driver.execute_cdp_cmd("Emulation.setEmulatedMedia", {"media": "screen"})
-            driver.save_screenshot(os.environ["OPENPALM_REPORT_SCREENSHOT"])
     finally:
         driver.quit()
