@@ -21,7 +21,7 @@ from pi_agent.clock import VirtualClock
 from pi_agent.core.days import report_day
 from pi_agent.simulation import Simulation
 from pi_agent.store import Store
-from test_dashboard import PASSWORD, NoRedirect, start_dashboard
+from test_dashboard_server import PASSWORD, NoRedirect, start_dashboard, stop
 from test_report import CLOSED, FIRST, OFF, OPEN, week_scenario
 
 TODAY = "2026-04-01"
@@ -78,7 +78,7 @@ def test_dashboard_download_and_mqtt_report_equal_the_command_line(tmp_path):
     assert sim.returncode == 0, sim.stderr
     listener = Listener(broker.port, topics=("openpalm/kitchen/#",))
     assert listener.connected.wait(10)
-    dash, base = start_dashboard(tmp_path, broker)
+    dash, base = start_dashboard(tmp_path, broker.url)
     agent = AgentProcess({"start": f"{TODAY}T08:00:00", "timezone": "Europe/London", "seed": 2,
                           "steps": [{"hold": 240, "set": OPEN}, {"hold": 60, "set": CLOSED},
                                     {"hold": 3600, "set": OFF}]},
@@ -118,8 +118,7 @@ def test_dashboard_download_and_mqtt_report_equal_the_command_line(tmp_path):
         assert _get(base, "/api/report?device=kitchen&format=pdf", cookie)[0] == 400
     finally:
         assert agent.terminate() == 0
-        dash.terminate()
-        dash.wait(10)
+        stop(dash)
         listener.close()
         broker.stop()
     cli = {fmt: run_cli("report", "--config", str(cfg), "--state-dir", str(folder / "state"), "--from", FIRST,
