@@ -22,7 +22,7 @@ from pi_agent.core.days import report_day
 from pi_agent.simulation import Simulation
 from pi_agent.store import Store
 from test_dashboard_server import PASSWORD, NoRedirect, start_dashboard, stop
-from test_report import CLOSED, FIRST, OFF, OPEN, week_scenario
+from test_report import CHROMEDRIVER, CHROMIUM, CLOSED, FIRST, OFF, OPEN, browser, week_scenario
 
 TODAY = "2026-04-01"
 
@@ -65,9 +65,33 @@ def _get(base: str, path: str, cookie: str) -> tuple[int, str, dict]:
         return exc.code, exc.read().decode(), dict(exc.headers)
 
 
+def _card_download(folder, base: str, device: str, fmt: str) -> str:
+    """Log in in a real Chromium, find the device card's download link and fetch what it gives."""
+    from selenium.webdriver.common.by import By
+    driver = browser(folder)
+    try:
+        driver.get(base + "/login")
+        driver.find_element(By.ID, "password").send_keys(PASSWORD)
+        driver.find_element(By.ID, "login").click()
+        deadline = time.monotonic() + 30
+        while True:
+            links = driver.find_elements(By.CSS_SELECTOR, f'article[data-device="{device}"] a.download.{fmt}')
+            if links:
+                break
+            assert time.monotonic() < deadline, "no download link on the card"
+            time.sleep(0.2)
+        href = links[0].get_attribute("href")
+        assert links[0].get_attribute("download") is not None and href.startswith(base + "/api/report?")
+        return driver.execute_async_script(
+            "fetch(arguments[0], {credentials: 'same-origin'}).then(r => r.text()).then(arguments[1]);", href)
+    finally:
+        driver.quit()
+
+
 def test_dashboard_download_and_mqtt_report_equal_the_command_line(tmp_path):
-    """A week in the store, then a morning live: the MQTT answer's days and the dashboard's JSON
-    and CSV equal `pi-agent report` on the store once the agent has stopped."""
+    """A week in the store, then a morning live: the MQTT answer's days, the dashboard's JSON and
+    CSV, and the CSV behind the card's download button in Chromium equal `pi-agent report` on
+    the store once the agent has stopped."""
     broker = Broker(tmp_path / "broker").start()
     cfg = write_config(tmp_path / "cfg", '[device]\ntimezone = "Europe/London"\nid = "kitchen"\n'
                                          '[mqtt]\nheartbeat_s = 2\n')
@@ -112,10 +136,13 @@ def test_dashboard_download_and_mqtt_report_equal_the_command_line(tmp_path):
             f'attachment; filename="openpalm-kitchen-{FIRST}-to-{TODAY}.csv"'
         status, page, _ = _get(base, "/api/report?device=kitchen&format=html", cookie)
         assert status == 200 and all(d in page for d in answer["data"]["days"])
+        assert _get(base, "/api/report?device=kitchen&format=csv", "")[0] == 401      # closed without a login
         assert _get(base, "/api/report?device=nobody&format=csv", cookie)[0] == 404
         bad = _get(base, "/api/report?device=kitchen&format=csv&from=2026-04-31", cookie)
         assert bad[:2] == (400, "from: expected a date as YYYY-MM-DD, got '2026-04-31'\n")
         assert _get(base, "/api/report?device=kitchen&format=pdf", cookie)[0] == 400
+        # The card's button, as a caregiver finds it: every day the dashboard has (here FIRST to TODAY).
+        page_csv = _card_download(tmp_path, base, "kitchen", "csv") if CHROMIUM and CHROMEDRIVER else dash_csv
     finally:
         assert agent.terminate() == 0
         stop(dash)
@@ -129,6 +156,7 @@ def test_dashboard_download_and_mqtt_report_equal_the_command_line(tmp_path):
     assert answer["data"]["days"] == days
     assert json.loads(dash_json)["days"] == days
     assert dash_csv.replace("\r\n", "\n") == cli["csv"].stdout      # (run_cli reads text: \r\n comes as \n)
+    assert page_csv.replace("\r\n", "\n") == cli["csv"].stdout
     assert [r["tracked"] for r in csv.DictReader(io.StringIO(dash_csv))] == ["1", "1", "0", "1", "1", "1", "1", "1"]
 
 
