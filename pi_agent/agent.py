@@ -9,7 +9,6 @@ threads (MQTT, the button) are queued and run here, between two readings.
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 import queue
 import threading
@@ -151,10 +150,8 @@ class Agent:
                 self._answer(order, respond)
             elif isinstance(order, (orders.DoseStart, orders.DoseEnd)):
                 unbooked = not self.records.dose(order) and isinstance(order, orders.DoseStart)
-            elif isinstance(order, orders.SaveTare):
-                self._save_tare(order)
-            elif isinstance(order, orders.ReportRequest):
-                self._report(order)
+            elif isinstance(order, (orders.SaveTare, orders.ReportRequest)):
+                self._fulfil(order)         # what a command leaves to the agent: save a tare, read days
             elif isinstance(order, orders.Republish):
                 if self.on_refresh is not None:
                     self.on_refresh()
@@ -276,16 +273,12 @@ class Agent:
         self.button = Button(pin, pull_up=True, bounce_time=0.05, pin_factory=pin_factory)
         self.button.when_pressed = lambda: self.inbox.put(("_button", None, None))
 
-    # -- the report command ------------------------------------------------------------
-    def _report(self, order: orders.ReportRequest) -> None:
-        data, error = self.records.report(order)
-        self._now(lambda t, wall: self.core.answered("report", order.transaction, data, error, t, wall))
-
-    # -- tare --------------------------------------------------------------------------
-    def _save_tare(self, order: orders.SaveTare) -> None:
-        today = dt.datetime.fromtimestamp(self.clock.wall(), self.zone).date().isoformat()
-        data, error = save_tares(self.channels, self.calibration_path, order.tares, today)
-        self._now(lambda t, wall: self.core.answered("tare", order.transaction, data, error, t, wall))
+    def _fulfil(self, order: orders.SaveTare | orders.ReportRequest) -> None:
+        if isinstance(order, orders.ReportRequest):
+            name, (data, error) = "report", self.records.report(order)
+        else:
+            name, (data, error) = "tare", save_tares(self.channels, self.calibration_path, order.tares, self.clock.wall(), self.zone)
+        self._now(lambda t, wall: self.core.answered(name, order.transaction, data, error, t, wall))
 
     # -- stopping ------------------------------------------------------------------------
     def close(self) -> None:

@@ -81,9 +81,12 @@ class StoreRecords:
         return {"from": order.first, "to": order.last, "days": dict(sorted(days.items()))}, None
 
 
-def save_tares(channels, calibration_path, tares: dict[str, float], today: str) -> tuple[dict | None, str | None]:
-    """Apply a measured tare to the channels and save it (``calibration_path`` None: in
-    memory only): (the tares saved, None), or (None, why not) with nothing changed."""
+def save_tares(channels, calibration_path, tares: dict[str, float], wall: float,
+               zone) -> tuple[dict | None, str | None]:
+    """Apply a tare measured at wall time ``wall`` to the channels and save it, dated in
+    ``zone`` (``calibration_path`` None: in memory only): (the tares saved, None), or
+    (None, why not) with nothing changed."""
+    today = dt.datetime.fromtimestamp(wall, zone).date().isoformat()
     new = {ch: channels[ch].calibration.with_tare(tare, today) for ch, tare in tares.items()}
     if calibration_path is not None:
         try:

@@ -235,10 +235,8 @@ class Core:
         else:
             out.orders.append(orders.SaveTare(tares, job.transaction))
 
-    def answered(self, name: str, transaction: Any, data: dict | None, error: str | None, t: float,
-                 wall: float) -> Step:
-        """The agent did (or could not do) what a command left to it (a tare saved, a
-        report's days gathered): the command's response."""
+    def answered(self, name: str, transaction: Any, data: dict | None, error: str | None, t: float, wall: float) -> Step:
+        """The agent did (or could not do) what a command left to it (a tare, a report): its response."""
         out = Out()
         commands.respond(out, name, transaction, t, wall, data=data, error=error)
         return out.step()
