@@ -102,6 +102,7 @@ def test_the_days_of_a_period_cover_it_exactly(first, span, zone_name):
     (None, "31/03/2026", "--to: expected a date as YYYY-MM-DD, got '31/03/2026'"),
     ("2026-03-31", "2026-03-01", "--to: expected a date on or after --from (2026-03-31), got '2026-03-01'"),
     ("2024-01-01", "2026-01-01", "--from/--to: expected a period of at most 366 days, got 732"),
+    (None, "9999-12-31", "--to: expected a date from 1971 to 9998, got '9999-12-31'"),
 ])
 def test_bad_periods_are_one_line(first, last, message):
     """A date that is no date, a period backwards or over a year: one line naming the option."""
@@ -198,7 +199,7 @@ def test_the_four_weeks_example_is_its_generators_output_and_a_valid_scenario(cf
     """scenarios/four-weeks.json (make report-demo) is what make_four_weeks.py writes, and loads:
     28 days of which one is switched off, the clocks going forward inside them."""
     import importlib.util
-    from mock_hw import scenario as scenario_mod
+    from mock_hw import scenario_file as scenario_mod
     spec = importlib.util.spec_from_file_location("make_four_weeks", SCENARIOS / "make_four_weeks.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)

@@ -16,10 +16,10 @@ import urllib.request
 from agentproc import AgentProcess, write_config
 from broker import Broker, Listener
 from conftest import run_cli
-from mock_hw import scenario as scenario_mod
+from mock_hw import scenario_file as scenario_mod
 from pi_agent.clock import VirtualClock
 from pi_agent.core.days import report_day
-from pi_agent.simulation import Simulation
+from pi_agent.simulated_run import SimulatedRun
 from pi_agent.store import Store
 from test_dashboard_server import PASSWORD, NoRedirect, start_dashboard, stop
 from test_report import CHROMEDRIVER, CHROMIUM, CLOSED, FIRST, OFF, OPEN, browser, week_scenario
@@ -33,7 +33,7 @@ def test_the_agent_answers_a_report_with_its_store_and_its_fresher_days(cfg, tmp
         {"hold": 600, "set": OPEN}, {"hold": 30, "set": CLOSED}]}, {n: s.kind for n, s in cfg.sensors.items()})
     clock = VirtualClock(start_wall=scen.start_wall("Europe/Berlin"))
     answers = []
-    with Simulation(cfg, scen, clock, zone=scen.zone(), state_dir=tmp_path) as sim:
+    with SimulatedRun(cfg, scen, clock, zone=scen.zone(), state_dir=tmp_path) as sim:
         sim.run()
         sim.agent.command("report", json.dumps({"from": "2026-05-31", "to": "2026-06-01", "transaction": "r"}),
                           answers.append)

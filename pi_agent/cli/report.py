@@ -1,10 +1,22 @@
-"""``pi-agent report``: the therapist's report of a period (``pi_agent.report``)."""
+"""``pi-agent report``: the therapist's report of a period, from the device's store
+(the report itself is ``pi_agent.report``).
+
+It opens the store read-only (safe while the daemon runs; the figures are as of its last
+checkpoint). The days are the store's local days, in the zone the agent counted them in.
+The default period is the last 28 days ending with the last recorded day (or today, before
+any record). A period with no record is still a report, marked empty, with one line on
+standard error saying where the records are; exit status 0. A date that is no date, a
+period ending before it starts or longer than a year is one line and exit 65.
+"""
 
 from __future__ import annotations
 
+import os
+import sys
 from pathlib import Path
 
 from pi_agent.cli.common import with_config
+from pi_agent.errors import InputError
 
 
 def add_parser(sub) -> None:
@@ -20,6 +32,73 @@ def add_parser(sub) -> None:
     rep.set_defaults(handler=report_command)
 
 
+def _max_push(cfg) -> float | None:
+    """The survivor's maximum push from the pad's calibration (for a band in % of it)."""
+    from pi_agent.errors import CalibrationError
+    from sensors.calibration import PAD, load_calibration
+    try:
+        pad = load_calibration(cfg.calibration_path).get(PAD)
+    except CalibrationError:
+        return None
+    return pad.max_push_n if pad is not None else None
+
+
+def write(text: str, output: Path | None) -> None:
+    """To standard output, or to a file replaced in one step (never left half-written)."""
+    if output is None:
+        sys.stdout.write(text)
+        return
+    tmp = output.with_name(f".{output.name}.tmp")
+    try:
+        with open(tmp, "w", encoding="utf-8", newline="") as f:
+            f.write(text)
+        os.replace(tmp, output)
+    except OSError as exc:
+        try:
+            tmp.unlink()
+        except OSError:
+            pass
+        raise InputError(f"--output: cannot write {output}: {exc.strerror}") from None
+
+
 def report_command(args) -> int:
-    from pi_agent.report.command import report_command as run
-    return run(args)
+    import datetime as dt
+    import time
+    import zoneinfo
+
+    from pi_agent import config
+    from pi_agent.cli.common import state_dir_of, zone_of
+    from pi_agent.mqtt import device_id
+    from pi_agent.report import Report, latest_day, render, settings as settings_mod, store_days
+    from pi_agent.report.period import choose, parse_date
+    from pi_agent.store import Store
+    for value, what in ((args.from_date, "--from"), (args.to_date, "--to")):
+        if value is not None:
+            parse_date(value, what)          # a bad date is said before anything is opened
+    cfg = config.load(args.config)
+    state_dir = state_dir_of(cfg, args.state_dir)
+    now = time.time()
+    store = Store(state_dir, readonly=True)
+    try:
+        live = store.meta("live") or {}
+        try:
+            zone = zoneinfo.ZoneInfo(live["zone"])        # the zone the store's days were counted in
+        except (KeyError, TypeError, ValueError, zoneinfo.ZoneInfoNotFoundError):
+            zone = zone_of(cfg)
+        recorded = store.day_span()
+        today = dt.datetime.fromtimestamp(now, zone).date()
+        period = choose(args.from_date, args.to_date, latest=latest_day(recorded, today), zone=zone)
+        days = store_days(store, period)
+        stored_settings = store.meta("settings")
+    finally:
+        store.close()
+    settings, band = settings_mod.from_config(cfg, stored_settings, _max_push(cfg))
+    report = Report(device=device_id(cfg), period=period, days=days, settings=tuple(settings), band=band,
+                    recorded=recorded, source=f"the store in {state_dir}",
+                    made=dt.datetime.fromtimestamp(now, zone).strftime("%Y-%m-%d %H:%M %Z"),
+                    limits={"vibration_daily_s": cfg.therapy.max_daily_min * 60.0})
+    write(render(report, args.format), args.output)
+    note = report.note()
+    if note:
+        print(f"pi-agent report: {note}", file=sys.stderr)
+    return 0

@@ -67,14 +67,20 @@ class Period:
         return f"{span} ({len(self)} day{'s' if len(self) != 1 else ''})"
 
 
+FIRST_YEAR, LAST_YEAR = 1971, 9998      # a local day of any zone, and the day after it, within the clock's range
+
+
 def parse_date(text: str, what: str) -> dt.date:
-    """A local date written YYYY-MM-DD; InputError of one line otherwise."""
+    """A local date written YYYY-MM-DD, from 1971 to 9998; InputError of one line otherwise."""
     try:
         if len(text) != 10:
             raise ValueError
-        return dt.date.fromisoformat(text)
+        day = dt.date.fromisoformat(text)
     except (TypeError, ValueError):
         raise InputError(f"{what}: expected a date as YYYY-MM-DD, got '{text}'") from None
+    if not FIRST_YEAR <= day.year <= LAST_YEAR:
+        raise InputError(f"{what}: expected a date from {FIRST_YEAR} to {LAST_YEAR}, got '{text}'")
+    return day
 
 
 def choose(first: str | None, last: str | None, *, latest: dt.date, zone: zoneinfo.ZoneInfo | None = None,
