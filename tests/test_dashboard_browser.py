@@ -233,17 +233,18 @@ def test_two_monitors_in_a_real_browser(tmp_path):
                               ".getBoundingClientRect().height")
         assert label_px >= 12, f"chart labels {label_px:.1f} px high"
 
-        # Keyboard: the skip link, log out, then each chart; a day chosen with the arrows shows
+        # Keyboard: the skip link, log out, then each chart (and its card's report links); a day chosen with the arrows shows
         # its full date and weekday; focus stays on the chart while the page redraws.
         order = []
-        for _ in range(8):
+        for _ in range(12):
             press(driver, Keys.TAB)
             order.append(js(driver, "const a = document.activeElement;"
                                     "if (a.closest('.alarm-summary')) return 'summary';"
                                     "return a.classList.contains('history') ? 'chart:' + a.dataset.device"
                                     " : a.className || a.tagName"))
         order = [o for o in order if o != "summary"]        # the alarm summary's links, if any
-        assert order[:4] == ["skip", "logout", "chart:bedroom", "chart:kitchen"], order
+        assert order[:6] == ["skip", "logout", "chart:bedroom", "download html", "download csv",     # each card's
+                             "chart:kitchen"], order                                                 # report links
         js(driver, "document.querySelector('article[data-device=\"kitchen\"] svg.history').focus()")
         press(driver, Keys.ARROW_LEFT)
         press(driver, Keys.ARROW_LEFT)
