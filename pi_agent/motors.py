@@ -93,7 +93,8 @@ MODE_STANDBY = 0x40              # MODE register, bit 6 (the driver's ``mode`` s
 # 0 is no drive, 127 full drive.
 RTP_FULL = 127
 # Effects of the ERM library A (and the LRA library) for our cue patterns.
-EFFECTS = {"pulse": (1,), "double_pulse": (10,), "long_buzz": (47,), "alarm": (52, 52), "nudge": (7,)}
+EFFECTS = {"pulse": (1,), "double_pulse": (10,), "long_buzz": (47,), "alarm": (52, 52), "nudge": (7,),
+           "tick": (24,), "ticks": (12,)}     # 24: sharp tick, 12: triple click
 
 
 class Drv2605lMotor:

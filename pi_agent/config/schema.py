@@ -201,6 +201,22 @@ SCHEMA: dict[str, dict[str, Key] | Named] = {
         "from_hour": Key(8, "Reminders only from this local hour...", number(0, 23, integer=True)),
         "to_hour": Key(21, "...until this local hour (exclusive).", number(1, 24, integer=True)),
     },
+    "exercise": {
+        "min_rep_deg": Key(5.0, "An active extension repetition: the fingers fall at least this far below their highest "
+                           "flexion since the counter was armed; it re-arms when they rise half that again, in degrees.",
+                           number(1, 45)),
+        "max_min": Key(30.0, "An exercise session ends this long after its start, and exercise_start (or the button) "
+                       "without minutes asks for this long, in minutes.", number(1, 240)),
+        "rate_hz": Key(200.0, "Readings a second of the fingers channel during an exercise session (short flickers, "
+                       "and a mean of 0.1 s against the noise).", number(20, 400)),
+        "data_rate": Key(860, "ADS1115 samples per second of the fingers channel during a session (a short conversion "
+                         "leaves the chip free for its other channels): 8, 16, 32, 64, 128, 250, 475 or 860.",
+                         choice(*DATA_RATES)),
+        "reward": Key(True, "A short buzz on each repetition counted.", boolean),
+        "progress_every": Key(0, "A distinct triple buzz instead on every this many repetitions of a session; 0: none.",
+                              number(0, 1000, integer=True)),
+        "goal_reps": Key(0, "Daily goal of active extension repetitions; 0: none.", number(0, 100000, integer=True)),
+    },
     "dashboard": {
         "listen": Key("127.0.0.1:8080", "Where `pi-agent dashboard` listens, HOST:PORT (this machine only by default).",
                       text(r"[^\s:]+:\d{1,5}", "HOST:PORT")),
@@ -301,6 +317,10 @@ def cross_check(v: dict[str, Any], problems: list[str]) -> None:
     rem = v["reminders"]
     if rem["from_hour"] >= rem["to_hour"]:
         problems.append(f"reminders.from_hour: expected before to_hour ({rem['to_hour']}), got {rem['from_hour']}")
+    ex = v["exercise"]
+    if ex["data_rate"] < 2 * ex["rate_hz"]:
+        problems.append(f"exercise.data_rate: expected at least twice exercise.rate_hz ({2 * ex['rate_hz']:g} "
+                        f"conversions a second), got {ex['data_rate']}")
     if wb["wake_n"] > wb["start_n"]:
         problems.append(f"weight_bearing.wake_n: expected at most start_n ({wb['start_n']:g}), got {wb['wake_n']:g}")
 

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import math
 from dataclasses import dataclass
 from typing import Any, Callable
 
+import pi_agent.core.exercise as exercise
 import pi_agent.core.orders as orders
 from pi_agent.core.orders import Out
 import pi_agent.core.therapy as therapy
@@ -119,6 +121,31 @@ def run(core, name: str, payload: Any, t: float, wall: float, out: Out) -> None:
         respond(out, name, transaction, t, wall, data=data)
 
 
+def tare_readings(core, readings, t: float, out: Out) -> None:
+    """The pad's readings while a tare runs; when it ends, the tare to save, or the
+    command's error response."""
+    job = core.tare
+    problem = job.feed(readings, core.load())
+    if problem is None and t < job.t_end:
+        return
+    core.tare = None
+    tares = None
+    if problem is None:
+        wb = core.cfg.weight_bearing
+        tares, problem = job.result(wb.tare_max_sd_n, wb.wake_n)
+    if problem is not None:
+        respond(out, "tare", job.transaction, t, core.wall, error=problem)
+    else:
+        out.orders.append(orders.SaveTare(tares, job.transaction))
+
+
+def settings_record(core) -> orders.Checkpoint:
+    """The settings set by command, to store (they outlive a restart)."""
+    t = core.targets
+    return orders.Checkpoint({}, (), {"settings": {"goal_s": core.ledger.goal_s,
+                                                   "targets": {"low": t.low, "high": t.high, "unit": t.unit}}})
+
+
 def respond(out: Out, name: str, transaction: Any, t: float, wall: float, *,
             data: dict | None = None, error: str | None = None) -> None:
     """A command's response, and its ``command`` event."""
@@ -148,7 +175,7 @@ def _set_goal(core, args, _tx, t, wall, out) -> dict:
     core.ledger.goal_s = args["hours"] * 3600.0
     if core.wall:
         core.ledger.day(core.ledger.day_of(core.wall)).goal_s = core.ledger.goal_s
-    out.orders.append(core.settings_record())
+    out.orders.append(settings_record(core))
     return {"goal_h": args["hours"]}
 
 
@@ -168,7 +195,7 @@ def _set_targets(core, args, _tx, t, wall, out) -> dict:
         raise CommandError(f"set_targets.unit: '{new.unit}' needs {need}, which is not set")
     core.targets = new
     core.wb.band = band
-    out.orders.append(core.settings_record())
+    out.orders.append(settings_record(core))
     return {"low_n": round(band.low_n, 1), "high_n": round(band.high_n, 1), "unit": new.unit}
 
 
@@ -229,6 +256,34 @@ def _report(core, args, transaction, t, wall, out) -> None:
     return None                       # answered by the agent, from its store
 
 
+def _minutes(v):
+    """A duration in minutes: finite, at least one second."""
+    if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) \
+            and v * 60.0 >= exercise.MIN_SESSION_S:
+        return v, None
+    return None, f"expected a number of minutes of at least {exercise.MIN_SESSION_S / 60:.4g} (one second), " \
+                 f"got {v!r}"
+
+
+def _exercise_start(core, args, _tx, t, wall, out) -> dict:
+    limit = core.cfg.exercise.max_min
+    minutes = args.get("minutes", limit)
+    problem = core.exercise.refusal()
+    if problem:
+        raise CommandError(f"exercise_start refused: {problem}")
+    data = core.exercise.start(minutes * 60.0, "command", t, wall, out)
+    if minutes > limit:
+        data["cut"] = f"{minutes:g} minutes asked, cut to the maximum of {limit:g} (exercise.max_min)"
+    return data
+
+
+def _exercise_stop(core, _args, _tx, t, wall, out) -> dict:
+    if not core.exercise.running:
+        raise CommandError("exercise_stop: no exercise session is running")
+    summary = core.exercise.stop(t, wall, "stopped", out)
+    return {"repetitions": summary["repetitions"], "minutes": round(summary["duration_s"] / 60, 2)}
+
+
 # -- the commands --------------------------------------------------------------------------
 COMMANDS: dict[str, Command] = {
     "set_goal": Command({"hours": Arg(number(0, 24), "daily goal of hours in the open position", required=True)},
@@ -250,4 +305,8 @@ COMMANDS: dict[str, Command] = {
         "from": Arg(date, "first local day, YYYY-MM-DD", required=True),
         "to": Arg(date, f"last local day, YYYY-MM-DD (at most {MAX_REPORT_DAYS} days in all)", required=True),
     }, _report, "the daily totals of a period, as pi-agent simulate --report json gives them"),
+    "exercise_start": Command({
+        "minutes": Arg(_minutes, "minutes of exercise (at most exercise.max_min, the default)"),
+    }, _exercise_start, "start an exercise session: active finger extensions are counted and rewarded"),
+    "exercise_stop": Command({}, _exercise_stop, "stop the exercise session"),
 }

@@ -48,6 +48,8 @@ class Day:
     spasm_s: float = 0.0         # seconds inside spasms
     pressure_alerts: int = 0     # skin-pressure alerts raised on the day
     high_pressure_s: float = 0.0  # seconds with the palm force at or above pressure.alert_n
+    extension_reps: int = 0      # active extension repetitions inside exercise sessions
+    exercise_s: float = 0.0      # seconds inside exercise sessions
 
     def to_json(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

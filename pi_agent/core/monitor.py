@@ -15,6 +15,7 @@ import zoneinfo
 from typing import Any, Mapping
 
 import pi_agent.core.commands as commands
+import pi_agent.core.exercise as exercise
 import pi_agent.core.orders as orders
 import pi_agent.core.patterns as patterns
 import pi_agent.core.therapy as therapy
@@ -64,6 +65,7 @@ class Core:
         self.therapy = therapy.TherapyTracker(limits, {"low": th.low_level, "high": th.high_level}, self.ledger,
                                               run_s=therapy_run[0], off_since=therapy_run[1])
         self.tare: TareJob | None = None
+        self.exercise = exercise.ExerciseTracker(cfg.exercise, self.ledger, self.cue_event, "fingers" in cfg.sensors)
         self.checkpoint_s = cfg.store.checkpoint_s
         self.last_checkpoint = t
         for key, value in (settings or {}).items():
@@ -100,7 +102,8 @@ class Core:
         if pad and self.has_pad:
             self._weight_bearing(t, wall, out)
             if self.tare is not None:
-                self._tare(readings, t, out)
+                commands.tare_readings(self, readings, t, out)
+        self.exercise.readings(readings, t, wall, out)
         self._time_passes(t, wall, out)
         return out.step()
 
@@ -112,12 +115,14 @@ class Core:
 
     def next_due(self, t: float) -> float | None:
         """When the core next needs ``tick`` even if no reading comes (None: no need)."""
-        return self.therapy.next_due(t)
+        return min((x for x in (self.therapy.next_due(t), self.exercise.next_due(t)) if x is not None), default=None)
 
     def _time_passes(self, t: float, wall: float, out: Out) -> None:
         if self.therapy.running is not None:
             self.therapy.advance(t, wall, out)
-        if t - self.last_checkpoint >= self.checkpoint_s:
+        self.exercise.advance(t, wall, out)
+        ex = self.exercise
+        if t - self.last_checkpoint >= ex.checkpoint_every(self.checkpoint_s) or ex.record_changed:
             out.orders.append(self._checkpoint(t))
 
     def value(self, channel: str) -> float | None:
@@ -194,8 +199,11 @@ class Core:
         self.therapy.stop(t, wall, reason, out, motor_done=True)
         return out.step()
 
-    def button(self, t: float, wall: float) -> Step:
-        """The therapy button: a press starts the protocol, a press stops it."""
+    def button(self, t: float, wall: float, held: bool = False) -> Step:
+        """The therapy button: a press starts the protocol, a press stops it; held (two
+        seconds), it starts or stops an exercise session."""
+        if held:
+            return self.exercise.button(t, wall)
         out = Out()
         if self.therapy.running is not None:
             self.therapy.stop(t, wall, "button", out)
@@ -220,21 +228,6 @@ class Core:
         commands.run(self, name, payload, t, wall, out)
         return out.step()
 
-    def _tare(self, readings: list[Reading], t: float, out: Out) -> None:
-        job = self.tare
-        problem = job.feed(readings, self.load())
-        if problem is None and t < job.t_end:
-            return
-        self.tare = None
-        tares = None
-        if problem is None:
-            wb = self.cfg.weight_bearing
-            tares, problem = job.result(wb.tare_max_sd_n, wb.wake_n)
-        if problem is not None:
-            commands.respond(out, "tare", job.transaction, t, self.wall, error=problem)
-        else:
-            out.orders.append(orders.SaveTare(tares, job.transaction))
-
     def answered(self, name: str, transaction: Any, data: dict | None, error: str | None, t: float, wall: float) -> Step:
         """The agent did (or could not do) what a command left to it (a tare, a report): its response."""
         out = Out()
@@ -242,25 +235,22 @@ class Core:
         return out.step()
 
     # -- records -------------------------------------------------------------------------------
-    def settings_record(self) -> orders.Checkpoint:
-        t = self.targets
-        return orders.Checkpoint({}, (), {"settings": {"goal_s": self.ledger.goal_s,
-                                                       "targets": {"low": t.low, "high": t.high, "unit": t.unit}}})
-
     def _checkpoint(self, t: float) -> orders.Checkpoint:
         self.last_checkpoint = t
         state = self.wear.state
         live = {"position": public(state), "worn": state in WORN, "since": self.wear.since_wall,
                 "updated": self.wall, "state": state, "zone": self.ledger.zone.key}
-        return orders.Checkpoint(self.ledger.take_dirty(), self.wear.take_bouts(), {"live": live},
-                                 self.therapy.running_dose())
+        return orders.Checkpoint(self.ledger.take_dirty(), self.wear.take_bouts(),
+                                 self.exercise.checkpoint_meta({"live": live}), self.therapy.running_dose())
 
-    def recover(self, doses: list[dict], t: float, wall: float) -> Step:
-        """After a restart, with the store's recent dose log (``Store.doses``): doses cut off
-        by a power cut are counted and closed, and checkpointed at once."""
+    def recover(self, doses: list[dict], t: float, wall: float, exercise: Mapping | None = None) -> Step:
+        """After a restart, with the store's recent dose log (``Store.doses``) and the exercise
+        session it holds as running: doses and the session cut off by a power cut are
+        counted, closed and reported, and checkpointed at once."""
         out = Out()
         self.therapy.recover(doses, t, wall, out)
-        if out.orders:
+        self.exercise.recover(exercise, t, wall, out)
+        if out.orders or self.exercise.record_changed:
             out.orders.append(self._checkpoint(t))
         return out.step()
 
@@ -268,13 +258,16 @@ class Core:
         """The store could not take a checkpoint: keep it for the next one."""
         self.ledger.dirty.update(record.days)
         self.wear.finished_bouts[:0] = record.bouts
+        self.exercise.record_changed |= "exercise" in record.meta
 
     def close(self) -> Step:
         """A clean stop: book everything up to the last reading (a change still being
         debounced is booked to the state before it) and checkpoint it all."""
+        out = Out()
         if self.wall:
             self.wear.book(self.now, self.now, self.wall)
-        return Step((), (self._checkpoint(self.now),))
+            self.exercise.stop(self.now, self.wall, "shutdown", out)
+        return Step(tuple(out.events), (self._checkpoint(self.now),))
 
     # -- what a person sees -----------------------------------------------------------------------
     def days(self) -> dict[str, Day]:

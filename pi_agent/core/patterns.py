@@ -12,6 +12,8 @@ PATTERNS: dict[str, tuple[tuple[float, float], ...]] = {
     "long_buzz": ((0.60, 0.8),),                                       # identify, attention
     "alarm": ((0.08, 1.0), (0.08, 0.0)) * 3,                           # over the maximum (repeated)
     "nudge": ((0.25, 0.45),),                                          # gentle: too light, reminder
+    "tick": ((0.05, 1.0),),                                            # crisp and brief: a repetition
+    "ticks": ((0.05, 1.0), (0.07, 0.0)) * 2 + ((0.05, 1.0),),          # every Nth repetition
 }
 THERAPY_GAP_S = 0.15      # silence around a cue played during therapy
 

@@ -37,6 +37,14 @@ class TherapyState:
 
 
 @dataclass(frozen=True, slots=True)
+class ExerciseState:
+    reps: int                 # repetitions counted in the session so far
+    since_wall: float         # when the session started, in wall time
+    until_wall: float         # when it ends at the latest, in wall time
+    source: str               # 'command' or 'button'
+
+
+@dataclass(frozen=True, slots=True)
 class Snapshot:
     t: float                          # monotonic time of the last reading (0: none yet)
     wall: float                       # wall time of the last reading (0: none yet)
@@ -64,12 +72,21 @@ class Snapshot:
     long_bout_s: float
     therapy: TherapyState | None
     faults: tuple[tuple[str, str], ...]    # (channel, kind), sorted
+    exercise: ExerciseState | None = None  # the exercise session running, if any
+    exercise_goal_reps: int = 0            # the daily goal of extension repetitions (0: none)
 
     @property
     def in_band(self) -> bool | None:
         if self.band is None or self.load_n is None:
             return None
         return self.band.low_n <= self.load_n <= self.band.high_n
+
+    @property
+    def exercise_goal_pct(self) -> float | None:
+        """Today's extension repetitions as a share of the daily goal (None: no goal)."""
+        if not self.exercise_goal_reps:
+            return None
+        return round(100.0 * self.today.extension_reps / self.exercise_goal_reps, 1)
 
     def channel(self, name: str) -> ChannelState | None:
         for ch in self.channels:
@@ -84,6 +101,7 @@ def take_snapshot(core) -> Snapshot:
     day = core.ledger.day_of(wall) if wall else ""
     today = core.ledger.peek(day) if wall else None
     th = core.therapy.running
+    ex = core.exercise.session
     return Snapshot(
         t=core.now, wall=wall, day=day,
         position=public(core.wear.state), worn=core.wear.state in WORN,
@@ -100,7 +118,10 @@ def take_snapshot(core) -> Snapshot:
         goal_s=core.ledger.goal_s, long_bout_s=core.wear.long_bout_s,
         therapy=None if th is None else TherapyState(th["plan"].level, th["plan"].source,
                                                     wall + th["end"] - core.now),
-        faults=tuple(sorted(core.faults.active.items())))
+        faults=tuple(sorted(core.faults.active.items())),
+        exercise=None if ex is None else ExerciseState(ex["reps"], ex["start_wall"], wall + ex["end"] - core.now,
+                                                       ex["source"]),
+        exercise_goal_reps=core.cfg.exercise.goal_reps)
 
 
 def _value_and_fault(core, name: str) -> tuple[float | None, str | None, float | None]:
