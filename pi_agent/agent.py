@@ -15,6 +15,7 @@ import threading
 import time
 from typing import Any, Callable
 
+import pi_agent.button as button
 from pi_agent.core import Core, orders
 from pi_agent.core.events import Event
 from pi_agent.core.orders import Step
@@ -25,7 +26,6 @@ from sensors.array import SensorArray, build_channels
 from sensors.calibration import PAD, load_calibration
 
 log = logging.getLogger("pi_agent")
-
 
 
 class Channels(dict):
@@ -53,7 +53,7 @@ class Agent:
         self.records = StoreRecords(store)
         self.player = player
         now, wall = clock.monotonic(), clock.wall()
-        stored, settings, doses = self.records.history(wall, zone)
+        stored, settings, doses, exercise = self.records.history(wall, zone)
         self.core = Core(cfg, zone, t=now, stored_days=stored, settings=settings,
                          max_push_n=channels.pad.max_push_n if channels.pad is not None else None)
         self.poll_motor = True           # the loop plays the motor's timeline (no MotorThread)
@@ -69,8 +69,8 @@ class Agent:
         self.inbox_budget = 20         # commands run per turn, so a flood never delays the sampling
         self.button = None
         self._waiting: dict[str, Callable[[dict], None]] = {}   # responses that come later (tare)
-        if doses:                   # doses that a power cut left open count before anything starts
-            self.apply(self.core.recover(doses, now, wall))
+        if doses or exercise:       # what a power cut left open counts before anything starts
+            self.apply(self.core.recover(doses, now, wall, exercise))
 
     # -- one turn of the loop -------------------------------------------------------
     def _other_due(self) -> float | None:
@@ -101,10 +101,10 @@ class Agent:
             clock.sleep(due - now)
             if self.stopping.is_set() or clock.monotonic() < due - 1e-6:
                 return None         # woken early: a command or a stop is waiting
-        readings = self.sensors.read(schedule.channels(turn))
+        readings = self.sensors.read(schedule.channels(turn, self.core.exercise.running), schedule.data_rates.get(turn))
         self.readings += len(readings)
         step = self.core.feed(readings, clock.wall())
-        schedule.done(turn, due, clock.monotonic(), self.core.pad_fast)
+        schedule.done(turn, due, clock.monotonic(), self.core.pad_fast, self.core.exercise.running)
         if step.events or step.orders:
             self.apply(step)
         player = self.player
@@ -236,8 +236,8 @@ class Agent:
                 name, payload, respond = self.inbox.get_nowait()
             except queue.Empty:
                 return
-            if name == "_button":
-                self._now(self.core.button)
+            if name in (button.PRESS, button.HOLD):
+                self._now(lambda t, wall: self.core.button(t, wall, held=name == button.HOLD))
             else:
                 self.command(name, payload, respond)
         if not self.inbox.empty():
@@ -247,6 +247,7 @@ class Agent:
         """Run a core call at this moment (the motor's news first, so the core is current)."""
         self._motor_news()
         self.apply(call(*args, self.clock.monotonic(), self.clock.wall()))
+        self.schedule.fingers_now(self.clock.monotonic(), self.core.exercise.running)
 
     def command(self, name: str, payload, respond: Callable[[dict], None] | None = None) -> None:
         """Run a command; the response goes to ``respond`` when it is done (a tare's later).
@@ -266,12 +267,11 @@ class Agent:
             if name == "tare":
                 self.schedule.pad_now(self.clock.monotonic())      # a tare reads the pad from now
         self.apply(step, respond)
+        self.schedule.fingers_now(self.clock.monotonic(), self.core.exercise.running)
 
     def attach_button(self, pin: int, pin_factory=None) -> None:
-        """A push button to GND on ``pin``: a press starts the protocol, a press stops it."""
-        from gpiozero import Button
-        self.button = Button(pin, pull_up=True, bounce_time=0.05, pin_factory=pin_factory)
-        self.button.when_pressed = lambda: self.inbox.put(("_button", None, None))
+        """A push button to GND on ``pin``: its presses and holds go to the core (``pi_agent.button``)."""
+        self.button = button.attach(pin, lambda what: self.submit(what, None), pin_factory)
 
     def _fulfil(self, order: orders.SaveTare | orders.ReportRequest) -> None:
         if isinstance(order, orders.ReportRequest):

@@ -23,13 +23,14 @@ class StoreRecords:
         self.store = store
         self._doses: dict[str, int] = {}      # the core's dose keys -> the store's rows
 
-    def history(self, wall: float, zone) -> tuple[dict, dict, list]:
-        """(days, settings, recent doses) for a core starting at ``wall``."""
+    def history(self, wall: float, zone) -> tuple[dict, dict, list, dict | None]:
+        """(days, settings, recent doses, the exercise session stored as running) for a core
+        starting at ``wall``."""
         if self.store is None:
-            return {}, {}, []
+            return {}, {}, [], None
         first = dt.datetime.fromtimestamp(wall, zone).date() - dt.timedelta(days=HISTORY_DAYS)
         return (self.store.days(first.isoformat()), self.store.meta("settings") or {},
-                self.store.doses(since=wall - 2 * 86400.0))
+                self.store.doses(since=wall - 2 * 86400.0), self.store.meta("exercise"))
 
     def checkpoint(self, record: orders.Checkpoint) -> bool:
         """Write a checkpoint in one transaction; False if it failed (logged)."""

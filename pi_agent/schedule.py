@@ -6,6 +6,10 @@ or a tare runs. Every other chip is a turn of its own that reads one of its chan
 time, round robin, so that a chip's conversions never block the loop for long; each of
 its channels is read at the chip's ``rate_hz``. A turn that comes late is not caught up
 in a burst: it is due again one period after it ran.
+
+During an exercise session the fingers have a turn of their own, at
+``exercise.rate_hz`` (their chip's turn reads its other channels meanwhile); outside a
+session that turn is idle.
 """
 
 from __future__ import annotations
@@ -13,6 +17,8 @@ from __future__ import annotations
 from pi_agent.core import PAD_CHANNELS
 
 PAD_TURN = "(pad)"       # the pad's turn (chips' turns are keyed by the chips' names)
+FINGERS_TURN = "(fingers)"   # the fingers' own turn during an exercise session
+IDLE = float("inf")      # the due time of a turn that is not reading now
 
 
 class Schedule:
@@ -28,6 +34,12 @@ class Schedule:
         self.fast_period = 1.0 / cfg.weight_bearing.active_rate_hz
         self.due = {turn: now for turn in self.turns}
         self.cursor = {turn: 0 for turn in self.turns}    # a chip's channel read next
+        self.data_rates: dict[str, int] = {}              # a turn's conversion rate, if not its channels'
+        if "fingers" in channels:
+            self.turns[FINGERS_TURN] = ("fingers",)
+            self.periods[FINGERS_TURN] = 1.0 / cfg.exercise.rate_hz
+            self.due[FINGERS_TURN] = IDLE
+            self.data_rates[FINGERS_TURN] = cfg.exercise.data_rate
 
     def next(self) -> tuple[str, float]:
         """The turn due first, and when."""
@@ -35,26 +47,45 @@ class Schedule:
         turn = min(due, key=due.__getitem__)
         return turn, due[turn]
 
-    def channels(self, turn: str) -> tuple[str, ...]:
-        """The channels this turn reads (a chip's next one, round robin)."""
+    def channels(self, turn: str, fingers_fast: bool = False) -> tuple[str, ...]:
+        """The channels this turn reads (a chip's next one, round robin; the fingers in
+        their own turn while ``fingers_fast``, and then only there)."""
         names = self.turns[turn]
+        if turn == FINGERS_TURN:
+            return names if fingers_fast else ()
         if turn == PAD_TURN:
             return names
         index = self.cursor[turn]
+        if fingers_fast and names[index] == "fingers" and len(names) > 1:
+            index = (index + 1) % len(names)
         self.cursor[turn] = (index + 1) % len(names)
         return (names[index],)
 
-    def period(self, turn: str, fast: bool) -> float:
+    def period(self, turn: str, fast: bool, fingers_fast: bool = False) -> float:
         """Time between two of the turn's readings."""
         if turn == PAD_TURN:
             return self.fast_period if fast else self.periods[turn]
-        return self.periods[turn] / len(self.turns[turn])
+        if turn == FINGERS_TURN:
+            return self.periods[turn]
+        names = self.turns[turn]
+        if fingers_fast and "fingers" in names and len(names) > 1:
+            return self.periods[turn] / (len(names) - 1)
+        return self.periods[turn] / len(names)
 
-    def done(self, turn: str, due: float, now: float, fast: bool) -> None:
+    def done(self, turn: str, due: float, now: float, fast: bool, fingers_fast: bool = False) -> None:
         """The turn due at ``due`` ran (it is ``now``): when it is due next."""
-        period = self.period(turn, fast)
+        if turn == FINGERS_TURN and not fingers_fast:
+            self.due[turn] = IDLE                   # the session is over
+            return
+        period = self.period(turn, fast, fingers_fast)
         due += period
         self.due[turn] = due if due > now - period else now      # late: no catch-up burst
+
+    def fingers_now(self, now: float, fingers_fast: bool) -> None:
+        """After a command or the button: a session that has just started reads the fingers
+        in their own turn from now."""
+        if fingers_fast and self.due.get(FINGERS_TURN) == IDLE:
+            self.due[FINGERS_TURN] = now
 
     def pad_now(self, now: float) -> None:
         """Read the pad at once (a tare starts)."""

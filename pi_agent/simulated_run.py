@@ -24,11 +24,14 @@ from pi_agent.store import Store
 log = logging.getLogger("pi_agent.simulation")
 
 
-def run_scenario(cfg, scenario, *, state_dir: Path, zone, on_event=None) -> tuple["SimulatedRun", dict]:
+def run_scenario(cfg, scenario, *, state_dir: Path, zone, on_event=None,
+                 motor_trace: Path | None = None) -> tuple["SimulatedRun", dict]:
     """``scenario`` played in virtual time, as fast as the machine allows, with its store in
-    ``state_dir``: the run, and its report (docs/scenario-format.md) from the store."""
+    ``state_dir``: the run, and its report (docs/scenario-format.md) from the store
+    (``motor_trace``: a file to trace the motor's levels in)."""
     clock = VirtualClock(start_wall=scenario.start_wall(zone.key))
-    sim = SimulatedRun(cfg, scenario, clock, zone=zone, state_dir=state_dir, on_event=on_event)
+    sim = SimulatedRun(cfg, scenario, clock, zone=zone, state_dir=state_dir, on_event=on_event,
+                       motor_trace=motor_trace)
     sim.run()
     sim.finish()
     store = Store(state_dir, readonly=True)

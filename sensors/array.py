@@ -73,13 +73,14 @@ class SensorArray:
         return cls(i2c, channels, {n: c.address for n, c in cfg.chips.items()}, clock,
                    {n for n, c in cfg.chips.items() if c.mode == "continuous"})
 
-    def read_channel(self, chip: str, index: int) -> list[Reading]:
-        """Read one channel of ``chip``. When the chip does not answer, every one of its
-        channels is in fault (one reading each)."""
+    def read_channel(self, chip: str, index: int, data_rate: int | None = None) -> list[Reading]:
+        """Read one channel of ``chip`` (at ``data_rate`` samples a second, else its own).
+        When the chip does not answer, every one of its channels is in fault (one reading
+        each)."""
         channels = self.by_chip[chip]
         ch = channels[index]
         try:
-            raw = self.readers[chip].read(ch.input, ch.gain, ch.data_rate)
+            raw = self.readers[chip].read(ch.input, ch.gain, data_rate or ch.data_rate)
         except ConversionTimeout:
             return [ch.failed(self.clock.monotonic(), "adc_timeout")]
         except BusError:
@@ -87,16 +88,17 @@ class SensorArray:
             return [c.failed(t, "i2c_error") for c in channels]
         return [ch.accept(self.clock.monotonic(), raw)]
 
-    def read(self, names) -> list[Reading]:
-        """Read the named channels once each, in order (a chip that does not answer: each of
-        its channels in fault, once)."""
+    def read(self, names, data_rate: int | None = None) -> list[Reading]:
+        """Read the named channels once each, in order (at ``data_rate``, else each its own;
+        a chip that does not answer: each of its channels in fault, once)."""
         out: list[Reading] = []
         failed = set()
         for name in names:
             chip, index = self.where[name]
             if chip in failed:
                 continue
-            readings = self.read_channel(chip, index)
+            readings = (self.read_channel(chip, index) if data_rate is None
+                        else self.read_channel(chip, index, data_rate))
             if len(readings) > 1:
                 failed.add(chip)
             out.extend(readings)
