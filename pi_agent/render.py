@@ -62,6 +62,8 @@ def status_line(s: Snapshot, zone, wall: float) -> str:
                           else f"{label(ch.name)} {max(0.0, ch.value):.1f} N")
     parts.append(", ".join(values))
     parts.append(load_text(s))
+    if s.exercise is not None:
+        parts.append(f"exercise: {s.exercise.reps} repetitions")
     faults = [describe(ch, kind) for ch, kind in s.faults]
     parts.append("faults: " + ("; ".join(faults) if faults else "none"))
     return "  |  ".join(parts)
@@ -108,9 +110,10 @@ def _h(seconds: float) -> str:
     return f"{seconds / 3600:.1f} h"
 
 
-def day_lines(label: str, day: Day | None, long_bout_min: float) -> list[str]:
+def day_lines(label: str, day: Day | None, long_bout_min: float, goal_reps: int = 0) -> list[str]:
     """A day's totals as a person reads them (``label``: "today" or the date; open bouts of
-    ``long_bout_min`` minutes or more are counted apart)."""
+    ``long_bout_min`` minutes or more are counted apart; ``goal_reps``: the daily goal of
+    extension repetitions, 0: none)."""
     if day is None:
         return [f"  {label}: nothing tracked"]
     wb = day.weight_bearing
@@ -120,7 +123,10 @@ def day_lines(label: str, day: Day | None, long_bout_min: float) -> list[str]:
             f"    weight bearing: {wb.sessions} sessions, {wb.total_s / 60:.1f} min, "
             f"{wb.in_target_s / 60:.1f} min in the target band; vibration {day.vibration_s / 60:.1f} min",
             f"    spasms: {day.spasms} ({day.spasm_s / 60:.1f} min); skin-pressure alerts: {day.pressure_alerts}; "
-            f"weight-shift reps: {wb.reps}"]
+            f"weight-shift reps: {wb.reps}",
+            f"    exercise: {day.extension_reps} extension repetitions"
+            + (f" of {goal_reps} goal ({100 * day.extension_reps / goal_reps:.0f}%)" if goal_reps else "")
+            + f", {day.exercise_s / 60:.1f} min"]
 
 
 WEEK_HEAD = "    day          open h  worn h  goal %  WB sessions  vibration min"
@@ -153,7 +159,7 @@ def live_line(live: Mapping, now: float, zone, fresh_s: float) -> str | None:
 
 
 def status_view(day: dt.date, today: dt.date, days: Mapping[str, Day], live: Mapping, now: float, zone,
-                fresh_s: float, long_bout_min: float, why: str = "") -> list[str]:
+                fresh_s: float, long_bout_min: float, why: str = "", goal_reps: int = 0) -> list[str]:
     """``pi-agent status``: the day, the hand's last known position, the 7 days before."""
     lines = [f"OpenPalm status for {day.isoformat()} ({zone.key})"]
     if why:
@@ -161,7 +167,8 @@ def status_view(day: dt.date, today: dt.date, days: Mapping[str, Day], live: Map
     said = live_line(live, now, zone, fresh_s)
     if said:
         lines.append(said)
-    lines += day_lines("today" if day == today else day.isoformat(), days.get(day.isoformat()), long_bout_min)
+    lines += day_lines("today" if day == today else day.isoformat(), days.get(day.isoformat()), long_bout_min,
+                       goal_reps)
     lines.append("  the 7 days before:")
     lines.append(WEEK_HEAD)
     for i in range(7, 0, -1):
@@ -234,7 +241,20 @@ def state_payload(s: Snapshot, zone, wall: float) -> dict:
                     "level": th.level if th else None,
                     "until": iso(th.until_wall, zone) if th else None},
         "faults": [{"channel": ch, "kind": kind, "text": describe(ch, kind)} for ch, kind in s.faults],
+        "exercise": exercise_payload(s, zone),
     }
+
+
+def exercise_payload(s: Snapshot, zone) -> dict:
+    """The exercise session now (its live count) and today's repetitions against the goal."""
+    ex = s.exercise
+    return {"active": ex is not None,
+            "reps": ex.reps if ex else None,
+            "since": iso(ex.since_wall, zone) if ex else None,
+            "until": iso(ex.until_wall, zone) if ex else None,
+            "today_reps": s.today.extension_reps,
+            "goal_reps": s.exercise_goal_reps or None,
+            "goal_pct": s.exercise_goal_pct}
 
 
 def load_payload(s: Snapshot) -> dict:

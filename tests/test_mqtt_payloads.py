@@ -36,7 +36,7 @@ def state(**changes) -> dict:
     """A state payload's comparable part, with ``changes`` applied."""
     base = {"position": "open", "worn": True, "faults": [], "weight_bearing": {"active": False},
             "therapy": {"running": False}, "goal_h": 6.0, "targets": {"low": 20, "high": 60},
-            "channels": {"wrist": 10.0, "pad_palm": 3.0}, "load_n": 5.0}
+            "channels": {"wrist": 10.0, "pad_palm": 3.0}, "load_n": 5.0, "exercise": {"active": False, "reps": None}}
     for key, value in changes.items():
         if key in KINDS:
             base["channels"] = {**base["channels"], key: value}
@@ -79,6 +79,7 @@ def test_topic_root_is_under_openpalm():
     (state(targets={"low": 25, "high": 60}), True),
     (state(therapy={"running": True}), True),
     (state(weight_bearing={"active": True}), True),
+    (state(exercise={"active": True, "reps": 3}), True),     # a repetition: the live count
     (state(wrist=11.9), False),         # flex: 2 degrees of deadband
     (state(wrist=12.1), True),
     (state(wrist=None), True),          # a channel going into fault

@@ -109,8 +109,11 @@ def test_a_days_lines_count_long_bouts_against_the_configured_length():
     assert day_lines("today", day, 45) == [
         "  today: open 2.5 h of 6.0 h goal (42%), worn 3.0 h, 3 open bouts (2 of 45 min or more), longest 45 min",
         "    weight bearing: 2 sessions, 5.0 min, 4.0 min in the target band; vibration 1.5 min",
-        "    spasms: 0 (0.0 min); skin-pressure alerts: 0; weight-shift reps: 0"]
+        "    spasms: 0 (0.0 min); skin-pressure alerts: 0; weight-shift reps: 0",
+        "    exercise: 0 extension repetitions, 0.0 min"]
     assert day_lines("2026-03-01", None, 45) == ["  2026-03-01: nothing tracked"]
+    assert day_lines("today", Day(extension_reps=42, exercise_s=750.0), 45, goal_reps=60)[-1] == \
+        "    exercise: 42 extension repetitions of 60 goal (70%), 12.5 min"
 
 
 def test_status_and_the_simulate_table_show_the_same_day_the_same_way():

@@ -209,7 +209,7 @@ def simulated_summary(cfg, state_dir: Path, days_seen, finished: bool, temporary
         store.close()
     lines = ["", "The simulated " + ("days" if len(days) > 1 else "day") + (":" if finished else ", so far:")]
     for day, record in days.items():
-        lines += day_lines(day, record, cfg.positioning.long_bout_min)
+        lines += day_lines(day, record, cfg.positioning.long_bout_min, cfg.exercise.goal_reps)
     if not days:
         lines.append("  nothing tracked")
     if temporary:

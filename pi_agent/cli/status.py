@@ -77,5 +77,6 @@ def status_command(args) -> int:
         return 0
     fresh_s = 2 * cfg.store.checkpoint_s + 60.0
     typed = {name: Day.from_json(record) for name, record in days.items() if record}
-    print("\n".join(status_view(day, today, typed, live, now, zone, fresh_s, cfg.positioning.long_bout_min, why)))
+    print("\n".join(status_view(day, today, typed, live, now, zone, fresh_s, cfg.positioning.long_bout_min, why,
+                                 cfg.exercise.goal_reps)))
     return 0

@@ -187,6 +187,11 @@ STATE = obj({
     "targets": obj({"low": number(), "high": number(), "unit": text(40)}),
     "therapy": obj({"running": boolean, "level": maybe(text(40)), "until": maybe(time)}),
     "faults": list_of(obj({"channel": text(64), "kind": text(64), "text": text(200)}), 32),
+}, {
+    # the exercise session and its live count (newer agents)
+    "exercise": obj({"active": boolean}, {"reps": maybe(COUNT), "since": maybe(time), "until": maybe(time),
+                                          "today_reps": COUNT, "goal_reps": maybe(COUNT),
+                                          "goal_pct": maybe(number(0, 1e6))}),
 })
 """``state``: the agent's snapshot (``pi_agent.render.state_payload``)."""
 
