@@ -184,3 +184,77 @@ def pressure(scenario, *, alert_n=8.0, alert_after_min=5.0, rearm_n=6.0, dt_s=0.
         if palm < rearm_n:
             armed = True
     return dict(days)
+
+
+def extension_reps(values, min_rep_deg=5.0):
+    """The contract's active extension repetitions in a sequence of noiseless values: the
+    indices at which each repetition is counted. Written apart from the agent's counter:
+    a repetition ends a stretch in which the fall below the stretch's running maximum
+    reaches ``min_rep_deg``; the next stretch begins at the first value at least half of
+    that above the minimum since the repetition."""
+    counted = []
+    i, n = 0, len(values)
+    while i < n:
+        top = values[i]                          # a stretch: armed from values[i] on
+        j = i
+        while j < n and top - values[j] < min_rep_deg:
+            top = max(top, values[j])
+            j += 1
+        if j == n:
+            break
+        counted.append(j)
+        bottom = values[j]
+        k = j + 1
+        while k < n and values[k] - bottom < min_rep_deg / 2:
+            bottom = min(bottom, values[k])
+            k += 1
+        i = k
+    return counted
+
+
+def exercise(scenario, *, min_rep_deg=5.0, max_min=30.0, dt_s=0.01):
+    """Exercise sessions from the scenario's commands and, per local day, ``extension_reps``
+    and ``exercise_s`` from the noiseless ``fingers``: a session runs from
+    ``exercise_start`` (``minutes``, at most and by default ``max_min``; a start while one
+    runs is refused) to ``exercise_stop``, its time limit, or a power
+    cut. The values are taken every ``dt_s`` and at every breakpoint of the scenario (a
+    straight line between two breakpoints has its extremes at them, so none is missed).
+    Returns (sessions as (start, end, repetition times), days)."""
+    tl = scenario.timeline
+    zone = scenario.zone()
+    start_wall = scenario.start_wall()
+    steps = sorted((i.t, i.value) for i in tl.instants if i.kind == "clock_step")
+
+    def wall(t):
+        return start_wall + t + sum(v for at, v in steps if at <= t)
+
+    spans, current = [], None
+    for inst in sorted(tl.instants, key=lambda i: (i.t, i.index)):
+        if current is not None and inst.t >= current[1]:
+            spans.append(current)
+            current = None
+        if inst.kind == "command" and inst.value["name"] == "exercise_start" and current is None:
+            minutes = min(inst.value["args"].get("minutes", max_min), max_min)
+            current = (inst.t, inst.t + minutes * 60.0)
+        elif current is not None and (inst.kind == "power_cut" or
+                                      (inst.kind == "command" and inst.value["name"] == "exercise_stop")):
+            spans.append((current[0], inst.t))
+            current = None
+    if current is not None:
+        spans.append((current[0], min(current[1], tl.duration)))
+    breaks = sorted(set(tl.points["fingers"][0]))
+    sessions = []
+    days = defaultdict(lambda: {"extension_reps": 0, "exercise_s": 0.0})
+    for a, b in spans:
+        times = sorted({a + k * dt_s for k in range(int((b - a) / dt_s) + 1)} | {x for x in breaks if a <= x <= b} | {b})
+        values = [tl.value("fingers", t) for t in times]
+        reps = [times[i] for i in extension_reps(values, min_rep_deg)]
+        sessions.append((a, b, reps))
+        for t in reps:
+            days[dt.datetime.fromtimestamp(wall(t), zone).date().isoformat()]["extension_reps"] += 1
+        k = 0
+        while a + k * 1.0 < b:                    # seconds booked to the day they fall in
+            t = a + k * 1.0
+            days[dt.datetime.fromtimestamp(wall(t), zone).date().isoformat()]["exercise_s"] += min(1.0, b - t)
+            k += 1
+    return sessions, dict(days)
