@@ -221,7 +221,11 @@ def journal_line(e: Event) -> tuple[int, str] | None:
 
 # -- MQTT -------------------------------------------------------------------------------------
 def state_payload(s: Snapshot, zone, wall: float) -> dict:
-    """MQTT's ``state``: the snapshot as JSON (``wall``: the time now)."""
+    """MQTT's ``state``: the snapshot as JSON (``wall``: the time now). Beside today's
+    totals it says what is going on now: the session's repetitions so far (``reps``, None
+    outside a session) against the daily goal (``reps_goal``, 0: none), a spasm and since
+    when, the palm force at or above ``pressure.alert_n`` and since when (before the
+    alert, which comes after ``pressure.alert_after_min`` of it)."""
     load, band, th = s.load_n, s.band, s.therapy
     return {
         "time": iso(wall, zone),
@@ -233,7 +237,12 @@ def state_payload(s: Snapshot, zone, wall: float) -> dict:
         "load_kg": None if load is None else round(load / G, 2),
         "weight_bearing": {"active": s.session,
                            "in_band": s.in_band if s.session else None,
-                           "band_n": None if band is None else [round(band.low_n, 1), round(band.high_n, 1)]},
+                           "band_n": None if band is None else [round(band.low_n, 1), round(band.high_n, 1)],
+                           "reps": s.reps if s.session else None,
+                           "reps_goal": s.reps_goal},
+        "spasm": {"active": s.spasm, "since": iso(s.spasm_since, zone) if s.spasm else None},
+        "pressure": {"high": s.high_pressure,
+                     "since": iso(s.high_pressure_since, zone) if s.high_pressure else None},
         "today": report_day(s.today) if s.wall else {},
         "goal_h": round(s.goal_s / 3600, 2),
         "targets": {"low": s.targets.low, "high": s.targets.high, "unit": s.targets.unit},

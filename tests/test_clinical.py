@@ -11,6 +11,7 @@ repetitions exact, session count exact and session seconds within 2 s per sessio
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import random
 import zoneinfo
@@ -22,6 +23,7 @@ from mock_hw import scenario_file as scenario_mod
 from pi_agent import config
 from pi_agent.core import Core, orders
 from pi_agent.core.days import report_day
+from pi_agent.render import iso, state_payload
 from pi_agent.simulated_run import run_scenario
 from sensors.channel import Reading
 import truth
@@ -306,6 +308,29 @@ def test_the_live_count_of_repetitions_is_in_the_snapshot(cfg, tmp_path):
     snap = f.core.snapshot()
     assert snap.session and snap.reps == 3 and snap.reps_goal == 20
     assert snap.today.weight_bearing.reps == 3
+    state = state_payload(snap, f.scenario.zone(), snap.wall)
+    assert state["weight_bearing"]["reps"] == 3 and state["weight_bearing"]["reps_goal"] == 20
+    assert state["today"]["weight_bearing"]["reps"] == 3
+
+
+def test_the_state_says_a_spasm_and_high_pressure_while_they_last(cfg):
+    """MQTT's state: a spasm going on and since when (its start), the palm at or above alert_n and
+    since when; both off again once over; no session, no session repetitions."""
+    steps = [{"hold": 20, "set": ON}, {"ramp": 5, "to": {"palm": 10}}, {"hold": 30},
+             {"ramp": 0.5, "to": {"fingers": 60}}, {"hold": 3}]
+    f = ScenarioFeeder(cfg, scene(steps)).run()
+    snap, zone, wall0 = f.core.snapshot(), f.scenario.zone(), f.scenario.start_wall()
+    state = state_payload(snap, zone, snap.wall)
+    [started] = f.of("spasm_started")
+    assert state["spasm"] == {"active": True, "since": iso(started.data["start"], zone)}
+    assert state["pressure"]["high"] is True
+    since = dt.datetime.fromisoformat(state["pressure"]["since"]).timestamp() - wall0
+    assert since == pytest.approx(20 + 5 * (8 - 3) / (10 - 3), abs=1.0)    # where the ramp crosses 8 N
+    assert state["weight_bearing"]["reps"] is None
+    over = ScenarioFeeder(cfg, scene(steps + [{"ramp": 0.5, "to": {"fingers": 5, "palm": 3}}, {"hold": 10}])).run()
+    snap = over.core.snapshot()
+    state = state_payload(snap, zone, snap.wall)
+    assert state["spasm"] == {"active": False, "since": None} and state["pressure"] == {"high": False, "since": None}
 
 
 # -- vibration that answers a spasm ---------------------------------------------------------------

@@ -47,8 +47,8 @@ SENSOR_UNITS = {"duration": {"d", "h", "min", "s", "ms", "µs"}, "weight": {"g",
 SENSOR_STATE_CLASSES = {"duration": {"measurement", "total", "total_increasing"},
                         "weight": {"measurement", "total", "total_increasing"}, "enum": set()}
 STATE_CLASSES = {"measurement", "measurement_angle", "total", "total_increasing"}
-# binary_sensor/__init__.py BinarySensorDeviceClass (the one used), button/__init__.py
-# ButtonDeviceClass, event/__init__.py EventDeviceClass.
+# binary_sensor/__init__.py BinarySensorDeviceClass (the one used; none is optional),
+# button/__init__.py ButtonDeviceClass, event/__init__.py EventDeviceClass.
 BUTTON_CLASSES = {"identify", "restart", "update"}
 EVENT_CLASSES = {"button", "doorbell", "motion"}
 NUMBER_MODES = {"auto", "box", "slider"}        # number/const.py NumberMode
@@ -161,7 +161,7 @@ def test_buttons_binary_sensor_and_event_follow_their_schemas(message):
             assert c["event_types"] and c["state_topic"] == "openpalm/dev1/event", key
             assert c.get("device_class", "button") in EVENT_CLASSES
         if c["platform"] == "binary_sensor":
-            assert c["device_class"] == "problem"
+            assert c.get("device_class", "problem") == "problem", key
     assert set(m["components"]["events"]["event_types"]) == set(EVENT_TYPES)
 
 
@@ -182,8 +182,8 @@ OPEN = {"wrist": 25.0, "fingers": 5.0, "palm": 3.0, "pad_palm": 30.0, "pad_finge
     ({"pad_palm": 0.0, "pad_fingers": 0.0}, "no_reading"),     # the splint not read yet
 ])
 def test_state_templates_render_what_each_entity_accepts(cfg, values, position):
-    """Numeric sensors render a number (or None), the enum one of its options, the binary sensor
-    ON or OFF, numbers a number; against a state payload from a real core."""
+    """Numeric sensors render a number (or None), the enum one of its options, the binary sensors
+    ON or OFF, numbers a number, attributes an object; against a state payload from a real core."""
     snap = core_with(values, cfg).snapshot()
     state = json.loads(json.dumps(state_payload(snap, ZONE, WALL0 + 2)))
     for key, c in discovery_payload("dev1")["cmps"].items():
@@ -197,8 +197,11 @@ def test_state_templates_render_what_each_entity_accepts(cfg, values, position):
                 float(out)
         elif c["p"] == "binary_sensor":
             assert out in ("ON", "OFF")
+        if "json_attributes_template" in c:
             attrs = json.loads(render(c["json_attributes_template"], state))
-            assert isinstance(attrs["faults"], list)
+            assert isinstance(attrs, dict) and attrs, key
+    attrs = json.loads(render(discovery_payload("dev1")["cmps"]["faults"]["json_attributes_template"], state))
+    assert isinstance(attrs["faults"], list)
 
 
 def test_a_sensor_fault_is_said_as_sensor_fault(cfg):
@@ -225,6 +228,67 @@ def test_the_event_template_gives_an_event_type_and_keeps_the_id():
         payload = event_payload(Event(kind, 1.0, WALL0, {"text": "x"}), "id-1", "dev1", ZONE)
         out = json.loads(render(template, payload))
         assert out["event_type"] == kind and out["id"] == "id-1"
+
+
+def event_as_home_assistant_takes_it(template: str, payload: dict, event_types: list[str]) -> dict | None:
+    """mqtt/event.py _event_received: an empty rendering is ignored; otherwise a JSON object
+    whose event_type must be among event_types (else a warning, and no event)."""
+    out = render(template, payload)
+    if not out or out in (PAYLOAD_NONE, "{}"):
+        return None
+    attrs = json.loads(out)
+    assert isinstance(attrs, dict) and attrs.pop("event_type") in event_types, out
+    return attrs
+
+
+def test_the_spasm_event_entity_fires_on_spasms_only():
+    """The spasm event entity: a spasm event becomes a 'spasm' with its start, duration, peak and
+    lowest wrist; every other event renders empty, which Home Assistant ignores without a warning."""
+    c = discovery_payload("dev1")["cmps"]["spasms"]
+    assert c["p"] == "event" and c["event_types"] == ["spasm"] and c["state_topic"] == "openpalm/dev1/event"
+    spasm = event_payload(Event("spasm", 9.0, WALL0, {"start": WALL0 - 5, "duration_s": 4.5, "peak_deg": 61.0,
+                                                      "wrist_min_deg": -4.0}), "id-2", "dev1", ZONE)
+    attrs = event_as_home_assistant_takes_it(c["value_template"], spasm, c["event_types"])
+    assert attrs["duration_s"] == 4.5 and attrs["peak_deg"] == 61.0 and attrs["id"] == "id-2"
+    for kind in set(EVENT_TYPES) - {"spasm"}:
+        other = event_payload(Event(kind, 1.0, WALL0, {"text": "x"}), "id-1", "dev1", ZONE)
+        assert event_as_home_assistant_takes_it(c["value_template"], other, c["event_types"]) is None, kind
+
+
+def test_clinical_entities_show_what_goes_on_now(cfg):
+    """During a spasm, with the palm over pressure.alert_n and a session of two weight shifts, the
+    binary sensors say ON and the count sensors render the core's numbers; afterwards OFF and None."""
+    core, t = Core(cfg, ZONE), 0.0
+
+    def feed(seconds, fingers, palm, pad):
+        nonlocal t
+        end = t + seconds
+        while t < end - 1e-9:
+            t += 0.05
+            f = fingers(t) if callable(fingers) else fingers
+            p = pad(t) if callable(pad) else pad
+            core.feed([Reading("wrist", t, 0, 25.0), Reading("fingers", t, 0, f), Reading("palm", t, 0, palm),
+                       Reading("pad_palm", t, 0, p / 2), Reading("pad_fingers", t, 0, p / 2)], WALL0 + t)
+
+    feed(10, 5.0, 3.0, 0.0)
+    feed(3, 5.0, 10.0, 0.0)                              # the palm over alert_n
+    feed(3, 60.0, 10.0, lambda t: 70.0 if t % 3 < 1.5 else 20.0)   # a spasm; two rocks on the pad
+    state = json.loads(json.dumps(state_payload(core.snapshot(), ZONE, WALL0 + t)))
+    c = discovery_payload("dev1")["cmps"]
+    assert render(c["spasm"]["value_template"], state) == "ON"
+    assert render(c["high_pressure"]["value_template"], state) == "ON"
+    reps = core.snapshot().reps
+    assert reps >= 1 and render(c["wb_session_reps"]["value_template"], state) == str(reps)
+    assert render(c["wb_reps_today"]["value_template"], state) == str(reps)
+    assert json.loads(render(c["wb_reps_today"]["json_attributes_template"], state)) == {"goal": 0}
+    assert render(c["spasms_today"]["value_template"], state) == "1"
+    assert float(render(c["high_pressure_today"]["value_template"], state)) > 0
+    assert render(c["pressure_alerts_today"]["value_template"], state) == "0"
+    feed(10, 5.0, 3.0, 0.0)
+    state = json.loads(json.dumps(state_payload(core.snapshot(), ZONE, WALL0 + t)))
+    assert render(c["spasm"]["value_template"], state) == "OFF"
+    assert render(c["high_pressure"]["value_template"], state) == "OFF"
+    assert render(c["wb_session_reps"]["value_template"], state) == PAYLOAD_NONE
 
 
 def test_command_templates_make_requests_the_core_accepts(message):

@@ -35,6 +35,7 @@ def fed_core(cfg, seconds: float, values: dict, every: float = 0.25) -> Core:
 def state(**changes) -> dict:
     """A state payload's comparable part, with ``changes`` applied."""
     base = {"position": "open", "worn": True, "faults": [], "weight_bearing": {"active": False},
+            "spasm": {"active": False, "since": None}, "pressure": {"high": False, "since": None},
             "therapy": {"running": False}, "goal_h": 6.0, "targets": {"low": 20, "high": 60},
             "channels": {"wrist": 10.0, "pad_palm": 3.0}, "load_n": 5.0, "exercise": {"active": False, "reps": None}}
     for key, value in changes.items():
@@ -80,6 +81,9 @@ def test_topic_root_is_under_openpalm():
     (state(therapy={"running": True}), True),
     (state(weight_bearing={"active": True}), True),
     (state(exercise={"active": True, "reps": 3}), True),     # a repetition: the live count
+    (state(weight_bearing={"active": False, "reps": 1}), True),     # a repetition
+    (state(spasm={"active": True, "since": "2026-05-01T12:00:00.000+02:00"}), True),
+    (state(pressure={"high": True, "since": "2026-05-01T12:00:00.000+02:00"}), True),
     (state(wrist=11.9), False),         # flex: 2 degrees of deadband
     (state(wrist=12.1), True),
     (state(wrist=None), True),          # a channel going into fault

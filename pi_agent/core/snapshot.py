@@ -63,7 +63,8 @@ class Snapshot:
     pad_fast: bool                    # the pad is read fast: a session, something pressing on it, or a tare
     reps: int | None                  # weight-shift repetitions in that session (None: no session)
     reps_goal: int                    # the daily goal of repetitions (0: none)
-    spasm: bool                       # a spasm is going on
+    spasm_since: float | None         # wall time the spasm going on began (None: none)
+    high_pressure_since: float | None # wall time the palm force went at or above pressure.alert_n (None: under it)
     band: Band | None                 # the target band in newtons (None: unit's reference unknown)
     targets: Targets
     body_weight_kg: float
@@ -74,6 +75,16 @@ class Snapshot:
     faults: tuple[tuple[str, str], ...]    # (channel, kind), sorted
     exercise: ExerciseState | None = None  # the exercise session running, if any
     exercise_goal_reps: int = 0            # the daily goal of extension repetitions (0: none)
+
+    @property
+    def spasm(self) -> bool:
+        """A spasm is going on."""
+        return self.spasm_since is not None
+
+    @property
+    def high_pressure(self) -> bool:
+        """The palm force is at or above ``pressure.alert_n`` now."""
+        return self.high_pressure_since is not None
 
     @property
     def in_band(self) -> bool | None:
@@ -111,7 +122,9 @@ def take_snapshot(core) -> Snapshot:
         channels=tuple(ChannelState(name, kind, *_value_and_fault(core, name)) for name, kind in core.kinds.items()),
         load_n=core.load(), fingers_share=core.wb.fingers_share,
         session=core.wb.session is not None, pad_fast=core.pad_fast, reps=core.wb.reps,
-        reps_goal=core.cfg.weight_bearing.goal_reps, spasm=core.spasms.spasm is not None,
+        reps_goal=core.cfg.weight_bearing.goal_reps,
+        spasm_since=None if core.spasms.spasm is None else core.spasms.spasm["start"],
+        high_pressure_since=None if core.pressure.high_since is None else wall - (core.now - core.pressure.high_since),
         band=core.wb.band, targets=core.targets,
         body_weight_kg=core.cfg.weight_bearing.body_weight_kg,
         today=today.copy() if today is not None else Day(goal_s=core.ledger.goal_s),

@@ -181,7 +181,7 @@ STATE = obj({
     "load_n": maybe(NEWTONS),
     "load_kg": maybe(number(-1e3, 1e3)),
     "weight_bearing": obj({"active": boolean, "in_band": maybe(boolean), "band_n": maybe(band)},
-                          {"reps": COUNT}),
+                          {"reps": maybe(COUNT), "reps_goal": COUNT}),
     "today": obj(DAY_TOTALS, DAY_EXTRA, may_be_empty=True),
     "goal_h": number(0, 24),
     "targets": obj({"low": number(), "high": number(), "unit": text(40)}),
@@ -192,6 +192,9 @@ STATE = obj({
     "exercise": obj({"active": boolean}, {"reps": maybe(COUNT), "since": maybe(time), "until": maybe(time),
                                           "today_reps": COUNT, "goal_reps": maybe(COUNT),
                                           "goal_pct": maybe(number(0, 1e6))}),
+    # what is going on now (newer agents): a spasm, high pressure under the palm
+    "spasm": obj({"active": boolean, "since": maybe(time)}),
+    "pressure": obj({"high": boolean, "since": maybe(time)}),
 })
 """``state``: the agent's snapshot (``pi_agent.render.state_payload``)."""
 

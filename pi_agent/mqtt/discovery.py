@@ -34,9 +34,11 @@ def target_range(unit: str) -> tuple[str, float, float, float]:
 
 
 def discovery_payload(device: str, targets_unit: str = "N") -> dict:
-    """The device, its entities (sensors, a fault binary sensor, an event entity, the goal
-    and band numbers in the band's current unit, therapy and identify buttons) and its
-    availability."""
+    """The device, its entities (sensors, among them today's spasms, skin-pressure alerts,
+    high-pressure minutes and weight shifts, and the session's weight shifts; binary
+    sensors for a fault, a spasm and high pressure now; an event entity for every event
+    and one for spasms; the goal and band numbers in the band's current unit; therapy and
+    identify buttons) and its availability."""
     d, root = device, topic_root(device)
     uid = f"openpalm_{d}"
     state = f"{root}/state"
@@ -78,12 +80,37 @@ def discovery_payload(device: str, targets_unit: str = "N") -> dict:
         "vibration_today": sensor("vibration_today", "Vibration today",
                                   "{{ (value_json.today.vibration_s / 60) | round(1) }}", device_class="duration",
                                   unit_of_measurement="min", state_class="total_increasing"),
+        "wb_reps_today": sensor("wb_reps_today", "Weight shifts today", "{{ value_json.today.weight_bearing.reps }}",
+                                state_class="total_increasing", icon="mdi:swap-vertical", json_attributes_topic=state,
+                                json_attributes_template="{{ {'goal': value_json.weight_bearing.reps_goal} | tojson }}"),
+        "wb_session_reps": sensor("wb_session_reps", "Weight shifts this session",
+                                  "{{ value_json.weight_bearing.reps }}", state_class="measurement",
+                                  icon="mdi:swap-vertical"),
+        "spasms_today": sensor("spasms_today", "Spasms today", "{{ value_json.today.spasms }}",
+                               state_class="total_increasing", icon="mdi:hand-back-left"),
+        "pressure_alerts_today": sensor("pressure_alerts_today", "Skin-pressure alerts today",
+                                        "{{ value_json.today.pressure_alerts }}", state_class="total_increasing",
+                                        icon="mdi:alert"),
+        "high_pressure_today": sensor("high_pressure_today", "High pressure today",
+                                      "{{ (value_json.today.high_pressure_s / 60) | round(1) }}",
+                                      device_class="duration", unit_of_measurement="min",
+                                      state_class="total_increasing"),
+        "spasm": entity("binary_sensor", "spasm", "Spasm", state_topic=state,
+                        value_template="{{ 'ON' if value_json.spasm.active else 'OFF' }}"),
+        "high_pressure": entity("binary_sensor", "high_pressure", "High pressure under the palm",
+                                device_class="problem", state_topic=state,
+                                value_template="{{ 'ON' if value_json.pressure.high else 'OFF' }}"),
         "faults": entity("binary_sensor", "faults", "Sensor fault", device_class="problem", state_topic=state,
                          value_template="{{ 'ON' if value_json.faults else 'OFF' }}", json_attributes_topic=state,
                          json_attributes_template="{{ {'faults': value_json.faults | map(attribute='text') | list}"
                                                   " | tojson }}"),
         "events": entity("event", "events", "Events", state_topic=f"{root}/event", event_types=list(EVENT_TYPES),
                          value_template="{{ dict(value_json, event_type=value_json.type) | tojson }}"),
+        # The spasms alone, for automations: any other event renders empty, which Home
+        # Assistant's MQTT event entity ignores (mqtt/event.py).
+        "spasms": entity("event", "spasms", "Spasms", state_topic=f"{root}/event", event_types=["spasm"],
+                         value_template="{{ dict(value_json, event_type='spasm') | tojson "
+                                        "if value_json.type == 'spasm' else '' }}"),
         "goal": number("goal", "Daily open goal", "{{ value_json.goal_h }}", "set_goal", '{"hours": {{ value }}}',
                        "h", 0, 24, 0.5),
         "target_low": number("target_low", "Target band bottom", "{{ value_json.targets.low }}", "set_targets",

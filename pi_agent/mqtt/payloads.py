@@ -24,12 +24,13 @@ __all__ = ["EVENT_TYPES", "STATE_EVENTS", "DAY_EVERY_S", "SETTLE_S", "PAST_DAY_R
            "event_payload", "state_payload", "load_payload", "day_message", "significant",
            "load_due", "StatePacer", "DayPacer"]
 
-EVENT_TYPES = ("wb_session", "vibration_session", "fault_raised", "fault_cleared", "alert", "outbox_dropped",
+EVENT_TYPES = ("wb_session", "vibration_session", "fault_raised", "fault_cleared", "alert", "spasm", "outbox_dropped",
                "exercise_session")
 """Events published on ``event`` (through the durable outbox); ``outbox_dropped`` is the
 link's own: events the bounded outbox could not keep while the broker was away."""
 STATE_EVENTS = ("position", "fault_raised", "fault_cleared", "wb_session_started", "wb_session",
-                "vibration_started", "vibration_session", "command", "exercise_started", "exercise_session")
+                "vibration_started", "vibration_session", "spasm_started", "spasm", "alert", "command",
+                "exercise_started", "exercise_session")
 """Events after which the state is looked at again at once (not only each second)."""
 DAY_EVERY_S = 300.0
 """Today's summary changes all day: it is published at most this often (seconds)."""
@@ -41,7 +42,8 @@ DEADBAND = {"flex": 2.0, "force": 0.5}
 """A channel's change that matters in the state: degrees (flex), newtons (force)."""
 LOAD_DEADBAND_N = 2.0
 """A change of the pad's load that matters in the state, in newtons."""
-STATE_KEYS = ("position", "worn", "faults", "weight_bearing", "therapy", "goal_h", "targets", "exercise")
+STATE_KEYS = ("position", "worn", "faults", "weight_bearing", "spasm", "pressure", "therapy", "goal_h", "targets",
+              "exercise")
 """State keys whose every change matters."""
 
 
@@ -62,7 +64,8 @@ def day_message(day: str, record: Day, today: str) -> str:
 
 def significant(new: dict, old: dict | None, kinds: Mapping[str, str]) -> bool:
     """Whether state ``new`` differs from the last published ``old`` enough to publish it:
-    any change of position, wear, faults, weight bearing, therapy or settings; a channel
+    any change of position, wear, faults, weight bearing (a repetition among them), a
+    spasm or high pressure beginning or ending, therapy or settings; a channel
     or the load moving beyond its deadband, or appearing or going (``kinds``: channel ->
     'flex' or 'force')."""
     if old is None:
