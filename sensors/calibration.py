@@ -7,8 +7,13 @@ outer segment) and a *tare*, the counts with nothing pressing: the force is
 ``table(counts) - table(tare)``. The tare is taken off in newtons, not in counts, because
 an FSR's curve is steep near zero and flat under load: a few counts of doubt about the
 empty pad are a few hundredths of a newton, where a shift in counts would be tens of
-newtons at a full push. Each conversion has an exact inverse, which the simulated
-hardware uses to turn a scenario's newtons into counts.
+newtons at a full push.
+A load cell is a straight line: its calibration is the empty pad and one or more known
+weights, a slope fitted through them, and a tare; the load is ``(counts - tare) * slope``.
+With two weights or more the points also show whether the pad is linear
+(``LoadCellCalibration.linearity_problem``).
+Each conversion has an exact inverse, which the simulated hardware uses to turn a
+scenario's newtons into counts.
 
 Calibration lives in its own TOML file (``config/calibration.toml`` by default), so
 re-calibrating never rewrites the user's configuration.
@@ -26,7 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from pi_agent.errors import CalibrationError
-from sensors.units import FULL_SCALE_V, GAINS, gain_label
+from sensors.units import FULL_SCALE_V, GAINS, G, gain_label
 
 
 @dataclass(frozen=True)
@@ -96,6 +101,96 @@ class ForceCalibration:
                 "table": [list(p) for p in self.table]}
 
 
+# A known weight may sit off the line fitted through all of them by this share of itself,
+# plus two counts' worth of newtons (the rounding of the readings it was averaged from).
+LINEARITY_PCT = 1.0
+
+
+@dataclass(frozen=True)
+class LoadCellCalibration:
+    """Newtons from counts for a strain-gauge load cell: a straight line.
+
+    ``points`` are what the calibration measured: the empty pad ``[counts, 0]`` first,
+    then each known weight ``[counts, newtons]``. The slope (newtons a count) is the
+    least-squares line through the first point, so one weight is enough and more weights
+    average out each one's doubt. ``tare`` is the empty pad's counts now: a later tare moves
+    it and keeps the slope (a cell's zero drifts with temperature; its slope does not).
+    """
+
+    tare: float
+    points: tuple[tuple[float, float], ...]
+    gain: float = 16
+    date: str = ""
+    kind: str = field(default="load_cell", init=False)
+
+    def __post_init__(self) -> None:
+        (c0, _), *weights = self.points
+        slope = sum((c - c0) * n for c, n in weights) / sum((c - c0) ** 2 for c, _ in weights)
+        object.__setattr__(self, "_slope", slope)
+
+    @property
+    def newtons_per_count(self) -> float:
+        """The resolution: the load one count stands for."""
+        return self._slope
+
+    def to_physical(self, counts: float) -> float:
+        return (counts - self.tare) * self._slope
+
+    def to_counts(self, newtons: float) -> float:
+        return self.tare + newtons / self._slope
+
+    def line(self, counts: float) -> float:
+        """What the fitted line reads for ``counts``, from the calibration's own empty pad."""
+        return (counts - self.points[0][0]) * self._slope
+
+    def linearity_problem(self) -> str | None:
+        """One line when a known weight sits off the line fitted through all of them by
+        more than ``LINEARITY_PCT`` of itself (plus two counts' worth), else None. A weight
+        that reads off the line is one that touched the frame, a plate that rubs or rocks,
+        or a mass typed wrong. The line names the odd one out: of three weights or more, the
+        one without which the others lie best on a line, and what it reads on their line;
+        of two, the one further off. One weight has nothing to compare with: None."""
+        (c0, _), *weights = self.points
+        if len(weights) < 2:
+            return None
+
+        def allowed(newtons: float) -> float:
+            return LINEARITY_PCT / 100 * newtons + 2 * self._slope
+
+        def fit(ws) -> float:
+            return sum((c - c0) * n for c, n in ws) / sum((c - c0) ** 2 for c, _ in ws)
+
+        def worst(ws, slope: float) -> float:
+            return max(abs((c - c0) * slope - n) / allowed(n) for c, n in ws)
+
+        if worst(weights, self._slope) <= 1:
+            return None
+        if len(weights) > 2:
+            def others(i: int) -> list[tuple[float, float]]:
+                return [w for j, w in enumerate(weights) if j != i]
+            i = min(range(len(weights)), key=lambda i: worst(others(i), fit(others(i))))
+            slope, line = fit(others(i)), "the line through the others"
+        else:
+            i = max(range(2), key=lambda i: abs(self.line(weights[i][0]) - weights[i][1]) / allowed(weights[i][1]))
+            slope, line = self._slope, "the line through both"
+        counts, newtons = weights[i]
+        read = (counts - c0) * slope
+        return (f"the known weights do not lie on a straight line: {newtons / G:g} kg ({newtons:.1f} N) reads "
+                f"{read:.1f} N on {line} ({100 * (read - newtons) / newtons:+.1f} %; more than {LINEARITY_PCT:g} % "
+                f"is not a straight line)")
+
+    def with_tare(self, tare: float, date: str) -> "LoadCellCalibration":
+        return LoadCellCalibration(tare, self.points, self.gain, date)
+
+    def rescaled(self, gain: float) -> "LoadCellCalibration":
+        k = FULL_SCALE_V[self.gain] / FULL_SCALE_V[gain]
+        return LoadCellCalibration(self.tare * k, tuple((c * k, n) for c, n in self.points), gain, self.date)
+
+    def to_toml(self) -> dict:
+        return {"kind": "load_cell", "gain": self.gain, "date": self.date, "tare": self.tare,
+                "points": [list(p) for p in self.points]}
+
+
 def _piecewise(xs: list[float], ys: list[float]):
     """``f(x)`` through the points (xs ascending): linear between them, and along the
     outer segments beyond either end. Slopes are worked out once: a channel converts a
@@ -113,7 +208,7 @@ def _piecewise(xs: list[float], ys: list[float]):
     return f
 
 
-Calibration = FlexCalibration | ForceCalibration
+Calibration = FlexCalibration | ForceCalibration | LoadCellCalibration
 
 PAD = "weight_bearing"   # the reserved table for the pad as a whole
 
@@ -177,9 +272,10 @@ def parse_entry(where: str, raw: dict, problems: list[str]) -> Calibration | Non
         return None
     kind = raw.get("kind")
     allowed = {"flex": {"kind", "gain", "date", "points"},
-               "force": {"kind", "gain", "date", "tare", "table"}}
+               "force": {"kind", "gain", "date", "tare", "table"},
+               "load_cell": {"kind", "gain", "date", "tare", "points"}}
     if kind not in allowed:
-        problems.append(f"{where}.kind: expected 'flex' or 'force', got {kind!r}")
+        problems.append(f"{where}.kind: expected 'flex', 'force' or 'load_cell', got {kind!r}")
         return None
     for key in sorted(set(raw) - allowed[kind]):
         problems.append(f"{where}.{key}: unknown key for a {kind} calibration")
@@ -201,6 +297,8 @@ def parse_entry(where: str, raw: dict, problems: list[str]) -> Calibration | Non
     if not _number(tare) or not COUNTS[0] <= tare <= COUNTS[1]:
         problems.append(f"{where}.tare: expected a number of counts from {COUNTS[0]} to {COUNTS[1]}, got {tare!r}")
         return None
+    if kind == "load_cell":
+        return _parse_load_cell(where, raw, float(tare), gain, date, problems)
     table = _pairs(f"{where}.table", raw.get("table"), problems,
                    "at least two [counts, newtons] pairs", 2)
     if table is None or not _in_ranges(f"{where}.table", table, "newtons", NEWTONS_MAX, problems):
@@ -211,6 +309,23 @@ def parse_entry(where: str, raw: dict, problems: list[str]) -> Calibration | Non
                             f"got [{c0:g}, {n0:g}] then [{c1:g}, {n1:g}]")
             return None
     return ForceCalibration(float(tare), tuple(table), gain, date)
+
+
+def _parse_load_cell(where: str, raw: dict, tare: float, gain: float, date: str,
+                     problems: list[str]) -> LoadCellCalibration | None:
+    expected = "the empty pad [counts, 0.0] then at least one known weight [counts, newtons]"
+    points = _pairs(f"{where}.points", raw.get("points"), problems, expected, 2)
+    if points is None or not _in_ranges(f"{where}.points", points, "newtons", NEWTONS_MAX, problems):
+        return None
+    if points[0][1] != 0:
+        problems.append(f"{where}.points: expected {expected}, got a first point of {points[0][1]:g} N")
+        return None
+    for (c0, n0), (c1, n1) in zip(points, points[1:]):
+        if not (c1 > c0 and n1 > n0):
+            problems.append(f"{where}.points: expected counts and newtons that both rise (a heavier weight "
+                            f"reads higher), got [{c0:g}, {n0:g}] then [{c1:g}, {n1:g}]")
+            return None
+    return LoadCellCalibration(tare, tuple(points), gain, date)
 
 
 def _parse_pad(where: str, raw, problems: list[str]) -> PadCalibration | None:
@@ -275,7 +390,8 @@ def _entry_items(cal: Calibration) -> list[tuple[str, str]]:
 HEADER = ["# OpenPalm sensor calibration, written by `pi-agent calibrate`.",
           "# Flex: points = two [counts, degrees] pairs. Force: table = [counts, newtons] pairs",
           "# of the sensor's curve, both rising; tare = counts with nothing pressing, whose",
-          "# force is taken off every reading.", ""]
+          "# force is taken off every reading. Load cell: points = the empty pad [counts, 0.0]",
+          "# then known weights [counts, newtons], a straight line; tare = the empty pad now.", ""]
 
 
 def dumps_calibration(entries: dict[str, Calibration], header: list[str] = HEADER) -> str:
