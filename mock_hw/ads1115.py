@@ -6,6 +6,12 @@ the multiplexer's input at the programmed gain; it takes one data-rate period, d
 which reading config shows OS=0. In continuous mode a conversion completes every period.
 Counts are signed, clipped at the full-scale range, with electrical noise.
 The input voltages come from a callable, so a scenario (or a test) decides them.
+
+The multiplexer's settings 0 to 3 convert a differential pair (AIN0-AIN1, AIN0-AIN3,
+AIN1-AIN3, AIN2-AIN3): the positive input's voltage less the negative one's, signed.
+``Bridge`` is what a load cell puts on such a pair: a Wheatstone bridge whose output is
+proportional to the load, on a small offset, with the noise a real bridge shows at
+gain 16, and the faults bridges have (an open excitation or signal lead).
 """
 
 from __future__ import annotations
@@ -36,6 +42,57 @@ def volts_to_counts(volts: float, gain_code: int) -> int:
     """What an ideal ADS1115 outputs for ``volts``: signed, clipped at full scale."""
     counts = round(volts * 32768.0 / FULL_SCALE_V[gain_code])
     return max(-32768, min(32767, counts))
+
+
+# A load cell read at gain 16, input-referred: the ADS1115's own noise at +-0.256 V and 475 SPS
+# (25.95 uV peak to peak in the data sheet's noise table, about 4 uV RMS) with about 4 uV RMS
+# of mains pickup on the cell's leads and ripple on its 3.3 V excitation. About 0.7 of a
+# count at gain 16, 0.17 N for a 20 kg, 2 mV/V cell excited from 3.3 V.
+BRIDGE_NOISE_V = 5.5e-6
+
+
+class Bridge:
+    """A strain-gauge load cell (a Wheatstone bridge of four gauges) wired to a pair of
+    inputs: S+ to the positive, S- to the negative, excited from ``excitation_v``.
+
+    Each output sits near half the excitation. The difference is ``offset_v`` with
+    nothing on the cell (the cell's zero balance and the zero-shift resistor of the
+    wiring), plus ``volts_per_n`` for every newton of ``load(t)``, plus Gaussian noise of
+    ``noise_v`` RMS. The output stays proportional beyond the cell's rating: a real cell
+    keeps its line to its safe overload (about 150 %), and nothing here clips it; only
+    the ADC does, at its full scale (at gain 16, 39 times the rated output of a 2 mV/V cell
+    at 3.3 V).
+
+    ``fault``: None, ``"open_excitation"`` (a broken E+ or E- lead: the bridge has no
+    supply, both outputs sit at the same rail and the pair reads zero) or
+    ``"open_signal"`` (a broken S+ lead: the positive input's 1 MOhm pull-down takes it to
+    ground, half the excitation below S-, and the pair reads the negative full scale).
+    """
+
+    FAULTS = (None, "open_excitation", "open_signal")
+
+    def __init__(self, load, *, excitation_v: float, volts_per_n: float, offset_v: float,
+                 noise_v: float = 0.0, seed: int = 0) -> None:
+        self.load = load                  # t -> newtons on the cell
+        self.excitation_v = excitation_v
+        self.volts_per_n = volts_per_n
+        self.offset_v = offset_v
+        self.noise_v = noise_v
+        self._gauss = random.Random(seed).gauss
+        self.fault: str | None = None
+
+    def positive(self, t: float) -> float:
+        """S+: the output that rises with the load (the noise is drawn here, once a conversion)."""
+        if self.fault == "open_excitation":
+            return 0.0
+        if self.fault == "open_signal":
+            return 0.0
+        volts = 0.5 * self.excitation_v + self.offset_v + self.volts_per_n * self.load(t)
+        return volts + self._gauss(0.0, self.noise_v) if self.noise_v else volts
+
+    def negative(self, _t: float) -> float:
+        """S-: half the excitation (0 V with the excitation gone)."""
+        return 0.0 if self.fault == "open_excitation" else 0.5 * self.excitation_v
 
 
 class ADS1115Model:

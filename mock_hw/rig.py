@@ -1,6 +1,9 @@
 """The simulated hardware of one OpenPalm: an I2C bus with an ADS1115 model per
 configured chip, whose inputs carry a scenario's physical values turned into volts
-through the inverse of the configured calibration, and the scenario's faults.
+through the inverse of the configured calibration, and the scenario's faults. A load
+cell channel is a ``Bridge`` on its differential pair, whose offset and volts per newton
+are its calibration's tare and slope; a scenario's ``disconnected`` on it is a broken
+signal lead.
 
 The rig outlives the agent: after a simulated power cut, a new agent starts on the same
 rig, as a rebooted Pi finds the same splint and pad. ``close()`` it (or use it in a
@@ -13,7 +16,7 @@ from __future__ import annotations
 import bisect
 import random
 
-from mock_hw.ads1115 import ADS1115Model
+from mock_hw.ads1115 import BRIDGE_NOISE_V, ADS1115Model, Bridge
 from mock_hw.gpio import make_default, mock_factory, restore_default
 from mock_hw.i2c import MockI2C
 from mock_hw.scenario_file import NoisySource, Scenario
@@ -27,10 +30,12 @@ DEFAULT_NOISE_LSB = 4.0
 
 class Rig:
     def __init__(self, cfg, channels: dict, clock, scenario: Scenario | None = None, *,
-                 noise_lsb: float = DEFAULT_NOISE_LSB, bus_time: bool = True) -> None:
+                 noise_lsb: float | None = None, bus_time: bool = True) -> None:
         """``channels``: the agent's ``sensors.channel.Channel``s (their calibrations are
-        what the rig inverts). ``bus_time``: let each transfer's wire time pass on
-        ``clock`` (for virtual time; real time passes by itself)."""
+        what the rig inverts). ``noise_lsb``: the electrical noise of every chip, in counts
+        RMS, bridges included; None: as built (``DEFAULT_NOISE_LSB`` on the chips of
+        dividers, ``BRIDGE_NOISE_V`` from each load cell). ``bus_time``: let each
+        transfer's wire time pass on ``clock`` (for virtual time; real time passes by itself)."""
         self.cfg = cfg
         self.clock = clock
         self.vdd = cfg.hardware.vdd
@@ -45,11 +50,16 @@ class Rig:
         self.origin = 0.0                       # monotonic time of the scenario's t = 0
         self.disconnected: set[str] = set()
         self.chips: dict[str, ADS1115Model] = {}
+        self.bridges: dict[str, Bridge] = {}     # load cell channel -> its bridge (faults for tests)
         seed = scenario.seed if scenario else 0
         for i, (chip, c) in enumerate(cfg.chips.items()):
-            inputs = {ch.input: ch for ch in channels.values() if ch.chip == chip}
-            model = ADS1115Model(clock, self._input_source(inputs), noise_lsb=noise_lsb,
-                                 seed=random.Random(seed * 1000 + i).randrange(2**32))
+            wired = [ch for ch in channels.values() if ch.chip == chip]
+            seeds = random.Random(seed * 1000 + i)
+            bridge_noise_v = BRIDGE_NOISE_V if noise_lsb is None else 0.0
+            source = self._input_source(wired, bridge_noise_v, seeds)
+            only_bridges = wired and all(ch.bridge for ch in wired)
+            chip_noise = noise_lsb if noise_lsb is not None else 0.0 if only_bridges else DEFAULT_NOISE_LSB
+            model = ADS1115Model(clock, source, noise_lsb=chip_noise, seed=seeds.randrange(2**32))
             self.chips[chip] = model
             self.bus.add(c.address, model)
         self.closed = False
@@ -116,22 +126,46 @@ class Rig:
         """The supply is gone: the motor stops, whatever the agent was doing."""
         self.motor.set_level(0.0)
 
-    def _input_source(self, inputs: dict):
+    def _input_source(self, wired: list, bridge_noise_v: float, seeds: random.Random):
         """The chip's input voltages: each channel's physical value (the scenario's, with its
-        noise, or a test's fixed one) through the inverse of its calibration."""
-        wired = {i: (ch.name, self.source.sampler(ch.name) if self.source else None,
-                     self.physics[ch.name].to_counts, lsb_volts(ch.gain)) for i, ch in inputs.items()}
+        noise, or a test's fixed one) through the inverse of its calibration; a load cell's
+        through its bridge, on its two inputs."""
+        inputs = {}
+        for ch in wired:
+            value = self._value(ch.name)
+            if not ch.bridge:
+                inputs[ch.input] = self._divider(ch.name, value, self.physics[ch.name].to_counts, lsb_volts(ch.gain))
+                continue
+            cal, lsb = self.physics[ch.name], lsb_volts(ch.gain)
+            bridge = Bridge(value, excitation_v=self.vdd, volts_per_n=lsb / cal.newtons_per_count,
+                            offset_v=cal.tare * lsb, noise_v=bridge_noise_v, seed=seeds.randrange(2**32))
+            self.bridges[ch.name] = bridge
+            inputs[ch.input], inputs[ch.negative] = bridge.positive, bridge.negative
 
         def volts(input_: int, t: float) -> float:
-            entry = wired.get(input_)
-            if entry is None:
-                return 0.0
-            name, sample, to_counts, lsb = entry
-            if name in self.disconnected:
-                return self.vdd
-            if name in self.fixed:
-                return to_counts(self.fixed[name]) * lsb
-            return to_counts(sample(t - self.origin) if sample else 0.0) * lsb
+            at = inputs.get(input_)
+            return 0.0 if at is None else at(t)
+        return volts
+
+    def _value(self, name: str):
+        """``f(t)``: the channel's physical value at monotonic ``t`` (a test's fixed value, or
+        the scenario's with its noise)."""
+        sample = self.source.sampler(name) if self.source else None
+        fixed, rig = self.fixed, self
+
+        def value(t: float) -> float:
+            if name in fixed:
+                return fixed[name]
+            return sample(t - rig.origin) if sample else 0.0
+        return value
+
+    def _divider(self, name: str, value, to_counts, lsb: float):
+        """A divider's middle point: the value's counts in volts; the top rail when its
+        lead is broken (the input's pull-up)."""
+        disconnected, vdd = self.disconnected, self.vdd
+
+        def volts(t: float) -> float:
+            return vdd if name in disconnected else to_counts(value(t)) * lsb
         return volts
 
     def scenario_time(self) -> float:
@@ -152,6 +186,11 @@ class Rig:
         self._active = active
         self.disconnected.clear()
         self.disconnected.update(f.channel for f in active if f.kind == "disconnected")
+        for name, bridge in self.bridges.items():   # a broken signal lead, for the fault's time
+            if name in self.disconnected:
+                bridge.fault = "open_signal"
+            elif bridge.fault == "open_signal":
+                bridge.fault = None
         for model in self.chips.values():
             model.stuck_inputs = set()
         self.bus.failing = set()

@@ -7,6 +7,10 @@ time (on the given clock, so virtual time works too), then polls gently, and giv
 with ``ConversionTimeout`` after a bounded time. ``ADS1115Reader`` turns the driver's
 ``OSError``s into ``BusError`` and re-creates the driver after a chip comes back.
 
+Every reading goes through the driver's own ``AnalogIn``: ``AnalogIn(ads, Pin.A2)`` for an
+input against GND, ``AnalogIn(ads, Pin.A0, Pin.A1)`` for a differential pair (a load
+cell's bridge), which the driver maps to the chip's multiplexer setting.
+
 A chip with one channel can run in continuous mode: it converts all the time, and a
 reading is a single two-byte I2C read of the latest conversion, with no wait (the pad's
 zones, read a hundred times a second in a session). The driver's continuous mode needs
@@ -19,7 +23,7 @@ pointer back; and once a second it checks that the chip is still converting that
 
 from __future__ import annotations
 
-from adafruit_ads1x15 import ADS1115
+from adafruit_ads1x15 import ADS1115, AnalogIn
 from adafruit_ads1x15.ads1x15 import Mode
 
 from pi_agent.errors import BusError, ConversionTimeout
@@ -32,6 +36,14 @@ _POINTER_CONFIG = 0x01
 # A chip in continuous mode is checked this often (seconds) to still be converting.
 VERIFY_EVERY_S = 1.0
 _MODE_SINGLE_BIT = 0x0100
+# The multiplexer's differential settings (datasheet table 8, config bits 14:12); an input
+# against GND is 4 + its number.
+DIFFERENTIAL_MUX = {(0, 1): 0, (0, 3): 1, (1, 3): 2, (2, 3): 3}
+
+
+def mux(positive: int, negative: int | None = None) -> int:
+    """The multiplexer setting that converts ``positive`` against ``negative`` (None: GND)."""
+    return 4 + positive if negative is None else DIFFERENTIAL_MUX[(positive, negative)]
 
 
 class BoundedADS1115(ADS1115):
@@ -72,7 +84,8 @@ class BoundedADS1115(ADS1115):
 
 
 class ADS1115Reader:
-    """One chip on a bus: ``read(input, gain, data_rate)`` gives signed raw counts."""
+    """One chip on a bus: ``read(input, gain, data_rate, negative)`` gives signed raw
+    counts of ``input`` against ``negative`` (None: GND)."""
 
     def __init__(self, i2c, address: int, clock, *, continuous: bool = False) -> None:
         self.i2c = i2c
@@ -80,13 +93,15 @@ class ADS1115Reader:
         self.clock = clock
         self.continuous = continuous
         self._ads: BoundedADS1115 | None = None
-        self._armed: tuple[int, float, int] | None = None   # continuous: (input, gain, rate)
+        self._inputs: dict[tuple[int, int | None], AnalogIn] = {}   # the driver's, per input
+        self._armed: tuple[int, int | None, float, int] | None = None   # continuous: (input, negative, gain, rate)
         self._verified = 0.0
         self.arms = 0                                        # how often the chip was armed
 
     def _driver(self, gain: float, data_rate: int) -> BoundedADS1115:
         if self._ads is None:
             self._armed = None
+            self._inputs = {}
             try:
                 self._ads = BoundedADS1115(self.i2c, clock=self.clock, address=self.address,
                                            gain=gain, data_rate=data_rate)
@@ -94,16 +109,23 @@ class ADS1115Reader:
                 raise BusError(f"ADS1115 at 0x{self.address:02x} does not answer") from exc
         return self._ads
 
-    def read(self, input_: int, gain: float, data_rate: int) -> int:
+    def _input(self, ads: BoundedADS1115, input_: int, negative: int | None) -> AnalogIn:
+        """The driver's ``AnalogIn`` for the input (or the pair), made once per driver."""
+        analog = self._inputs.get((input_, negative))
+        if analog is None:
+            analog = self._inputs[(input_, negative)] = AnalogIn(ads, input_, negative)
+        return analog
+
+    def read(self, input_: int, gain: float, data_rate: int, negative: int | None = None) -> int:
         try:
             if self.continuous:
-                return self._read_continuous(input_, gain, data_rate)
+                return self._read_continuous(input_, negative, gain, data_rate)
             ads = self._ads or self._driver(gain, data_rate)
             if ads.gain != gain:
                 ads.gain = gain
             if ads.data_rate != data_rate:
                 ads.data_rate = data_rate
-            return ads.read(input_ + 4)   # mux 4..7: AINn against GND, as AnalogIn does
+            return self._input(ads, input_, negative).value
         except ConversionTimeout:
             self._armed = None
             raise
@@ -112,38 +134,39 @@ class ADS1115Reader:
             raise BusError(f"ADS1115 at 0x{self.address:02x}: I2C transfer failed: "
                            f"{exc.strerror or exc}") from exc
 
-    def _read_continuous(self, input_: int, gain: float, data_rate: int) -> int:
+    def _read_continuous(self, input_: int, negative: int | None, gain: float, data_rate: int) -> int:
         ads = self._ads
-        if ads is None or self._armed != (input_, gain, data_rate):
-            return self._arm(self._driver(gain, data_rate), input_, gain, data_rate)
+        if ads is None or self._armed != (input_, negative, gain, data_rate):
+            return self._arm(self._driver(gain, data_rate), input_, negative, gain, data_rate)
         now = self.clock.monotonic()
         if now - self._verified >= VERIFY_EVERY_S:
             self._verified = now
-            if not self._still_converting(ads, input_):
-                return self._arm(ads, input_, gain, data_rate)
+            if not self._still_converting(ads, mux(input_, negative)):
+                return self._arm(ads, input_, negative, gain, data_rate)
             ads.get_last_result(False)         # the check moved the pointer: put it back
-        return ads.read(input_ + 4)            # the driver's fast read: one two-byte read
+        return self._input(ads, input_, negative).value   # the driver's fast read: one two-byte read
 
-    def _arm(self, ads: BoundedADS1115, input_: int, gain: float, data_rate: int) -> int:
-        """Start continuous conversions of ``input_``; the arming conversion is the reading."""
+    def _arm(self, ads: BoundedADS1115, input_: int, negative: int | None, gain: float, data_rate: int) -> int:
+        """Start continuous conversions of the input; the arming conversion is the reading."""
         if ads.mode != Mode.SINGLE:
             ads.mode = Mode.SINGLE
         if ads.gain != gain:
             ads.gain = gain
         if ads.data_rate != data_rate:
             ads.data_rate = data_rate
-        raw = ads.read(input_ + 4)         # single shot: selects the input, as the driver reads
+        raw = self._input(ads, input_, negative).value   # single shot: selects the input
         ads.mode = Mode.CONTINUOUS         # keeps the chip's input; conversions run from now
         ads.get_last_result(False)         # the pointer back at the conversion register
-        self._armed = (input_, gain, data_rate)
+        self._armed = (input_, negative, gain, data_rate)
         self._verified = self.clock.monotonic()
         self.arms += 1
         return raw
 
     @staticmethod
-    def _still_converting(ads: BoundedADS1115, input_: int) -> bool:
+    def _still_converting(ads: BoundedADS1115, setting: int) -> bool:
+        """The chip converts continuously, and the multiplexer ``setting``."""
         buf = bytearray(2)
         with ads.i2c_device as dev:
             dev.write_then_readinto(bytes((_POINTER_CONFIG,)), buf)
         config = buf[0] << 8 | buf[1]
-        return not config & _MODE_SINGLE_BIT and (config >> 12) & 0x07 == input_ + 4
+        return not config & _MODE_SINGLE_BIT and (config >> 12) & 0x07 == setting

@@ -11,6 +11,7 @@ from pi_agent.errors import BusError, CalibrationError, ConversionTimeout
 from sensors.ads1115 import ADS1115Reader
 from sensors.calibration import PAD
 from sensors.channel import Channel, Reading
+from sensors.units import G
 
 
 def open_i2c(bus_number: int = 1):
@@ -27,6 +28,11 @@ def open_i2c(bus_number: int = 1):
                        f"hardware, use --simulate)") from exc
 
 
+# Said when a calibration file from before load cells meets the configuration of now.
+_KIND_HINT = {("load_cell", "force"): " (the pad is built with load cells now: see the README's wiring; "
+                                     "an FSR pad needs kind = \"force\" in the configuration)"}
+
+
 def build_channels(cfg, calibrations: dict) -> dict[str, Channel]:
     """Channels from the configuration and the calibration file, checked against each other."""
     problems = []
@@ -37,14 +43,16 @@ def build_channels(cfg, calibrations: dict) -> dict[str, Channel]:
             problems.append(f"{cfg.calibration_path}: {name}: missing (the configuration has a {s.kind} channel '{name}')")
             continue
         if cal.kind != s.kind:
-            problems.append(f"{cfg.calibration_path}: {name}.kind: expected '{s.kind}' as in the configuration, got '{cal.kind}'")
+            problems.append(f"{cfg.calibration_path}: {name}.kind: expected '{s.kind}' as in the configuration, "
+                            f"got '{cal.kind}'{_KIND_HINT.get((s.kind, cal.kind), '')}")
             continue
         if cal.gain != s.gain:
             cal = cal.rescaled(s.gain)
         channels[name] = Channel(
             name, kind=s.kind, chip=s.chip, input=s.input, gain=s.gain, data_rate=s.data_rate,
             calibration=cal, vdd=cfg.hardware.vdd, rail_margin_v=cfg.faults.rail_margin_v,
-            stuck_after_s=cfg.faults.stuck_after_s, stuck_min_samples=cfg.faults.stuck_min_samples)
+            stuck_after_s=cfg.faults.stuck_after_s, stuck_min_samples=cfg.faults.stuck_min_samples,
+            rating_n=s.rating_kg * G)
     for name in calibrations:
         if name not in cfg.sensors and name != PAD:
             problems.append(f"{cfg.calibration_path}: {name}: no such channel in the configuration")
@@ -80,7 +88,7 @@ class SensorArray:
         channels = self.by_chip[chip]
         ch = channels[index]
         try:
-            raw = self.readers[chip].read(ch.input, ch.gain, data_rate or ch.data_rate)
+            raw = self.readers[chip].read(ch.input, ch.gain, data_rate or ch.data_rate, ch.negative)
         except ConversionTimeout:
             return [ch.failed(self.clock.monotonic(), "adc_timeout")]
         except BusError:

@@ -31,10 +31,12 @@ def render_toml() -> str:
     for section, spec in SCHEMA.items():
         if isinstance(spec, Named):
             out.append(f"# {spec.doc}")
-            for i, (name, table) in enumerate(spec.default.items()):
+            documented: set[str] = set()    # each key's meaning once, where it first appears
+            for name, table in spec.default.items():
                 out.append(f"[{section}.{name}]")
                 for key, value in table.items():
-                    if i == 0:
+                    if key not in documented:
+                        documented.add(key)
                         out.append(f"# {spec.keys[key].doc}")
                     lit = f"0x{value:02x}" if key == "address" else _toml_literal(value, None)
                     out.append(f"{key} = {lit}")

@@ -76,17 +76,25 @@ SCHEMA: dict[str, dict[str, Key] | Named] = {
         },
     ),
     "sensors": Named(
-        "Channels by name. kind: 'flex' (degrees) or 'force' (newtons).",
+        "Channels by name. kind: 'flex' (degrees), 'force' (newtons) or 'load_cell' (newtons).",
         {
             "chip": Key("splint", "Name of the chip (a [chips.NAME] table) this channel is wired to.", text(),
                         required=True),
-            "input": Key(0, "ADS1115 input, 0 to 3 (A0 to A3), single-ended against GND.",
-                         number(0, 3, integer=True), required=True),
-            "kind": Key("flex", "'flex' for a flex sensor in degrees, 'force' for a force-sensing resistor in newtons.",
-                        choice("flex", "force"), required=True),
-            "gain": Key(1, "ADS1115 gain: 2/3 (+-6.144 V), 1 (+-4.096 V), 2, 4, 8 or 16.", gain),
+            "input": Key(0, "ADS1115 input, 0 to 3 (A0 to A3), against GND; a load cell's pair by its first "
+                         "input: 0 for A0-A1, 2 for A2-A3.", number(0, 3, integer=True), required=True),
+            "kind": Key("flex", "'flex': a flex sensor, in degrees; 'force': a force-sensing resistor, in newtons; "
+                        "'load_cell': a strain-gauge load cell on a differential pair, in newtons.",
+                        choice("flex", "force", "load_cell"), required=True),
+            "gain": Key(1, "ADS1115 gain: 2/3 (+-6.144 V), 1 (+-4.096 V), 2, 4, 8 or 16 (+-0.256 V, for a load cell).",
+                        gain),
             "data_rate": Key(128, "ADS1115 samples per second: 8, 16, 32, 64, 128, 250, 475 or 860.",
                              choice(*DATA_RATES)),
+            "range_n": Key(20.0, "A force-sensing resistor's range: it saturates above this, in newtons "
+                           "(an FSR 402: about 20 N).", number(0.1, 10000)),
+            "rating_kg": Key(20.0, "A load cell's rated capacity, in kg as on its label: a heavier load is "
+                             "reported as an overload.", number(0.1, 5000)),
+            "sensitivity_mv_v": Key(2.0, "A load cell's rated output, in mV/V as on its label: its signal at the "
+                                    "rated capacity, per volt of excitation.", number(0.1, 10)),
         },
         {
             "wrist": {"chip": "splint", "input": 0, "kind": "flex", "gain": 1, "data_rate": 128},
@@ -286,11 +294,16 @@ def cross_check(v: dict[str, Any], problems: list[str]) -> None:
             problems.append(f"sensors.{name}.chip: expected one of the chips "
                             f"{', '.join(sorted(chips))}, got '{s['chip']}'{did_you_mean(s['chip'], chips)}")
             continue
-        where = (s["chip"], s["input"])
-        if where in used:
-            problems.append(f"sensors.{name}.input: expected an input no other channel uses, "
-                            f"got {s['input']} (also sensors.{used[where]})")
-        used[where] = name
+        if s["kind"] == "load_cell" and s["input"] not in (0, 2):
+            problems.append(f"sensors.{name}.input: expected 0 (the pair A0-A1) or 2 (A2-A3) for a load cell, "
+                            f"got {s['input']}")
+            continue
+        for i in (s["input"], s["input"] + 1) if s["kind"] == "load_cell" else (s["input"],):
+            where = (s["chip"], i)
+            if where in used:
+                problems.append(f"sensors.{name}.input: expected an input no other channel uses, "
+                                f"got {s['input']} (A{i} is also sensors.{used[where]})")
+            used[where] = name
     for name, chip in chips.items():
         wired = sorted(n for n, s in sensors.items() if s["chip"] == name)
         if chip["mode"] == "continuous" and len(wired) > 1:
@@ -323,5 +336,3 @@ def cross_check(v: dict[str, Any], problems: list[str]) -> None:
                         f"conversions a second), got {ex['data_rate']}")
     if wb["wake_n"] > wb["start_n"]:
         problems.append(f"weight_bearing.wake_n: expected at most start_n ({wb['start_n']:g}), got {wb['wake_n']:g}")
-
-

@@ -38,7 +38,7 @@ SETTLE_S = 60.0
 """An earlier day that changes again is published once it has not changed for this long."""
 PAST_DAY_REPEATS = 3
 """An earlier day is published at most this many times after the first look after midnight."""
-DEADBAND = {"flex": 2.0, "force": 0.5}
+DEADBAND = {"flex": 2.0, "force": 0.5, "load_cell": 0.5}
 """A channel's change that matters in the state: degrees (flex), newtons (force)."""
 LOAD_DEADBAND_N = 2.0
 """A change of the pad's load that matters in the state, in newtons."""
