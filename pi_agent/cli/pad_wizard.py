@@ -1,10 +1,14 @@
 """The wizard of ``pi-agent calibrate pad``: walks a person through calibrating the table pad.
 
 1. Tare: the empty pad, averaged over a few seconds; refused when it is not steady.
-2. Known weights on each zone: each becomes a point of that zone's table of counts
-   to newtons, which starts at the empty pad. Force-sensing resistors are far from
-   linear, so it asks for two weights at least (several spanning the loads expected are
-   best), and warns, and asks again, before going on with one.
+2. Known weights on each zone. A load cell is a straight line from the empty pad: one
+   weight gives its slope, and two or more are checked to lie on one line (within 1 %),
+   which finds a weight touching the frame, a plate that rubs, or a mass typed wrong; a
+   zone whose weights do not is done again. For a pad of force-sensing resistors each
+   weight becomes a point of that zone's table of counts to newtons, which starts at the
+   empty pad; they are far from linear, so it asks for two weights at least (several
+   spanning the loads expected are best), and warns, and asks again, before going on
+   with one.
 3. Maximum push: the person pushes as hard as is comfortable for about 5 seconds; the
    maximum is kept (targets may be set in % of it).
 
@@ -24,13 +28,15 @@ from typing import TextIO
 
 from pi_agent.errors import InputError
 from sensors.array import SensorArray
-from sensors.calibration import PAD, ForceCalibration, PadCalibration
-from sensors.units import G
+from sensors.calibration import PAD, ForceCalibration, LoadCellCalibration, PadCalibration
+from sensors.units import G, lsb_volts
 
 ZONES = {"pad_palm": "PALM zone (under the heel of the hand)",
          "pad_fingers": "FINGERS zone (under the fingers)"}
 RATE_HZ = 50.0
 WAIT_S = 120.0
+TRIES = 3             # a zone's weights are asked for again at most this often
+LABEL_OFF = 0.25      # a load cell's measured output this far from its label is pointed out
 
 
 class Abort(InputError):
@@ -79,10 +85,13 @@ class PadWizard:
         raws = {}
         for r in self.array.read(ZONES):
             if r.channel in ZONES:
-                if r.fault is not None:
+                if r.value is None:      # (an overloaded cell still measures: its load counts)
                     raise Abort(f"the {r.channel} sensor is in fault ({r.fault}): check its wiring, then start again")
                 raws[r.channel] = r.raw
         return raws
+
+    def is_load_cell(self, channel: str) -> bool:
+        return self.channels[channel].bridge
 
     def newtons(self, channel: str, raw: float, cal=None) -> float:
         return (cal or self.channels[channel].calibration).to_physical(raw)
@@ -130,13 +139,21 @@ class PadWizard:
     def known_weights(self, channel: str, tare: float) -> tuple[tuple[float, float], ...]:
         points: list[tuple[float, float]] = []
         zone = ZONES[channel]
+        cell = self.is_load_cell(channel)
         old = self.channels[channel].calibration.with_tare(tare, "")
-        self.say(f"Step 2 of 3: known weights on the {zone}. Use two at least, better three or more that "
-                 f"span the loads you expect (for example 1, 2, 5 and 10 kg).")
+        if cell:
+            self.say(f"Step 2 of 3: known weights on the {zone}. One is enough for a load cell; two or more "
+                     f"(for example 2, 5 and 10 kg) also check that the pad measures in a straight line.")
+        else:
+            self.say(f"Step 2 of 3: known weights on the {zone}. Use two at least, better three or more that "
+                     f"span the loads you expect (for example 1, 2, 5 and 10 kg).")
         warned = False
         while True:
             if not points:
                 prompt = f"Put a known weight on the {zone}, then type its mass in kg and press Enter: "
+            elif cell:
+                prompt = (f"Another weight on the {zone}? Put it on and type its mass in kg, "
+                          f"or just press Enter when this zone is done: ")
             elif len(points) == 1:
                 prompt = (f"Now a second, heavier weight on the {zone}: put it on, then type its mass in kg "
                           f"and press Enter: ")
@@ -145,7 +162,7 @@ class PadWizard:
                           f"or just press Enter when this zone is done: ")
             answer = self.ask(prompt)
             if not answer:
-                if len(points) >= 2 or (points and warned):
+                if len(points) >= 2 or (points and (warned or cell)):
                     break
                 if not points:
                     self.say("At least one weight is needed for this zone, better two.")
@@ -165,9 +182,11 @@ class PadWizard:
                 continue
 
             def steady_and_loaded(window):
-                """Loaded, quiet, and not drifting (no ramp still ending in the window)."""
+                """Loaded, quiet, and not drifting (no ramp still ending in the window). A load
+                cell wired the wrong way round reads the load below its empty pad: it is
+                loaded too, to be said."""
                 values = [self.newtons(channel, s[channel], old) for s in window]
-                mean = statistics.fmean(values)
+                mean = abs(statistics.fmean(values)) if cell else statistics.fmean(values)
                 half = len(values) // 2
                 drift = abs(statistics.fmean(values[:half]) - statistics.fmean(values[half:]))
                 return (mean >= 0.5 and statistics.pstdev(values) <= max(0.5, 0.03 * mean)
@@ -177,7 +196,11 @@ class PadWizard:
             counts = round(statistics.fmean(s[channel] for s in window), 1)
             newtons = kg * G
             candidate = sorted([(tare, 0.0), *points, (counts, newtons)], key=lambda p: p[1])
-            if counts <= tare:
+            if cell and old.to_physical(counts) < -0.5 * newtons:
+                self.say(f"That reading, {counts:.0f} counts, went down with the weight on: the load cell's signal "
+                         f"leads are swapped. Swap its S+ and S- (green and white) at the board, then start again. "
+                         f"It was not recorded.")
+            elif counts <= tare:
                 self.say(f"That reading, {counts:.0f} counts, is {above_empty(counts, tare)}: is the weight on "
                          f"the {zone}? It was not recorded.")
             elif any(n1 <= n0 or c1 <= c0 for (c0, n0), (c1, n1) in zip(candidate, candidate[1:])):
@@ -188,11 +211,45 @@ class PadWizard:
                 self.say(f"Recorded {kg:g} kg ({newtons:.1f} N) at {counts:.0f} counts "
                          f"({above_empty(counts, tare)}).")
             self.say("Take the weight off.")
-            self.wait_until(lambda w: statistics.fmean(self.newtons(channel, s[channel], old) for s in w) < 0.5,
+            self.wait_until(lambda w: abs(statistics.fmean(self.newtons(channel, s[channel], old) for s in w)) < 0.5,
                             1.0, f"the {zone} empty again")
         return ((tare, 0.0), *points)
 
-    def max_push(self, cals: dict[str, ForceCalibration]) -> float:
+    def zone_calibration(self, channel: str, tare: float, today: str) -> ForceCalibration | LoadCellCalibration:
+        """A zone's known weights, made into its calibration; a load cell's asked for again
+        (at most ``TRIES`` times) while they do not lie on a straight line."""
+        gain = self.channels[channel].gain
+        if not self.is_load_cell(channel):
+            return ForceCalibration(tare, self.known_weights(channel, tare), gain, today)
+        for _ in range(TRIES):
+            cal = LoadCellCalibration(tare, self.known_weights(channel, tare), gain, today)
+            problem = cal.linearity_problem()
+            if problem is None:
+                self.describe_cell(channel, cal)
+                return cal
+            self.say(f"On the {ZONES[channel]}, {problem}. Is a weight touching the frame, does the top plate "
+                     f"rub or rock, or was a mass typed wrong? Nothing was recorded for this zone; "
+                     f"let us do its weights again.")
+        raise Abort(f"the known weights on the {ZONES[channel]} did not lie on a straight line {TRIES} times. "
+                    f"Nothing was changed.")
+
+    def describe_cell(self, channel: str, cal: LoadCellCalibration) -> None:
+        """The zone's resolution, and its output against its label (a cell that gives far
+        less than its label says carries only part of the load)."""
+        s = self.cfg.sensors[channel]
+        rated_n = s.rating_kg * G
+        measured = rated_n / cal.newtons_per_count * lsb_volts(cal.gain) / self.cfg.hardware.vdd * 1000
+        zone = ZONES[channel].split(" (")[0]
+        line = (f"{zone}: {cal.newtons_per_count:.3f} N a count; the cell gives {measured:.2f} mV/V "
+                f"at its {s.rating_kg:g} kg")
+        if len(cal.points) > 2:
+            line += f"; its {len(cal.points) - 1} weights on one straight line"
+        self.say(line + ".")
+        if abs(measured / s.sensitivity_mv_v - 1) > LABEL_OFF:
+            self.say(f"Note: its label says {s.sensitivity_mv_v:g} mV/V. If the label is right, part of the load "
+                     f"goes past the cell: check that the top plate rests on the cells only.")
+
+    def max_push(self, cals: dict[str, ForceCalibration | LoadCellCalibration]) -> float:
         wake = self.cfg.weight_bearing.wake_n
         self.ask("Step 3 of 3: put the hand flat on the pad. Press Enter, then push down as hard as is "
                  "comfortable for about 5 seconds. ")
@@ -207,11 +264,19 @@ class PadWizard:
         smooth = [statistics.fmean(loads[max(0, i - 4):i + 1]) for i in range(len(loads))]
         best = max(smooth)
         self.say(f"Maximum push: {best:.1f} N ({best / G:.1f} kg). You can relax now.")
-        heaviest = {ch: cals[ch].table[-1][1] for ch in ZONES}
-        over = [ch for ch in ZONES if max(cals[ch].to_physical(s[ch]) for s in samples) > heaviest[ch]]
-        if over:
+        # Beyond an FSR's heaviest known weight its curve is a guess; beyond a load cell's
+        # rating the cell is overloaded. Either is said.
+        limit = {ch: self.channels[ch].rating_n if self.is_load_cell(ch) else cals[ch].table[-1][1] for ch in ZONES}
+        over = [ch for ch in ZONES if max(cals[ch].to_physical(s[ch]) for s in samples) > limit[ch]]
+        cells = [ch for ch in over if self.is_load_cell(ch)]
+        fsrs = [ch for ch in over if not self.is_load_cell(ch)]
+        if cells:
+            self.say("The push went beyond the rating of the load cell under the "
+                     + " and the ".join(f"{ZONES[ch].split(' (')[0]} ({limit[ch] / G:g} kg)" for ch in cells)
+                     + ": the figure is still measured, but a cell rated higher would be safer for this pad.")
+        if fsrs:
             self.say("The push went beyond the heaviest known weight on the "
-                     + " and the ".join(f"{ZONES[ch].split(' (')[0]} ({heaviest[ch] / G:g} kg)" for ch in over)
+                     + " and the ".join(f"{ZONES[ch].split(' (')[0]} ({limit[ch] / G:g} kg)" for ch in fsrs)
                      + ": beyond it the figure is an estimate; a heavier weight would make it exact.")
         return best
 
@@ -219,13 +284,10 @@ class PadWizard:
         self.say("Calibrating the weight-bearing pad. Type Ctrl+C at any time to stop; nothing is saved until the end.")
         tare = self.tare()
         today = dt.date.fromtimestamp(self.clock.wall()).isoformat()
-        cals = {}
-        for ch in ZONES:
-            table = self.known_weights(ch, tare[ch])
-            cals[ch] = ForceCalibration(tare[ch], table, self.channels[ch].gain, today)
+        cals = {ch: self.zone_calibration(ch, tare[ch], today) for ch in ZONES}
         best = self.max_push(cals)
         for ch, cal in cals.items():
-            if len(cal.table) < 3:
+            if isinstance(cal, ForceCalibration) and len(cal.table) < 3:
                 self.say(f"Note: the {ZONES[ch]} has one known weight only; calibrate it again with two or "
                          f"more when you can.")
         return {**cals, PAD: PadCalibration(round(best, 1), today)}
