@@ -1,5 +1,5 @@
-"""`pi-agent calibrate pad` on the shipped scenario, its words, and a calibration file
-rewritten with its comments kept."""
+"""`pi-agent calibrate pad` on the shipped scenario, its words, the load cells' straight
+line and an FSR pad's table, and a calibration file rewritten with its comments kept."""
 
 from __future__ import annotations
 
@@ -10,10 +10,13 @@ import shutil
 from hypothesis import given
 from hypothesis import strategies as st
 
+import pytest
+
 from conftest import CONFIG, SCENARIOS, run_cli
 from pi_agent.cli.pad_wizard import above_empty
 from sensors.calibration import (FlexCalibration, ForceCalibration, PadCalibration, load_calibration,
                                  save_calibration)
+from sensors.units import G
 
 SHIPPED = SCENARIOS / "calibration-pad.json"
 
@@ -45,7 +48,10 @@ def test_the_wizard_completes_on_the_shipped_scenario(tmp_path):
     steps = scenario["steps"]
     for zone in ("pad_palm", "pad_fingers"):
         placed = [s["to"][zone] for s in steps if "ramp" in s and s["to"].get(zone) and len(s["to"]) == 1]
-        assert [round(n, 1) for _, n in new[zone].table[1:]] == [round(n, 1) for n in placed]
+        assert [round(n, 1) for _, n in new[zone].points[1:]] == [round(n, 1) for n in placed]
+    said = re.findall(r"zone: 0\.23\d N a count; the cell gives (?:1\.99|2\.00|2\.01) mV/V at its 20 kg; "
+                      r"its 4 weights on one straight line\.", result.stdout)
+    assert len(said) == 2, result.stdout
     push = max(sum(s["to"].values()) for s in steps if "ramp" in s and len(s["to"]) == 2)
     assert abs(new["weight_bearing"].max_push_n - push) <= 0.08 * push, new["weight_bearing"]
     comments = [line for line in before.splitlines() if line.startswith("#")]
@@ -54,10 +60,23 @@ def test_the_wizard_completes_on_the_shipped_scenario(tmp_path):
     assert load_calibration(cal_toml)["wrist"] == load_calibration(CONFIG.parent / "calibration.toml")["wrist"]
 
 
-def test_one_weight_is_warned_about_and_asked_again(tmp_path):
-    """With one weight on a zone the wizard warns and asks for a second; a second Enter
-    goes on with one, and the end says again that the zone has one weight only."""
+def _fsr_pad_config(tmp_path):
+    """The shipped configuration with a pad of FSR 402s (the palm's curve) and a band they
+    can measure, 5 to 15 N."""
     agent_toml, cal_toml = _private_config(tmp_path)
+    text = agent_toml.read_text().replace('kind = "load_cell"\ngain = 16', 'kind = "force"\ngain = 1')
+    for key, value in (("start_n", 3.0), ("end_n", 2.0), ("wake_n", 1.0), ("target_low", 5.0), ("target_high", 15.0)):
+        text = re.sub(rf"^{key} = .*$", f"{key} = {value}", text, count=1, flags=re.M)
+    agent_toml.write_text(text)
+    cal = cal_toml.read_text()
+    fsr = re.search(r"\[palm\]\n((?:[^\[\n].*\n)+)", cal).group(1)
+    for zone in ("pad_palm", "pad_fingers"):
+        cal = re.sub(rf"\[{zone}\]\n(?:[^\[\n].*\n)+", f"[{zone}]\n{fsr}", cal)
+    cal_toml.write_text(cal)
+    return agent_toml, cal_toml
+
+
+def _one_weight_scenario(tmp_path):
     steps = [{"hold": 8}]
     for zone in ("pad_palm", "pad_fingers"):
         steps += [{"ramp": 1, "to": {zone: 19.61}}, {"hold": 8}, {"ramp": 1, "to": {zone: 0}}, {"hold": 6}]
@@ -66,7 +85,15 @@ def test_one_weight_is_warned_about_and_asked_again(tmp_path):
     scenario = tmp_path / "one-weight.json"
     scenario.write_text(json.dumps({"start": "2026-05-01T10:00:00", "seed": 3, "noise": {"newton": 0.2},
                                     "steps": steps}))
-    result = run_cli("calibrate", "pad", "--config", str(agent_toml), "--simulate", str(scenario),
+    return scenario
+
+
+def test_one_weight_on_an_fsr_pad_is_warned_about_and_asked_again(tmp_path):
+    """On a pad of force-sensing resistors, with one weight on a zone the wizard warns and
+    asks for a second; a second Enter goes on with one, and the end says again that the
+    zone has one weight only."""
+    agent_toml, cal_toml = _fsr_pad_config(tmp_path)
+    result = run_cli("calibrate", "pad", "--config", str(agent_toml), "--simulate", str(_one_weight_scenario(tmp_path)),
                      input="\n2\n\n\n2\n\n\n\n")
     assert result.returncode == 0, result.stdout + result.stderr
     out = result.stdout
@@ -74,6 +101,77 @@ def test_one_weight_is_warned_about_and_asked_again(tmp_path):
     assert out.count("has one known weight only") == 2
     assert out.index("Only one weight on the PALM") < out.index("Step 2 of 3: known weights on the FINGERS")
     assert len(load_calibration(cal_toml)["pad_palm"].table) == 2
+
+
+def test_one_weight_is_enough_for_a_load_cell(tmp_path):
+    """A load cell is a straight line: one weight per zone is taken without a warning, and
+    the line through it reads loads far above it (40 and 150 N) within 1 %."""
+    agent_toml, cal_toml = _private_config(tmp_path)
+    physics = load_calibration(cal_toml)
+    result = run_cli("calibrate", "pad", "--config", str(agent_toml), "--simulate", str(_one_weight_scenario(tmp_path)),
+                     input="\n2\n\n2\n\n\n")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Only one weight" not in result.stdout and "one known weight only" not in result.stdout
+    new = load_calibration(cal_toml)
+    for zone in ("pad_palm", "pad_fingers"):
+        assert len(new[zone].points) == 2
+        for load in (40.0, 150.0):
+            assert new[zone].to_physical(physics[zone].to_counts(load)) == pytest.approx(load, rel=0.01)
+
+
+def test_weights_off_a_straight_line_are_refused_and_asked_again(tmp_path):
+    """A weight that reads off the line through the others (12 kg put on, 10 kg typed) is
+    named, with how far off it is; nothing of that zone is kept, its weights are asked for
+    again, and the second, right round is saved."""
+    agent_toml, cal_toml = _private_config(tmp_path)
+    steps = [{"hold": 8}]
+    for zone, kgs in (("pad_palm", [2, 5, 12, 2, 5, 10]), ("pad_fingers", [5])):
+        for kg in kgs:
+            steps += [{"ramp": 1, "to": {zone: kg * G}}, {"hold": 8}, {"ramp": 1, "to": {zone: 0}}, {"hold": 6}]
+    steps += [{"ramp": 1, "to": {"pad_palm": 40, "pad_fingers": 20}}, {"hold": 6},
+              {"ramp": 1, "to": {"pad_palm": 0, "pad_fingers": 0}}, {"hold": 5}]
+    scenario = tmp_path / "off-the-line.json"
+    scenario.write_text(json.dumps({"start": "2026-05-01T10:00:00", "seed": 3, "noise": {"newton": 0.2},
+                                    "steps": steps}))
+    result = run_cli("calibrate", "pad", "--config", str(agent_toml), "--simulate", str(scenario),
+                     input="\n2\n5\n10\n\n2\n5\n10\n\n5\n\n\n")
+    assert result.returncode == 0, result.stdout + result.stderr
+    out = result.stdout
+    assert out.count("do not lie on a straight line") == 1, out
+    assert re.search(r"10 kg \(98\.1 N\) reads 11\d\.\d N on the line through the others \(\+(?:19|20)\.\d %; "
+                     r"more than 1 % is not a straight line\)", out), out
+    assert out.count("Step 2 of 3: known weights on the PALM") == 2
+    new = load_calibration(cal_toml)["pad_palm"]
+    assert [round(n / G, 3) for _, n in new.points[1:]] == [2, 5, 10]
+    assert new.linearity_problem() is None
+
+
+def test_swapped_signal_leads_are_said_and_the_weight_not_recorded(cfg, clock):
+    """A load cell whose S+ and S- are swapped reads lower under a weight: the wizard says
+    to swap them and records nothing."""
+    import io
+    from mock_hw import scenario_file
+    from mock_hw.rig import Rig
+    from pi_agent.agent import load_channels
+    from pi_agent.cli.pad_wizard import Abort, PadWizard
+    from sensors.array import SensorArray
+    channels = load_channels(cfg)
+    scen = scenario_file.parse({"start": "2026-05-01T10:00:00", "steps": [
+        {"hold": 3}, {"ramp": 1, "to": {"pad_palm": 5 * G}}, {"hold": 8}, {"ramp": 1, "to": {"pad_palm": 0}},
+        {"hold": 30}]}, {n: s.kind for n, s in cfg.sensors.items()})
+    with Rig(cfg, channels, clock, scen) as rig:
+        rig.origin = clock.monotonic()
+        bridge = rig.bridges["pad_palm"]
+        bridge.offset_v, bridge.volts_per_n = -bridge.offset_v, -bridge.volts_per_n   # S+ on A1, S- on A0
+        out = io.StringIO()
+        wizard = PadWizard(cfg, SensorArray.configured(cfg, rig.bus, channels, clock), channels, clock,
+                           io.StringIO("5\n\n"), out)
+        tare = -channels["pad_palm"].calibration.tare
+        with pytest.raises(Abort, match="no more input"):
+            wizard.known_weights("pad_palm", tare)
+    said = out.getvalue()
+    assert "went down with the weight on: the load cell's signal leads are swapped" in said, said
+    assert "Recorded" not in said
 
 
 @given(st.floats(-32768, 32767), st.floats(-32768, 32767))

@@ -38,14 +38,17 @@ def test_readme_configuration_reference_matches_the_schema():
 
 def test_default_layout_is_the_documented_hardware():
     """The default layout: the splint's ADS1115 at 0x48 (wrist, fingers, palm) converting
-    on demand; one ADS1115 per pad zone, at 0x49 and 0x4A, converting continuously."""
+    on demand; one ADS1115 per pad zone, at 0x49 and 0x4A, converting continuously, each
+    reading a load cell on its A0-A1 pair at gain 16."""
     cfg = config.load(CONFIG)
     chips = {n: (c.address, c.mode) for n, c in cfg.chips.items()}
     assert chips == {"splint": (0x48, "single"), "pad_palm": (0x49, "continuous"),
                      "pad_fingers": (0x4A, "continuous")}
     kinds = {n: (s.chip, s.kind) for n, s in cfg.sensors.items()}
     assert kinds == {"wrist": ("splint", "flex"), "fingers": ("splint", "flex"), "palm": ("splint", "force"),
-                     "pad_palm": ("pad_palm", "force"), "pad_fingers": ("pad_fingers", "force")}
+                     "pad_palm": ("pad_palm", "load_cell"), "pad_fingers": ("pad_fingers", "load_cell")}
+    pads = {(s.input, s.gain, s.rating_kg) for n, s in cfg.sensors.items() if n.startswith("pad_")}
+    assert pads == {(0, 16, 20.0)}
 
 
 def _write(tmp_path: Path, text: str, calibration: bool = True) -> Path:
@@ -56,6 +59,8 @@ def _write(tmp_path: Path, text: str, calibration: bool = True) -> Path:
     return path
 
 
+SPLINT = ("[sensors.wrist]\nchip='splint'\ninput=0\nkind='flex'\n[sensors.fingers]\nchip='splint'\ninput=1\nkind='flex'\n"
+          "[sensors.palm]\nchip='splint'\ninput=2\nkind='force'\n")
 PAD_CHIPS = "[chips.pad_palm]\naddress=0x49\nmode='continuous'\n[chips.pad_fingers]\naddress=0x4A\nmode='continuous'\n"
 BROKEN = {
     "toml syntax": ("[device\nid = 'x'\n", r"agent\.toml: not valid TOML: "),
@@ -64,8 +69,8 @@ BROKEN = {
     "unknown section": ("[hardwar]\nvdd=3.3\n", r"agent\.toml: hardwar: unknown section \(did you mean 'hardware'\?\)"),
     "wrong type": ("[hardware]\nvdd='3.3'\n", r"agent\.toml: hardware\.vdd: expected a number from 2 to 5\.5, got '3\.3'"),
     "gain out of set": ("[sensors.wrist]\nchip='splint'\ninput=0\nkind='flex'\ngain=3\n[sensors.fingers]\nchip='splint'\ninput=1\nkind='flex'\n"
-                        "[sensors.palm]\nchip='splint'\ninput=2\nkind='force'\n[sensors.pad_palm]\nchip='pad_palm'\ninput=0\nkind='force'\n"
-                        "[sensors.pad_fingers]\nchip='pad_fingers'\ninput=0\nkind='force'\n",
+                        "[sensors.palm]\nchip='splint'\ninput=2\nkind='force'\n[sensors.pad_palm]\nchip='pad_palm'\ninput=0\nkind='load_cell'\n"
+                        "[sensors.pad_fingers]\nchip='pad_fingers'\ninput=0\nkind='load_cell'\n",
                         r"agent\.toml: sensors\.wrist\.gain: expected one of 2/3, 1, 2, 4, 8, 16, got 3"),
     "out of range": ("[chips.splint]\naddress=0x48\nrate_hz=0\n" + PAD_CHIPS,
                      r"agent\.toml: chips\.splint\.rate_hz: expected a number from 0\.1 to 200, got 0"),
@@ -77,6 +82,29 @@ BROKEN = {
     "bad mode": ("[chips.splint]\naddress=0x48\nmode='fast'\n" + PAD_CHIPS,
                  r"agent\.toml: chips\.splint\.mode: expected one of 'single', 'continuous', got 'fast'"),
     "bad zone": ("[device]\ntimezone='Mars/Olympus'\n", r"agent\.toml: device\.timezone: expected an IANA time zone"),
+    "fsr pad below the band": (
+        SPLINT + "[sensors.pad_palm]\nchip='pad_palm'\ninput=0\nkind='force'\n"
+        "[sensors.pad_fingers]\nchip='pad_fingers'\ninput=0\nkind='force'\nrange_n=20\n",
+        r"agent\.toml: sensors\.pad_palm\.range_n, sensors\.pad_fingers\.range_n: expected at least the target "
+        r"band's top \(100 N, which may rest on one zone\), got 20, 20: force-sensing resistors cannot measure the "
+        r"band; build the pad with load cells"),
+    "fsr pad below a band in % of body weight": (
+        "[weight_bearing]\ntarget_unit='percent_body_weight'\nbody_weight_kg=80\ntarget_low=3\ntarget_high=6\n"
+        + SPLINT + "[sensors.pad_palm]\nchip='pad_palm'\ninput=0\nkind='force'\nrange_n=100\n"
+        "[sensors.pad_fingers]\nchip='pad_fingers'\ninput=0\nkind='force'\nrange_n=20\n",
+        r"sensors\.pad_fingers\.range_n: expected at least the target band's top \(47\.0719 N"),
+    "load cells rated below the band": (
+        "[weight_bearing]\ntarget_low=100\ntarget_high=250\n",
+        r"sensors\.pad_palm\.rating_kg, sensors\.pad_fingers\.rating_kg: expected load cells rated for at least "
+        r"the target band's top \(250 N = 25\.5 kg, which may rest on one zone\), got 20, 20"),
+    "load cell on an odd input": (
+        SPLINT + "[sensors.pad_palm]\nchip='pad_palm'\ninput=1\nkind='load_cell'\n"
+        "[sensors.pad_fingers]\nchip='pad_fingers'\ninput=0\nkind='load_cell'\n",
+        r"sensors\.pad_palm\.input: expected 0 \(the pair A0-A1\) or 2 \(A2-A3\) for a load cell, got 1"),
+    "load cell pair overlaps a channel": (
+        "[chips.splint]\naddress=0x48\n[sensors.wrist]\nchip='splint'\ninput=0\nkind='flex'\n"
+        "[sensors.pad]\nchip='splint'\ninput=0\nkind='load_cell'\n",
+        r"sensors\.pad\.input: expected an input no other channel uses, got 0 \(A0 is also sensors\.wrist\)"),
 }
 
 
@@ -122,7 +150,14 @@ def test_missing_calibration_file(tmp_path):
 @pytest.mark.parametrize("entry, pattern", [
     ("[palm]\nkind='force'\ntare=0\ntable=[[0,0.0],[100,5.0],[90,6.0]]\n", r"palm\.table: not monotonic"),
     ("[wrist]\nkind='flex'\npoints=[[100, 0.0]]\n", r"wrist\.points: expected two \[counts, degrees\] points"),
-    ("[wrist]\nkind='bend'\n", r"wrist\.kind: expected 'flex' or 'force'"),
+    ("[wrist]\nkind='bend'\n", r"wrist\.kind: expected 'flex', 'force' or 'load_cell'"),
+    ("[pad_palm]\nkind='load_cell'\ngain=16\ntare=224\npoints=[[224,5.0],[1069,196.1]]\n",
+     r"pad_palm\.points: expected the empty pad \[counts, 0\.0\] then at least one known weight"),
+    ("[pad_palm]\nkind='load_cell'\ngain=16\ntare=224\npoints=[[224,0.0],[1069,196.1],[900,250.0]]\n",
+     r"pad_palm\.points: expected counts and newtons that both rise \(a heavier weight reads higher\), "
+     r"got \[1069, 196\.1\] then \[900, 250\]"),
+    ("[pad_palm]\nkind='force'\ntare=0\ntable=[[0,0.0],[100,5.0]]\n",
+     r"pad_palm\.kind: expected 'load_cell' as in the configuration, got 'force' \(the pad is built with load cells"),
     ("[palm\n", r"calibration\.toml: not valid TOML"),
 ])
 def test_bad_calibration_file_is_refused_at_start(tmp_path, entry, pattern):

@@ -17,7 +17,8 @@ from typing import Any
 
 from pi_agent.config.checks import Check, boolean, choice, gain, i2c_address, number, text, timezone
 from pi_agent.config.secrets import PASSWORD_ENV
-from sensors.units import DATA_RATES
+from sensors.channel import PAD_ZONES
+from sensors.units import DATA_RATES, G
 
 
 @dataclass(frozen=True)
@@ -99,9 +100,11 @@ SCHEMA: dict[str, dict[str, Key] | Named] = {
         {
             "wrist": {"chip": "splint", "input": 0, "kind": "flex", "gain": 1, "data_rate": 128},
             "fingers": {"chip": "splint", "input": 1, "kind": "flex", "gain": 1, "data_rate": 128},
-            "palm": {"chip": "splint", "input": 2, "kind": "force", "gain": 1, "data_rate": 128},
-            "pad_palm": {"chip": "pad_palm", "input": 0, "kind": "force", "gain": 1, "data_rate": 475},
-            "pad_fingers": {"chip": "pad_fingers", "input": 0, "kind": "force", "gain": 1, "data_rate": 475},
+            "palm": {"chip": "splint", "input": 2, "kind": "force", "gain": 1, "data_rate": 128, "range_n": 20.0},
+            "pad_palm": {"chip": "pad_palm", "input": 0, "kind": "load_cell", "gain": 16, "data_rate": 475,
+                         "rating_kg": 20.0, "sensitivity_mv_v": 2.0},
+            "pad_fingers": {"chip": "pad_fingers", "input": 0, "kind": "load_cell", "gain": 16, "data_rate": 475,
+                            "rating_kg": 20.0, "sensitivity_mv_v": 2.0},
         },
     ),
     "faults": {
@@ -336,3 +339,48 @@ def cross_check(v: dict[str, Any], problems: list[str]) -> None:
                         f"conversions a second), got {ex['data_rate']}")
     if wb["wake_n"] > wb["start_n"]:
         problems.append(f"weight_bearing.wake_n: expected at most start_n ({wb['start_n']:g}), got {wb['wake_n']:g}")
+    _check_pad_reaches_band(sensors, wb, problems)
+
+
+def band_top_n(wb: dict[str, Any]) -> float | None:
+    """The top of the target band in newtons, when the configuration alone says it (a band
+    in % of the maximum push depends on the push measured at calibration)."""
+    if wb["target_unit"] == "N":
+        return wb["target_high"]
+    if wb["target_unit"] == "percent_body_weight" and wb["body_weight_kg"] > 0:
+        return wb["target_high"] / 100 * wb["body_weight_kg"] * G
+    return None
+
+
+def _check_pad_reaches_band(sensors: dict[str, Any], wb: dict[str, Any], problems: list[str]) -> None:
+    """Each zone of the pad must measure up to the band's top: the whole load may rest on
+    one zone (the heel of the hand), and a sensor that saturates below the band would
+    read a load in the band, or over it, as one below. One line for the pad."""
+    top = band_top_n(wb)
+    if top is None:
+        return
+    for kind, key in (("force", "range_n"), ("load_cell", "rating_kg")):
+        short = [n for n in PAD_ZONES if n in sensors and sensors[n]["kind"] == kind and reach(sensors[n]) < top]
+        if not short:
+            continue
+        paths = ", ".join(f"sensors.{n}.{key}" for n in short)
+        found = ", ".join(f"{sensors[n][key]:g}" for n in short)
+        if kind == "force":
+            problems.append(f"{paths}: expected at least the target band's top ({top:g} N, which may rest on "
+                            f"one zone), got {found}: force-sensing resistors cannot measure the band; build "
+                            f"the pad with load cells (kind = \"load_cell\", see the README's wiring)")
+        else:
+            problems.append(f"{paths}: expected load cells rated for at least the target band's top ({top:g} N "
+                            f"= {top / G:.1f} kg, which may rest on one zone), got {found}")
+
+
+def reach(sensor: dict[str, Any]) -> float:
+    """The highest load a force channel measures, in newtons: a force-sensing resistor's
+    range, a load cell's rating (flex channels measure no load: infinity)."""
+    if sensor["kind"] == "force":
+        return sensor["range_n"]
+    if sensor["kind"] == "load_cell":
+        return sensor["rating_kg"] * G
+    return float("inf")
+
+
