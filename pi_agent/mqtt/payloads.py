@@ -39,7 +39,7 @@ SETTLE_S = 60.0
 PAST_DAY_REPEATS = 3
 """An earlier day is published at most this many times after the first look after midnight."""
 DEADBAND = {"flex": 2.0, "force": 0.5, "load_cell": 0.5}
-"""A channel's change that matters in the state: degrees (flex), newtons (force)."""
+"""A channel's change that matters in the state: degrees (flex), newtons (force, load_cell)."""
 LOAD_DEADBAND_N = 2.0
 """A change of the pad's load that matters in the state, in newtons."""
 STATE_KEYS = ("position", "worn", "faults", "weight_bearing", "spasm", "pressure", "therapy", "goal_h", "targets",
@@ -67,7 +67,7 @@ def significant(new: dict, old: dict | None, kinds: Mapping[str, str]) -> bool:
     any change of position, wear, faults, weight bearing (a repetition among them), a
     spasm or high pressure beginning or ending, therapy or settings; a channel
     or the load moving beyond its deadband, or appearing or going (``kinds``: channel ->
-    'flex' or 'force')."""
+    'flex', 'force' or 'load_cell')."""
     if old is None:
         return True
     for key in STATE_KEYS:
