@@ -69,8 +69,6 @@ class Bridge:
     ground, half the excitation below S-, and the pair reads the negative full scale).
     """
 
-    FAULTS = (None, "open_excitation", "open_signal")
-
     def __init__(self, load, *, excitation_v: float, volts_per_n: float, offset_v: float,
                  noise_v: float = 0.0, seed: int = 0) -> None:
         self.load = load                  # t -> newtons on the cell
@@ -82,12 +80,12 @@ class Bridge:
         self.fault: str | None = None
 
     def positive(self, t: float) -> float:
-        """S+: the output that rises with the load (the noise is drawn here, once a conversion)."""
-        if self.fault == "open_excitation":
-            return 0.0
-        if self.fault == "open_signal":
-            return 0.0
-        volts = 0.5 * self.excitation_v + self.offset_v + self.volts_per_n * self.load(t)
+        """S+: the output that rises with the load. The noise is drawn here, once a
+        conversion; it stays when a lead is broken (the converter's own is part of it)."""
+        if self.fault is None:
+            volts = 0.5 * self.excitation_v + self.offset_v + self.volts_per_n * self.load(t)
+        else:                  # no excitation: both outputs at 0 V; a broken S+: pulled to 0 V
+            volts = 0.0
         return volts + self._gauss(0.0, self.noise_v) if self.noise_v else volts
 
     def negative(self, _t: float) -> float:
