@@ -307,6 +307,10 @@ def test_two_monitors_in_a_real_browser(tmp_path):
         # A fault, in words, at the top of its card; the position says why it is not known.
         fault = until(driver, lambda d: card_text(d, "bedroom", ".alarm.fault"), 30, "the fault")
         assert fault.startswith("⚠ The finger sensor is disconnected: check that its plug is in.")
+        # An overloaded load cell still measures: its words do not say weight bearing stopped.
+        assert js(driver, "return faultWords({channel: 'pad_palm', kind: 'overload', text: ''})") == (
+            "The table pad (palm zone) carries more than its load cell is rated for: the load is still measured. "
+            "Lean on it less: much more weight can damage the pad.")
         assert card_text(driver, "bedroom", ".why") == "A sensor of the splint is not working (see above)."
 
         # The accessibility tree: every image and control has a name; the alarm is in it.

@@ -81,6 +81,7 @@ const FAULT = {
   stuck: "gives no signal: it may be loose or damaged",
   i2c_error: "is not answering: restart the monitor, and call for help if it stays",
   adc_timeout: "is not answering: restart the monitor, and call for help if it stays",
+  overload: "carries more than its load cell is rated for: the load is still measured",
 };
 
 const ALERT = {
@@ -95,7 +96,8 @@ function faultWords(f, lower = false) {
   const ch = str(f.channel), kind = str(f.kind);
   const name = SENSOR[ch] || str(f.text) || "a sensor";
   const what = FAULT[kind] ? `${lower ? "the" : "The"} ${name} ${FAULT[kind]}.` : `${str(f.text) || "A sensor is not working"}.`;
-  const then = ch.startsWith("pad") ? "Weight bearing is not measured until it is fixed."
+  const then = kind === "overload" ? "Lean on it less: much more weight can damage the pad."
+             : ch.startsWith("pad") ? "Weight bearing is not measured until it is fixed."
                                     : "The hand's position cannot be known until it is fixed.";
   return `${what} ${then}`;
 }
