@@ -68,7 +68,12 @@ class Store:
             if not os.access(self.path, os.R_OK):
                 raise StoreAccessError(f"{self.path}: cannot read the store: permission denied "
                                        f"(check the file's owner and mode)")
-            self.db = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, timeout=5)
+            self._refuse_non_file()
+            try:
+                self.db = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, timeout=5)
+            except sqlite3.Error as exc:
+                raise StoreError(f"{self.path}: cannot open the store: {exc}") from None
+            self._refuse_foreign(self.db)
             self._read("SELECT 1 FROM meta LIMIT 1")      # a damaged file says so now, in one line
             return
         try:
@@ -92,6 +97,24 @@ class Store:
                                        f"file's owner and mode); nothing was changed")
 
     # -- opening -----------------------------------------------------------------------
+    def _refuse_non_file(self) -> None:
+        """A folder (or device, or pipe) where the store should be is a set-up fault."""
+        if self.path.exists() and not self.path.is_file():
+            raise StoreAccessError(f"{self.path}: is not a file (a folder or device is in the store's "
+                                   f"place; move it away); nothing was changed")
+
+    def _refuse_foreign(self, db: sqlite3.Connection) -> None:
+        """Another program's SQLite file is never written into (nor moved aside as damaged)."""
+        try:
+            tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        except sqlite3.DatabaseError:
+            return                                          # damaged: the integrity check says so
+        if tables and "meta" not in tables:
+            db.close()
+            raise StoreAccessError(f"{self.path}: is not an OpenPalm store (it holds the tables "
+                                   f"{', '.join(sorted(tables)[:5])}); choose another --state-dir; "
+                                   f"nothing was changed")
+
     def _connect(self) -> sqlite3.Connection:
         db = sqlite3.connect(self.path, timeout=10, isolation_level=None)
         db.execute("PRAGMA journal_mode=WAL")
@@ -100,8 +123,12 @@ class Store:
 
     def _open_checked(self) -> sqlite3.Connection:
         problem = None
+        self._refuse_non_file()
         if self.path.exists():
             try:
+                db = sqlite3.connect(self.path, timeout=10, isolation_level=None)
+                self._refuse_foreign(db)
+                db.close()
                 db = self._connect()
                 result = db.execute("PRAGMA integrity_check").fetchall()
                 if result != [("ok",)]:
