@@ -113,6 +113,12 @@ def _run(args) -> int:
         from pi_agent.simulated_run import SimulatedRun
         if not 0 < args.speed <= 100_000:        # NaN fails this too
             raise ConfigError(f"--speed: expected a number above 0 up to 100000, got {args.speed:g}")
+        if args.motor_trace is not None:
+            try:
+                open(args.motor_trace, "a", encoding="utf-8").close()
+            except OSError as exc:
+                raise ConfigError(f"--motor-trace {args.motor_trace}: cannot write the trace file: "
+                                  f"{exc.strerror}") from None
         scen = scenario_file.load(args.simulate, {n: c.kind for n, c in channels.items()})
         zone = zone_of(cfg, scen.timezone)
         temporary = args.state_dir is None
