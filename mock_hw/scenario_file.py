@@ -30,6 +30,7 @@ MAX_SECONDS = 366 * 86400.0        # a step, and a whole scenario, last at most 
 MAX_CLOCK_STEP_S = 10 * 365 * 86400.0
 MAX_VALUE = 10_000.0               # degrees or newtons: far beyond any hand
 MAX_NOISE = 100.0
+MAX_BYTES = 16_000_000             # a year of steps fits in far less
 
 
 @dataclass(frozen=True)
@@ -313,7 +314,13 @@ def build_timeline(steps: list[dict], channels: dict[str, str]) -> Timeline:
 def load(path: str | Path, channels: dict[str, str]) -> Scenario:
     """Read and validate a scenario file; ScenarioError lists every problem, one a line."""
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        if not Path(path).is_file() and Path(path).exists():
+            raise ScenarioError(f"{path}: not a regular file (a scenario is a JSON file)")
+        with open(path, "rb") as f:
+            raw = f.read(MAX_BYTES + 1)
+        if len(raw) > MAX_BYTES:
+            raise ScenarioError(f"{path}: the scenario file is over {MAX_BYTES // 1_000_000} MB")
+        text = raw.decode("utf-8")
     except FileNotFoundError:
         raise ScenarioError(f"{path}: scenario file not found") from None
     except (OSError, UnicodeDecodeError) as exc:
