@@ -24,6 +24,7 @@ from conftest import ROOT, SCENARIOS, run_cli
 from pi_agent import config
 from pi_agent.core import Core, orders
 from pi_agent.core.commands import COMMANDS
+from pi_agent.errors import StoreAccessError
 from pi_agent.store import FILENAME, Store
 from sensors.channel import Reading
 
@@ -297,3 +298,57 @@ def test_status_on_a_state_folder_it_cannot_enter_is_one_line():
         assert "permission denied" in line
     finally:
         shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.mark.parametrize("readonly", [False, True])
+def test_a_folder_in_the_stores_place_is_a_set_up_fault(tmp_path, readonly):
+    """A folder named openpalm.db: StoreAccessError in one line (exit 77), for the agent and for status."""
+    (tmp_path / FILENAME).mkdir()
+    with pytest.raises(StoreAccessError, match="is not a file"):
+        Store(tmp_path, readonly=readonly)
+    assert (tmp_path / FILENAME).is_dir() and not list(tmp_path.glob("*.damaged-*"))
+
+
+@pytest.mark.parametrize("readonly", [False, True])
+def test_another_programs_database_is_never_written_into(tmp_path, readonly):
+    """A foreign SQLite file in the store's place is refused and left byte for byte as it was."""
+    path = tmp_path / FILENAME
+    db = sqlite3.connect(path)
+    db.execute("CREATE TABLE contacts (name TEXT)")
+    db.execute("INSERT INTO contacts VALUES ('Ada')")
+    db.commit()
+    db.close()
+    before = path.read_bytes()
+    with pytest.raises(StoreAccessError, match="not an OpenPalm store .*contacts"):
+        Store(tmp_path, readonly=readonly)
+    assert path.read_bytes() == before and not list(tmp_path.glob("*.damaged-*"))
+
+
+def test_status_on_a_folder_in_the_stores_place_is_one_line(tmp_path):
+    """`pi-agent status` where openpalm.db is a folder: one line, exit 77, no traceback."""
+    (tmp_path / FILENAME).mkdir()
+    line = _one_line_error(run_cli("status", "--state-dir", str(tmp_path)), 77)
+    assert "is not a file" in line
+
+
+def test_a_motor_trace_that_cannot_be_written_is_one_line(tmp_path):
+    """`run --simulate --motor-trace FOLDER`: one line, exit 78, before anything starts."""
+    line = _one_line_error(run_cli("run", "--simulate", str(SCENARIOS / "example-day.json"), "--speed", "1000",
+                                   "--motor-trace", str(tmp_path)), 78)
+    assert "--motor-trace" in line and "cannot write the trace file" in line
+
+
+@pytest.mark.parametrize("make, words", [
+    (lambda p: os.mkfifo(p), "not a regular file"),
+    (lambda p: p.write_bytes(b" " * 16_000_001), "over 16 MB"),
+])
+def test_a_scenario_that_is_no_plain_json_file_is_refused_without_hanging(tmp_path, make, words):
+    """A FIFO (which would block a reader forever) or a huge file: one line, exit 65, at once."""
+    path = tmp_path / "scenario.json"
+    make(path)
+    assert words in _one_line_error(run_cli("simulate", str(path)), 65)
+
+
+def test_a_device_as_scenario_is_refused():
+    """`simulate /dev/zero` (endless bytes): one line, exit 65, no memory exhausted."""
+    assert "not a regular file" in _one_line_error(run_cli("simulate", "/dev/zero"), 65)
