@@ -14,6 +14,7 @@ import difflib
 import json
 import math
 import random
+import logging
 import zoneinfo
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,6 +27,8 @@ STEP_KINDS = ("hold", "ramp", "clock_step", "fault", "power_cut", "command")
 STEP_KEYS = {"hold": {"hold", "set"}, "ramp": {"ramp", "to"}, "clock_step": {"clock_step"},
              "fault": {"fault"}, "power_cut": {"power_cut"}, "command": {"command"}}
 TOP_KEYS = ("name", "start", "timezone", "seed", "noise", "steps")
+log = logging.getLogger("mock_hw.scenario")
+
 MAX_SECONDS = 366 * 86400.0        # a step, and a whole scenario, last at most a (leap) year
 MAX_CLOCK_STEP_S = 10 * 365 * 86400.0
 MAX_VALUE = 10_000.0               # degrees or newtons: far beyond any hand
@@ -90,7 +93,13 @@ class Scenario:
     def start_wall(self, default_zone: str | None = None) -> float:
         """POSIX seconds of the start in the scenario's zone (a non-existent local time
         in a DST gap is read as the moment after the gap, as fold=0 does)."""
-        return self.start.replace(tzinfo=self.zone(default_zone)).timestamp()
+        zone = self.zone(default_zone)
+        wall = self.start.replace(tzinfo=zone).timestamp()
+        read_as = dt.datetime.fromtimestamp(wall, zone).replace(tzinfo=None)
+        if read_as != self.start:
+            log.warning("start %s does not exist in %s (the clocks jump forward then): the scenario starts "
+                        "at %s", self.start.isoformat(), zone.key, read_as.isoformat())
+        return wall
 
 
 def _did_you_mean(name: str, options) -> str:

@@ -82,3 +82,16 @@ def test_bad_scenario_on_the_command_line(tmp_path):
     assert "Traceback" not in result.stderr
     result = run_cli("run", "--simulate", str(tmp_path / "missing.json"))
     assert result.returncode == 65 and "scenario file not found" in result.stderr
+
+
+@pytest.mark.parametrize("start, warned", [("2026-03-29T01:30:00", True), ("2026-03-29T02:30:00", False),
+                                           ("2026-10-25T01:30:00", False)])
+def test_a_start_in_the_spring_gap_is_said_with_the_time_it_becomes(caplog, start, warned):
+    """01:30 on the London spring-forward day does not exist: a warning names 02:30 instead;
+    ordinary and autumn (ambiguous, first occurrence) starts say nothing."""
+    s = scenario_file.parse({"start": start, "timezone": "Europe/London", "steps": [{"hold": 1}]}, CHANNELS)
+    with caplog.at_level("WARNING", logger="mock_hw.scenario"):
+        s.start_wall()
+    assert bool(caplog.records) == warned
+    if warned:
+        assert "does not exist in Europe/London" in caplog.text and "2026-03-29T02:30:00" in caplog.text
