@@ -110,3 +110,17 @@ def test_a_stopped_run_removes_its_temporary_store(tmp_path, signum):
     assert proc.returncode == 0, err
     assert list(tmp.iterdir()) == []
     assert "The simulated day, so far:" in out and "2031-05-01: open" in out
+
+
+def test_run_help_explains_every_word_the_line_can_say():
+    """Each fixed phrase of the status line (positions, band words, faults, no value) is in `run --help`."""
+    from pi_agent.cli.run import LINE_HELP
+    from pi_agent.core.position import NO_READING, WORDS
+    from sensors.channel import FAULT_TEXT
+    help_text = " ".join(LINE_HELP.split())
+    phrases = [*WORDS.values(), NO_READING, "in the band", "below the band", "over the maximum", "load --",
+               "faults: none", "% of body weight", "fingers 30%", "--", "for 1:05", "today: open", "worn",
+               "palm (in the splint)", "pad (heel of the hand)", "pad (fingers)"]
+    missing = [p for p in phrases if p not in help_text]
+    assert not missing, missing
+    assert any(words in help_text for words in FAULT_TEXT.values())

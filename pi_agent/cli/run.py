@@ -37,10 +37,21 @@ what the line says:
   for 1:05         for how long (hours:minutes) the hand has been so
   today: open 2.5 h of 6 h (42%), worn 3.0 h
                    hours in the open position against the daily goal; hours worn
+  wrist 25°, fingers 5°, palm (in the splint) 3.0 N
+                   the splint's sensors now: the wrist bent back and the
+                   fingers curled, in degrees, and the force on the palm
   pad (heel of the hand), pad (fingers)
                    the load on the two zones of the table pad, in newtons
-                   (10 N is about 1 kg); "load" is both together, and says
-                   whether it is in the therapist's target band
+                   (10 N is about 1 kg)
+  --               a sensor with no believable value now (see "faults")
+  load 62.0 N (6.3 kg, 9% of body weight), fingers 30%, in the band (50-100 N)
+                   both zones together, in kilograms and as a share of the
+                   body weight when it is configured, the fingers' share, and
+                   where the load is against the therapist's target band
+                   ("below the band", "in the band", "over the maximum");
+                   "load --" when the pad has no reading
+  faults: none     or each sensor fault in words, e.g. "wrist sensor
+                   disconnected"
 """
 
 
