@@ -20,23 +20,7 @@ from pi_agent.core.patterns import PATTERNS
 from pi_agent.motors import EFFECTS, Drv2605lMotor, ErmMotor, Motor, NullMotor, open_motor
 from pi_agent.player import MotorPlayer
 
-
-class Recorder:
-    """Wraps a motor backend to record (virtual time, level) of each change."""
-
-    def __init__(self, motor, clock):
-        self.motor, self.clock, self.log = motor, clock, []
-        self.kick_s = motor.kick_s
-
-    def set_level(self, level):
-        self.log.append((round(self.clock.monotonic(), 4), level))
-        self.motor.set_level(level)
-
-    def play_effect(self, pattern):
-        return self.motor.play_effect(pattern)
-
-    def close(self):
-        self.motor.close()
+from motor_recorder import Recorder
 
 
 @pytest.fixture

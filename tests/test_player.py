@@ -12,25 +12,9 @@ from pi_agent.core.patterns import PATTERNS
 from pi_agent.motors import ErmMotor, NullMotor
 from pi_agent.player import MotorPlayer
 
+from motor_recorder import Recorder
+
 HOUR = 3600.0
-
-
-class Recorder:
-    """Wraps a motor backend to record (virtual time, level) of each change."""
-
-    def __init__(self, motor, clock):
-        self.motor, self.clock, self.log = motor, clock, []
-        self.kick_s = motor.kick_s
-
-    def set_level(self, level):
-        self.log.append((round(self.clock.monotonic(), 4), level))
-        self.motor.set_level(level)
-
-    def play_effect(self, pattern):
-        return False
-
-    def close(self):
-        self.motor.close()
 
 
 def player(motor, clock, *, max_continuous_s=30 * 60.0, rest_s=0.0):
