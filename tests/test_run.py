@@ -124,3 +124,19 @@ def test_run_help_explains_every_word_the_line_can_say():
     missing = [p for p in phrases if p not in help_text]
     assert not missing, missing
     assert any(words in help_text for words in FAULT_TEXT.values())
+
+
+@pytest.mark.parametrize("times, coarse", [([0.0, 0.05, 0.1, 0.15], False), ([0.0, 0.05, 150.0, 150.05], True),
+                                           ([0.0], False)])
+def test_a_sped_up_run_says_when_it_looked_too_seldom_for_exact_totals(times, coarse):
+    """Pace: a gap of over 2 s of scenario between looks at the sensors earns a note naming
+    the mean and worst gaps and the exact alternative (`pi-agent simulate`)."""
+    from pathlib import Path
+    from pi_agent.cli.run import Pace
+    pace = Pace()
+    for t in times:
+        pace.step(t)
+    assert pace.coarse() == coarse
+    if coarse:
+        note = pace.note(1440, Path("scenarios/demo-day.json"))
+        assert "at worst 150 s apart" in note and "pi-agent simulate scenarios/demo-day.json" in note

@@ -9,6 +9,7 @@ import atexit
 import json
 import os
 import shutil
+import shlex
 import signal
 import sys
 import tempfile
@@ -97,7 +98,10 @@ def _run(args) -> int:
     links = []
     notifier = Notifier()
 
+    pace = Pace()
+
     def after_step(agent) -> None:
+        pace.step(agent.clock.monotonic())
         display.update(time.monotonic(), lambda: status_line(agent.core.snapshot(), zone, agent.clock.wall()))
         for link in links:
             link.after_step(agent)
@@ -170,6 +174,8 @@ def _run(args) -> int:
             display.close()
             log.info("scenario %s", "finished" if finished else "stopped")
             print("\n".join(simulated_summary(cfg, state_dir, sim.days_seen, finished, temporary)))
+            if pace.coarse():
+                print(pace.note(args.speed, args.simulate))
             return 0
         finally:
             if temporary:
@@ -213,6 +219,42 @@ def _run(args) -> int:
     return 0
 
 
+class Pace:
+    """How often a sped-up run really looked at the sensors, in scenario seconds: at high
+    speeds the machine cannot read as often as a Pi does, and the totals say less."""
+
+    COARSE_S = 2.0                       # a look less often than this misses what the rules need
+
+    def __init__(self) -> None:
+        self.first = self.last = None
+        self.steps = 0
+        self.widest = 0.0
+
+    def step(self, t: float) -> None:
+        if self.last is not None:
+            self.widest = max(self.widest, t - self.last)
+        else:
+            self.first = t
+        self.last = t
+        self.steps += 1
+
+    def mean(self) -> float:
+        return (self.last - self.first) / (self.steps - 1) if self.steps > 1 else 0.0
+
+    def coarse(self) -> bool:
+        return self.steps > 1 and self.widest > self.COARSE_S
+
+    def note(self, speed: float, scenario: Path) -> str:
+        return (f"Note: at {speed:g} times real time this machine looked at the sensors every "
+                f"{_seconds(self.mean())} of the scenario on average (at worst {_seconds(self.widest)} apart), not "
+                f"many times a second as on a Pi: short events can be missed and the times above are "
+                f"approximate. For exact totals: pi-agent simulate {shlex.quote(str(scenario))}")
+
+
+def _seconds(x: float) -> str:
+    return f"{x:.2f} s" if x < 1 else f"{x:.0f} s"
+
+
 def simulated_summary(cfg, state_dir: Path, days_seen, finished: bool, temporary: bool) -> list[str]:
     """What ``run --simulate`` ends with: each simulated day's totals, from the store,
     and how to look at them again."""
@@ -239,7 +281,6 @@ def simulated_summary(cfg, state_dir: Path, days_seen, finished: bool, temporary
 
 def status_command_for(state_dir: Path) -> str:
     """The exact command that shows this store: the program as it was called."""
-    import shlex
     program = sys.argv[0] if Path(sys.argv[0]).name == "pi-agent" else "pi-agent"
     found = shutil.which("pi-agent")
     if program != "pi-agent" and found and Path(found).resolve() == Path(program).resolve():
