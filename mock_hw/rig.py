@@ -3,7 +3,10 @@ configured chip, whose inputs carry a scenario's physical values turned into vol
 through the inverse of the configured calibration, and the scenario's faults. A load
 cell channel is a ``Bridge`` on its differential pair, whose offset and volts per newton
 are its calibration's tare and slope; a scenario's ``disconnected`` on it is a broken
-signal lead.
+signal lead. A force-sensing resistor saturates: above its configured ``range_n`` (an
+FSR 402: about 20 N) its resistance stops falling, so it reads as at its range, whatever
+the load (its calibration's table, which goes on rising, would otherwise let it measure
+loads no real one can).
 
 The rig outlives the agent: after a simulated power cut, a new agent starts on the same
 rig, as a rebooted Pi finds the same splint and pad. ``close()`` it (or use it in a
@@ -134,6 +137,8 @@ class Rig:
         for ch in wired:
             value = self._value(ch.name)
             if not ch.bridge:
+                if ch.kind == "force":
+                    value = _saturating(value, self.cfg.sensors[ch.name].range_n)
                 inputs[ch.input] = self._divider(ch.name, value, self.physics[ch.name].to_counts, lsb_volts(ch.gain))
                 continue
             cal, lsb = self.physics[ch.name], lsb_volts(ch.gain)
@@ -200,3 +205,10 @@ class Rig:
                 self.chips[ch.chip].stuck_inputs.add(ch.input)
             elif f.kind == "i2c_error":
                 self.bus.failing.add(self.cfg.chips[ch.chip].address)
+
+
+def _saturating(value, range_n: float):
+    """``f(t)``: a force-sensing resistor's force, which it follows up to ``range_n`` only."""
+    def saturated(t: float) -> float:
+        return min(value(t), range_n)
+    return saturated

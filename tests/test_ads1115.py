@@ -97,16 +97,20 @@ def _array(cfg, clock, gain, data_rate, noise_lsb=0.0):
 @settings(max_examples=60, deadline=None)
 @given(gain=gains, data_rate=data_rates, fractions=st.lists(st.floats(0.01, 0.99), min_size=5, max_size=5))
 def test_physical_values_round_trip_through_the_real_driver(gain, data_rate, fractions):
-    """Every channel's physical value goes to raw counts (through Adafruit's driver on the
-    register model) and back within the ADC's resolution and the calibration's error."""
+    """Every channel's physical value within the sensor's range goes to raw counts (through
+    Adafruit's driver on the register model) and back within the ADC's resolution and the
+    calibration's error."""
     clock = VirtualClock()
-    with _array(config.load(CONFIG), clock, gain, data_rate) as (rig, array, channels):
+    cfg = config.load(CONFIG)
+    with _array(cfg, clock, gain, data_rate) as (rig, array, channels):
         for (name, ch), f in zip(channels.items(), fractions):
             if ch.bridge:            # a load cell: anything up to its rating
                 rig.fixed[name] = f * ch.rating_n
                 continue
             lo = ch.low_rail + 50 if ch.kind == "flex" else 0   # stay clear of the rails
             hi = min(ch.high_rail, 32767) - 200
+            if ch.kind == "force":   # a force-sensing resistor: anything up to its range
+                hi = min(hi, ch.calibration.to_counts(cfg.sensors[name].range_n))
             counts = lo + f * (hi - lo)
             rig.fixed[name] = ch.calibration.to_physical(counts)
         t0 = clock.monotonic()
