@@ -4,8 +4,10 @@ unmodified driver on the register model; its resolution, its faults, its calibra
 from __future__ import annotations
 
 import contextlib
+import logging
 import re
 import statistics
+import zoneinfo
 
 import pytest
 from adafruit_ads1x15 import ADS1115, AnalogIn
@@ -19,6 +21,8 @@ from mock_hw.i2c import MockI2C
 from mock_hw.rig import Rig
 from pi_agent import config
 from pi_agent.clock import VirtualClock
+from pi_agent.core import Core
+from pi_agent.render import journal_line, state_payload, status_line, systemd_status
 from pi_agent.simulated_run import SimulatedRun
 from sensors.ads1115 import DIFFERENTIAL_MUX, mux
 from sensors.array import SensorArray, build_channels
@@ -183,6 +187,67 @@ def test_a_load_cell_is_stuck_only_after_many_identical_readings(cfg):
         assert fault == (None if i < LOAD_CELL_STUCK_MIN_SAMPLES - 1 else "stuck"), i
     assert [fsr.accept(float(i), 20000).fault for i in range(6)] == [None] * 5 + ["stuck"]
 
+
+
+def test_overload_and_open_lead_are_said_as_such_in_every_view(cfg):
+    """The channel's own judgement of raw counts reaches the core: 250 N on the palm zone is an
+    'overload' whose load still counts (the status line, systemd's status, MQTT's state and
+    the journal name it); a broken signal lead is 'disconnected' and the load is unknown."""
+    zone = zoneinfo.ZoneInfo("Europe/London")
+    wall = 1_776_000_000.0
+    channels = build_channels(cfg, load_calibration(cfg.calibration_path))
+    palm, fingers = channels["pad_palm"], channels["pad_fingers"]
+    core = Core(cfg, zone)
+
+    def feed(t, palm_raw, fingers_n=10.0):
+        readings = [palm.accept(t, palm_raw), fingers.accept(t, round(fingers.calibration.to_counts(fingers_n)))]
+        return readings, core.feed(readings, wall + t).events
+
+    readings, events = feed(0.0, round(palm.calibration.to_counts(250.0)))
+    assert readings[0].fault == "overload" and readings[0].value == pytest.approx(250.0, abs=0.3)
+    said = "pad (heel of the hand) sensor overloaded (more than its load cell is rated for)"
+    raised = [e for e in events if e.type == "fault_raised"]
+    assert [(e.data["channel"], e.data["kind"], e.data["text"]) for e in raised] == [("pad_palm", "overload", said)]
+    assert journal_line(raised[0]) == (logging.WARNING, f"fault: {said}")
+    snap = core.snapshot()
+    assert snap.load_n == pytest.approx(260.0, abs=0.5)
+    line = status_line(snap, zone, wall)
+    assert f"faults: {said}" in line and f"load {snap.load_n:.1f} N" in line
+    assert systemd_status(snap, None).endswith("; 1 sensor fault(s)")
+    state = state_payload(snap, zone, wall)
+    assert state["faults"] == [{"channel": "pad_palm", "kind": "overload", "text": said}]
+    assert state["load_n"] == pytest.approx(260.0, abs=0.5)
+
+    readings, events = feed(1.0, -32768)                  # S+ broken: the negative full scale
+    assert readings[0].fault == "disconnected" and readings[0].value is None
+    said = "pad (heel of the hand) sensor disconnected"
+    assert [(e.data["kind"], e.data["text"]) for e in events if e.type == "fault_raised"] == [("disconnected", said)]
+    snap = core.snapshot()
+    assert snap.load_n is None and "load --" in status_line(snap, zone, wall)
+    state = state_payload(snap, zone, wall)
+    assert state["faults"] == [{"channel": "pad_palm", "kind": "disconnected", "text": said}]
+    assert state["load_n"] is None
+
+
+def test_a_simulated_fsr_pad_saturates_at_its_range(cfg, clock):
+    """A pad of force-sensing resistors (allowed for a band within their 20 N) follows its
+    load only up to its range on the register model: 75 N on a zone reads about 20 N, so the
+    default band of 50-100 N could not be measured, which is why check-config refuses it."""
+    fsr = {"kind": "force", "gain": 1, "range_n": 20.0}
+    light = config.changed(cfg, weight_bearing={"target_low": 5.0, "target_high": 15.0, "start_n": 3.0,
+                                                "end_n": 2.0, "wake_n": 1.0},
+                           sensors={"pad_palm": fsr, "pad_fingers": fsr})
+    with pytest.raises(config.ConfigError, match="force-sensing resistors cannot measure the band"):
+        config.changed(cfg, sensors={"pad_palm": fsr, "pad_fingers": fsr})
+    cals = load_calibration(cfg.calibration_path)
+    cals.update(pad_palm=cals["palm"], pad_fingers=cals["palm"])      # an FSR 402's curve, as in the splint
+    channels = build_channels(light, cals)
+    with Rig(light, channels, clock, noise_lsb=0.0) as rig:
+        array = SensorArray.configured(light, rig.bus, channels, clock)
+        rig.fixed.update(pad_palm=75.0, pad_fingers=12.0)
+        readings = {r.channel: r for r in array.read(PADS)}
+    assert readings["pad_palm"].fault is None and readings["pad_palm"].value == pytest.approx(20.0, abs=0.2)
+    assert readings["pad_fingers"].value == pytest.approx(12.0, abs=0.1)
 
 # -- the calibration ---------------------------------------------------------------------------
 counts = st.floats(-2000, 2000)
