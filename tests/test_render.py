@@ -13,7 +13,7 @@ from pi_agent import cli
 from pi_agent.core import Core
 from pi_agent.core.position import NO_READING, WORDS
 from pi_agent.render import status_line, summary_line, systemd_status
-from sensors.channel import LABELS, Reading
+from sensors.channel import FAULT_TEXT, LABELS, Reading
 
 ZONE = zoneinfo.ZoneInfo("Europe/London")
 WALL = 1_776_000_000.0
@@ -56,12 +56,13 @@ def test_status_line_names_channels_as_people_do(cfg):
 
 
 def test_every_word_of_the_line_is_explained_in_the_readme_and_help(capsys):
-    """Each position word and channel label the line can show is explained in the README
-    and in `pi-agent run --help`."""
+    """Each position word and channel label the line can show, and a load cell's overload, is
+    explained in the README and in `pi-agent run --help`."""
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     with pytest.raises(SystemExit):
         cli.parser().parse_args(["run", "--help"])
     help_text = capsys.readouterr().out
-    for words in [*WORDS.values(), NO_READING, *(LABELS[ch] for ch in ("pad_palm", "pad_fingers"))]:
+    for words in [*WORDS.values(), NO_READING, *(LABELS[ch] for ch in ("pad_palm", "pad_fingers")),
+                  FAULT_TEXT["overload"].split(" (")[0]]:
         for where, text in (("README.md", readme), ("run --help", help_text)):
             assert words in " ".join(text.split()), (words, where)

@@ -52,7 +52,8 @@ what the line says:
                    ("below the band", "in the band", "over the maximum");
                    "load --" when the pad has no reading
   faults: none     or each sensor fault in words, e.g. "wrist sensor
-                   disconnected"
+                   disconnected"; a pad zone "overloaded" carries more than its
+                   load cell is rated for, and its load is still measured
 """
 
 
