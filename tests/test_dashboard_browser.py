@@ -537,3 +537,92 @@ def test_malformed_messages_from_one_device_leave_the_others_updating(tmp_path):
         sender.close()
         stop(proc)
         broker.stop()
+
+
+# -- clinical signals: weight shifts, spasms, skin pressure --------------------------------------------
+def test_clinical_signals_of_a_real_monitor(tmp_path):
+    """A real agent: weight shifts during a session against the daily goal; high pressure under
+    the palm before its alert, then the alert and today's count; a spasm while it goes on and
+    today's count of spasms with their time; a spasm line over the 14-day chart, from the stored days and today, broken
+    where a day has no data, in the chart's spoken label too; no console errors."""
+    import datetime as dt
+    broker = Broker(tmp_path / "broker").start()
+    today = "2026-05-01"
+    store = Store(tmp_path / "a1" / "state")
+    counts, records = {}, {}
+    for i in range(1, 14):
+        day = (dt.date.fromisoformat(today) - dt.timedelta(days=i)).isoformat()
+        if i == 6:
+            continue                                      # a day without data breaks the line
+        rec = Day(goal_s=6 * 3600.0).to_json()
+        rec.update(open_s=3600.0 * (i % 6), worn_s=3600.0 * 7, spasms=i % 5, spasm_s=8.0 * (i % 5))
+        counts[day], records[day] = i % 5, rec
+    store.checkpoint(records)
+    store.close()
+    on = {**OPEN, "pad_palm": 0, "pad_fingers": 0}
+    rock = [{"ramp": 1.5, "to": {"pad_palm": 20, "pad_fingers": 10}}, {"hold": 0.5},
+            {"ramp": 1.5, "to": {"pad_palm": 45, "pad_fingers": 25}}, {"hold": 1}]
+    scenario = {"start": f"{today}T10:00:00", "timezone": "UTC", "seed": 4, "noise": {"deg": 0.5, "newton": 0.2},
+                "steps": [{"hold": 5, "set": on}, {"ramp": 3, "to": {"palm": 10}},        # high pressure from ~7 s
+                          {"ramp": 2, "to": {"pad_palm": 45, "pad_fingers": 25}}, *rock * 4,   # 5 weight shifts
+                          {"ramp": 0.5, "to": {"fingers": 60}}, {"hold": 60},        # a spasm, the alert in it
+                          {"ramp": 1, "to": {"fingers": 5}}, {"hold": 600}]}
+    cfg = write_config(tmp_path / "cfg", "[mqtt]\nkeepalive_s = 2\nheartbeat_s = 5\n[weight_bearing]\ngoal_reps = 20\n"
+                                          "[pressure]\nalert_after_min = 0.5\n")
+    agent = AgentProcess(scenario, tmp_path / "a1", speed=2, broker=broker.url, device="kitchen", config=cfg)
+    proc, base = start_dashboard(tmp_path, broker.url, "[mqtt]\nkeepalive_s = 2\nheartbeat_s = 5\n")
+    driver = browser(tmp_path)
+    card = 'article[data-device="kitchen"]'
+    try:
+        login(driver, base)
+        reps = until(driver, lambda d: (card_text(d, "kitchen", ".reps") or "").endswith("of 20)")
+                     and attr(d, "kitchen", ".reps", "data-reps") == "5" and card_text(d, "kitchen", ".reps"),
+                     60, "five weight shifts in the session")
+        assert reps == "Weight shifts this session: 5 (today 5 of 20)"
+        pressure = card_text(driver, "kitchen", ".pressure-now")
+        assert pressure.startswith("▲ High pressure under the palm now (since ") and "loosen the straps" in pressure
+        assert card_text(driver, "kitchen", ".pressure-today").startswith("Skin-pressure alerts today: 0")
+
+        spasm = until(driver, lambda d: card_text(d, "kitchen", ".spasm-now"), 60, "the spasm going on")
+        assert spasm.startswith("⚡ Spasm now (since ") and "pulling against the splint" in spasm
+        until(driver, lambda d: card_text(d, "kitchen", ".alarm.pressure"), 60, "the skin-pressure alert")
+        assert card_text(driver, "kitchen", ".spasm-now"), "the alert came while the spasm went on"
+        until(driver, lambda d: card_text(d, "kitchen", ".pressure-today").startswith(
+            "Skin-pressure alerts today: 1 (high pressure "), 10, "today's count of alerts (in the next state)")
+        assert card_text(driver, "kitchen", ".spasms").startswith("Spasms today: 1"), "counted from its start"
+
+        until(driver, lambda d: card_text(d, "kitchen", ".spasm-now") is None, 60, "the spasm's end")
+        assert card_text(driver, "kitchen", ".spasms").startswith("Spasms today: 1 (1\u00a0min")
+        assert card_text(driver, "kitchen", ".pressure-now"), "the palm is still pressed"
+
+        shown = js(driver, f"return Object.fromEntries([...document.querySelectorAll('{card} svg.history g.day')]"
+                           ".map(g => [g.dataset.date, g.dataset.spasms === undefined ? null : g.dataset.spasms]))")
+        assert shown == {**{day: str(n) for day, n in counts.items()}, today: "1",
+                         (dt.date.fromisoformat(today) - dt.timedelta(days=6)).isoformat(): None}
+        points = js(driver, f"return [...document.querySelectorAll('{card} svg.history .spasm-point')]"
+                            ".map(c => [c.dataset.date, Number(c.getAttribute('cy'))])")
+        assert len(points) == 13
+        y = dict(points)
+        most = max(counts.values())
+        low, high = (next(d for d, n in counts.items() if n == k) for k in (0, most))
+        assert y[high] < y[today] < y[low], "more spasms, higher on the chart"
+        lines = js(driver, f"return [...document.querySelectorAll('{card} svg.history polyline.spasm-line')]"
+                           ".map(p => p.getAttribute('points').split(' ').length)")
+        assert sorted(lines) == [6, 7], "the line broken at the day without data"
+        label = attr(driver, "kitchen", "svg.history", "aria-label")
+        parts = label.split(": ", 1)[1].split("; ")
+        want = {**counts, today: 1}
+        dates = [(dt.date.fromisoformat(today) - dt.timedelta(days=i)).isoformat() for i in range(13, -1, -1)]
+        assert label.startswith("Hours open, last 14 days") and len(parts) == 14
+        for date, said in zip(dates, parts):
+            n = want.get(date)
+            assert (said.endswith(f", {n} spasm{'' if n == 1 else 's'}") if n is not None
+                    else said.endswith("no data")), (date, said)
+        assert "spasms a day" in card_text(driver, "kitchen", ".legend")
+        shoot(driver, "clinical")
+        assert not problems_in_console(driver), problems_in_console(driver)
+    finally:
+        driver.quit()
+        agent.terminate()
+        stop(proc)
+        broker.stop()

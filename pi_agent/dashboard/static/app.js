@@ -175,12 +175,19 @@ function liveLoadPart(d, st, ctx) {
   else if (typeof d.load.in_band === "boolean") where = d.load.in_band ? "in" : "out";
   const words = { over: "▲ over the maximum", below: "▼ below the target band", in: "✓ in the target band",
                   out: "outside the target band", unknown: "" }[where];
-  const reps = num(obj(st.weight_bearing).reps);
   return part("live-load", "section", { class: `live-load ${where}` },
     el("h3", {}, "On the pad now"),
     el("p", { class: `load-text ${where}`, "data-where": where }, `${newtons(n)}${words ? ` — ${words}` : ""}`),
-    gauge(n, hasBand ? band : null),
-    reps !== null ? el("p", { class: "reps" }, `Weight shifts this session: ${reps}`) : null);
+    gauge(n, hasBand ? band : null), repsLine(st));
+}
+
+// The session's weight shifts so far, and today's against the daily goal (when one is set).
+function repsLine(st) {
+  const wb = obj(st.weight_bearing), reps = num(wb.reps);
+  if (reps === null) return null;
+  const goal = num(wb.reps_goal), today = num(obj(obj(st.today).weight_bearing).reps);
+  const ofGoal = goal && today !== null ? ` (today ${today} of ${goal}${today >= goal ? ", goal met ✓" : ""})` : "";
+  return el("p", { class: "reps", "data-reps": String(reps) }, `Weight shifts this session: ${reps}${ofGoal}`);
 }
 
 function gauge(load, band) {
@@ -224,6 +231,21 @@ function positionPart(d, st, ctx, live) {
     why ? el("p", { class: "why" }, why) : null);
 }
 
+function nowPart(st, ctx, live) {
+  const spasm = obj(st.spasm), pressure = obj(st.pressure), lines = [];
+  const began = (iso) => { const t = seconds(iso); return t !== null ? ` (since ${clock(t, ctx.now)})` : ""; };
+  if (spasm.active === true) {
+    lines.push(el("p", { class: "spasm-now" }, live ? `⚡ Spasm now${began(spasm.since)}: the fingers are pulling ` +
+      "against the splint." : "⚡ A spasm was going on when last heard from."));
+  }
+  if (pressure.high === true) {
+    lines.push(el("p", { class: "pressure-now" }, (live ? "▲ High pressure under the palm now" : "▲ There was " +
+      "high pressure under the palm when last heard from") + began(pressure.since) +
+      ": if it lasts, check the skin and loosen the straps."));
+  }
+  return lines.length ? part("now", "div", { class: "now" }, ...lines) : null;
+}
+
 function ring(fraction, label) {
   const r = 52, c = 2 * Math.PI * r;
   const s = svg("svg", { viewBox: "0 0 120 120", class: "ring", role: "img", "aria-label": label });
@@ -248,6 +270,12 @@ function todayPart(st, ctx, live) {
   if (spasms !== null) {
     numbers.append(el("p", { class: "spasms" }, `Spasms today: ${spasms}` +
       (num(today.spasm_s) ? ` (${duration(today.spasm_s)} in all)` : "")));
+  }
+  const alerts = num(today.pressure_alerts);
+  if (alerts !== null) {
+    const high = num(today.high_pressure_s);
+    numbers.append(el("p", { class: "pressure-today" }, `Skin-pressure alerts today: ${alerts}` +
+      (high ? ` (high pressure ${duration(high)} in all)` : "")));
   }
   const ext = num(today.extension_reps);
   if (ext !== null) numbers.append(el("p", { class: "extension-reps" }, `Finger-opening exercises today: ${ext}`));
@@ -288,7 +316,9 @@ function chartPart(d, st, ctx) {
   const dates = lastDays(today, 14);
   const recs = dates.map((date) => (isObj(days[date]) && num(days[date].open_s) !== null ? days[date] : null));
   const values = recs.map((r) => (r ? r.open_s / 3600 : null));
-  const W = 340, top = 12, base = 132, left = 38, right = 6, H = 172;
+  const spasms = recs.map((r) => (r && num(r.spasms) !== null ? r.spasms : null));
+  const hasSpasms = spasms.some((v) => v !== null);
+  const W = 340, top = 12, base = 132, left = 38, right = hasSpasms ? 28 : 6, H = 172;
   const high = Math.max(goalH * 1.25, ...values.filter((v) => v !== null), 1);
   const step = high <= 8 ? 2 : high <= 16 ? 4 : 6;
   const topV = Math.ceil(high / step) * step;
@@ -296,7 +326,8 @@ function chartPart(d, st, ctx) {
   const slot = (W - left - right) / 14;
   const selected = page.selected.get(d.id);
   const label = `Hours open, last 14 days, goal ${goalH} hours: ` +
-    dates.map((date, i) => `${dayName(date)} ${values[i] === null ? "no data" : `${values[i].toFixed(1)} hours`}`).join("; ");
+    dates.map((date, i) => `${dayName(date)} ${values[i] === null ? "no data" : `${values[i].toFixed(1)} hours`}` +
+      (spasms[i] !== null ? `, ${spasms[i]} spasm${spasms[i] === 1 ? "" : "s"}` : "")).join("; ");
   const s = svg("svg", { viewBox: `0 0 ${W} ${H}`, class: "history", role: "img", tabindex: "0", "data-focus": "chart",
                          "data-device": d.id, "aria-label": label });
   for (let v = 0; v <= topV; v += step) {
@@ -333,14 +364,49 @@ function chartPart(d, st, ctx) {
   });
   s.append(svg("line", { class: "goal", x1: left, x2: W - right, y1: y(goalH), y2: y(goalH), stroke: "#111",
                          "stroke-dasharray": "6 4", "stroke-width": 2 }));
+  if (hasSpasms) spasmLine(s, spasms, dates, { W, top, base, left, right, slot });
   const idx = dates.indexOf(selected);
   const detail = idx >= 0 ? dayDetail(selected, recs[idx], goalH, today) : "Tap or point at a day for its details.";
   return part("chart", "section", { class: "week" },
-    el("h3", {}, "Hours open, last 14 days"), s,
+    el("h3", {}, hasSpasms ? "Hours open and spasms, last 14 days" : "Hours open, last 14 days"), s,
     el("p", { class: "legend" }, el("span", { class: "key met" }, "■"), " goal met ",
        el("span", { class: "key below" }, "■"), " below the goal ", el("span", { class: "key missing" }, "▭"), " no data ",
-       el("span", { class: "key goal" }, "┅"), ` goal ${goalH}${NB}h`),
+       el("span", { class: "key goal" }, "┅"), ` goal ${goalH}${NB}h`,
+       hasSpasms ? el("span", { class: "key spasm" }, " ─●─") : null, hasSpasms ? ` spasms a day (right scale)` : null),
     el("p", { class: "chart-detail" }, detail));
+}
+
+// The day's spasms as a line over the bars, on a scale of its own (right, in whole
+// spasms); a day without the count breaks the line. The line lets taps through to the
+// day under it.
+function spasmLine(s, spasms, dates, box) {
+  const { W, top, base, left, right, slot } = box;
+  const most = Math.max(...spasms.filter((v) => v !== null));
+  const topS = Math.max(4, Math.ceil(most / 4) * 4);
+  const y = (v) => base - (v / topS) * (base - top);
+  for (const v of [0, topS / 2, topS]) {
+    s.append(svg("text", { class: "scale spasm-scale", x: W - right + 4, y: y(v) + 5, "text-anchor": "start" }, String(v)));
+  }
+  const x = (i) => left + i * slot + slot / 2;
+  const line = svg("g", { class: "spasms", "pointer-events": "none" }), points = [];
+  let run = [];
+  const flush = () => {
+    if (run.length > 1) {
+      line.append(svg("polyline", { class: "spasm-line", points: run.join(" "), fill: "none", stroke: "#9b1c1c",
+                                    "stroke-width": 2.5 }));
+    }
+    run = [];
+  };
+  spasms.forEach((v, i) => {
+    if (v === null) { flush(); return; }
+    run.push(`${x(i).toFixed(1)},${y(v).toFixed(1)}`);
+    s.querySelector(`g.day[data-date="${dates[i]}"]`).setAttribute("data-spasms", String(v));
+    points.push(svg("circle", { class: "spasm-point", "data-date": dates[i], cx: x(i), cy: y(v), r: 4.5,
+                                fill: "#9b1c1c", stroke: "#fff", "stroke-width": 1.5 }));
+  });
+  flush();
+  line.append(...points);
+  s.append(line);
 }
 
 function weightBearingPart(d, st, ctx) {
@@ -417,7 +483,10 @@ function card(d, ctx) {
   }
   const liveLoad = liveLoadPart(d, st, ctx);
   if (liveLoad) parts.push(liveLoad);
-  parts.push(positionPart(d, st, ctx, live), todayPart(st, ctx, live), chartPart(d, st, ctx),
+  parts.push(positionPart(d, st, ctx, live));
+  const now = nowPart(st, ctx, live);
+  if (now) parts.push(now);
+  parts.push(todayPart(st, ctx, live), chartPart(d, st, ctx),
              weightBearingPart(d, st, ctx), vibrationPart(st, ctx, live));
   const notices = noticesPart(d, ctx);
   if (notices) parts.push(notices);
