@@ -368,9 +368,10 @@ def test_a_spasm_does_not_vibrate_past_a_therapy_limit(cfg, tmp_path):
 
 
 # -- end to end ---------------------------------------------------------------------------------------
-def simulate(cfg, tmp_path, data, events):
+def simulate(cfg, tmp_path, data, events, motor_trace=None):
     scen = scenario_mod.parse(data, {n: s.kind for n, s in cfg.sensors.items()})
-    _, report = run_scenario(cfg, scen, state_dir=tmp_path, zone=scen.zone(), on_event=events.append)
+    _, report = run_scenario(cfg, scen, state_dir=tmp_path, zone=scen.zone(), on_event=events.append,
+                             motor_trace=motor_trace)
     return scen, report["days"]
 
 
@@ -411,3 +412,84 @@ def test_report_names_the_new_keys_as_the_contract_does(tmp_path):
     assert day["spasms"] == 1 and day["spasm_s"] > 4
     assert day["pressure_alerts"] == 0 and day["high_pressure_s"] == 0
     assert day["weight_bearing"]["reps"] == 0
+
+
+# -- vibration that answers a spasm, on the simulated motor's own trace -------------------------------
+def motor_runs(trace_path):
+    """(start, end, highest level) of each time the motor was on, in scenario time, from the
+    rig's motor trace (one 'time level' line per change)."""
+    runs, start, top = [], None, 0.0
+    for line in trace_path.read_text().splitlines():
+        t, level = (float(x) for x in line.split())
+        if level > 0 and start is None:
+            start, top = t, level
+        elif level > 0:
+            top = max(top, level)
+        elif start is not None:
+            runs.append((start, t, top))
+            start = None
+    assert start is None, "the motor is off at the end"
+    return runs
+
+
+def test_spasm_vibration_starts_within_1_s_of_detection_in_real_time(cfg, tmp_path):
+    """The real agent in real time (its motor thread, the rig's motor): each detected spasm is
+    followed by the motor within 1 s of the detection, by the agent's clock on the motor's own
+    trace (less any time the kernel kept the process from a CPU), for spasm.vibrate_s at the
+    protocol's level."""
+    import os
+    import time
+
+    from agentproc import CpuWait
+    from pi_agent.clock import ScaledClock
+    from pi_agent.simulated_run import SimulatedRun
+    cfg = custom_config(tmp_path, "[spasm]\nvibrate = true\nvibrate_s = 5\n")
+    steps = ([{"hold": 8, "set": ON}] + fast_spasm(60, hold=2, back_s=0.5)[:-1] + [{"hold": 8}]
+             + fast_spasm(55, rise_s=0.3, hold=1.5, back_s=0.5)[:-1] + [{"hold": 8}])
+    scen = scenario_mod.parse(scene(steps, NOISES[0]), {n: s.kind for n, s in cfg.sensors.items()})
+    trace, events = tmp_path / "motor.trace", []
+    clock = ScaledClock(scen.start_wall(), 1.0)
+    waits = CpuWait(os.getpid())
+    try:
+        with SimulatedRun(cfg, scen, clock, zone=scen.zone(), state_dir=tmp_path / "state", bus_time=False,
+                          real_time=True, motor_trace=trace, on_event=events.append) as sim:
+            real = time.monotonic() - clock.monotonic()          # the agent's clock runs at real speed
+            sim.run()
+            sim.finish()
+            origin = sim.origin
+    finally:
+        waits.stop()
+    detected = [e.t - origin for e in events if e.type == "spasm_started"]
+    runs = motor_runs(trace)
+    assert len(detected) == 2 and len(runs) == 2, (detected, runs)
+    for d, (on, off, level) in zip(detected, runs):
+        waited = waits.between(d + origin + real, on + origin + real)
+        assert 0 <= on - d <= 1.0 + waited, f"the motor {on - d:.3f} s after the detection ({waited:.3f} s waited)"
+        assert off - on == pytest.approx(5.0, abs=0.25) and level == pytest.approx(cfg.therapy.low_level, abs=0.01)
+    assert [e.data["source"] for e in events if e.type == "vibration_started"] == ["spasm_response"] * 2
+
+
+def test_spasm_vibration_never_goes_past_a_therapy_limit_on_the_motor(cfg, tmp_path):
+    """Spasms every 20 s for ten minutes with a small dose allowed (1 min without a rest of 1 min,
+    2 min a day): on the motor's own trace, the day's on-time stays within 2 min and no run of
+    vibration without a full minute off lasts over a minute; the refused spasms are logged."""
+    cfg = custom_config(tmp_path, "[spasm]\nvibrate = true\nvibrate_s = 30\n[therapy]\nmax_continuous_min = 1\n"
+                                  "rest_min = 1\nmax_daily_min = 2\nprotocol_block_min = 1\n")
+    steps = [{"hold": 10, "set": ON}] + (fast_spasm(60, hold=2, back_s=0.5)[:-1] + [{"hold": 17}]) * 30
+    events = []
+    scen, days = simulate(cfg, tmp_path, scene(steps, NOISES[0], seed=2), events, motor_trace=tmp_path / "motor")
+    runs = motor_runs(tmp_path / "motor")
+    assert len([e for e in events if e.type == "spasm_started"]) == 30
+    on = sum(b - a for a, b, _ in runs)
+    assert 110 <= on <= 120 + 1e-6, f"{on:.2f} s of vibration against a daily maximum of 120 s"
+    stretch, last_off = 0.0, None
+    for a, b, _ in runs:
+        if last_off is not None and a - last_off >= 60 - 1e-6:
+            stretch = 0.0                                   # a real rest
+        stretch += b - a
+        assert stretch <= 60 + 1e-6, f"{stretch:.2f} s of vibration without a rest of a minute"
+        last_off = b
+    refused = [e for e in events if e.type == "vibration_refused"]
+    assert refused and all(e.data["source"] == "spasm_response" for e in refused)
+    assert {"rest" in e.data["text"] for e in refused} == {True, False}, "refused for a rest, then for the day"
+    assert next(iter(days.values()))["vibration_s"] == pytest.approx(on, abs=0.5)
