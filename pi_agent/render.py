@@ -206,10 +206,21 @@ def journal_line(e: Event) -> tuple[int, str] | None:
     if e.type == "fault_cleared":
         return logging.INFO, f"fault cleared: {d['text']}"
     if e.type == "wb_session":
+        reps = f", {d['reps']} weight shifts" if d.get("reps") is not None else ""
         return logging.INFO, (f"weight-bearing session: {d['duration_s']:.0f} s, mean {d['mean_n']:.1f} N, "
-                              f"peak {d['peak_n']:.1f} N, {d['in_target_s']:.0f} s in the target band")
+                              f"peak {d['peak_n']:.1f} N, {d['in_target_s']:.0f} s in the target band{reps}")
+    if e.type == "spasm":
+        wrist = d.get("wrist_min_deg")
+        return logging.INFO, (f"spasm: {d['duration_s']:.1f} s, fingers up to {d['peak_deg']:.0f}°"
+                              + (f", wrist down to {wrist:.0f}°" if wrist is not None else "")
+                              + f" (ended: {d['ended']})")
+    if e.type == "vibration_started" and d.get("source") == "spasm_response":
+        return logging.INFO, (f"vibration therapy started in answer to a spasm: {d['minutes']:g} min at "
+                              f"{d['level']} (reason: spasm_response)")
     if e.type == "vibration_session":
-        return logging.INFO, f"vibration therapy ended ({d['reason']}): {d['seconds'] / 60:.1f} min delivered"
+        source = f" ({d['source']})" if d.get("source") == "spasm_response" else ""
+        return logging.INFO, (f"vibration therapy{source} ended ({d['reason']}): "
+                              f"{d['seconds'] / 60:.1f} min delivered")
     if e.type == "alert":
         return logging.WARNING, f"alert: {d['text']}"
     if e.type == "vibration_refused":

@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import random
+import re
 import zoneinfo
 
 import pytest
@@ -352,6 +353,21 @@ def test_a_spasm_is_answered_with_vibration_only_when_asked(cfg, tmp_path):
     therapy = [o for o in f.orders if isinstance(o, orders.Therapy)]
     assert [round(b - a, 6) for o in therapy for a, b in o.intervals] == [45.0, 45.0]
     assert next(iter(f.report().values()))["vibration_s"] == pytest.approx(90, abs=0.5)
+
+
+def test_the_journal_says_each_spasm_and_the_vibration_that_answers_it(cfg, tmp_path):
+    """Journal lines: each spasm with its duration, peak and lowest wrist; the vibration that
+    answers it, as reason spasm_response, when it starts and when it ends."""
+    import logging
+
+    from pi_agent.render import journal_line
+    f = ScenarioFeeder(custom_config(tmp_path, "[spasm]\nvibrate = true\n"), scene(SPASM_THEN_MORE[:6])).run()
+    lines = [journal_line(e) for e in f.events]
+    said = [text for level, text in filter(None, lines) if level == logging.INFO]
+    [spasm] = [t for t in said if t.startswith("spasm: ")]
+    assert re.fullmatch(r"spasm: 5\.\d s, fingers up to 60°, wrist down to 25° \(ended: settled\)", spasm), spasm
+    assert "vibration therapy started in answer to a spasm: 1 min at low (reason: spasm_response)" in said
+    assert "vibration therapy (spasm_response) ended (completed): 1.0 min delivered" in said
 
 
 def test_a_spasm_does_not_vibrate_past_a_therapy_limit(cfg, tmp_path):
