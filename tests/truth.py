@@ -124,7 +124,8 @@ def spasms(scenario, *, wear_n=1.0, rise_deg=25.0, rise_s=3.0, settle_deg=10.0, 
     begins when fingers is at least rise_deg above its lowest value of the preceding
     rise_s (of the time worn); it is dated from that lowest value (its last instant, when
     the rise began) and ends when fingers is back within settle_deg of it, or the splint
-    comes off. Each: start, end, duration_s, peak_deg, wrist_min_deg, day (of its start)."""
+    comes off. Each: start, end, duration_s, peak_deg, wrist_min_deg, day (of its start),
+    seconds_by_day (its seconds split at local midnights)."""
     tl = scenario.timeline
     found, current = [], None
     lows = deque()          # (t, fingers), rising values: the front is the window's lowest (its last instant)
@@ -160,7 +161,20 @@ def spasms(scenario, *, wear_n=1.0, rise_deg=25.0, rise_s=3.0, settle_deg=10.0, 
 
 
 def _spasm_end(scenario, spasm, t):
-    return {**spasm, "end": t, "duration_s": t - spasm["start"], "day": _day_of(scenario, spasm["start"])}
+    return {**spasm, "end": t, "duration_s": t - spasm["start"], "day": _day_of(scenario, spasm["start"]),
+            "seconds_by_day": _by_day(scenario, spasm["start"], t)}
+
+
+def _by_day(scenario, a, b):
+    """The seconds from scenario time a to b, split at local midnights: {day: seconds}."""
+    out, zone, wall0 = {}, scenario.zone(), scenario.start_wall()
+    while a < b:
+        date = dt.datetime.fromtimestamp(wall0 + a, zone).date()
+        midnight = dt.datetime.combine(date + dt.timedelta(days=1), dt.time(), zone).timestamp() - wall0
+        end = min(b, midnight)
+        out[date.isoformat()] = out.get(date.isoformat(), 0.0) + end - a
+        a = end
+    return out
 
 
 def pressure(scenario, *, alert_n=8.0, alert_after_min=5.0, rearm_n=6.0, dt_s=0.05):
