@@ -543,8 +543,10 @@ def test_malformed_messages_from_one_device_leave_the_others_updating(tmp_path):
 def test_clinical_signals_of_a_real_monitor(tmp_path):
     """A real agent: weight shifts during a session against the daily goal; high pressure under
     the palm before its alert, then the alert and today's count; a spasm while it goes on and
-    today's count of spasms with their time; a spasm line over the 14-day chart, from the stored days and today, broken
-    where a day has no data, in the chart's spoken label too; no console errors."""
+    today's count of spasms with their time; a spasm line over the 14-day chart, from the
+    stored days and today, broken where a day has no data, in the chart's spoken label too;
+    the spasm and the alert as MQTT events, the new entities in the discovery message; no
+    console errors."""
     import datetime as dt
     broker = Broker(tmp_path / "broker").start()
     today = "2026-05-01"
@@ -569,6 +571,8 @@ def test_clinical_signals_of_a_real_monitor(tmp_path):
                           {"ramp": 1, "to": {"fingers": 5}}, {"hold": 600}]}
     cfg = write_config(tmp_path / "cfg", "[mqtt]\nkeepalive_s = 2\nheartbeat_s = 5\n[weight_bearing]\ngoal_reps = 20\n"
                                           "[pressure]\nalert_after_min = 0.5\n")
+    listener = Listener(broker.port, topics=("openpalm/kitchen/event", "homeassistant/device/openpalm_kitchen/config"))
+    assert listener.connected.wait(10)
     agent = AgentProcess(scenario, tmp_path / "a1", speed=2, broker=broker.url, device="kitchen", config=cfg)
     proc, base = start_dashboard(tmp_path, broker.url, "[mqtt]\nkeepalive_s = 2\nheartbeat_s = 5\n")
     driver = browser(tmp_path)
@@ -594,6 +598,14 @@ def test_clinical_signals_of_a_real_monitor(tmp_path):
         until(driver, lambda d: card_text(d, "kitchen", ".spasm-now") is None, 60, "the spasm's end")
         assert card_text(driver, "kitchen", ".spasms").startswith("Spasms today: 1 (1\u00a0min")
         assert card_text(driver, "kitchen", ".pressure-now"), "the palm is still pressed"
+        assert listener.wait_for(lambda ms: any(json.loads(m["payload"]).get("type") == "spasm" for m in ms), 20)
+        [spasm] = [e for e in listener.json("/event") if e["type"] == "spasm"]
+        assert spasm["duration_s"] == pytest.approx(60.5, abs=2) and spasm["peak_deg"] == pytest.approx(60, abs=3)
+        [alert] = [e for e in listener.json("/event") if e["type"] == "alert"]
+        assert alert["reason"] == "skin_pressure"
+        [discovery] = listener.json("/config")
+        assert {"spasms", "spasms_today", "pressure_alerts_today", "high_pressure", "wb_session_reps"} \
+            <= set(discovery["cmps"])
 
         shown = js(driver, f"return Object.fromEntries([...document.querySelectorAll('{card} svg.history g.day')]"
                            ".map(g => [g.dataset.date, g.dataset.spasms === undefined ? null : g.dataset.spasms]))")
@@ -623,6 +635,7 @@ def test_clinical_signals_of_a_real_monitor(tmp_path):
         assert not problems_in_console(driver), problems_in_console(driver)
     finally:
         driver.quit()
+        listener.close()
         agent.terminate()
         stop(proc)
         broker.stop()
