@@ -35,6 +35,7 @@ ZONES = {"pad_palm": "PALM zone (under the heel of the hand)",
          "pad_fingers": "FINGERS zone (under the fingers)"}
 RATE_HZ = 50.0
 WAIT_S = 120.0
+MIN_KG, MAX_KG = 0.1, 200.0   # a known weight: above the pad's noise, within its cells' rating
 TRIES = 3             # a zone's weights are asked for again at most this often
 LABEL_OFF = 0.25      # a load cell's measured output this far from its label is pointed out
 
@@ -175,10 +176,11 @@ class PadWizard:
                 continue
             try:
                 kg = float(answer.replace(",", "."))
-                if not 0 < kg <= 200:
+                if not MIN_KG <= kg <= MAX_KG:          # NaN too
                     raise ValueError
             except ValueError:
-                self.say(f"Please type a mass in kilograms, such as 2 or 0.5 (got '{answer}').")
+                self.say(f"Please type a mass in kilograms from {MIN_KG:g} to {MAX_KG:g}, such as 2 or 0.5 "
+                         f"(got '{answer}'); a lighter weight is lost in the pad's noise.")
                 continue
 
             def steady_and_loaded(window):
