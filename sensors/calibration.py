@@ -59,9 +59,13 @@ def _parse_gain(where: str, raw, problems: list[str]) -> float:
 
 def _pairs(where: str, raw, problems: list[str], expected: str, minimum: int) -> list[tuple[float, float]] | None:
     if (not isinstance(raw, list) or len(raw) < minimum
-            or not all(isinstance(p, list) and len(p) == 2 and all(map(_number, p)) for p in raw)):
+            or not all(isinstance(p, list) and len(p) == 2 for p in raw)):
         problems.append(f"{where}: expected {expected}, got {raw!r}")
         return None
+    for i, pair in enumerate(raw):
+        if not all(map(_number, pair)):         # NaN, infinities, text: name the pair, not the shape
+            problems.append(f"{where}[{i}]: expected two finite numbers [counts, value], got {pair!r}")
+            return None
     return [(float(a), float(b)) for a, b in raw]
 
 

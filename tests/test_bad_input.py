@@ -139,13 +139,13 @@ def test_a_tare_that_is_no_count_is_refused_by_check_config(tmp_path, value):
 
 
 def test_a_table_with_nan_is_refused_by_check_config(tmp_path):
-    """A calibration table with nan newtons: one line, exit 78."""
+    """A calibration table with nan newtons: one line, exit 78, naming the pair (not 'expected at least two')."""
     text = (ROOT / "config" / "calibration.toml").read_text()
     old = next(line for line in text.splitlines() if line.startswith("table ="))
     first = old.split("]")[0] + "]"                 # 'table = [[c, n]'
     cfgfile = _calibration_with(tmp_path, first, first.rsplit(",", 1)[0] + ", nan]")
     line = _one_line_error(run_cli("check-config", "--config", str(cfgfile)), 78)
-    assert ".table" in line
+    assert ".table[0]: expected two finite numbers" in line and "nan" in line
 
 
 def test_a_scenario_nested_deeply_is_one_line_with_exit_65(tmp_path):
