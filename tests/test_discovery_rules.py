@@ -303,3 +303,42 @@ def test_command_templates_make_requests_the_core_accepts(message):
             assert list(args.values()) == [value], key
         if c["platform"] == "button":
             parse(c["command_topic"].rsplit("/", 1)[1], c["payload_press"].encode())
+
+
+def test_exercise_entities_render_the_live_count_the_days_total_and_the_goal(cfg):
+    """Exercise: the session's live count renders None (no value) outside a session and the
+    count inside one; today's repetitions and minutes and the goal's progress render numbers."""
+    from pi_agent import config
+    core = core_with({"wrist": 25.0, "fingers": 40.0, "palm": 3.0}, config.changed(cfg, exercise={"goal_reps": 4}))
+    c = discovery_payload("dev1")["cmps"]
+
+    def rendered(key, t):
+        return render(c[key]["value_template"], json.loads(json.dumps(state_payload(core.snapshot(), ZONE, WALL0 + t))))
+    assert rendered("exercise_reps", 2) == PAYLOAD_NONE
+    core.command("exercise_start", b"{}", 2.0, WALL0 + 2)
+    t = 2.0
+    for fingers in [40.0] * 40 + ([30.0] * 40 + [40.0] * 40) * 2:     # two openings of 10 degrees, at 200 a second
+        t += 0.005
+        core.feed([Reading("fingers", t, 0, fingers)], WALL0 + t)
+    for _ in range(240):                                                 # a still minute
+        t += 0.25
+        core.feed([Reading("fingers", t, 0, 40.0)], WALL0 + t)
+    assert rendered("exercise_reps", t) == "2"
+    assert rendered("extension_reps_today", t) == "2"
+    assert rendered("exercise_goal_progress", t) == "50.0"
+    assert rendered("exercise_today", t) == "1.0"
+    core.command("exercise_stop", b"{}", t, WALL0 + t)
+    assert rendered("exercise_reps", t) == PAYLOAD_NONE and rendered("extension_reps_today", t) == "2"
+    assert render(c["exercise_goal_progress"]["value_template"],
+                  json.loads(json.dumps(state_payload(core_with({"fingers": 40.0}, cfg).snapshot(), ZONE,
+                                                      WALL0 + 2)))) == PAYLOAD_NONE, "no goal: no value"
+
+
+def test_the_exercise_buttons_send_the_exercise_requests():
+    """Home Assistant's start and stop buttons press exercise_start and exercise_stop with no arguments."""
+    from pi_agent.core.commands import parse
+    c = discovery_payload("dev1")["cmps"]
+    for key in ("exercise_start", "exercise_stop"):
+        assert c[key]["p"] == "button" and c[key]["command_topic"] == f"openpalm/dev1/request/{key}"
+        args, _ = parse(key, c[key]["payload_press"].encode())
+        assert args == {}

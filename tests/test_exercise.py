@@ -597,7 +597,8 @@ def test_status_shows_todays_repetitions_and_exercise_minutes(tmp_path):
 
 def test_exercise_over_mqtt_live_count_session_event_and_day(tmp_path):
     """Through a real Mosquitto: exercise_start and exercise_stop as requests, the live count
-    in the state, the session as an event, the day's count in the state's totals."""
+    in the state, the session as an event, the day's count in the state's totals; then Home
+    Assistant's start and stop buttons, pressed as their discovery message says, do the same."""
     import json
 
     from agentproc import AgentProcess
@@ -626,19 +627,35 @@ def test_exercise_over_mqtt_live_count_session_event_and_day(tmp_path):
             assert live.wait_for(lambda ms: any(b"exercise_session" in m["payload"] for m in ms
                                                 if m["topic"].endswith("/event")), 30), agent.log()
             assert live.wait_for(lambda ms: not states(ms)[-1]["exercise"]["active"], 30)
+            stopped_at = len(live.on(""))
+
+            [discovery] = live.on("homeassistant/device/openpalm_dev1/config")
+            buttons = json.loads(discovery["payload"])["cmps"]
+
+            def press(key):
+                live.publish(buttons[key]["command_topic"], buttons[key]["payload_press"])
+            press("exercise_start")
+            assert live.wait_for(lambda ms: any(s["exercise"]["active"] for s in states(ms[stopped_at:])), 30), \
+                agent.log()
+            press("exercise_stop")
+            assert live.wait_for(lambda ms: len([m for m in ms if m["topic"].endswith("/event")
+                                                 and b"exercise_session" in m["payload"]]) == 2, 30), agent.log()
+            assert live.wait_for(lambda ms: not states(ms)[-1]["exercise"]["active"], 30)
         finally:
             agent.terminate()
         responses = {json.loads(m["payload"])["transaction"]: json.loads(m["payload"])
                      for m in live.on("") if "/response/exercise_" in m["topic"]}
         assert responses["go"] == {"status": "ok", "transaction": "go", "data": {"minutes": 5}}
         stopped = responses["stop"]["data"]
-        [event] = [json.loads(m["payload"]) for m in live.on("openpalm/dev1/event")
-                   if b"exercise_session" in m["payload"]]
+        event, pressed = [json.loads(m["payload"]) for m in live.on("openpalm/dev1/event")
+                          if b"exercise_session" in m["payload"]]
         assert event["repetitions"] == stopped["repetitions"] >= 3 and event["ended"] == "stopped"
+        assert pressed["source"] == "command" and pressed["ended"] == "stopped"
         last = states()[-1]
-        assert last["today"]["extension_reps"] == stopped["repetitions"] and last["exercise"]["reps"] is None
-        active = [s["exercise"]["reps"] for s in states() if s["exercise"]["active"]]
-        assert active == sorted(active), "the live count only grows"
+        assert last["today"]["extension_reps"] == stopped["repetitions"] + pressed["repetitions"]
+        assert last["exercise"]["reps"] is None and not last["exercise"]["active"]
+        active = [s["exercise"]["reps"] for s in states(live.on("")[:stopped_at]) if s["exercise"]["active"]]
+        assert active == sorted(active), "the live count only grows in a session"
     finally:
         if live is not None:
             live.close()

@@ -119,7 +119,9 @@ def check_discovery(d: dict, device: str) -> None:
         platforms.setdefault(c["p"], []).append(key)
     names = set(d["cmps"])
     assert {"open_today", "worn_today", "position", "load", "wb_sessions", "vibration_today", "faults",
-            "goal", "target_low", "target_high", "therapy_start", "therapy_stop", "identify"} <= names
+            "goal", "target_low", "target_high", "therapy_start", "therapy_stop", "identify",
+            "exercise_reps", "extension_reps_today", "exercise_today", "exercise_goal_progress",
+            "exercise_start", "exercise_stop"} <= names
     assert d["cmps"]["faults"]["device_class"] == "problem"
     assert d["cmps"]["position"]["options"] == ["open", "closed", "off", "sensor_fault", "no_reading"]
 

@@ -35,10 +35,13 @@ def target_range(unit: str) -> tuple[str, float, float, float]:
 
 def discovery_payload(device: str, targets_unit: str = "N") -> dict:
     """The device, its entities (sensors, among them today's spasms, skin-pressure alerts,
-    high-pressure minutes and weight shifts, and the session's weight shifts; binary
-    sensors for a fault, a spasm and high pressure now; an event entity for every event
-    and one for spasms; the goal and band numbers in the band's current unit; therapy and
-    identify buttons) and its availability."""
+    high-pressure minutes and weight shifts, and the session's weight shifts; today's
+    extension repetitions, exercise minutes and their goal's progress, and the exercise
+    session's live count; binary sensors for a fault, a spasm and high pressure now; an
+    event entity for every event and one for spasms; the goal and band numbers in the
+    band's current unit; therapy, exercise and identify buttons) and its availability. The
+    exercise session's live count renders None (no value) while no session runs, its goal
+    progress None when ``exercise.goal_reps`` is 0."""
     d, root = device, topic_root(device)
     uid = f"openpalm_{d}"
     state = f"{root}/state"
@@ -119,6 +122,19 @@ def discovery_payload(device: str, targets_unit: str = "N") -> dict:
                               '{"high": {{ value }}}', band_unit, band_lo, band_hi, band_step),
         "therapy_start": button("therapy_start", "Start vibration therapy", "vibration_start"),
         "therapy_stop": button("therapy_stop", "Stop vibration therapy", "vibration_stop"),
+        "exercise_reps": sensor("exercise_reps", "Exercise session repetitions", "{{ value_json.exercise.reps }}",
+                                state_class="measurement", icon="mdi:hand-wave"),
+        "extension_reps_today": sensor("extension_reps_today", "Extension repetitions today",
+                                       "{{ value_json.today.extension_reps }}", state_class="total_increasing",
+                                       icon="mdi:counter"),
+        "exercise_today": sensor("exercise_today", "Exercise today",
+                                 "{{ (value_json.today.exercise_s / 60) | round(1) }}", device_class="duration",
+                                 unit_of_measurement="min", state_class="total_increasing"),
+        "exercise_goal_progress": sensor("exercise_goal_progress", "Exercise goal progress",
+                                         "{{ value_json.exercise.goal_pct }}", unit_of_measurement="%",
+                                         state_class="measurement"),
+        "exercise_start": button("exercise_start", "Start exercise session", "exercise_start"),
+        "exercise_stop": button("exercise_stop", "Stop exercise session", "exercise_stop"),
         "identify": button("identify", "Identify", "identify", device_class="identify"),
     }
     return {
