@@ -508,3 +508,52 @@ def test_dashboard_password_writes_a_file_only_its_owner_can_read(tmp_path):
     assert refused.returncode == 78
     assert "dashboard.password_file: expected a password" in refused.stderr and "Traceback" not in refused.stderr
 
+
+
+# -- what the page asks a device ---------------------------------------------------------------------
+def test_the_page_asks_only_for_exercise_and_only_of_an_online_device(payloads):
+    """ask: exercise_start/stop of a known online device gets a transaction; another command,
+    an unknown device, an offline device or a silent one is refused in one line."""
+    from pi_agent.dashboard.fleet import Refused
+    c = Clocks()
+    fleet = fleet_with(c)
+    fleet.link_up()
+    fleet.receive("openpalm/dev1/status", b"online")
+    fleet.receive("openpalm/dev1/state", encode(payloads["state"]))
+    transaction = fleet.ask("dev1", "exercise_start")
+    assert transaction.startswith("dashboard-") and fleet.ask("dev1", "exercise_stop") != transaction
+    for name, command, said in [("dev1", "vibration_start", "command: expected one of exercise_start, exercise_stop"),
+                                ("dev9", "exercise_start", "no device 'dev9'"),
+                                (["dev1"], "exercise_start", "no device")]:
+        with pytest.raises(Refused, match=said):
+            fleet.ask(name, command)
+    c.advance(26)
+    with pytest.raises(Refused, match="dev1 is not heard from"):
+        fleet.ask("dev1", "exercise_start")
+    fleet.receive("openpalm/dev1/status", b"offline")
+    with pytest.raises(Refused, match="dev1 is offline"):
+        fleet.ask("dev1", "exercise_start")
+
+
+def test_the_devices_answer_to_the_pages_request_is_kept_and_no_one_elses(payloads):
+    """The response that carries the page's transaction is shown with the request; a response to
+    another client's request, or to another command, changes nothing; an unreadable one marks the device."""
+    c = Clocks()
+    fleet = fleet_with(c)
+    fleet.link_up()
+    fleet.receive("openpalm/dev1/state", encode(payloads["state"]))
+    assert device(fleet, "dev1")["asked"] is None
+    transaction = fleet.ask("dev1", "exercise_start")
+    asked = device(fleet, "dev1")["asked"]
+    assert asked == {"command": "exercise_start", "at": pytest.approx(c.wall), "status": None}
+    refused = {"status": "error", "transaction": transaction,
+               "error": "exercise_start refused: an exercise session is already running"}
+    fleet.receive("openpalm/dev1/response/exercise_start", encode({**refused, "transaction": "ha-1"}))
+    fleet.receive("openpalm/dev1/response/exercise_stop", encode(refused))
+    assert device(fleet, "dev1")["asked"]["status"] is None
+    fleet.receive("openpalm/dev1/response/exercise_start", b"not json")
+    assert device(fleet, "dev1")["problem"]["topic"] == "response/exercise_start"
+    fleet.receive("openpalm/dev1/response/exercise_start", encode(refused))
+    assert device(fleet, "dev1")["asked"] == {**asked, "status": "error", "error": refused["error"]}
+    fleet.receive("openpalm/dev1/response/vibration_start", encode({"status": "ok", "transaction": transaction}))
+    assert device(fleet, "dev1")["asked"]["status"] == "error", "other commands' answers are not read"

@@ -243,8 +243,9 @@ def test_two_monitors_in_a_real_browser(tmp_path):
                                     "return a.classList.contains('history') ? 'chart:' + a.dataset.device"
                                     " : a.className || a.tagName"))
         order = [o for o in order if o != "summary"]        # the alarm summary's links, if any
-        assert order[:6] == ["skip", "logout", "chart:bedroom", "download html", "download csv",     # each card's
-                             "chart:kitchen"], order                                                 # report links
+        assert order[:8] == ["skip", "logout", "chart:bedroom", "exercise-toggle", "download html",  # each card's
+                             "download csv", "chart:kitchen", "exercise-toggle"], order              # exercise button
+                                                                                                     # and report links
         js(driver, "document.querySelector('article[data-device=\"kitchen\"] svg.history').focus()")
         press(driver, Keys.ARROW_LEFT)
         press(driver, Keys.ARROW_LEFT)
@@ -639,3 +640,90 @@ def test_clinical_signals_of_a_real_monitor(tmp_path):
         agent.terminate()
         stop(proc)
         broker.stop()
+
+
+# -- exercise: started and stopped from the page ---------------------------------------------------------
+def flickers(n, depth=8.0, base=40.0):
+    """Active extensions of ``depth`` degrees, one every 2 s."""
+    steps = []
+    for _ in range(n):
+        steps += [{"ramp": 0.3, "to": {"fingers": base - depth}}, {"ramp": 0.3, "to": {"fingers": base}}, {"hold": 1.4}]
+    return steps
+
+
+def test_an_exercise_session_started_and_stopped_from_the_page(tmp_path):
+    """The card's button starts a session on a real agent through a real Mosquitto; the live
+    counter follows the agent's count; today's count against the goal and the 14 days' counts
+    are the agent's; the button stops the session, which the agent reports as stopped from a
+    command; a refusal is said in the monitor's words; no console errors."""
+    import datetime as dt
+    broker = Broker(tmp_path / "broker").start()
+    today = "2026-05-01"
+    store = Store(tmp_path / "a1" / "state")
+    past = {}
+    for i, reps in ((1, 35), (2, 0), (4, 12)):            # day 3 missing: no data
+        day = (dt.date.fromisoformat(today) - dt.timedelta(days=i)).isoformat()
+        rec = Day(goal_s=6 * 3600.0, extension_reps=reps, exercise_s=60.0 * reps).to_json()
+        store.checkpoint({day: rec})
+        past[day] = reps
+    store.close()
+    fast = write_config(tmp_path / "cfg", "[mqtt]\nkeepalive_s = 2\nheartbeat_s = 5\n[exercise]\ngoal_reps = 30\n")
+    agent = AgentProcess({"start": f"{today}T10:00:00", "timezone": "UTC", "seed": 3, "noise": {"deg": 0.7, "newton": 0.2},
+                          "steps": [{"hold": 3, "set": {"palm": 3, "wrist": 20, "fingers": 40}}, *flickers(400)]},
+                         tmp_path / "a1", speed=1, broker=broker.url, device="kitchen", config=fast)
+    proc, base = start_dashboard(tmp_path, broker.url, "[mqtt]\nkeepalive_s = 2\nheartbeat_s = 5\n")
+    listener = Listener(broker.port, topics=("openpalm/kitchen/#",))
+    driver = browser(tmp_path)
+    toggle = 'article[data-device="kitchen"] button.exercise-toggle'
+    try:
+        login(driver, base)
+        until(driver, lambda d: attr(d, "kitchen", "button.exercise-toggle", "data-command") == "exercise_start"
+              and attr(d, "kitchen", "button.exercise-toggle", "disabled") is None, 60, "the start button")
+        assert card_text(driver, "kitchen", ".exercise-live") is None
+        until(driver, lambda d: click_fresh(d, toggle), 10, "the start button to take a click")
+
+        # The live counter: the agent's own count, as it grows.
+        until(driver, lambda d: int(attr(d, "kitchen", ".exercise-live", "data-reps") or -1) >= 3, 60,
+              "three repetitions on the live counter")
+        assert re.fullmatch(r"Session running: \d+ openings", card_text(driver, "kitchen", ".exercise-live"))
+        states = [json.loads(m["payload"]) for m in listener.on("/state")]
+        assert any(s["exercise"]["active"] for s in states)
+        shown = int(attr(driver, "kitchen", ".exercise-live", "data-reps"))
+        assert shown in {s["exercise"]["reps"] for s in states if s["exercise"]["active"]}, "a count the agent published"
+        # A second start while it runs: the button says stop, so ask through the page's own function.
+        js(driver, "ask('kitchen', 'exercise_start')")
+        note = until(driver, lambda d: (card_text(d, "kitchen", ".exercise-note") or "").startswith("⚠") and
+                     card_text(d, "kitchen", ".exercise-note"), 20, "the refusal")
+        assert note == "⚠ The monitor could not start the session: exercise_start refused: an exercise session is already running"
+
+        # Today against the goal, and the 14 days' counts as the agent keeps them.
+        until(driver, lambda d: click_fresh(d, toggle) if attr(d, "kitchen", "button.exercise-toggle", "data-command")
+              == "exercise_stop" else False, 10, "the stop button to take a click")
+        until(driver, lambda d: attr(d, "kitchen", "button.exercise-toggle", "data-command") == "exercise_start"
+              and card_text(d, "kitchen", ".exercise-live") is None, 30, "the session to end")
+        assert listener.wait_for(lambda ms: any(m["topic"].endswith("/event") and b"exercise_session" in m["payload"]
+                                                for m in ms), 20)
+        [session] = [json.loads(m["payload"]) for m in listener.on("/event") if b"exercise_session" in m["payload"]]
+        assert session["ended"] == "stopped" and session["source"] == "command" and session["repetitions"] >= shown
+        reps = session["repetitions"]
+        until(driver, lambda d: attr(d, "kitchen", ".exercise-today", "data-reps") == str(reps), 20, "today's count")
+        assert card_text(driver, "kitchen", ".exercise-today").startswith(
+            f"Today: {reps} finger openings of 30 ({round(100 * reps / 30)}%)")
+        ring_label = js(driver, "return document.querySelector('article[data-device=\"kitchen\"] .exercise svg.ring')"
+                                ".getAttribute('aria-label')")
+        assert ring_label == f"{reps} of 30 finger openings today"
+        bars = js(driver, "return Object.fromEntries([...document.querySelectorAll("
+                          "'article[data-device=\"kitchen\"] svg.exercise-history g.day')].map(g => [g.dataset.date, g.dataset.reps]))")
+        assert len(bars) == 14 and bars[today] == str(reps)
+        for day, n in past.items():
+            assert bars[day] == str(n), day
+        missing = (dt.date.fromisoformat(today) - dt.timedelta(days=3)).isoformat()
+        assert bars[missing] == "", "a day without data is not a day of 0"
+        assert not problems_in_console(driver), problems_in_console(driver)
+    finally:
+        driver.quit()
+        listener.close()
+        agent.terminate()
+        stop(proc)
+        broker.stop()
+

@@ -188,21 +188,30 @@ def test_home_assistant_birth_message_and_commands_with_the_shipped_acl(tmp_path
         ha.close()
 
 
-def test_the_dashboard_user_reads_everything_and_writes_nothing(tmp_path, secure):
-    """The dashboard's user reads every device; what it publishes (a command, a forged device
-    under its own name, Home Assistant's birth message) reaches nobody."""
+def test_the_dashboard_user_reads_everything_and_only_starts_and_stops_exercise(tmp_path, secure):
+    """The dashboard's user reads every device; of what it publishes, only the exercise
+    session's start and stop requests arrive, never another command, a forged device under
+    its own name or Home Assistant's birth message."""
     ha = as_user(secure, "homeassistant", ("openpalm/#", "homeassistant/#"))
     dash = as_user(secure, "dashboard", ("openpalm/#",))
     device = as_user(secure, "devA", ("openpalm/devA/request/#", "homeassistant/status"))
     dash.publish("openpalm/devA/request/vibration_start", b'{"minutes": 5}')
+    dash.publish("openpalm/devA/request/set_goal", b'{"hours": 1}')
     dash.publish("openpalm/dashboard/state", b"{}")
     dash.publish("homeassistant/device/openpalm_dashboard/config", b"{}")
     dash.publish("homeassistant/status", b"online")
+    dash.publish("openpalm/devA/request/exercise_start", b"{}")
+    dash.publish("openpalm/devA/request/exercise_stop", b"{}")
     device.publish("openpalm/devA/state", b'{"from": "devA"}')
     assert dash.wait_for(lambda ms: any(m["topic"] == "openpalm/devA/state" for m in ms), 10), "the dashboard reads"
     assert ha.wait_for(lambda ms: any(m["topic"] == "openpalm/devA/state" for m in ms), 10)
-    assert [m["topic"] for m in ha.messages] == ["openpalm/devA/state"], "nothing the dashboard sent arrived"
-    assert device.messages == []
+    assert device.wait_for(lambda ms: len(ms) == 2, 10)
+    assert [m["topic"] for m in device.messages] == ["openpalm/devA/request/exercise_start",
+                                                     "openpalm/devA/request/exercise_stop"]
+    assert ha.wait_for(lambda ms: len(ms) == 3, 10)
+    assert sorted(m["topic"] for m in ha.messages) == ["openpalm/devA/request/exercise_start",
+                                                       "openpalm/devA/request/exercise_stop",
+                                                       "openpalm/devA/state"], "nothing else the dashboard sent arrived"
     for c in (ha, dash, device):
         c.close()
 

@@ -23,7 +23,7 @@ def add_parser(sub) -> None:
 def cmd_dashboard(args) -> int:
     from pi_agent.dashboard import auth
     from pi_agent.dashboard.fleet import Fleet
-    from pi_agent.dashboard.link import subscribe
+    from pi_agent.dashboard.link import sender, subscribe
     from pi_agent.dashboard.server import serve
     cfg = config.load(args.config)
     broker = args.broker or cfg.mqtt.broker
@@ -48,7 +48,7 @@ def cmd_dashboard(args) -> int:
     client = subscribe(fleet, cfg, broker, password)
     try:
         dashboard, server = serve(fleet, password_hash, cfg.dashboard.session_hours,
-                                  host.strip("[]"), int(port))
+                                  host.strip("[]"), int(port), send=sender(client))
     except OSError as exc:
         print(f"pi-agent: cannot listen on {listen}: {exc.strerror}", file=sys.stderr)
         return EX_UNAVAILABLE

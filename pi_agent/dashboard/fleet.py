@@ -20,11 +20,16 @@ nothing on the page claims to be current when it is not:
 
 Ages are measured on the dashboard's monotonic clock; wall times are derived from it for
 the page to show ("last seen 10:32").
+
+The page may ask a device for one thing: to start or stop an exercise session (``ASKS``).
+``ask`` records the request (its transaction) and the device's ``response/<command>`` to
+it is kept beside it, so the page can say what the monitor answered.
 """
 
 from __future__ import annotations
 
 import logging
+import secrets
 import threading
 import time
 from collections import deque
@@ -41,6 +46,11 @@ MAX_DAYS = 31           # day summaries kept per device (the page shows 14)
 MAX_DEVICES = 500       # beyond this, new device ids are ignored (and said once)
 LOAD_LIVE_S = 3.0       # a load message older than this is not live any more
 SEEN_IDS = 200          # event ids remembered per device, to drop repeats
+ASKS = ("exercise_start", "exercise_stop")    # the commands the page may send a device
+
+
+class Refused(ValueError):
+    """The page asked for something the fleet cannot send (one line, for the page)."""
 
 
 @dataclass
@@ -59,6 +69,7 @@ class Device:
     problems: dict[str, tuple[str, float]] = field(default_factory=dict)   # topic -> (text, monotonic)
     logged: set[str] = field(default_factory=set)
     seen_ids: deque = field(default_factory=lambda: deque(maxlen=SEEN_IDS))
+    asked: dict | None = None             # the page's last request: command, transaction, at, answer
 
 
 class Fleet:
@@ -101,6 +112,10 @@ class Fleet:
         if len(parts) < 3 or parts[0] != "openpalm":
             return
         name, kind = parts[1], parts[2]
+        if kind == "response":
+            if len(parts) == 4 and parts[3] in ASKS:
+                self._answer(name, parts[3], payload)
+            return
         if kind not in ("status", "state", "load", "day", "event") or (kind == "day") != (len(parts) == 4) \
                 or len(parts) > 4:
             return
@@ -144,6 +159,43 @@ class Fleet:
                 elif value["type"] == "alert":
                     device.alerts = (device.alerts + [value])[-MAX_ALERTS:]
             self._bump()
+
+    def _answer(self, name: str, command: str, payload: bytes) -> None:
+        """A device's response to a command: kept when it answers the page's last request."""
+        with self.changed:
+            device = self.devices.get(name)
+            asked = device.asked if device is not None else None
+            if asked is None or asked["command"] != command or asked["answer"] is not None:
+                return
+            try:
+                value = read("response", payload)
+            except Unreadable as exc:
+                self._problem(device, f"response/{command}", str(exc), self.clock())
+                return
+            if value.get("transaction") != asked["transaction"]:
+                return                                  # someone else's request
+            asked["answer"] = {"status": value["status"], "error": value.get("error")}
+            self._bump()
+
+    # -- what the page asks ------------------------------------------------------------------
+    def ask(self, name: str, command: str) -> str:
+        """Record the page's request ``command`` to device ``name``: its transaction (to
+        publish with it). Raises Refused when it cannot be sent: an unknown command or
+        device, or a device that is not online (a request is not kept for it)."""
+        if command not in ASKS:
+            raise Refused(f"command: expected one of {', '.join(ASKS)}, got {command!r}")
+        with self.changed:
+            device = self.devices.get(name) if isinstance(name, str) else None
+            if device is None:
+                raise Refused(f"device: no device {str(name)[:64]!r} is known to this dashboard")
+            condition = self.condition(device, self.clock())
+            if condition != "online":
+                raise Refused(f"{name} is {'not heard from' if condition == 'silent' else condition}: "
+                              f"a request now would not reach it")
+            transaction = f"dashboard-{secrets.token_hex(6)}"
+            device.asked = {"command": command, "transaction": transaction, "at": self.clock(), "answer": None}
+            self._bump()
+            return transaction
 
     def _problem(self, device: Device, key: str, text: str, now: float) -> None:
         device.problems[key] = (text, now)
@@ -199,6 +251,8 @@ class Fleet:
                     "alerts": list(d.alerts), "load": d.load if live_load else None,
                     "problem": None if problem is None else {"topic": problem[0], "text": problem[1][0],
                                                              "at": at(problem[1][1])},
+                    "asked": None if d.asked is None else {"command": d.asked["command"], "at": at(d.asked["at"]),
+                                                           **(d.asked["answer"] or {"status": None})},
                 })
             link = self.link
             return {"version": self.version, "now": round(wall, 3), "devices": devices,

@@ -1,6 +1,7 @@
 """The dashboard's own link to the broker: a paho client that feeds the fleet from
 ``openpalm/+/...`` and tells it whether the link is up, lost or refused (the page shows
-it: a lost broker must never look like every device going offline)."""
+it: a lost broker must never look like every device going offline); and the one way
+the page's requests (``Fleet.ask``) go out, ``sender``."""
 
 from __future__ import annotations
 
@@ -15,7 +16,8 @@ from pi_agent.dashboard.fleet import Fleet
 log = logging.getLogger("pi_agent.dashboard")
 
 TOPICS = [("openpalm/+/status", 1), ("openpalm/+/state", 1), ("openpalm/+/load", 0),
-          ("openpalm/+/day/+", 1), ("openpalm/+/event", 1)]
+          ("openpalm/+/day/+", 1), ("openpalm/+/event", 1),
+          ("openpalm/+/response/exercise_start", 1), ("openpalm/+/response/exercise_stop", 1)]
 
 
 def subscribe(fleet: Fleet, cfg, broker: str, password: str | None) -> paho.Client:
@@ -72,3 +74,14 @@ def subscribe(fleet: Fleet, cfg, broker: str, password: str | None) -> paho.Clie
     client.connect_async(host, port, keepalive=cfg.mqtt.keepalive_s)
     client.loop_start()
     return client
+
+
+def sender(client: paho.Client):
+    """``send(device, command, transaction)``: publish a request for the page at QoS 1 (not
+    retained: the agent ignores retained requests); False when paho could not queue it."""
+    import json
+
+    def send(device: str, command: str, transaction: str) -> bool:
+        info = client.publish(f"openpalm/{device}/request/{command}", json.dumps({"transaction": transaction}), qos=1)
+        return info.rc == paho.MQTT_ERR_SUCCESS
+    return send

@@ -18,7 +18,7 @@ import math
 import re
 from typing import Any, Callable
 
-__all__ = ["Unreadable", "read", "STATE", "LOAD", "DAY", "EVENT", "MAX_PAYLOAD", "DEVICE"]
+__all__ = ["Unreadable", "read", "STATE", "LOAD", "DAY", "EVENT", "RESPONSE", "MAX_PAYLOAD", "DEVICE"]
 
 MAX_PAYLOAD = 64 * 1024          # bytes: far above any real message, and a bound on memory
 DEVICE = re.compile(r"[A-Za-z0-9_-]{1,64}")   # a device id, as the agent's configuration allows
@@ -202,6 +202,10 @@ LOAD = obj({"ts": number(0), "load_n": NEWTONS, "in_band": maybe(boolean), "sess
            {"fingers_share": maybe(number(0, 1))})
 """``load``: the live load during weight bearing (``pi_agent.render.load_payload``)."""
 
+RESPONSE = obj({"status": one_of("ok", "error")}, {"transaction": maybe(text(64)), "error": text(300)})
+"""``response/<command>``: a device's answer to a request (``exercise_start`` and
+``exercise_stop`` are the ones the dashboard sends, and reads the answers of)."""
+
 EVENT_ID = text(64)
 EVENT = obj({"id": EVENT_ID, "type": text(40), "time": time})
 """``event``: every event has an id (retries repeat it), a type and a time."""
@@ -229,7 +233,7 @@ def _no_constant(name: str) -> Any:
 
 
 def read(kind: str, payload: bytes, day: str | None = None) -> Any:
-    """The message on topic ``kind`` ('status', 'state', 'load', 'day', 'event'), checked
+    """The message on topic ``kind`` ('status', 'state', 'load', 'day', 'event', 'response'), checked
     and cleaned; ``day``: the date in a ``day/<date>`` topic. Raises Unreadable."""
     if kind == "status":
         if payload not in (b"online", b"offline"):
@@ -250,4 +254,6 @@ def read(kind: str, payload: bytes, day: str | None = None) -> Any:
         event = EVENT(value, "")
         spec = EVENTS.get(event["type"])
         return spec(value, "") if spec else event
-    raise Unreadable(f"the topic: expected status, state, load, day/<date> or event, got {kind!r}")
+    if kind == "response":
+        return RESPONSE(value, "")
+    raise Unreadable(f"the topic: expected status, state, load, day/<date>, event or response, got {kind!r}")

@@ -2,8 +2,11 @@
 
 Every page and data endpoint needs a session: without one, pages redirect to the login
 and data answers 401. Only the login page, the icons and the app manifest are public
-(a phone fetches them to put the dashboard on its home screen). The page is read-only;
-commands stay with the MQTT tools that the broker's ACL governs.
+(a phone fetches them to put the dashboard on its home screen). The page sends one kind
+of command, and only that: starting and stopping a device's exercise session
+(``POST /api/command``, JSON, from the page itself: ``ask``); every other command stays
+with the MQTT tools that the broker's ACL governs, and the ACL lets the dashboard's user
+publish those two requests and nothing else.
 
 What a login storm can cost is bounded: password checks go through ``LoginGate``, the
 server holds at most ``MAX_CONNECTIONS`` connections (each is a thread), and a request
@@ -26,7 +29,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from importlib import resources
 
 from pi_agent.dashboard.auth import LoginGate, Sessions
-from pi_agent.dashboard.fleet import Fleet
+from pi_agent.dashboard.fleet import Fleet, Refused
 
 log = logging.getLogger("pi_agent.dashboard")
 
@@ -82,8 +85,10 @@ class Server(ThreadingHTTPServer):
 
 
 class Dashboard:
-    def __init__(self, fleet: Fleet, password_hash: str, session_hours: float, gate: LoginGate | None = None) -> None:
+    def __init__(self, fleet: Fleet, password_hash: str, session_hours: float, gate: LoginGate | None = None,
+                 send=None) -> None:
         self.fleet = fleet
+        self.send = send            # (device, command, transaction) -> queued (pi_agent.dashboard.link.sender)
         self.password_hash = password_hash
         self.sessions = Sessions(session_hours)
         self.gate = gate or LoginGate()
@@ -189,7 +194,11 @@ class Dashboard:
                 if not 0 <= length <= MAX_FORM:
                     self._send(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, b"too large", "text/plain")
                     return
-                form = urllib.parse.parse_qs(self.rfile.read(length).decode("utf-8", "replace"))
+                body = self.rfile.read(length)
+                if path == "/api/command":
+                    self._command(body)
+                    return
+                form = urllib.parse.parse_qs(body.decode("utf-8", "replace"))
                 if path == "/login":
                     self._login((form.get("password") or [""])[0])
                 elif path == "/logout":
@@ -197,6 +206,43 @@ class Dashboard:
                     self._redirect("/login", {"Set-Cookie": f"{COOKIE}=; Max-Age=0; Path=/"})
                 else:
                     self._send(HTTPStatus.NOT_FOUND, b"not found", "text/plain")
+
+            def _command(self, body: bytes) -> None:
+                """The page asks a device to start or stop an exercise session: JSON
+                {"device", "command"}. Only from the page itself: a session cookie (SameSite
+                Strict), a JSON body (a cross-site form cannot send one without the browser
+                asking first) and, when the browser says where it comes from, this host."""
+                def answer(status: int, value: dict) -> None:
+                    self._send(status, _json(value), "application/json")
+                if not self._authorised():
+                    self._unauthorised()
+                    return
+                origin = self.headers.get("Origin")
+                if origin is not None and urllib.parse.urlsplit(origin).netloc != self.headers.get("Host"):
+                    answer(HTTPStatus.FORBIDDEN, {"error": "a request from another site"})
+                    return
+                if self.headers.get("Content-Type", "").split(";")[0].strip() != "application/json":
+                    answer(HTTPStatus.UNSUPPORTED_MEDIA_TYPE, {"error": "expected a JSON body"})
+                    return
+                try:
+                    asked = json.loads(body)
+                    device, command = asked["device"], asked["command"]
+                except (ValueError, TypeError, KeyError):
+                    answer(HTTPStatus.BAD_REQUEST, {"error": 'expected {"device": ..., "command": ...}'})
+                    return
+                if dashboard.send is None:
+                    answer(HTTPStatus.SERVICE_UNAVAILABLE, {"error": "this dashboard sends no requests"})
+                    return
+                try:
+                    transaction = dashboard.fleet.ask(device, command)
+                except Refused as exc:
+                    answer(HTTPStatus.CONFLICT, {"error": str(exc)})
+                    return
+                if not dashboard.send(device, command, transaction):
+                    answer(HTTPStatus.SERVICE_UNAVAILABLE, {"error": "the dashboard could not send it: no broker"})
+                    return
+                log.info("asked %s: %s (%s)", device, command, transaction)
+                answer(HTTPStatus.ACCEPTED, {"transaction": transaction})
 
             def _login(self, password: str) -> None:
                 verdict = dashboard.gate.attempt(self.client_address[0], password, dashboard.password_hash)
@@ -245,7 +291,7 @@ def _json(value) -> bytes:
     return json.dumps(value, allow_nan=False, separators=(",", ":")).encode()
 
 
-def serve(fleet: Fleet, password_hash: str, session_hours: float, host: str, port: int):
-    dashboard = Dashboard(fleet, password_hash, session_hours)
+def serve(fleet: Fleet, password_hash: str, session_hours: float, host: str, port: int, send=None):
+    dashboard = Dashboard(fleet, password_hash, session_hours, send=send)
     server = Server((host, port), dashboard.handler())
     return dashboard, server

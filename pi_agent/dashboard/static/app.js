@@ -1,6 +1,8 @@
 "use strict";
 // The OpenPalm dashboard: draws each device's card from the fleet the server streams.
-// Read-only. Text is always set with textContent; charts are SVG drawn here.
+// It sends one thing: a request to start or stop a device's exercise session (POST
+// /api/command); the card shows the session as the device then reports it. Text is
+// always set with textContent; charts are SVG drawn here.
 //
 // The server has checked every message against the devices' schema; this page still
 // reads every field defensively (obj, arr, num, str) and draws each card on its own, so
@@ -17,6 +19,7 @@ const PAGE_LOST_S = 2 * TICK_S + 3;  // nothing for this long: this page has los
 const page = {
   fleet: null, offsetMs: 0, heardAt: 0, link: "connecting", linkSince: Date.now(),
   meanings: new Map(), said: new Map(), selected: new Map(), brokerMeaning: null, linkMeaning: null,
+  asking: new Map(),                 // device -> {command, at, error}: a request this page sent
 };
 
 // -- reading defensively ---------------------------------------------------------------------
@@ -277,8 +280,6 @@ function todayPart(st, ctx, live) {
     numbers.append(el("p", { class: "pressure-today" }, `Skin-pressure alerts today: ${alerts}` +
       (high ? ` (high pressure ${duration(high)} in all)` : "")));
   }
-  const ext = num(today.extension_reps);
-  if (ext !== null) numbers.append(el("p", { class: "extension-reps" }, `Finger-opening exercises today: ${ext}`));
   const at = seconds(st.time);
   return part("today", "section", { class: "today-block" },
     el("h3", {}, live || at === null ? "Today" : `Today, as of ${clock(at, ctx.now)}`),
@@ -409,6 +410,95 @@ function spasmLine(s, spasms, dates, box) {
   s.append(line);
 }
 
+// -- exercise: the session's live count, today's against the goal, the 14 days, start/stop ---------
+const ASK_WORDS = { exercise_start: "start", exercise_stop: "stop" };
+const ASK_WAIT_MS = 15000;
+
+function exercisePart(d, st, ctx, live) {
+  const ex = obj(st.exercise), today = obj(st.today);
+  const reps = num(today.extension_reps) ?? num(ex.today_reps) ?? 0;
+  const goal = num(ex.goal_reps), minutes = (num(today.exercise_s) || 0) / 60;
+  const active = ex.active === true;
+  const section = part("exercise", "section", { class: `exercise${active ? " running" : ""}` },
+    el("h3", {}, "Finger-opening exercise"));
+  if (active) {
+    const count = num(ex.reps) ?? 0, until = seconds(ex.until);
+    section.append(el("p", { class: "exercise-live", "data-reps": String(count) },
+      live ? `Session running: ${count} opening${count === 1 ? "" : "s"}` : `A session was running when last heard from: ${count} openings`),
+      live && until !== null ? el("p", { class: "exercise-until" }, `Ends by itself at ${clock(until, ctx.now)}.`) : null);
+  }
+  const words = `Today: ${reps} finger opening${reps === 1 ? "" : "s"}` +
+    (goal ? ` of ${goal} (${Math.round((100 * reps) / goal)}%)` : "") + `, ${minutes.toFixed(0)}${NB}min of exercise.`;
+  const text = el("p", { class: "exercise-today", "data-reps": String(reps) }, words);
+  section.append(goal ? el("div", { class: "today" }, ring(reps / goal, `${reps} of ${goal} finger openings today`), text) : text);
+  section.append(exerciseHistory(d, st, ctx, goal));
+  // A request waits until the monitor answers it or its state shows it done (at most ASK_WAIT_MS).
+  const asking = page.asking.get(d.id), asked = obj(d.asked);
+  const answered = str(asked.status) !== "" && asking && str(asked.command) === asking.command;
+  const waiting = asking && !asking.error && !(answered && asked.status === "error") &&
+    (!asking.done || (Date.now() - asking.at < ASK_WAIT_MS && (asking.command === "exercise_start") !== active));
+  const command = active ? "exercise_stop" : "exercise_start";
+  section.append(el("button", { type: "button", class: "exercise-toggle", "data-focus": "exercise",
+    "data-device": d.id, "data-command": command, disabled: !live || waiting ? "" : null },
+    active ? "■ Stop the exercise session" : "▶ Start an exercise session"));
+  let note = null;
+  if (asking && asking.error) note = `⚠ Could not ${ASK_WORDS[asking.command]} the session: ${asking.error}`;
+  else if (answered && asked.status === "error") {
+    note = `⚠ The monitor could not ${ASK_WORDS[asking.command]} the session: ${str(asked.error)}`;
+  } else if (waiting) note = `Asking the monitor to ${ASK_WORDS[asking.command]} the session…`;
+  else if (!live) note = "The monitor is not online: a session can be started or stopped once it is.";
+  if (note) section.append(el("p", { class: `exercise-note${note.startsWith("⚠") ? " bad" : ""}`, role: "status" }, note));
+  return section;
+}
+
+function exerciseHistory(d, st, ctx, goal) {
+  const days = { ...obj(d.days) };
+  const today = ctx.deviceToday(st);
+  if (isObj(st.today) && num(st.today.open_s) !== null) days[today] = st.today;
+  const dates = lastDays(today, 14);
+  const values = dates.map((date) => (isObj(days[date]) ? num(days[date].extension_reps) : null));
+  const W = 340, top = 16, base = 70, left = 6, right = 6, H = 88;
+  const high = Math.max(goal || 0, ...values.filter((v) => v !== null), 1);
+  const slot = (W - left - right) / 14;
+  const y = (v) => base - (v / high) * (base - top);
+  const label = "Finger openings, last 14 days: " +
+    dates.map((date, i) => `${dayName(date)} ${values[i] === null ? "no data" : values[i]}`).join("; ");
+  const s = svg("svg", { viewBox: `0 0 ${W} ${H}`, class: "exercise-history", role: "img", "aria-label": label });
+  dates.forEach((date, i) => {
+    const v = values[i], x = left + i * slot + 2, w = slot - 4;
+    const g = svg("g", { class: `day${v === null ? " missing" : ""}`, "data-date": date, "data-reps": v === null ? "" : String(v) });
+    g.append(svg("title", {}, `${dayName(date)}: ${v === null ? "no data" : `${v} finger openings`}`));
+    if (v !== null) {
+      const h = v ? Math.max(2, base - y(v)) : 0;
+      g.append(svg("rect", { class: `bar${goal && v >= goal ? " met" : ""}`, x, y: base - h, width: w, height: h,
+                             fill: goal && v >= goal ? "#0a6b2f" : "#0b4f8a" }));
+      g.append(svg("text", { class: "count", x: x + w / 2, y: base - h - 3, "text-anchor": "middle" }, String(v)));
+    }
+    g.append(svg("text", { class: `date${date === today ? " today" : ""}`, x: x + w / 2, y: base + 15,
+                           "text-anchor": "middle" }, String(Number(date.slice(8)))));
+    s.append(g);
+  });
+  if (goal) s.append(svg("line", { class: "goal", x1: left, x2: W - right, y1: y(goal), y2: y(goal), stroke: "#111",
+                                   "stroke-dasharray": "6 4", "stroke-width": 1.5 }));
+  return s;
+}
+
+async function ask(device, command) {
+  page.asking.set(device, { command, at: Date.now(), error: null, done: false });
+  safeRender();
+  let error = null;
+  try {
+    const r = await fetch("/api/command", { method: "POST", credentials: "same-origin",
+      headers: { "Content-Type": "application/json" }, body: JSON.stringify({ device, command }) });
+    if (r.status === 401) { location.href = "/login"; return; }
+    if (r.status !== 202) error = str(obj(await r.json().catch(() => ({}))).error) || `the dashboard answered ${r.status}`;
+  } catch (e) {
+    error = "this page could not reach the dashboard";
+  }
+  page.asking.set(device, { command, at: Date.now(), error, done: error === null });
+  safeRender();
+}
+
 function weightBearingPart(d, st, ctx) {
   const w = obj(obj(st.today).weight_bearing);
   const count = num(w.sessions) || 0;
@@ -486,8 +576,9 @@ function card(d, ctx) {
   parts.push(positionPart(d, st, ctx, live));
   const now = nowPart(st, ctx, live);
   if (now) parts.push(now);
-  parts.push(todayPart(st, ctx, live), chartPart(d, st, ctx),
-             weightBearingPart(d, st, ctx), vibrationPart(st, ctx, live));
+  parts.push(todayPart(st, ctx, live), chartPart(d, st, ctx));
+  if (isObj(st.exercise)) parts.push(exercisePart(d, st, ctx, live));      // agents that count exercise
+  parts.push(weightBearingPart(d, st, ctx), vibrationPart(st, ctx, live));
   const notices = noticesPart(d, ctx);
   if (notices) parts.push(notices);
   parts.push(sensorsPart(st, ctx, live), reportPart(d));
@@ -677,6 +768,12 @@ function render() {
 function safeRender() {
   try { render(); } catch (e) { console.warn("the page could not be drawn", e); }
 }
+
+document.addEventListener("click", (e) => {
+  const button = e.target instanceof Element ? e.target.closest("button.exercise-toggle") : null;
+  if (!button || button.disabled) return;
+  ask(button.getAttribute("data-device"), button.getAttribute("data-command"));
+});
 
 // -- choosing a day on the chart: tap, click, or arrow keys on the focused chart ----------------
 document.addEventListener("click", (e) => {
