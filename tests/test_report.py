@@ -160,6 +160,30 @@ def test_a_measure_the_records_lack_is_not_measured_and_one_they_carry_is_drawn(
     assert "<th>Spasms</th>" in newer and "<th>Spasms</th>" not in older      # the day-by-day table too
 
 
+def test_the_exercise_chart_draws_each_days_repetitions_against_the_goal_with_its_reading():
+    """Extension repetitions: a bar a day with its count, green where the daily goal was met,
+    the goal as a level; the reading in words; a day without a record draws nothing; an
+    older agent's records (no extension_reps) say 'not measured'."""
+    days = {"2026-05-01": report_day(Day(goal_s=21600.0, extension_reps=45, exercise_s=600.0)),
+            "2026-05-02": report_day(Day(goal_s=21600.0, extension_reps=20, exercise_s=300.0)),
+            "2026-05-04": report_day(Day(goal_s=21600.0))}
+    report = Report("dev", Period(dt.date(2026, 5, 1), dt.date(2026, 5, 4)), days,
+                    limits={"exercise_goal_reps": 40.0})
+    page = render(report, "html")
+    chart = page.split('data-chart="exercise"')[1].split("</svg>")[0]
+    assert 'class="extension-reps met" data-date="2026-05-01" data-value="45.000"' in chart
+    assert 'class="extension-reps" data-date="2026-05-02" data-value="20.000"' in chart
+    assert 'data-date="2026-05-03" data-value' not in chart, "no bar, not even of 0, for a day without a record"
+    assert 'data-repetitions="45">45' in chart and "daily goal 40" in chart
+    reading = page.split('data-reading="exercise">')[1].split("</p>")[0]
+    assert reading == ("65 active extension repetitions on 2 days, in 15 min of exercise (4.3 a minute); "
+                       "the daily goal of 40 was met on 1 of 3 recorded days.")
+    older = {d: {k: v for k, v in r.items() if k not in ("extension_reps", "exercise_s")} for d, r in days.items()}
+    old_page = render(Report("dev", Period(dt.date(2026, 5, 1), dt.date(2026, 5, 4)), older), "html")
+    assert 'data-chart="exercise">Not measured' in old_page
+    assert "Active extension repetitions are not measured by this device." in old_page
+
+
 @given(st.floats(0.5, 1e5), st.booleans())
 def test_chart_axes_end_on_a_round_top_in_four_round_steps(value, integer):
     """An axis reaches the value in four steps of 1, 2, 2.5, 3, 4, 5 or 8 times a power of ten
@@ -305,7 +329,7 @@ def browser(folder, width=900, height=1200):
     return webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
 
 
-CHARTS = ("hours", "wb", "load", "reps", "vibration", "spasms", "pressure")
+CHARTS = ("hours", "wb", "load", "reps", "exercise", "vibration", "spasms", "pressure")
 
 
 @pytest.mark.skipif(not (CHROMIUM and CHROMEDRIVER), reason="Debian's chromium and chromium-driver are not installed")
@@ -331,7 +355,7 @@ def test_the_html_report_opens_in_chromium_with_nothing_fetched(week):
         for chart in ("hours", "wb", "load", "vibration"):
             tag, width, marks = by_chart[chart]
             assert tag == "svg" and width > 500 and marks == 6, (chart, by_chart[chart])   # 6 recorded days
-        for chart in ("reps", "spasms", "pressure"):      # drawn once the day records carry them
+        for chart in ("reps", "exercise", "spasms", "pressure"):      # drawn once the day records carry them
             assert by_chart[chart][0] == "svg" or "Not measured" in driver.execute_script(
                 "return document.querySelector(`[data-chart='${arguments[0]}']`).textContent", chart)
         for reading in CHARTS:

@@ -96,7 +96,8 @@ def report_command(args) -> int:
     report = Report(device=device_id(cfg), period=period, days=days, settings=tuple(settings), band=band,
                     recorded=recorded, source=f"the store in {state_dir}",
                     made=dt.datetime.fromtimestamp(now, zone).strftime("%Y-%m-%d %H:%M %Z"),
-                    limits={"vibration_daily_s": cfg.therapy.max_daily_min * 60.0})
+                    limits={"vibration_daily_s": cfg.therapy.max_daily_min * 60.0,
+                            "exercise_goal_reps": float(cfg.exercise.goal_reps)})
     write(render(report, args.format), args.output)
     note = report.note()
     if note:

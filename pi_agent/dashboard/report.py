@@ -46,7 +46,8 @@ def download(fleet, query: dict[str, list[str]]) -> tuple[int, bytes, str, dict[
     settings, band = settings_mod.from_state(state)
     report = Report(device=device, period=period, days=message_days(messages, period), settings=tuple(settings),
                     band=band, recorded=recorded, source="the dashboard's copy of the device's day summaries",
-                    made=time.strftime("%Y-%m-%d %H:%M %Z"))
+                    made=time.strftime("%Y-%m-%d %H:%M %Z"),
+                    limits={"exercise_goal_reps": float(settings_mod.exercise_goal(state) or 0)})
     name = re.sub(r"[^A-Za-z0-9_-]", "_", device)
     filename = f"openpalm-{name}-{period.first.isoformat()}-to-{period.last.isoformat()}.{fmt}"
     return 200, render(report, fmt).encode("utf-8"), TYPES[fmt], {

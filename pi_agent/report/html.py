@@ -158,20 +158,37 @@ def _load(page: Page) -> str:
 
 
 def _repetitions(page: Page) -> str:
-    keys = [k for k in ("wb_reps", "extension_reps") if k in page.measured]
-    if not keys:
-        return _block("reps", "Repetitions", page.reading["reps"],
-                      charts.not_measured("reps", "weight-shift and extension repetitions"))
-    reps = {k: page.series(k) for k in keys}
-    c = page.chart("reps", tuple(reps.values()), "repetitions", "Repetitions per day", floor=4, integer=True)
-    colors = {"wb_reps": NAVY, "extension_reps": PURPLE}
-    words = {"wb_reps": "weight-shift repetitions", "extension_reps": "active extension repetitions"}
-    both = len(keys) == 2
-    for j, k in enumerate(keys):      # two series side by side
-        c.bars(reps[k], k.replace("_", "-"), colors[k], words[k], width=0.38 if both else 0.6,
-               offset=(j - 0.5) * 0.4 if both else 0.0)
-    return _block("reps", "Repetitions", page.reading["reps"], c.svg(),
-                  "".join(_key(colors[k], words[k]) for k in keys))
+    if "wb_reps" not in page.measured:
+        return _block("reps", "Weight-shift repetitions", page.reading["reps"],
+                      charts.not_measured("reps", "weight-shift repetitions"))
+    reps = page.series("wb_reps")
+    c = page.chart("reps", (reps,), "repetitions", "Weight-shift repetitions per day", floor=4, integer=True)
+    c.bars(reps, "wb-reps", NAVY, "weight-shift repetitions", width=0.6)
+    return _block("reps", "Weight-shift repetitions", page.reading["reps"], c.svg(),
+                  _key(NAVY, "weight-shift repetitions a day"))
+
+
+def _exercise(page: Page) -> str:
+    """Active finger extensions counted in exercise sessions, a bar a day (green on a day the
+    daily goal was met), its count above it, the goal as a level."""
+    if "extension_reps" not in page.measured:
+        return _block("exercise", "Finger-extension exercise", page.reading["exercise"],
+                      charts.not_measured("exercise", "active extension repetitions"))
+    reps = page.series("extension_reps")
+    goal = page.report.limits.get("exercise_goal_reps") or 0
+    c = page.chart("exercise", (reps, [goal * 1.1] if goal else []), "repetitions",
+                   "Active extension repetitions per day", floor=4, integer=True)
+    met = [v if v is not None and goal and v >= goal else None for v in reps]
+    c.bars([None if m is not None else v for v, m in zip(reps, met)], "extension-reps", PURPLE,
+           "active extension repetitions", width=0.6)
+    c.bars(met, "extension-reps met", GREEN, "active extension repetitions (goal met)", width=0.6)
+    c.labels(reps, reps, "repetitions")
+    if goal:
+        c.level(goal, "#1b1f24", f"daily goal {goal:g}")
+    return _block("exercise", "Finger-extension exercise", page.reading["exercise"], c.svg(),
+                  _key(PURPLE, "active extension repetitions in exercise sessions")
+                  + (_key(GREEN, "daily goal met") + _key("#1b1f24", f"daily goal {goal:g}", line=True) if goal else "")
+                  + " · the figure above a bar is the day's count")
 
 
 def _vibration(page: Page) -> str:
@@ -199,7 +216,7 @@ def _counts(page: Page, key: str, title: str, field: str, unit: str, what: str, 
 def render(report) -> str:
     page = Page(report)
     period, days, flat, measured = page.period, report.days, page.flat, page.measured
-    blocks = [_hours(page), _weight_bearing(page), _load(page), _repetitions(page), _vibration(page),
+    blocks = [_hours(page), _weight_bearing(page), _load(page), _repetitions(page), _exercise(page), _vibration(page),
               _counts(page, "spasms", "Spasms", "spasms", "spasms", "spasms", RED),
               _counts(page, "pressure", "Skin-pressure alerts", "pressure_alerts", "alerts", "skin-pressure alerts",
                       AMBER)]

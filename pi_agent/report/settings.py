@@ -27,7 +27,7 @@ def from_config(cfg, stored: Mapping[str, Any] | None = None,
                 max_push_n: float | None = None) -> tuple[list[tuple[str, str]], Band | None]:
     """(settings as (what, value) lines, the target band in newtons) from the configuration,
     with the goal and targets a command set since (the store's ``settings``)."""
-    p, wb, th, rem = cfg.positioning, cfg.weight_bearing, cfg.therapy, cfg.reminders
+    p, wb, th, rem, ex = cfg.positioning, cfg.weight_bearing, cfg.therapy, cfg.reminders, cfg.exercise
     stored = stored or {}
     goal_s = stored.get("goal_s", p.goal_h * 3600.0)
     targets = stored.get("targets") or {"low": wb.target_low, "high": wb.target_high, "unit": wb.target_unit}
@@ -53,6 +53,9 @@ def from_config(cfg, stored: Mapping[str, Any] | None = None,
         ("Positioning reminders", f"after {_g(rem.after_min)} min worn but not open, at most every "
                                   f"{_g(rem.every_min)} min, {rem.from_hour}:00 to {rem.to_hour}:00"
          if rem.enabled else "off"),
+        ("Active extension repetition", f"in an exercise session (at most {_g(ex.max_min)} min), the fingers open "
+                                        f"at least {_g(ex.min_rep_deg)}° from their most flexed"),
+        ("Daily goal of extension repetitions", f"{ex.goal_reps}" if ex.goal_reps else "none"),
     ]
     return lines, band
 
@@ -71,4 +74,17 @@ def from_state(state: Mapping[str, Any] | None) -> tuple[list[tuple[str, str]], 
     t = state.get("targets")
     if isinstance(t, Mapping) and all(isinstance(t.get(k), (int, float)) for k in ("low", "high")):
         lines.append(("Weight-bearing target band", band_text(t["low"], t["high"], str(t.get("unit", "N")), band)))
+    goal = exercise_goal(state)
+    if goal is not None:
+        lines.append(("Daily goal of extension repetitions", f"{goal}" if goal else "none"))
     return lines, band
+
+
+def exercise_goal(state: Mapping[str, Any] | None) -> int | None:
+    """The daily goal of extension repetitions a device's ``state`` carries (0: none; None:
+    an agent that does not say)."""
+    exercise = (state or {}).get("exercise")
+    if not isinstance(exercise, Mapping) or "goal_reps" not in exercise:
+        return None
+    goal = exercise["goal_reps"]
+    return int(goal) if isinstance(goal, (int, float)) and not isinstance(goal, bool) and goal > 0 else 0

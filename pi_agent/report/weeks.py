@@ -156,7 +156,7 @@ def readings(period: Period, days: Mapping[str, Mapping[str, Any]], measured: se
     out: dict[str, str] = {}
     if not s.recorded:
         return {k: "Nothing was recorded in this period." for k in
-                ("hours", "wb", "load", "reps", "vibration", "spasms", "pressure")}
+                ("hours", "wb", "load", "reps", "exercise", "vibration", "spasms", "pressure")}
     rec = f"{s.recorded} recorded day{'s' if s.recorded != 1 else ''}"
     goal_days = [r for r in s.records if r.get("goal_s")]
     goal = (f" against a goal of {goal_days[-1]['goal_s'] / 3600:g} h; the goal was met on "
@@ -184,14 +184,12 @@ def readings(period: Period, days: Mapping[str, Mapping[str, Any]], measured: se
             text += (f"; target band {band[0]:.0f}–{band[1]:.0f} N. The peak went over the band on "
                      f"{_n(over, 'day')}; the mean stayed under it on {_n(under, 'day')}")
         out["load"] = text + "."
-    parts = []
     if "wb_reps" in measured:
-        parts.append(f"{_n(s.total('wb_reps') or 0, 'weight-shift repetition')} "
-                     f"({(s.per_day('wb_reps') or 0):.1f} a recorded day)")
-    if "extension_reps" in measured:
-        parts.append(f"{_n(s.total('extension_reps') or 0, 'active extension repetition')}"
-                     + (f" in {_dur(s.total('exercise_s'))} of exercise" if s.total("exercise_s") else ""))
-    out["reps"] = ("; ".join(parts) + ".") if parts else "Repetitions are not measured by this device."
+        out["reps"] = (f"{_n(s.total('wb_reps') or 0, 'weight-shift repetition')} "
+                       f"({(s.per_day('wb_reps') or 0):.1f} a recorded day).")
+    else:
+        out["reps"] = "Weight-shift repetitions are not measured by this device."
+    out["exercise"] = _exercise_reading(s, weeks, measured, int(limits.get("exercise_goal_reps") or 0))
     vib = s.total("vibration_s") or 0.0
     vib_days = sum(1 for r in s.records if r.get("vibration_s"))
     if vib:
@@ -218,3 +216,21 @@ def readings(period: Period, days: Mapping[str, Mapping[str, Any]], measured: se
     else:
         out["pressure"] = "Skin-pressure alerts are not measured by this device."
     return out
+
+
+def _exercise_reading(s: Stretch, weeks: list[WeekRow], measured: set[str], goal: int) -> str:
+    """'412 active extension repetitions on 9 days, in 1 h 40 min of exercise (4.1 a minute);
+    the daily goal of 40 was met on 6 of 9 recorded days. Last week ...'"""
+    if "extension_reps" not in measured:
+        return "Active extension repetitions are not measured by this device."
+    reps, seconds = s.total("extension_reps") or 0, s.total("exercise_s") or 0.0
+    days = sum(1 for r in s.records if r.get("exercise_s") or r.get("extension_reps"))
+    if not days:
+        return "No exercise session in this period."
+    text = f"{_n(reps, 'active extension repetition')} on {_n(days, 'day')}, in {_dur(seconds)} of exercise"
+    if seconds >= 60:
+        text += f" ({reps / (seconds / 60):.1f} a minute)"
+    if goal:
+        met = sum(1 for r in s.records if (r.get("extension_reps") or 0) >= goal)
+        text += f"; the daily goal of {goal} was met on {met} of {s.recorded} recorded days"
+    return text + "." + _trend(weeks, "extension_reps", " repetitions", 0)
