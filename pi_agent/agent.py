@@ -41,6 +41,9 @@ def load_channels(cfg) -> Channels:
     return channels
 
 
+NOTHING = Step((), ())      # a step with no events and no orders
+
+
 class Agent:
     def __init__(self, cfg, clock, i2c, channels: Channels, *, zone, store=None, player=None,
                  on_event: Callable[[Event], None] | None = None, calibration_path=None) -> None:
@@ -69,23 +72,21 @@ class Agent:
         self.inbox_budget = 20         # commands run per turn, so a flood never delays the sampling
         self.button = None
         self._waiting: dict[str, Callable[[dict], None]] = {}   # responses that come later (tare)
-        if doses or exercise:       # what a power cut left open counts before anything starts
-            self.apply(self.core.recover(doses, now, wall, exercise))
+        # What a power cut left open (a dose, a session): counted now, applied at the first step, when MQTT listens
+        self.recovered = self.core.recover(doses, now, wall, exercise) if doses or exercise else NOTHING
 
     # -- one turn of the loop -------------------------------------------------------
     def _other_due(self) -> float | None:
         """The motor's next change (when the loop plays it) or the core's next tick."""
-        at = self.core.next_due(self.clock.monotonic())
         player = self.player
-        if player is not None and self.poll_motor and player.busy:
-            motor_at = player.next_change()
-            if motor_at is not None and (at is None or motor_at < at):
-                at = motor_at
-        return at
+        motor_at = player.next_change() if player is not None and self.poll_motor and player.busy else None
+        return min((at for at in (self.core.next_due(self.clock.monotonic()), motor_at) if at is not None), default=None)
 
     def step(self) -> Step | None:
         """Run queued commands, then wait for the next chip that is due (or the motor's or
         the core's next moment), read it and feed the core."""
+        recovered, self.recovered = self.recovered, NOTHING
+        self.apply(recovered)
         if not self.inbox.empty():
             self._run_inbox()
         clock, schedule = self.clock, self.schedule
@@ -290,4 +291,6 @@ class Agent:
             if self.button is not None:
                 self.button.close()
         finally:
+            recovered, self.recovered = self.recovered, NOTHING      # if it stopped before its first step
+            self.apply(recovered)
             self.apply(self.core.close())

@@ -660,3 +660,71 @@ def test_exercise_over_mqtt_live_count_session_event_and_day(tmp_path):
         if live is not None:
             live.close()
         broker.stop()
+
+
+def test_sigkill_in_a_session_keeps_every_published_repetition_and_the_next_agent_reports_it(tmp_path):
+    """A real agent killed with SIGKILL in a session (a power cut): every repetition it had
+    published is in its store, with the session stored as running; the agent started next
+    on that store counts nothing more and reports the session as interrupted, with that count."""
+    import json
+    import sqlite3
+
+    from agentproc import AgentProcess
+    from broker import Broker, Listener
+    broker = Broker(tmp_path / "broker").start()
+    live = None
+    try:
+        live = Listener(broker.port)
+        assert live.connected.wait(10)
+        steps = [{"hold": 3, "set": {"palm": 3, "wrist": 20, "fingers": 40}}, cmd("exercise_start", minutes=10)]
+        for _ in range(200):
+            steps += flicker(8, 0.3, 0.3, rest=1.4)
+        first = AgentProcess({"start": "2026-05-01T10:00:00", "timezone": "Europe/Berlin", "seed": 4,
+                              "noise": {"deg": 0.7, "newton": 0.2}, "steps": steps}, tmp_path / "agent", speed=2,
+                             broker=broker.url)
+
+        def counts(ms):
+            return [json.loads(m["payload"])["exercise"]["reps"] for m in ms if m["topic"] == "openpalm/dev1/state"]
+        try:
+            assert live.wait_for(lambda ms: max([c or 0 for c in counts(ms)], default=0) >= 4, 60), first.log()
+        finally:
+            first.kill()
+        published = max(c or 0 for c in counts(live.on("")))
+        db = sqlite3.connect(f"file:{tmp_path / 'agent' / 'state' / 'openpalm.db'}?mode=ro", uri=True)
+        try:
+            stored = json.loads(db.execute("SELECT data FROM days WHERE day = '2026-05-01'").fetchone()[0])
+            session = json.loads(db.execute("SELECT value FROM meta WHERE key = 'exercise'").fetchone()[0])
+        finally:
+            db.close()
+        assert stored["extension_reps"] >= published, "a published repetition was lost"
+        assert session["repetitions"] == stored["extension_reps"] and session["ended"] == "interrupted"
+        heard = len(live.on(""))
+
+        second = AgentProcess({"start": "2026-05-01T11:00:00", "timezone": "Europe/Berlin", "seed": 5,
+                               "noise": {"deg": 0.7, "newton": 0.2},
+                               "steps": [{"hold": 3, "set": {"palm": 3, "wrist": 20, "fingers": 40}}, *movements(8),
+                                         {"hold": 600}]}, tmp_path / "agent", speed=2, broker=broker.url)
+        try:
+            assert live.wait_for(lambda ms: any(m["topic"] == "openpalm/dev1/event" and b"exercise_session"
+                                                in m["payload"] for m in ms[heard:]), 30), second.log()
+            [event] = [json.loads(m["payload"]) for m in live.on("openpalm/dev1/event")[0:]
+                       if b"exercise_session" in m["payload"]]
+            assert event["ended"] == "interrupted" and event["repetitions"] == stored["extension_reps"]
+            assert second.wait_log("sampling started", 30)
+            assert live.wait_for(lambda ms: any(json.loads(m["payload"])["today"].get("extension_reps")
+                                                == stored["extension_reps"] for m in ms[heard:]
+                                                if m["topic"] == "openpalm/dev1/state"), 30)
+            before = len(live.on(""))
+            assert live.wait_for(lambda ms: len([m for m in ms[before:] if m["topic"] == "openpalm/dev1/state"]) >= 3,
+                                 60)
+            for m in live.on("")[heard:]:
+                if m["topic"] == "openpalm/dev1/state":
+                    state = json.loads(m["payload"])
+                    assert not state["exercise"]["active"]
+                    assert state["today"].get("extension_reps", stored["extension_reps"]) == stored["extension_reps"]
+        finally:
+            second.terminate()
+    finally:
+        if live is not None:
+            live.close()
+        broker.stop()
