@@ -728,3 +728,21 @@ def test_sigkill_in_a_session_keeps_every_published_repetition_and_the_next_agen
         if live is not None:
             live.close()
         broker.stop()
+
+
+def test_the_shipped_example_counts_as_the_truth(shipped_day):
+    """scenarios/example-exercise.json (flickers, twitches, a slow full opening, movements
+    before, between and after its two sessions, the second ending at its time limit): the
+    report's extension_reps is the truth's, exercise_s within 2 s a session."""
+    import json
+
+    from conftest import SCENARIOS
+    from mock_hw import scenario_file as scenario_mod
+    cfg = config.defaults()
+    data = json.loads((SCENARIOS / "example-exercise.json").read_text())
+    scen = scenario_mod.parse(data, {n: s.kind for n, s in cfg.sensors.items()})
+    report, events = shipped_day("example-exercise")
+    sessions = assert_as_truth(scen, report)
+    assert [len(reps) for _, _, reps in sessions] == [16, 20]
+    ended = [json.loads(e)["ended"] for e in events if '"exercise_session"' in e]
+    assert ended == ["stopped", "time_limit"]
