@@ -178,7 +178,7 @@ def status_view(day: dt.date, today: dt.date, days: Mapping[str, Day], live: Map
 
 
 REPORT_HEAD = ["day", "worn h", "open h", "goal %", "bouts", "longest min", "WB sessions", "WB s",
-               "in target s", "mean N", "peak N", "vibration min"]
+               "in target s", "mean N", "peak N", "vibration min", "ext reps", "exercise min"]
 
 
 def report_row(name: str, day: Day) -> list[str]:
@@ -186,7 +186,8 @@ def report_row(name: str, day: Day) -> list[str]:
     wb = day.weight_bearing
     return [name, f"{day.worn_s / 3600:.2f}", f"{day.open_s / 3600:.2f}", f"{goal_pct(day):.0f}",
             str(day.open_bouts), f"{day.longest_bout_s / 60:.0f}", str(wb.sessions), f"{wb.total_s:.0f}",
-            f"{wb.in_target_s:.0f}", f"{wb.mean_n:.1f}", f"{wb.peak_n:.1f}", f"{day.vibration_s / 60:.1f}"]
+            f"{wb.in_target_s:.0f}", f"{wb.mean_n:.1f}", f"{wb.peak_n:.1f}", f"{day.vibration_s / 60:.1f}",
+            str(day.extension_reps), f"{day.exercise_s / 60:.1f}"]
 
 
 def report_table(days: Mapping[str, Day]) -> str:

@@ -120,12 +120,14 @@ def test_status_and_the_simulate_table_show_the_same_day_the_same_way():
     """The status table's row and the simulate report's row of one day agree on its hours,
     goal %, sessions and vibration."""
     day = Day(worn_s=7200.0, open_s=5400.0, goal_s=21600.0, vibration_s=600.0,
-              weight_bearing=WeightBearingDay(sessions=4))
+              weight_bearing=WeightBearingDay(sessions=4), extension_reps=37, exercise_s=450.0)
     assert week_row("2026-03-02", day).split() == ["2026-03-02", "1.5", "2.0", "25", "4", "10.0"]
     table = report_table({"2026-03-02": day}).splitlines()
     assert table[0].split()[:4] == ["day", "worn", "h", "open"]
+    assert table[0].split()[-4:] == ["ext", "reps", "exercise", "min"]
     cells = table[1].split()
-    assert cells[:4] == ["2026-03-02", "2.00", "1.50", "25"] and cells[6] == "4" and cells[-1] == "10.0"
+    assert cells[:4] == ["2026-03-02", "2.00", "1.50", "25"] and cells[6] == "4" and cells[-3] == "10.0"
+    assert cells[-2:] == ["37", "7.5"], "the day's extension repetitions and exercise minutes"
 
 
 def test_status_says_the_configured_long_bout_length(simulated_store, tmp_path):
