@@ -122,8 +122,8 @@ def day_lines(label: str, day: Day | None, long_bout_min: float, goal_reps: int 
             f"({day.long_bouts} of {long_bout_min:g} min or more), longest {day.longest_bout_s / 60:.0f} min",
             f"    weight bearing: {wb.sessions} sessions, {wb.total_s / 60:.1f} min, "
             f"{wb.in_target_s / 60:.1f} min in the target band; vibration {day.vibration_s / 60:.1f} min",
-            f"    spasms: {day.spasms} ({day.spasm_s / 60:.1f} min); skin-pressure alerts: {day.pressure_alerts}; "
-            f"weight-shift reps: {wb.reps}",
+            f"    spasms: {day.spasms} ({day.spasm_s / 60:.1f} min); skin-pressure alerts: {day.pressure_alerts} "
+            f"(high pressure {day.high_pressure_s / 60:.1f} min); weight-shift reps: {wb.reps}",
             f"    exercise: {day.extension_reps} extension repetitions"
             + (f" of {goal_reps} goal ({100 * day.extension_reps / goal_reps:.0f}%)" if goal_reps else "")
             + f", {day.exercise_s / 60:.1f} min"]
@@ -178,7 +178,8 @@ def status_view(day: dt.date, today: dt.date, days: Mapping[str, Day], live: Map
 
 
 REPORT_HEAD = ["day", "worn h", "open h", "goal %", "bouts", "longest min", "WB sessions", "WB s",
-               "in target s", "mean N", "peak N", "vibration min", "ext reps", "exercise min"]
+               "in target s", "mean N", "peak N", "WB reps", "spasms", "spasm s", "pressure alerts",
+               "high pressure s", "vibration min", "ext reps", "exercise min"]
 
 
 def report_row(name: str, day: Day) -> list[str]:
@@ -186,7 +187,8 @@ def report_row(name: str, day: Day) -> list[str]:
     wb = day.weight_bearing
     return [name, f"{day.worn_s / 3600:.2f}", f"{day.open_s / 3600:.2f}", f"{goal_pct(day):.0f}",
             str(day.open_bouts), f"{day.longest_bout_s / 60:.0f}", str(wb.sessions), f"{wb.total_s:.0f}",
-            f"{wb.in_target_s:.0f}", f"{wb.mean_n:.1f}", f"{wb.peak_n:.1f}", f"{day.vibration_s / 60:.1f}",
+            f"{wb.in_target_s:.0f}", f"{wb.mean_n:.1f}", f"{wb.peak_n:.1f}", str(wb.reps), str(day.spasms),
+            f"{day.spasm_s:.0f}", str(day.pressure_alerts), f"{day.high_pressure_s:.0f}", f"{day.vibration_s / 60:.1f}",
             str(day.extension_reps), f"{day.exercise_s / 60:.1f}"]
 
 

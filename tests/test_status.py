@@ -109,7 +109,7 @@ def test_a_days_lines_count_long_bouts_against_the_configured_length():
     assert day_lines("today", day, 45) == [
         "  today: open 2.5 h of 6.0 h goal (42%), worn 3.0 h, 3 open bouts (2 of 45 min or more), longest 45 min",
         "    weight bearing: 2 sessions, 5.0 min, 4.0 min in the target band; vibration 1.5 min",
-        "    spasms: 0 (0.0 min); skin-pressure alerts: 0; weight-shift reps: 0",
+        "    spasms: 0 (0.0 min); skin-pressure alerts: 0 (high pressure 0.0 min); weight-shift reps: 0",
         "    exercise: 0 extension repetitions, 0.0 min"]
     assert day_lines("2026-03-01", None, 45) == ["  2026-03-01: nothing tracked"]
     assert day_lines("today", Day(extension_reps=42, exercise_s=750.0), 45, goal_reps=60)[-1] == \
@@ -128,6 +128,18 @@ def test_status_and_the_simulate_table_show_the_same_day_the_same_way():
     cells = table[1].split()
     assert cells[:4] == ["2026-03-02", "2.00", "1.50", "25"] and cells[6] == "4" and cells[-3] == "10.0"
     assert cells[-2:] == ["37", "7.5"], "the day's extension repetitions and exercise minutes"
+
+
+def test_the_simulate_table_shows_the_clinical_signals():
+    """`simulate --report text`: the day's weight-shift repetitions, spasms and their seconds,
+    skin-pressure alerts and high-pressure seconds, each under its own heading."""
+    day = Day(spasms=3, spasm_s=41.6, pressure_alerts=1, high_pressure_s=372.2,
+              weight_bearing=WeightBearingDay(sessions=2, reps=17))
+    head, row = report_table({"2026-03-02": day}).splitlines()
+    columns = [name for name in re.split(r"\s{2,}", head.strip())]
+    cells = dict(zip(columns, row.split()))
+    assert (cells["WB reps"], cells["spasms"], cells["spasm s"], cells["pressure alerts"],
+            cells["high pressure s"]) == ("17", "3", "42", "1", "372")
 
 
 def test_status_says_the_configured_long_bout_length(simulated_store, tmp_path):

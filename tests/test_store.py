@@ -94,7 +94,7 @@ def test_status_prints_today_and_last_seven_days(tmp_path):
     assert result.returncode == 0, result.stderr
     assert "today: open 0.0 h of 6.0 h goal" in result.stdout
     assert "now: hand open (as of " in result.stdout          # a reading of 30 s ago is "now"
-    assert "spasms: 2 (0.0 min); skin-pressure alerts: 1; weight-shift reps: 7" in result.stdout
+    assert "spasms: 2 (0.0 min); skin-pressure alerts: 1 (high pressure 0.0 min); weight-shift reps: 7" in result.stdout
     for i in range(1, 8):
         assert (today - dt.timedelta(days=i)).isoformat() in result.stdout
     assert (today - dt.timedelta(days=8)).isoformat() not in result.stdout

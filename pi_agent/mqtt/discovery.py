@@ -85,7 +85,8 @@ def discovery_payload(device: str, targets_unit: str = "N") -> dict:
                                   unit_of_measurement="min", state_class="total_increasing"),
         "wb_reps_today": sensor("wb_reps_today", "Weight shifts today", "{{ value_json.today.weight_bearing.reps }}",
                                 state_class="total_increasing", icon="mdi:swap-vertical", json_attributes_topic=state,
-                                json_attributes_template="{{ {'goal': value_json.weight_bearing.reps_goal} | tojson }}"),
+                                json_attributes_template="{{ {'goal': value_json.weight_bearing.reps_goal}"
+                                                         " | tojson }}"),
         "wb_session_reps": sensor("wb_session_reps", "Weight shifts this session",
                                   "{{ value_json.weight_bearing.reps }}", state_class="measurement",
                                   icon="mdi:swap-vertical"),
