@@ -136,8 +136,9 @@ def observe(driver):
     """)
 
 
-def shoot(driver, name):
-    """With OPENPALM_SCREENSHOTS set: the page as a desktop and as a phone shows it."""
+def shoot(driver, name, at=None):
+    """With OPENPALM_SCREENSHOTS set: the page as a desktop and as a phone shows it (from its
+    top, or with the element ``at`` selects at the top of the window)."""
     if not SHOTS:
         return
     folder = Path(SHOTS)
@@ -145,7 +146,8 @@ def shoot(driver, name):
     for label, size in (("desktop", DESKTOP), ("phone", PHONE)):
         driver.set_window_size(*size)
         until(driver, lambda d: js(d, "return window.innerWidth") == size[0], what="the window's size")
-        js(driver, "window.scrollTo(0, 0)")
+        js(driver, "if (arguments[0]) document.querySelector(arguments[0]).scrollIntoView(); else window.scrollTo(0, 0)",
+           at)
         driver.save_screenshot(str(folder / f"dashboard-{name}-{label}.png"))
     driver.set_window_size(*DESKTOP)
 
@@ -690,6 +692,7 @@ def test_an_exercise_session_started_and_stopped_from_the_page(tmp_path):
         assert any(s["exercise"]["active"] for s in states)
         shown = int(attr(driver, "kitchen", ".exercise-live", "data-reps"))
         assert shown in {s["exercise"]["reps"] for s in states if s["exercise"]["active"]}, "a count the agent published"
+        shoot(driver, "exercise", 'article[data-device="kitchen"] section.exercise')
         # A second start while it runs: the button says stop, so ask through the page's own function.
         js(driver, "ask('kitchen', 'exercise_start')")
         note = until(driver, lambda d: (card_text(d, "kitchen", ".exercise-note") or "").startswith("⚠") and

@@ -417,7 +417,7 @@ const ASK_WAIT_MS = 15000;
 function exercisePart(d, st, ctx, live) {
   const ex = obj(st.exercise), today = obj(st.today);
   const reps = num(today.extension_reps) ?? num(ex.today_reps) ?? 0;
-  const goal = num(ex.goal_reps), minutes = (num(today.exercise_s) || 0) / 60;
+  const goal = num(ex.goal_reps), exerciseS = num(today.exercise_s) || 0;
   const active = ex.active === true;
   const section = part("exercise", "section", { class: `exercise${active ? " running" : ""}` },
     el("h3", {}, "Finger-opening exercise"));
@@ -428,10 +428,11 @@ function exercisePart(d, st, ctx, live) {
       live && until !== null ? el("p", { class: "exercise-until" }, `Ends by itself at ${clock(until, ctx.now)}.`) : null);
   }
   const words = `Today: ${reps} finger opening${reps === 1 ? "" : "s"}` +
-    (goal ? ` of ${goal} (${Math.round((100 * reps) / goal)}%)` : "") + `, ${minutes.toFixed(0)}${NB}min of exercise.`;
+    (goal ? ` of ${goal} (${Math.round((100 * reps) / goal)}%)` : "") + `, ${duration(exerciseS)} of exercise.`;
   const text = el("p", { class: "exercise-today", "data-reps": String(reps) }, words);
   section.append(goal ? el("div", { class: "today" }, ring(reps / goal, `${reps} of ${goal} finger openings today`), text) : text);
-  section.append(exerciseHistory(d, st, ctx, goal));
+  section.append(exerciseHistory(d, st, ctx, goal),
+    el("p", { class: "legend" }, `Finger openings a day, last 14 days; – no data${goal ? `; ┅ goal ${goal}` : ""}.`));
   // A request waits until the monitor answers it or its state shows it done (at most ASK_WAIT_MS).
   const asking = page.asking.get(d.id), asked = obj(d.asked);
   const answered = str(asked.status) !== "" && asking && str(asked.command) === asking.command;
@@ -473,6 +474,8 @@ function exerciseHistory(d, st, ctx, goal) {
       g.append(svg("rect", { class: `bar${goal && v >= goal ? " met" : ""}`, x, y: base - h, width: w, height: h,
                              fill: goal && v >= goal ? "#0a6b2f" : "#0b4f8a" }));
       g.append(svg("text", { class: "count", x: x + w / 2, y: base - h - 3, "text-anchor": "middle" }, String(v)));
+    } else {
+      g.append(svg("text", { class: "nodata", x: x + w / 2, y: base - 3, "text-anchor": "middle" }, "–"));
     }
     g.append(svg("text", { class: `date${date === today ? " today" : ""}`, x: x + w / 2, y: base + 15,
                            "text-anchor": "middle" }, String(Number(date.slice(8)))));
