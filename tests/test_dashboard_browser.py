@@ -597,6 +597,7 @@ def test_clinical_signals_of_a_real_monitor(tmp_path):
         until(driver, lambda d: card_text(d, "kitchen", ".pressure-today").startswith(
             "Skin-pressure alerts today: 1 (high pressure "), 10, "today's count of alerts (in the next state)")
         assert card_text(driver, "kitchen", ".spasms").startswith("Spasms today: 1"), "counted from its start"
+        shoot(driver, "clinical")
 
         until(driver, lambda d: card_text(d, "kitchen", ".spasm-now") is None, 60, "the spasm's end")
         assert card_text(driver, "kitchen", ".spasms").startswith("Spasms today: 1 (1\u00a0min")
@@ -634,7 +635,6 @@ def test_clinical_signals_of_a_real_monitor(tmp_path):
             assert (said.endswith(f", {n} spasm{'' if n == 1 else 's'}") if n is not None
                     else said.endswith("no data")), (date, said)
         assert "spasms a day" in card_text(driver, "kitchen", ".legend")
-        shoot(driver, "clinical")
         assert not problems_in_console(driver), problems_in_console(driver)
     finally:
         driver.quit()
