@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from dataclasses import dataclass
 from typing import Mapping
 
 from pi_agent.core.days import Day, report_day
@@ -110,10 +111,24 @@ def _h(seconds: float) -> str:
     return f"{seconds / 3600:.1f} h"
 
 
-def day_lines(label: str, day: Day | None, long_bout_min: float, goal_reps: int = 0) -> list[str]:
+@dataclass(frozen=True)
+class Goals:
+    """The daily goals of repetitions a day's lines are said against (0: none)."""
+    extension_reps: int = 0
+    weight_shifts: int = 0
+
+    @classmethod
+    def of(cls, cfg) -> "Goals":
+        return cls(cfg.exercise.goal_reps, cfg.weight_bearing.goal_reps)
+
+
+def _of_goal(count: int, goal: int) -> str:
+    return f" of {goal} goal ({100 * count / goal:.0f}%)" if goal else ""
+
+
+def day_lines(label: str, day: Day | None, long_bout_min: float, goals: Goals = Goals()) -> list[str]:
     """A day's totals as a person reads them (``label``: "today" or the date; open bouts of
-    ``long_bout_min`` minutes or more are counted apart; ``goal_reps``: the daily goal of
-    extension repetitions, 0: none)."""
+    ``long_bout_min`` minutes or more are counted apart)."""
     if day is None:
         return [f"  {label}: nothing tracked"]
     wb = day.weight_bearing
@@ -123,10 +138,10 @@ def day_lines(label: str, day: Day | None, long_bout_min: float, goal_reps: int 
             f"    weight bearing: {wb.sessions} sessions, {wb.total_s / 60:.1f} min, "
             f"{wb.in_target_s / 60:.1f} min in the target band; vibration {day.vibration_s / 60:.1f} min",
             f"    spasms: {day.spasms} ({day.spasm_s / 60:.1f} min); skin-pressure alerts: {day.pressure_alerts} "
-            f"(high pressure {day.high_pressure_s / 60:.1f} min); weight-shift reps: {wb.reps}",
+            f"(high pressure {day.high_pressure_s / 60:.1f} min); weight-shift reps: {wb.reps}"
+            + _of_goal(wb.reps, goals.weight_shifts),
             f"    exercise: {day.extension_reps} extension repetitions"
-            + (f" of {goal_reps} goal ({100 * day.extension_reps / goal_reps:.0f}%)" if goal_reps else "")
-            + f", {day.exercise_s / 60:.1f} min"]
+            + _of_goal(day.extension_reps, goals.extension_reps) + f", {day.exercise_s / 60:.1f} min"]
 
 
 WEEK_HEAD = "    day          open h  worn h  goal %  WB sessions  vibration min"
@@ -159,7 +174,7 @@ def live_line(live: Mapping, now: float, zone, fresh_s: float) -> str | None:
 
 
 def status_view(day: dt.date, today: dt.date, days: Mapping[str, Day], live: Mapping, now: float, zone,
-                fresh_s: float, long_bout_min: float, why: str = "", goal_reps: int = 0) -> list[str]:
+                fresh_s: float, long_bout_min: float, why: str = "", goals: Goals = Goals()) -> list[str]:
     """``pi-agent status``: the day, the hand's last known position, the 7 days before."""
     lines = [f"OpenPalm status for {day.isoformat()} ({zone.key})"]
     if why:
@@ -168,7 +183,7 @@ def status_view(day: dt.date, today: dt.date, days: Mapping[str, Day], live: Map
     if said:
         lines.append(said)
     lines += day_lines("today" if day == today else day.isoformat(), days.get(day.isoformat()), long_bout_min,
-                       goal_reps)
+                       goals)
     lines.append("  the 7 days before:")
     lines.append(WEEK_HEAD)
     for i in range(7, 0, -1):

@@ -12,7 +12,7 @@ import pytest
 
 from conftest import CONFIG, run_cli
 from pi_agent.core.days import Day, WeightBearingDay
-from pi_agent.render import day_lines, report_table, week_row
+from pi_agent.render import Goals, day_lines, report_table, week_row
 from pi_agent.render import live_line
 from pi_agent.store import Store
 
@@ -112,8 +112,10 @@ def test_a_days_lines_count_long_bouts_against_the_configured_length():
         "    spasms: 0 (0.0 min); skin-pressure alerts: 0 (high pressure 0.0 min); weight-shift reps: 0",
         "    exercise: 0 extension repetitions, 0.0 min"]
     assert day_lines("2026-03-01", None, 45) == ["  2026-03-01: nothing tracked"]
-    assert day_lines("today", Day(extension_reps=42, exercise_s=750.0), 45, goal_reps=60)[-1] == \
+    assert day_lines("today", Day(extension_reps=42, exercise_s=750.0), 45, Goals(extension_reps=60))[-1] == \
         "    exercise: 42 extension repetitions of 60 goal (70%), 12.5 min"
+    shifts = Day(weight_bearing=WeightBearingDay(sessions=1, reps=15))
+    assert day_lines("today", shifts, 45, Goals(weight_shifts=20))[2].endswith("weight-shift reps: 15 of 20 goal (75%)")
 
 
 def test_status_and_the_simulate_table_show_the_same_day_the_same_way():

@@ -174,9 +174,8 @@ def _run(args) -> int:
                            force=True)           # the last moment, always shown
             display.close()
             log.info("scenario %s", "finished" if finished else "stopped")
-            print("\n".join(simulated_summary(cfg, state_dir, sim.days_seen, finished, temporary)))
-            if pace.coarse():
-                print(pace.note(args.speed, args.simulate))
+            note = pace.note(args.speed, args.simulate) if pace.coarse() else None
+            print("\n".join(simulated_summary(cfg, state_dir, sim.days_seen, finished, temporary, note)))
             return 0
         finally:
             if temporary:
@@ -256,11 +255,12 @@ def _seconds(x: float) -> str:
     return f"{x:.2f} s" if x < 1 else f"{x:.0f} s"
 
 
-def simulated_summary(cfg, state_dir: Path, days_seen, finished: bool, temporary: bool) -> list[str]:
-    """What ``run --simulate`` ends with: each simulated day's totals, from the store,
-    and how to look at them again."""
+def simulated_summary(cfg, state_dir: Path, days_seen, finished: bool, temporary: bool,
+                      note: str | None = None) -> list[str]:
+    """What ``run --simulate`` ends with: each simulated day's totals, from the store, a
+    ``note`` on them if any, and (last) how to look at them again."""
     from pi_agent.core.days import Day
-    from pi_agent.render import day_lines
+    from pi_agent.render import Goals, day_lines
     from pi_agent.store import Store
     store = Store(state_dir, readonly=True)
     try:
@@ -269,9 +269,11 @@ def simulated_summary(cfg, state_dir: Path, days_seen, finished: bool, temporary
         store.close()
     lines = ["", "The simulated " + ("days" if len(days) > 1 else "day") + (":" if finished else ", so far:")]
     for day, record in days.items():
-        lines += day_lines(day, record, cfg.positioning.long_bout_min, cfg.exercise.goal_reps)
+        lines += day_lines(day, record, cfg.positioning.long_bout_min, Goals.of(cfg))
     if not days:
         lines.append("  nothing tracked")
+    if note:
+        lines.append(note)
     if temporary:
         lines.append("This run's store was temporary and is removed now. To keep it and look at it again, "
                      "run with --state-dir DIR, then: " + status_command_for(Path("DIR")))

@@ -46,7 +46,7 @@ def add_parser(sub) -> None:
 
 def status_command(args) -> int:
     from pi_agent.core.days import Day
-    from pi_agent.render import status_view
+    from pi_agent.render import Goals, status_view
     from pi_agent.store import Store
     cfg = config.load(args.config)
     store = Store(state_dir_of(cfg, args.state_dir), readonly=True)
@@ -78,5 +78,5 @@ def status_command(args) -> int:
     fresh_s = 2 * cfg.store.checkpoint_s + 60.0
     typed = {name: Day.from_json(record) for name, record in days.items() if record}
     print("\n".join(status_view(day, today, typed, live, now, zone, fresh_s, cfg.positioning.long_bout_min, why,
-                                 cfg.exercise.goal_reps)))
+                                 Goals.of(cfg))))
     return 0
