@@ -1,135 +1,33 @@
-"""Clinical signals against an independent truth (tests/truth.py): spasms, skin pressure,
-weight-shift repetitions and the confirmed start of a weight-bearing session.
+"""Clinical signals on the core against an independent truth (tests/truth.py): spasms, skin
+pressure, weight-shift repetitions and the confirmed start of a weight-bearing session, the
+state that says them, and the vibration that answers a spasm.
 
-Most scenarios run straight on the core (``ScenarioFeeder``: the scenario's values, with
-seeded Gaussian noise, read in the agent's order and at its rates), in well under a
-second each; a few run end to end through ``simulate`` on the simulated hardware.
-Tolerances are those of the contract: per day, spasm count exact, spasm seconds within
-2 s per spasm, pressure alerts exact, high-pressure seconds within 10 s + 1 %,
-repetitions exact, session count exact and session seconds within 2 s per session.
+Each scenario runs straight on the core (``ScenarioFeeder``: the scenario's values, with
+seeded Gaussian noise, read in the agent's order and at its rates), in well under a second
+each. Tolerances are those of the contract: per day, spasm count exact, spasm seconds within
+2 s per spasm, pressure alerts exact, high-pressure seconds within 10 s + 1 %, repetitions
+exact, session count exact and session seconds within 2 s per session. The same signals end
+to end, on the simulated hardware, are in test_clinical_sim.py.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import json
-import random
 import re
 import zoneinfo
 
 import pytest
 
-from conftest import CONFIG, run_cli
+from clinical_scenes import (NOISES, ON, PRESSURE, SPASMS, WEIGHT_BEARING, ScenarioFeeder, assert_pressure_matches,
+                             assert_sessions_match, assert_spasms_match, custom_config, fast_spasm, pad, rocks, scene)
 from mock_hw import scenario_file as scenario_mod
-from pi_agent import config
 from pi_agent.core import Core, orders
-from pi_agent.core.days import report_day
 from pi_agent.render import iso, state_payload
-from pi_agent.simulated_run import run_scenario
 from sensors.channel import Reading
 import truth
 
-SPLINT = ("wrist", "fingers", "palm")        # the order the agent reads the splint chip's inputs
-PAD = ("pad_palm", "pad_fingers")
-ON = {"palm": 3.0, "wrist": 25, "fingers": 5}
-OFF = {"palm": 0.0, "wrist": 0, "fingers": 35}
-NOISES = [{"deg": 1.0, "newton": 0.5}, {"deg": 0.7, "newton": 0.2}]
-
-
-def scene(steps, noise=None, seed=0, start="2026-05-01T10:00:00"):
-    return {"start": start, "timezone": "Europe/Amsterdam", "seed": seed, "noise": noise or {}, "steps": steps}
-
-
-def custom_config(tmp_path, text):
-    """The shipped configuration with a few keys changed, loaded like a user's file."""
-    path = tmp_path / "agent.toml"
-    path.write_text(f'[hardware]\ncalibration = "{CONFIG.parent / "calibration.toml"}"\n{text}')
-    return config.load(path)
-
-
-class ScenarioFeeder:
-    """Runs a scenario straight on the core: the splint chip's three inputs one after the
-    other at its rate, the pad's two zones together (fast while the core asks for it),
-    each reading the scenario's value plus seeded Gaussian noise (the scenario's own)."""
-
-    def __init__(self, cfg, data):
-        kinds = {n: s.kind for n, s in cfg.sensors.items()}
-        self.scenario = scenario_mod.parse(data, kinds)
-        self.core = Core(cfg, self.scenario.zone(), t=0.0)
-        self.splint_period = 1.0 / cfg.chips["splint"].rate_hz / len(SPLINT)
-        self.pad_slow = 1.0 / cfg.chips["pad_palm"].rate_hz
-        self.pad_fast = 1.0 / cfg.weight_bearing.active_rate_hz
-        rng = random.Random(self.scenario.seed)
-        sigma = {n: self.scenario.noise_deg if k == "flex" else self.scenario.noise_newton for n, k in kinds.items()}
-        tl = self.scenario.timeline
-        self.value = lambda ch, t: tl.value(ch, t) + (rng.gauss(0.0, sigma[ch]) if sigma[ch] else 0.0)
-        self.events, self.orders = [], []
-
-    def run(self):
-        tl, wall0, core = self.scenario.timeline, self.scenario.start_wall(), self.core
-        i, t_pad = 0, 0.0
-        while True:
-            t_splint = i * self.splint_period
-            t = min(t_splint, t_pad)
-            if t > tl.duration:
-                break
-            splint = t_splint <= t_pad
-            if splint:
-                ch = SPLINT[i % len(SPLINT)]
-                readings = [Reading(ch, t, 0, self.value(ch, t))]
-                i += 1
-            else:
-                readings = [Reading(ch, t, 0, max(0.0, self.value(ch, t))) for ch in PAD]
-            step = core.feed(readings, wall0 + t)
-            if not splint:
-                t_pad = t + (self.pad_fast if core.pad_fast else self.pad_slow)
-            self.events += step.events
-            self.orders += step.orders
-        return self
-
-    def report(self):
-        return {day: report_day(d) for day, d in self.core.days().items()}
-
-    def of(self, kind):
-        return [e for e in self.events if e.type == kind]
-
 
 # -- spasms -------------------------------------------------------------------------------------
-def fast_spasm(to, rise_s=0.5, hold=4.0, back_s=1.0, back_to=5):
-    return [{"ramp": rise_s, "to": {"fingers": to}}, {"hold": hold}, {"ramp": back_s, "to": {"fingers": back_to}},
-            {"hold": 20}]
-
-
-SPASMS = {
-    "fast spasms": [{"hold": 20, "set": ON}] + fast_spasm(50) + fast_spasm(70, rise_s=1, hold=10, back_s=3)
-                   + fast_spasm(45, rise_s=0.3, hold=1, back_s=0.3) + fast_spasm(40, rise_s=2, hold=2, back_s=2),
-    "slow curls": [{"hold": 20, "set": ON}, {"ramp": 20, "to": {"fingers": 45}}, {"hold": 30},
-                   {"ramp": 20, "to": {"fingers": 5}}, {"ramp": 8, "to": {"fingers": 40}}, {"hold": 10},
-                   {"ramp": 5, "to": {"fingers": 5}}, {"hold": 20}],
-    "slow to settle, from a curled hand": [{"hold": 20, "set": ON}] + fast_spasm(55, hold=5, back_s=15)
-                   + [{"ramp": 10, "to": {"fingers": 30, "wrist": 0}}, {"hold": 10}]
-                   + fast_spasm(65, rise_s=0.8, hold=3, back_to=30),
-    "taken off mid-spasm": [{"hold": 20, "set": ON}, {"ramp": 0.5, "to": {"fingers": 60}}, {"hold": 3},
-                            {"hold": 30, "set": OFF}, {"hold": 20, "set": ON}, {"ramp": 0.5, "to": {"fingers": 60}},
-                            {"hold": 3}, {"hold": 30, "set": {"palm": 0}}, {"hold": 20, "set": ON}, {"hold": 10}],
-    "put on and off with a jump of the fingers": [{"hold": 20, "set": OFF}, {"hold": 20, "set": ON},
-                                                  {"hold": 20, "set": OFF}, {"hold": 20, "set": {**ON, "fingers": 60}},
-                                                  {"hold": 20, "set": OFF}],
-}
-
-
-def assert_spasms_match(report, found, scenario):
-    """Per day: the count exact (a spasm counts on the day it began), the seconds (split at
-    midnight) within 2 s per spasm that day."""
-    for day in set(report) | {s["day"] for s in found}:
-        want = [s for s in found if s["day"] == day]
-        inside = [s for s in found if day in s["seconds_by_day"]]
-        got = report.get(day, {"spasms": 0, "spasm_s": 0.0})
-        assert got["spasms"] == len(want), (day, got["spasms"], want)
-        want_s = sum(s["seconds_by_day"][day] for s in inside)
-        assert abs(got["spasm_s"] - want_s) <= 2.0 * max(1, len(inside)), (day, got["spasm_s"], want_s)
-
-
 @pytest.mark.parametrize("noise", NOISES + [None], ids=["1deg", "0.7deg", "noiseless"])
 @pytest.mark.parametrize("name", sorted(SPASMS))
 def test_spasms_match_the_truth(cfg, name, noise):
@@ -182,31 +80,8 @@ def test_spasm_time_is_never_open_time(cfg):
     assert day["open_s"] <= day["worn_s"] - day["spasm_s"] + 1
 
 
+
 # -- skin pressure ------------------------------------------------------------------------------
-def episode(newtons, seconds, then=3.0, rest=60):
-    return [{"ramp": 5, "to": {"palm": newtons}}, {"hold": seconds}, {"ramp": 5, "to": {"palm": then}},
-            {"hold": rest}]
-
-
-PRESSURE = {
-    "4 and 6 minutes": [{"hold": 60, "set": ON}] + episode(10, 240) + episode(10, 360),
-    "a long one": [{"hold": 60, "set": ON}] + episode(12, 1200),
-    "a dip that does not re-arm": [{"hold": 60, "set": ON}] + episode(9, 360, then=7, rest=30) + episode(9, 400),
-    "a dip that re-arms": [{"hold": 60, "set": ON}] + episode(9, 360, then=4, rest=30) + episode(9, 400),
-    "a dip before five minutes": [{"hold": 60, "set": ON}] + episode(10, 200, then=7, rest=20) + episode(10, 200),
-    "close to the threshold": [{"hold": 60, "set": ON}] + episode(8.7, 420) + [{"hold": 10, "set": {"palm": 0}}],
-}
-
-
-def assert_pressure_matches(report, want):
-    """Per day: alerts exact, high-pressure seconds within 10 s + 1 %."""
-    for day in set(report) | set(want):
-        got = report.get(day, {"pressure_alerts": 0, "high_pressure_s": 0.0})
-        w = want.get(day, {"pressure_alerts": 0, "high_pressure_s": 0.0})
-        assert got["pressure_alerts"] == w["pressure_alerts"], (day, got, w)
-        assert abs(got["high_pressure_s"] - w["high_pressure_s"]) <= 10 + 0.01 * w["high_pressure_s"], (day, got, w)
-
-
 @pytest.mark.parametrize("noise", NOISES, ids=["0.5N", "0.2N"])
 @pytest.mark.parametrize("name", sorted(PRESSURE))
 def test_skin_pressure_matches_the_truth(cfg, name, noise):
@@ -235,42 +110,6 @@ def test_a_pressure_alert_says_what_to_do_and_cues_only_when_asked(cfg, tmp_path
 
 
 # -- weight bearing -----------------------------------------------------------------------------
-def pad(palm, fingers, s):
-    return {"ramp": s, "to": {"pad_palm": palm, "pad_fingers": fingers}}
-
-
-def rocks(low, high, n):
-    return [pad(*low, 1.5), {"hold": 0.5}, pad(*high, 1.5), {"hold": 1}] * n
-
-
-WEIGHT_BEARING = {
-    "rocking that leaves the band": [{"hold": 5}, pad(45, 25, 2), {"hold": 5}] + rocks((20, 10), (45, 25), 6)
-                                    + [pad(0, 0, 1), {"hold": 10}],
-    "shallow rocking under the band's edge": [{"hold": 5}, pad(45, 25, 2), {"hold": 5}] + rocks((28, 17), (45, 25), 6)
-                                             + [pad(0, 0, 1), {"hold": 10}],
-    "rocking inside the band": [{"hold": 5}, pad(45, 25, 2), {"hold": 5}] + rocks((35, 25), (55, 30), 6)
-                               + [pad(0, 0, 1), {"hold": 10}],
-    "two sessions of rocks": [{"hold": 5}, pad(45, 25, 2)] + rocks((15, 10), (45, 25), 3)
-                             + [pad(0, 0, 1), {"hold": 10}, pad(50, 30, 1)] + rocks((20, 8), (60, 20), 4)
-                             + [pad(0, 0, 1), {"hold": 10}],
-    "a load hovering just under start_n": [{"hold": 5}, pad(12, 6, 2), {"hold": 120}, pad(0, 0, 2), {"hold": 10}],
-    "hovering, then a session": [{"hold": 5}, pad(12.5, 6.5, 2), {"hold": 30}, pad(40, 30, 1), {"hold": 20},
-                                 pad(12.5, 6.5, 1), {"hold": 30}, pad(0, 0, 2), {"hold": 10}],
-    "a load just over start_n": [{"hold": 5}, pad(14, 8, 2), {"hold": 60}, pad(0, 0, 2), {"hold": 10}],
-    "a spike shorter than the confirmation": [{"hold": 5}, {"hold": 0.2, "set": {"pad_palm": 60, "pad_fingers": 30}},
-                                              {"hold": 10, "set": {"pad_palm": 0, "pad_fingers": 0}}],
-}
-
-
-def assert_sessions_match(report, sessions):
-    """Session count exact, session seconds within 2 s per session, repetitions exact."""
-    wb = next(iter(report.values()))["weight_bearing"] if report else {"sessions": 0, "total_s": 0.0, "reps": 0}
-    assert wb["sessions"] == len(sessions), (wb, sessions)
-    assert wb["reps"] == sum(s["reps"] for s in sessions), (wb, sessions)
-    total = sum(s["total_s"] for s in sessions)
-    assert abs(wb["total_s"] - total) <= 2.0 * max(1, len(sessions)), (wb["total_s"], total)
-
-
 @pytest.mark.parametrize("noise", NOISES, ids=["0.5N", "0.2N"])
 @pytest.mark.parametrize("name", sorted(WEIGHT_BEARING))
 def test_sessions_and_repetitions_match_the_truth(cfg, name, noise):
@@ -401,131 +240,3 @@ def test_a_spasm_does_not_vibrate_past_a_therapy_limit(cfg, tmp_path):
     assert refused.data["source"] == "spasm_response" and "daily maximum" in refused.data["text"]
     assert not [e for e in f.of("haptic") if e.data.get("reason") == "refused"]
     assert next(iter(f.report().values()))["vibration_s"] <= 60 + 1e-6
-
-
-# -- end to end ---------------------------------------------------------------------------------------
-def simulate(cfg, tmp_path, data, events, motor_trace=None):
-    scen = scenario_mod.parse(data, {n: s.kind for n, s in cfg.sensors.items()})
-    _, report = run_scenario(cfg, scen, state_dir=tmp_path, zone=scen.zone(), on_event=events.append,
-                             motor_trace=motor_trace)
-    return scen, report["days"]
-
-
-def test_simulate_measures_spasms_and_skin_pressure_against_the_truth(cfg, tmp_path):
-    """On the simulated hardware with noise: spasms (fast counted, slow not, one taken off)
-    and pressure alerts match the truth in the report and the events."""
-    steps = (SPASMS["fast spasms"] + SPASMS["slow curls"][1:] + SPASMS["taken off mid-spasm"][1:]
-             + episode(10, 360, then=7, rest=30) + episode(10, 330, then=2))
-    events = []
-    scen, days = simulate(cfg, tmp_path, scene(steps, NOISES[0], seed=5), events)
-    found = truth.spasms(scen)
-    assert len(found) == 6
-    assert_spasms_match(days, found, scen)
-    assert_pressure_matches(days, truth.pressure(scen))
-    assert len([e for e in events if e.type == "spasm"]) == 6
-    assert len([e for e in events if e.type == "alert" and e.data["reason"] == "skin_pressure"]) == 1
-
-
-def test_simulate_counts_repetitions_and_ignores_a_hovering_load(cfg, tmp_path):
-    """On the simulated hardware with noise: a hovering load starts nothing, rocking is counted."""
-    steps = (WEIGHT_BEARING["a load hovering just under start_n"] + WEIGHT_BEARING["rocking that leaves the band"]
-             + WEIGHT_BEARING["shallow rocking under the band's edge"])
-    events = []
-    scen, days = simulate(cfg, tmp_path, scene(steps, NOISES[0], seed=3), events)
-    sessions = truth.weight_bearing(scen)
-    assert [s["reps"] for s in sessions] == [7, 1]
-    assert_sessions_match(days, sessions)
-    assert [e.data["reps"] for e in events if e.type == "wb_session"] == [7, 1]
-
-
-def test_report_names_the_new_keys_as_the_contract_does(tmp_path):
-    """`simulate --report json` has spasms, spasm_s, pressure_alerts, high_pressure_s and weight_bearing.reps."""
-    path = tmp_path / "s.json"
-    path.write_text(json.dumps(scene([{"hold": 20, "set": ON}] + fast_spasm(60))))
-    result = run_cli("simulate", str(path), "--report", "json")
-    assert result.returncode == 0, result.stderr
-    day = next(iter(json.loads(result.stdout)["days"].values()))
-    assert day["spasms"] == 1 and day["spasm_s"] > 4
-    assert day["pressure_alerts"] == 0 and day["high_pressure_s"] == 0
-    assert day["weight_bearing"]["reps"] == 0
-
-
-# -- vibration that answers a spasm, on the simulated motor's own trace -------------------------------
-def motor_runs(trace_path):
-    """(start, end, highest level) of each time the motor was on, in scenario time, from the
-    rig's motor trace (one 'time level' line per change)."""
-    runs, start, top = [], None, 0.0
-    for line in trace_path.read_text().splitlines():
-        t, level = (float(x) for x in line.split())
-        if level > 0 and start is None:
-            start, top = t, level
-        elif level > 0:
-            top = max(top, level)
-        elif start is not None:
-            runs.append((start, t, top))
-            start = None
-    assert start is None, "the motor is off at the end"
-    return runs
-
-
-def test_spasm_vibration_starts_within_1_s_of_detection_in_real_time(cfg, tmp_path):
-    """The real agent in real time (its motor thread, the rig's motor): each detected spasm is
-    followed by the motor within 1 s of the detection, by the agent's clock on the motor's own
-    trace (less any time the kernel kept the process from a CPU), for spasm.vibrate_s at the
-    protocol's level."""
-    import os
-    import time
-
-    from agentproc import CpuWait
-    from pi_agent.clock import ScaledClock
-    from pi_agent.simulated_run import SimulatedRun
-    cfg = custom_config(tmp_path, "[spasm]\nvibrate = true\nvibrate_s = 5\n")
-    steps = ([{"hold": 8, "set": ON}] + fast_spasm(60, hold=2, back_s=0.5)[:-1] + [{"hold": 8}]
-             + fast_spasm(55, rise_s=0.3, hold=1.5, back_s=0.5)[:-1] + [{"hold": 8}])
-    scen = scenario_mod.parse(scene(steps, NOISES[0]), {n: s.kind for n, s in cfg.sensors.items()})
-    trace, events = tmp_path / "motor.trace", []
-    clock = ScaledClock(scen.start_wall(), 1.0)
-    waits = CpuWait(os.getpid())
-    try:
-        with SimulatedRun(cfg, scen, clock, zone=scen.zone(), state_dir=tmp_path / "state", bus_time=False,
-                          real_time=True, motor_trace=trace, on_event=events.append) as sim:
-            real = time.monotonic() - clock.monotonic()          # the agent's clock runs at real speed
-            sim.run()
-            sim.finish()
-            origin = sim.origin
-    finally:
-        waits.stop()
-    detected = [e.t - origin for e in events if e.type == "spasm_started"]
-    runs = motor_runs(trace)
-    assert len(detected) == 2 and len(runs) == 2, (detected, runs)
-    for d, (on, off, level) in zip(detected, runs):
-        waited = waits.between(d + origin + real, on + origin + real)
-        assert 0 <= on - d <= 1.0 + waited, f"the motor {on - d:.3f} s after the detection ({waited:.3f} s waited)"
-        assert off - on == pytest.approx(5.0, abs=0.25) and level == pytest.approx(cfg.therapy.low_level, abs=0.01)
-    assert [e.data["source"] for e in events if e.type == "vibration_started"] == ["spasm_response"] * 2
-
-
-def test_spasm_vibration_never_goes_past_a_therapy_limit_on_the_motor(cfg, tmp_path):
-    """Spasms every 20 s for ten minutes with a small dose allowed (1 min without a rest of 1 min,
-    2 min a day): on the motor's own trace, the day's on-time stays within 2 min and no run of
-    vibration without a full minute off lasts over a minute; the refused spasms are logged."""
-    cfg = custom_config(tmp_path, "[spasm]\nvibrate = true\nvibrate_s = 30\n[therapy]\nmax_continuous_min = 1\n"
-                                  "rest_min = 1\nmax_daily_min = 2\nprotocol_block_min = 1\n")
-    steps = [{"hold": 10, "set": ON}] + (fast_spasm(60, hold=2, back_s=0.5)[:-1] + [{"hold": 17}]) * 30
-    events = []
-    scen, days = simulate(cfg, tmp_path, scene(steps, NOISES[0], seed=2), events, motor_trace=tmp_path / "motor")
-    runs = motor_runs(tmp_path / "motor")
-    assert len([e for e in events if e.type == "spasm_started"]) == 30
-    on = sum(b - a for a, b, _ in runs)
-    assert 110 <= on <= 120 + 1e-6, f"{on:.2f} s of vibration against a daily maximum of 120 s"
-    stretch, last_off = 0.0, None
-    for a, b, _ in runs:
-        if last_off is not None and a - last_off >= 60 - 1e-6:
-            stretch = 0.0                                   # a real rest
-        stretch += b - a
-        assert stretch <= 60 + 1e-6, f"{stretch:.2f} s of vibration without a rest of a minute"
-        last_off = b
-    refused = [e for e in events if e.type == "vibration_refused"]
-    assert refused and all(e.data["source"] == "spasm_response" for e in refused)
-    assert {"rest" in e.data["text"] for e in refused} == {True, False}, "refused for a rest, then for the day"
-    assert next(iter(days.values()))["vibration_s"] == pytest.approx(on, abs=0.5)
