@@ -1,20 +1,19 @@
-"""The caregiver dashboard without a browser: the schema every message is read through,
-the fleet's picture of each device and of the broker link, the password and its gate.
+"""The caregiver dashboard's pure parts without a browser: the schema every message is
+read through, the password and its gate, and where the password's hash is kept.
 
 The payloads checked against the schema are made by the agent's own renderers from a
-real core, so that the schema and what the agent publishes cannot drift apart. The
-browser tests are in test_dashboard_browser.py.
+real core (tests/dashboard_payloads.py), so that the schema and what the agent publishes
+cannot drift apart. The fleet's picture of each device and of the broker link is in
+test_dashboard_fleet.py; the browser tests are in test_dashboard_browser*.py.
 """
 
 from __future__ import annotations
 
 import json
-import logging
 import os
 import stat
 import threading
 import time
-import zoneinfo
 
 import pytest
 from hypothesis import given, settings
@@ -22,65 +21,19 @@ from hypothesis import strategies as st
 
 from agentproc import write_config
 from conftest import run_cli
+from dashboard_payloads import WALL0, ZONE, _without, encode, real_payloads
 from pi_agent import config
 from pi_agent.core import Core
-from pi_agent.core.days import report_day
 from pi_agent.dashboard.auth import LoginGate, Sessions, check_password, hash_password, valid_hash
-from pi_agent.dashboard.fleet import MAX_DEVICES, Fleet
 from pi_agent.dashboard.schema import MAX_PAYLOAD, Unreadable, read
-from pi_agent.render import load_payload, state_payload
-from sensors.channel import Reading
+from pi_agent.render import state_payload
 
 PASSWORD = "open-hand-2026"
-ZONE = zoneinfo.ZoneInfo("Europe/Berlin")
-WALL0 = 1_777_629_600.0          # 2026-05-01 12:00 in Berlin
-
-
-# -- what a real agent publishes ---------------------------------------------------------------
-def real_payloads(cfg) -> dict:
-    """State, load, day and event payloads as the agent renders them, from a core fed a
-    minute open, a weight-bearing session over the maximum, a finger-sensor fault and a
-    vibration request cut to its limit."""
-    core = Core(cfg, ZONE)
-    events, t = [], 0.0
-    out: dict = {}
-
-    def feed(seconds, values, fault=None):
-        nonlocal t
-        end = t + seconds
-        while t < end - 1e-9:
-            t += 0.25
-            readings = [Reading(ch, t, 0, v) for ch, v in values.items()]
-            if fault:
-                readings.append(Reading(fault, t, 0, None, "disconnected"))
-            events.extend(core.feed(readings, WALL0 + t).events)
-
-    splint = {"wrist": 25.0, "fingers": 5.0, "palm": 3.0}
-    feed(60, {**splint, "pad_palm": 0.0, "pad_fingers": 0.0})
-    feed(20, {**splint, "pad_palm": 80.0, "pad_fingers": 50.0})
-    out["state_in_session"] = state_payload(core.snapshot(), ZONE, WALL0 + t)
-    out["load"] = load_payload(core.snapshot())
-    feed(10, {**splint, "pad_palm": 0.0, "pad_fingers": 0.0})
-    events.extend(core.command("vibration_start", {"level": "low", "minutes": 600}, t, WALL0 + t).events)
-    feed(5, {"wrist": 25.0, "palm": 3.0, "pad_palm": 0.0, "pad_fingers": 0.0}, fault="fingers")
-    snap = core.snapshot()
-    out["state"] = state_payload(snap, ZONE, WALL0 + t)
-    out["day"] = {"date": snap.day, **report_day(snap.today), "final": False}
-    for e in events:
-        if e.type in ("wb_session", "alert"):
-            out[e.type] = {"id": f"id-{e.type}", "type": e.type, "time": "2026-05-01T12:01:00.000+02:00",
-                           "device": "dev1", **e.data}
-    core.close()
-    return out
 
 
 @pytest.fixture(scope="module")
 def payloads():
     return real_payloads(config.load(config.locate(None)))
-
-
-def encode(value) -> bytes:
-    return json.dumps(value).encode()
 
 
 def test_what_the_agent_publishes_fits_the_schema(payloads):
@@ -118,15 +71,6 @@ def test_keys_of_newer_agents_are_accepted_and_the_known_ones_kept(payloads):
     assert got["today"]["spasms"] == 3 and got["today"]["pressure_alerts"] == 1 and got["today"]["extension_reps"] == 12
     assert got["today"]["weight_bearing"]["reps"] == 7 and got["weight_bearing"]["reps"] == 2
 
-
-def _without(value: dict, path: str) -> dict:
-    value = json.loads(json.dumps(value))
-    *parents, last = path.split(".")
-    node = value
-    for p in parents:
-        node = node[p]
-    del node[last]
-    return value
 
 
 def _with(value: dict, path: str, new) -> dict:
@@ -220,180 +164,6 @@ def test_a_state_with_any_one_value_changed_is_read_or_refused_cleanly(payloads,
     except Unreadable:
         return
     json.dumps(got, allow_nan=False)
-
-
-# -- the fleet ------------------------------------------------------------------------------------
-class Clocks:
-    def __init__(self):
-        self.mono, self.wall = 100.0, 1_800_000_000.0
-
-    def advance(self, s):
-        self.mono += s
-        self.wall += s
-
-
-def fleet_with(clocks, **kw) -> Fleet:
-    fleet = Fleet(heartbeat_s=10, keepalive_s=4, broker="127.0.0.1:1883", wall=lambda: clocks.wall,
-                  clock=lambda: clocks.mono, **kw)
-    return fleet
-
-
-def device(fleet, name):
-    return next(d for d in fleet.snapshot()["devices"] if d["id"] == name)
-
-
-def test_a_device_is_online_then_silent_after_two_and_a_half_heartbeats(payloads):
-    """Heard from within 2.5 heartbeats: online; longer: 'silent' (connected but hung),
-    with its last-seen time where it was heard, not now."""
-    c = Clocks()
-    fleet = fleet_with(c)
-    fleet.link_up()
-    fleet.receive("openpalm/dev1/status", b"online")
-    fleet.receive("openpalm/dev1/state", encode(payloads["state"]))
-    heard_at = c.wall
-    assert device(fleet, "dev1")["condition"] == "online"
-    c.advance(24.9)
-    assert device(fleet, "dev1")["condition"] == "online"
-    c.advance(0.2)
-    d = device(fleet, "dev1")
-    assert d["condition"] == "silent" and d["last_seen"] == pytest.approx(heard_at)
-    assert fleet.snapshot()["limits"] == {"offline_after_s": 6.0, "silent_after_s": 25.0, "keepalive_s": 4,
-                                          "heartbeat_s": 10}
-    fleet.receive("openpalm/dev1/state", encode(payloads["state"]))
-    assert device(fleet, "dev1")["condition"] == "online"
-
-
-def test_waiting_for_the_fleet_wakes_when_a_device_turns_silent(payloads):
-    """The stream's wait ends when time alone changes the page (a device turning silent),
-    not only when a message comes: a new version, before the wait's own timeout."""
-    import time
-    fleet = Fleet(heartbeat_s=0.2, keepalive_s=2)
-    fleet.link_up()
-    fleet.receive("openpalm/dev1/state", encode(payloads["state"]))
-    version = fleet.version
-    started = time.monotonic()
-    assert fleet.wait(version, 30.0) != version
-    assert time.monotonic() - started < 29, "woken by the transition, not by the timeout"
-    assert device(fleet, "dev1")["condition"] == "silent"
-
-
-def test_a_transition_that_fell_between_two_waits_is_not_missed(payloads):
-    """A device that turned silent while no one was waiting (the stream was sending) makes
-    the next wait return a new version at once."""
-    c = Clocks()
-    fleet = fleet_with(c)
-    fleet.link_up()
-    fleet.receive("openpalm/dev1/state", encode(payloads["state"]))
-    version = fleet.version
-    c.advance(26)                                     # past the 25-s silent window
-    assert fleet.wait(version, 30.0) == version + 1
-    assert fleet.wait(version + 1, 0.01) == version + 1, "and only once"
-
-
-def test_offline_status_and_a_lost_broker(payloads):
-    """'offline' (a clean stop or the last will) makes the device offline; without the
-    broker every device is 'unknown', never offline, and the link says since when."""
-    c = Clocks()
-    fleet = fleet_with(c)
-    assert fleet.snapshot()["broker"]["state"] == "connecting"
-    fleet.link_down("could not connect")
-    assert fleet.snapshot()["broker"] == {"state": "connecting", "address": "127.0.0.1:1883",
-                                          "since": pytest.approx(c.wall), "error": "could not connect"}
-    fleet.link_up()
-    for name in ("a", "b"):
-        fleet.receive(f"openpalm/{name}/status", b"online")
-        fleet.receive(f"openpalm/{name}/state", encode(payloads["state"]))
-    fleet.receive("openpalm/a/status", b"offline")
-    assert [d["condition"] for d in fleet.snapshot()["devices"]] == ["offline", "online"]
-    c.advance(3)
-    lost_at = c.wall
-    fleet.link_down("connection lost")
-    c.advance(60)
-    snap = fleet.snapshot()
-    assert [d["condition"] for d in snap["devices"]] == ["unknown", "unknown"]
-    assert snap["broker"]["state"] == "lost" and snap["broker"]["since"] == pytest.approx(lost_at)
-    fleet.link_down("connection lost")                # a failed retry: still lost since then
-    assert fleet.snapshot()["broker"]["since"] == pytest.approx(lost_at)
-    fleet.link_up()
-    assert [d["condition"] for d in fleet.snapshot()["devices"]] == ["offline", "online"]
-    fleet.link_down("refused: Not authorized", refused=True)
-    fleet.link_down("connection lost")
-    assert fleet.snapshot()["broker"]["state"] == "refused"
-
-
-def test_retained_messages_are_not_taken_for_the_device_being_there(payloads):
-    """A retained state is shown, but 'last seen' is not set by it, and the device goes
-    'silent' if nothing live follows within 2.5 heartbeats of connecting."""
-    c = Clocks()
-    fleet = fleet_with(c)
-    fleet.link_up()
-    fleet.receive("openpalm/dev1/status", b"online", retained=True)
-    fleet.receive("openpalm/dev1/state", encode(payloads["state"]), retained=True)
-    d = device(fleet, "dev1")
-    assert d["state"] == payloads["state"] and d["last_seen"] is None and d["state_at"] is None
-    assert d["condition"] == "online"
-    c.advance(26)
-    assert device(fleet, "dev1")["condition"] == "silent"
-
-
-def test_a_bad_message_marks_its_device_only_and_is_logged_once(payloads, caplog):
-    """A malformed state keeps the device's last good state, marks that device (until a
-    good state comes), leaves the others alone, and is logged once however often it comes."""
-    c = Clocks()
-    fleet = fleet_with(c)
-    fleet.link_up()
-    for name in ("good", "bad"):
-        fleet.receive(f"openpalm/{name}/state", encode(payloads["state"]))
-    broken = _without(payloads["state"], "today.weight_bearing.mean_n")
-    with caplog.at_level(logging.WARNING, logger="pi_agent.dashboard"):
-        for _ in range(5):
-            fleet.receive("openpalm/bad/state", encode(broken))
-    said = [r.getMessage() for r in caplog.records if "could not be read" in r.getMessage()]
-    assert len(said) == 1 and "bad" in said[0] and "today.weight_bearing.mean_n: missing" in said[0]
-    bad, good = device(fleet, "bad"), device(fleet, "good")
-    assert bad["problem"]["topic"] == "state" and "mean_n" in bad["problem"]["text"]
-    assert bad["state"] == payloads["state"] and good["problem"] is None
-    fleet.receive("openpalm/bad/state", encode(payloads["state"]))
-    assert device(fleet, "bad")["problem"] is None
-    json.dumps(fleet.snapshot(), allow_nan=False)
-
-
-def test_the_fleet_keeps_history_sessions_and_alerts_once(payloads):
-    """Day summaries by date, sessions and alerts de-duplicated by event id, the live load
-    only while it is fresh; topics that are not a device's are ignored."""
-    c = Clocks()
-    fleet = fleet_with(c)
-    fleet.link_up()
-    fleet.receive("openpalm/dev1/status", b"online")
-    fleet.receive("openpalm/dev1/state", encode(payloads["state"]))
-    fleet.receive(f"openpalm/dev1/day/{payloads['day']['date']}", encode(payloads["day"]))
-    for _ in range(2):
-        fleet.receive("openpalm/dev1/event", encode(payloads["alert"]))
-        fleet.receive("openpalm/dev1/event", encode(payloads["wb_session"]))
-    fleet.receive("openpalm/dev1/load", encode(payloads["load"]))
-    fleet.receive("elsewhere/dev9/state", b"{}")
-    fleet.receive("openpalm/dev1/unknown_kind", b"{}")
-    d = device(fleet, "dev1")
-    assert list(d["days"]) == [payloads["day"]["date"]]
-    assert [a["id"] for a in d["alerts"]] == ["id-alert"] and [s["id"] for s in d["sessions"]] == ["id-wb_session"]
-    assert d["load"]["load_n"] == payloads["load"]["load_n"]
-    c.advance(3.5)
-    assert device(fleet, "dev1")["load"] is None, "a load of 3.5 s ago is not live"
-    assert [x["id"] for x in fleet.snapshot()["devices"]] == ["dev1"]
-
-
-def test_device_ids_and_numbers_are_bounded(payloads, caplog):
-    """A topic with an id the agent could not have is ignored (said once); at most
-    MAX_DEVICES devices are kept."""
-    c = Clocks()
-    fleet = fleet_with(c)
-    with caplog.at_level(logging.WARNING, logger="pi_agent.dashboard"):
-        fleet.receive("openpalm/<script>/state", encode(payloads["state"]))
-        fleet.receive("openpalm/<script>/state", encode(payloads["state"]))
-        for i in range(MAX_DEVICES + 5):
-            fleet.receive(f"openpalm/d{i}/status", b"online")
-    assert len(fleet.devices) == MAX_DEVICES and "<script>" not in fleet.devices
-    assert sum("ignored messages from device '<script>'" in r.getMessage() for r in caplog.records) == 1
 
 
 # -- the password and its gate ----------------------------------------------------------------------
@@ -507,53 +277,3 @@ def test_dashboard_password_writes_a_file_only_its_owner_can_read(tmp_path):
     refused = run_cli("dashboard", "--config", str(cfg), "--broker", "mqtt://127.0.0.1:1")
     assert refused.returncode == 78
     assert "dashboard.password_file: expected a password" in refused.stderr and "Traceback" not in refused.stderr
-
-
-
-# -- what the page asks a device ---------------------------------------------------------------------
-def test_the_page_asks_only_for_exercise_and_only_of_an_online_device(payloads):
-    """ask: exercise_start/stop of a known online device gets a transaction; another command,
-    an unknown device, an offline device or a silent one is refused in one line."""
-    from pi_agent.dashboard.fleet import Refused
-    c = Clocks()
-    fleet = fleet_with(c)
-    fleet.link_up()
-    fleet.receive("openpalm/dev1/status", b"online")
-    fleet.receive("openpalm/dev1/state", encode(payloads["state"]))
-    transaction = fleet.ask("dev1", "exercise_start")
-    assert transaction.startswith("dashboard-") and fleet.ask("dev1", "exercise_stop") != transaction
-    for name, command, said in [("dev1", "vibration_start", "command: expected one of exercise_start, exercise_stop"),
-                                ("dev9", "exercise_start", "no device 'dev9'"),
-                                (["dev1"], "exercise_start", "no device")]:
-        with pytest.raises(Refused, match=said):
-            fleet.ask(name, command)
-    c.advance(26)
-    with pytest.raises(Refused, match="dev1 is not heard from"):
-        fleet.ask("dev1", "exercise_start")
-    fleet.receive("openpalm/dev1/status", b"offline")
-    with pytest.raises(Refused, match="dev1 is offline"):
-        fleet.ask("dev1", "exercise_start")
-
-
-def test_the_devices_answer_to_the_pages_request_is_kept_and_no_one_elses(payloads):
-    """The response that carries the page's transaction is shown with the request; a response to
-    another client's request, or to another command, changes nothing; an unreadable one marks the device."""
-    c = Clocks()
-    fleet = fleet_with(c)
-    fleet.link_up()
-    fleet.receive("openpalm/dev1/state", encode(payloads["state"]))
-    assert device(fleet, "dev1")["asked"] is None
-    transaction = fleet.ask("dev1", "exercise_start")
-    asked = device(fleet, "dev1")["asked"]
-    assert asked == {"command": "exercise_start", "at": pytest.approx(c.wall), "status": None}
-    refused = {"status": "error", "transaction": transaction,
-               "error": "exercise_start refused: an exercise session is already running"}
-    fleet.receive("openpalm/dev1/response/exercise_start", encode({**refused, "transaction": "ha-1"}))
-    fleet.receive("openpalm/dev1/response/exercise_stop", encode(refused))
-    assert device(fleet, "dev1")["asked"]["status"] is None
-    fleet.receive("openpalm/dev1/response/exercise_start", b"not json")
-    assert device(fleet, "dev1")["problem"]["topic"] == "response/exercise_start"
-    fleet.receive("openpalm/dev1/response/exercise_start", encode(refused))
-    assert device(fleet, "dev1")["asked"] == {**asked, "status": "error", "error": refused["error"]}
-    fleet.receive("openpalm/dev1/response/vibration_start", encode({"status": "ok", "transaction": transaction}))
-    assert device(fleet, "dev1")["asked"]["status"] == "error", "other commands' answers are not read"
