@@ -21,7 +21,7 @@ from pi_agent.clock import VirtualClock
 from pi_agent.core.days import report_day
 from pi_agent.simulated_run import SimulatedRun
 from pi_agent.store import Store
-from test_dashboard_server import PASSWORD, NoRedirect, start_dashboard, stop
+from dashboard_proc import PASSWORD, NoRedirect, start_dashboard, stop
 from test_report import CHROMEDRIVER, CHROMIUM, CLOSED, FIRST, OFF, OPEN, browser, week_scenario
 
 TODAY = "2026-04-01"
