@@ -144,15 +144,18 @@ def day_lines(label: str, day: Day | None, long_bout_min: float, goals: Goals = 
             + _of_goal(day.extension_reps, goals.extension_reps) + f", {day.exercise_s / 60:.1f} min"]
 
 
-WEEK_HEAD = "    day          open h  worn h  goal %  WB sessions  vibration min"
+WEEK_HEAD = ("    day         open h  worn h  goal %  WB sessions  weight shifts  vibration min  spasms"
+             "  pressure alerts  extension reps")
 
 
 def week_row(name: str, day: Day | None) -> str:
     """One row of status's table of the days before (``name``: the date)."""
     if day is None:
-        return f"    {name}       -       -       -            -              -"
+        return (f"    {name}       -       -       -            -              -              -       -"
+                f"                -               -")
     return (f"    {name}  {day.open_s / 3600:6.1f}  {day.worn_s / 3600:6.1f}  {goal_pct(day):6.0f}  "
-            f"{day.weight_bearing.sessions:11d}  {day.vibration_s / 60:13.1f}")
+            f"{day.weight_bearing.sessions:11d}  {day.weight_bearing.reps:13d}  {day.vibration_s / 60:13.1f}  "
+            f"{day.spasms:6d}  {day.pressure_alerts:15d}  {day.extension_reps:14d}")
 
 
 def live_line(live: Mapping, now: float, zone, fresh_s: float) -> str | None:

@@ -139,4 +139,4 @@ def test_a_sped_up_run_says_when_it_looked_too_seldom_for_exact_totals(times, co
     assert pace.coarse() == coarse
     if coarse:
         note = pace.note(1440, Path("scenarios/demo-day.json"))
-        assert "at worst 150 s apart" in note and "pi-agent simulate scenarios/demo-day.json" in note
+        assert "at worst 150 s apart" in note and "simulate scenarios/demo-day.json --report text" in note

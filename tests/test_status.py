@@ -12,7 +12,7 @@ import pytest
 
 from conftest import CONFIG, run_cli
 from pi_agent.core.days import Day, WeightBearingDay
-from pi_agent.render import Goals, day_lines, report_table, week_row
+from pi_agent.render import WEEK_HEAD, Goals, day_lines, report_table, week_row
 from pi_agent.render import live_line
 from pi_agent.store import Store
 
@@ -121,9 +121,11 @@ def test_a_days_lines_count_long_bouts_against_the_configured_length():
 def test_status_and_the_simulate_table_show_the_same_day_the_same_way():
     """The status table's row and the simulate report's row of one day agree on its hours,
     goal %, sessions and vibration."""
-    day = Day(worn_s=7200.0, open_s=5400.0, goal_s=21600.0, vibration_s=600.0,
-              weight_bearing=WeightBearingDay(sessions=4), extension_reps=37, exercise_s=450.0)
-    assert week_row("2026-03-02", day).split() == ["2026-03-02", "1.5", "2.0", "25", "4", "10.0"]
+    day = Day(worn_s=7200.0, open_s=5400.0, goal_s=21600.0, vibration_s=600.0, spasms=2, pressure_alerts=1,
+              weight_bearing=WeightBearingDay(sessions=4, reps=9), extension_reps=37, exercise_s=450.0)
+    assert week_row("2026-03-02", day).split() == ["2026-03-02", "1.5", "2.0", "25", "4", "9", "10.0", "2", "1", "37"]
+    assert len(week_row("2026-03-03", None)) <= len(WEEK_HEAD), "an empty day's dashes stay under the headings"
+    assert len(week_row("2026-03-02", day)) == len(WEEK_HEAD), "the last figure ends under its heading"
     table = report_table({"2026-03-02": day}).splitlines()
     assert table[0].split()[:4] == ["day", "worn", "h", "open"]
     assert table[0].split()[-4:] == ["ext", "reps", "exercise", "min"]

@@ -248,7 +248,7 @@ class Pace:
         return (f"Note: at {speed:g} times real time this machine looked at the sensors every "
                 f"{_seconds(self.mean())} of the scenario on average (at worst {_seconds(self.widest)} apart), not "
                 f"many times a second as on a Pi: short events can be missed and the times above are "
-                f"approximate. For exact totals: pi-agent simulate {shlex.quote(str(scenario))}")
+                f"approximate. For exact totals: {program()} simulate {shlex.quote(str(scenario))} --report text")
 
 
 def _seconds(x: float) -> str:
@@ -282,13 +282,19 @@ def simulated_summary(cfg, state_dir: Path, days_seen, finished: bool, temporary
     return lines
 
 
-def status_command_for(state_dir: Path) -> str:
-    """The exact command that shows this store: the program as it was called."""
-    program = sys.argv[0] if Path(sys.argv[0]).name == "pi-agent" else "pi-agent"
+def program() -> str:
+    """The program as it was called, to print commands a person can paste: ``pi-agent``
+    when that is the one on the PATH, else the path it was called by."""
+    called = sys.argv[0] if Path(sys.argv[0]).name == "pi-agent" else "pi-agent"
     found = shutil.which("pi-agent")
-    if program != "pi-agent" and found and Path(found).resolve() == Path(program).resolve():
-        program = "pi-agent"                    # on the PATH: the short name is exact
-    return f"{shlex.quote(program)} status --state-dir {shlex.quote(str(state_dir))}"
+    if called != "pi-agent" and found and Path(found).resolve() == Path(called).resolve():
+        called = "pi-agent"                     # on the PATH: the short name is exact
+    return shlex.quote(called)
+
+
+def status_command_for(state_dir: Path) -> str:
+    """The exact command that shows this store."""
+    return f"{program()} status --state-dir {shlex.quote(str(state_dir))}"
 
 
 def systemd_status(agent, links) -> str:
