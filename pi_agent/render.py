@@ -257,10 +257,12 @@ def state_payload(s: Snapshot, zone, wall: float) -> dict:
     totals it says what is going on now: the session's repetitions so far (``reps``, None
     outside a session) against the daily goal (``reps_goal``, 0: none), a spasm and since
     when, the palm force at or above ``pressure.alert_n`` and since when (before the
-    alert, which comes after ``pressure.alert_after_min`` of it)."""
+    alert, which comes after ``pressure.alert_after_min`` of it). ``zone`` names the zone
+    its times are local to, so that a view can show any time as the monitor's clock does."""
     load, band, th = s.load_n, s.band, s.therapy
     return {
         "time": iso(wall, zone),
+        "zone": getattr(zone, "key", None),     # the IANA zone its times are local to (None: not known)
         "position": s.position,
         "worn": s.worn,
         "position_since": iso(s.position_since, zone) if s.position_since else None,

@@ -277,3 +277,25 @@ def test_dashboard_password_writes_a_file_only_its_owner_can_read(tmp_path):
     refused = run_cli("dashboard", "--config", str(cfg), "--broker", "mqtt://127.0.0.1:1")
     assert refused.returncode == 78
     assert "dashboard.password_file: expected a password" in refused.stderr and "Traceback" not in refused.stderr
+
+
+class _Known:
+    """A fleet that knows one device: its day messages and last state."""
+    def __init__(self, days, state):
+        self.known = (days, state)
+
+    def history(self, device):
+        return self.known if device == "dev1" else None
+
+
+def test_the_dashboards_json_report_names_the_zone_the_device_said(payloads):
+    """The JSON download's timezone is the zone of the device's state (as `pi-agent report`
+    fills it in); a state without one (an older agent) leaves it null."""
+    from pi_agent.dashboard.report import download
+    state = read("state", encode(payloads["state"]))
+    days = {payloads["day"]["date"]: read("day", encode(payloads["day"]), payloads["day"]["date"])}
+    status, body, _, _ = download(_Known(days, state), {"device": ["dev1"], "format": ["json"]})
+    assert status == 200 and json.loads(body)["timezone"] == ZONE.key == "Europe/Berlin"
+    older = {k: v for k, v in state.items() if k != "zone"}
+    status, body, _, _ = download(_Known(days, older), {"device": ["dev1"], "format": ["json"]})
+    assert status == 200 and json.loads(body)["timezone"] is None

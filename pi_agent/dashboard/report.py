@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 import time
+import zoneinfo
 
 from pi_agent.errors import InputError
 from pi_agent.report import FORMATS, Report, message_days, render, settings as settings_mod
@@ -40,18 +41,35 @@ def download(fleet, query: dict[str, list[str]]) -> tuple[int, bytes, str, dict[
     if first is None and arg("to") is None and recorded is not None:
         first = max(dt.date.fromisoformat(recorded[0]), latest - dt.timedelta(days=MAX_DAYS - 1)).isoformat()
     try:
-        period = choose(first, arg("to"), latest=latest)
+        period = choose(first, arg("to"), latest=latest, zone=device_zone(state))
     except InputError as exc:
         return _problem(400, str(exc).replace("--from", "from").replace("--to", "to"))
     settings, band = settings_mod.from_state(state)
     report = Report(device=device, period=period, days=message_days(messages, period), settings=tuple(settings),
                     band=band, recorded=recorded, source="the dashboard's copy of the device's day summaries",
-                    made=time.strftime("%Y-%m-%d %H:%M %Z"),
+                    made=_made(period.zone),
                     limits={"exercise_goal_reps": float(settings_mod.exercise_goal(state) or 0)})
     name = re.sub(r"[^A-Za-z0-9_-]", "_", device)
     filename = f"openpalm-{name}-{period.first.isoformat()}-to-{period.last.isoformat()}.{fmt}"
     return 200, render(report, fmt).encode("utf-8"), TYPES[fmt], {
         "Content-Disposition": f'attachment; filename="{filename}"'}
+
+
+def device_zone(state: dict | None) -> zoneinfo.ZoneInfo | None:
+    """The zone the device counts its days in, as its last state says it (None: an older
+    agent that does not say it, or a zone this machine does not know)."""
+    name = (state or {}).get("zone")
+    try:
+        return zoneinfo.ZoneInfo(name) if name else None
+    except (ValueError, zoneinfo.ZoneInfoNotFoundError):
+        return None
+
+
+def _made(zone: zoneinfo.ZoneInfo | None) -> str:
+    """Now, on the device's clock when its zone is known (as ``pi-agent report`` says it)."""
+    if zone is None:
+        return time.strftime("%Y-%m-%d %H:%M %Z")
+    return dt.datetime.now(zone).strftime("%Y-%m-%d %H:%M %Z")
 
 
 def _problem(status: int, text: str) -> tuple[int, bytes, str, dict[str, str]]:

@@ -192,6 +192,8 @@ STATE = obj({
     "exercise": obj({"active": boolean}, {"reps": maybe(COUNT), "since": maybe(time), "until": maybe(time),
                                           "today_reps": COUNT, "goal_reps": maybe(COUNT),
                                           "goal_pct": maybe(number(0, 1e6))}),
+    # the IANA zone the monitor's times are local to (newer agents)
+    "zone": maybe(text(64)),
     # what is going on now (newer agents): a spasm, high pressure under the palm
     "spasm": obj({"active": boolean, "since": maybe(time)}),
     "pressure": obj({"high": boolean, "since": maybe(time)}),
