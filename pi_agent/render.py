@@ -22,6 +22,11 @@ from sensors.channel import label
 from sensors.units import G
 
 
+def count(n: int, one: str, many: str | None = None) -> str:
+    """A count with its word, singular for exactly one: '1 weight shift', '3 weight shifts'."""
+    return f"{n} {one if n == 1 else (many or one + 's')}"
+
+
 def iso(wall: float, zone) -> str:
     return dt.datetime.fromtimestamp(wall, zone).isoformat(timespec="milliseconds")
 
@@ -64,7 +69,7 @@ def status_line(s: Snapshot, zone, wall: float) -> str:
     parts.append(", ".join(values))
     parts.append(load_text(s))
     if s.exercise is not None:
-        parts.append(f"exercise: {s.exercise.reps} repetitions")
+        parts.append(f"exercise: {count(s.exercise.reps, 'repetition')}")
     faults = [describe(ch, kind) for ch, kind in s.faults]
     parts.append("faults: " + ("; ".join(faults) if faults else "none"))
     return "  |  ".join(parts)
@@ -97,7 +102,7 @@ def systemd_status(s: Snapshot, broker_connected: bool | None) -> str:
     if broker_connected is not None:
         text += "; broker " + ("connected" if broker_connected else "not connected")
     if s.faults:
-        text += f"; {len(s.faults)} sensor fault(s)"
+        text += f"; {count(len(s.faults), 'sensor fault')}"
     return text
 
 
@@ -133,14 +138,14 @@ def day_lines(label: str, day: Day | None, long_bout_min: float, goals: Goals = 
         return [f"  {label}: nothing tracked"]
     wb = day.weight_bearing
     return [f"  {label}: open {_h(day.open_s)} of {_h(day.goal_s)} goal ({goal_pct(day):.0f}%), "
-            f"worn {_h(day.worn_s)}, {day.open_bouts} open bouts "
+            f"worn {_h(day.worn_s)}, {count(day.open_bouts, 'open bout')} "
             f"({day.long_bouts} of {long_bout_min:g} min or more), longest {day.longest_bout_s / 60:.0f} min",
-            f"    weight bearing: {wb.sessions} sessions, {wb.total_s / 60:.1f} min, "
+            f"    weight bearing: {count(wb.sessions, 'session')}, {wb.total_s / 60:.1f} min, "
             f"{wb.in_target_s / 60:.1f} min in the target band; vibration {day.vibration_s / 60:.1f} min",
             f"    spasms: {day.spasms} ({day.spasm_s / 60:.1f} min); skin-pressure alerts: {day.pressure_alerts} "
             f"(high pressure {day.high_pressure_s / 60:.1f} min); weight-shift reps: {wb.reps}"
             + _of_goal(wb.reps, goals.weight_shifts),
-            f"    exercise: {day.extension_reps} extension repetitions"
+            f"    exercise: {count(day.extension_reps, 'extension repetition')}"
             + _of_goal(day.extension_reps, goals.extension_reps) + f", {day.exercise_s / 60:.1f} min"]
 
 
@@ -227,7 +232,7 @@ def journal_line(e: Event) -> tuple[int, str] | None:
     if e.type == "fault_cleared":
         return logging.INFO, f"fault cleared: {d['text']}"
     if e.type == "wb_session":
-        reps = f", {d['reps']} weight shifts" if d.get("reps") is not None else ""
+        reps = f", {count(d['reps'], 'weight shift')}" if d.get("reps") is not None else ""
         return logging.INFO, (f"weight-bearing session: {d['duration_s']:.0f} s, mean {d['mean_n']:.1f} N, "
                               f"peak {d['peak_n']:.1f} N, {d['in_target_s']:.0f} s in the target band{reps}")
     if e.type == "spasm":

@@ -213,7 +213,7 @@ def test_overload_and_open_lead_are_said_as_such_in_every_view(cfg):
     assert snap.load_n == pytest.approx(260.0, abs=0.5)
     line = status_line(snap, zone, wall)
     assert f"faults: {said}" in line and f"load {snap.load_n:.1f} N" in line
-    assert systemd_status(snap, None).endswith("; 1 sensor fault(s)")
+    assert systemd_status(snap, None).endswith("; 1 sensor fault")
     state = state_payload(snap, zone, wall)
     assert state["faults"] == [{"channel": "pad_palm", "kind": "overload", "text": said}]
     assert state["load_n"] == pytest.approx(260.0, abs=0.5)

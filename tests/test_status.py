@@ -156,3 +156,18 @@ def test_status_says_the_configured_long_bout_length(simulated_store, tmp_path):
     result = run_cli("status", "--config", str(agent_toml), "--state-dir", str(simulated_store))
     assert result.returncode == 0, result.stderr
     assert "(0 of 35 min or more)" in result.stdout and "20 min" not in result.stdout
+
+
+@pytest.mark.parametrize("n, word", [(0, "s"), (1, ""), (2, "s")])
+def test_every_count_a_person_reads_is_singular_for_one(n, word):
+    """Sessions, open bouts, repetitions and weight shifts in the day's lines and the journal
+    read '1 session', never '1 sessions' (and '0 sessions', '2 sessions')."""
+    from pi_agent.core.events import Event
+    from pi_agent.render import journal_line
+    day = Day(open_bouts=n, extension_reps=n, weight_bearing=WeightBearingDay(sessions=n, reps=n))
+    lines = "\n".join(day_lines("today", day, 45))
+    assert f" {n} open bout{word} (" in lines and f" {n} extension repetition{word}," in lines, lines
+    assert f"weight bearing: {n} session{word}," in lines
+    session = Event("wb_session", 0.0, 0.0, {"duration_s": 60.0, "mean_n": 50.0, "peak_n": 70.0, "in_target_s": 40.0,
+                                              "reps": n})
+    assert journal_line(session)[1].endswith(f"in the target band, {n} weight shift{word}")
