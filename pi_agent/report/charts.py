@@ -67,6 +67,14 @@ class DayChart:
         return LEFT + i * self.step
 
     # -- marks ---------------------------------------------------------------------------
+    def said(self, figure: str, what: str) -> str:
+        """The unit and ``what`` after a figure, singular for one:
+        '1 weight-shift repetition', '2 minutes in the target band' (not '3 spasms spasms')."""
+        one = figure == "1" and self.unit.endswith("s")
+        if what.endswith(self.unit):                  # the unit is what is counted: '1 weight-shift repetition'
+            return what[:-1] if one else what
+        return f"{self.unit[:-1] if one else self.unit} {what}"
+
     def bars(self, values: Sequence[float | None], cls: str, color: str, what: str, *, width: float = 0.7,
              offset: float = 0.0, shown=fmt) -> None:
         """One bar per day (None: no bar), ``width`` and ``offset`` in fractions of a day's column."""
@@ -79,7 +87,7 @@ class DayChart:
             self.marks.append(
                 f'<rect class="{cls}" data-date="{day.isoformat()}" data-value="{v:.3f}" x="{x:.1f}" y="{y:.1f}" '
                 f'width="{w:.1f}" height="{max(0.0, self.base - y):.1f}" fill="{color}">'
-                f'<title>{escape(day_name(day))}: {shown(v)} {escape(self.unit)} {escape(what)}</title></rect>')
+                f'<title>{escape(day_name(day))}: {shown(v)} {escape(self.said(shown(v), what))}</title></rect>')
 
     def points(self, values: Sequence[float | None], cls: str, color: str, what: str, *, shape: str = "circle",
                colors: Sequence[str | None] | None = None, join: bool = False) -> None:
@@ -91,7 +99,7 @@ class DayChart:
             cx, cy = self.x(i) + self.step / 2, self.y(v)
             coords.append((cx, cy))
             c = (colors[i] if colors else None) or color
-            title = f"<title>{escape(day_name(day))}: {fmt(v)} {escape(self.unit)} {escape(what)}</title>"
+            title = f"<title>{escape(day_name(day))}: {fmt(v)} {escape(self.said(fmt(v), what))}</title>"
             attrs = f'class="{cls}" data-date="{day.isoformat()}" data-value="{v:.3f}"'
             if shape == "circle":
                 self.marks.append(f'<circle {attrs} cx="{cx:.1f}" cy="{cy:.1f}" r="3.2" fill="{c}">{title}</circle>')
@@ -120,7 +128,7 @@ class DayChart:
             if n:
                 self.marks.append(f'<text x="{self.x(i) + self.step / 2:.1f}" y="{self.y(h or 0) - 3:.1f}" '
                                   f'text-anchor="middle" class="note" data-{what}="{int(n)}">{int(n)}'
-                                  f'<title>{escape(day_name(day))}: {int(n)} {escape(what)}</title></text>')
+                                  f'<title>{escape(day_name(day))}: {int(n)} {escape(what[:-1] if int(n) == 1 else what)}</title></text>')
 
     def span(self, low: Sequence[float | None], high: Sequence[float | None], color: str) -> None:
         """A thin vertical line per day from ``low`` to ``high`` (a mean to its peak)."""

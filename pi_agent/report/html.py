@@ -293,7 +293,7 @@ def _weeks(report, measured) -> str:
     body = []
     for w in rows:
         a, b = w.dates[0], w.dates[-1]
-        label = f"{a.day} {a:%b} – {b.day} {b:%b}" + (f" ({len(w.dates)} days)" if len(w.dates) < 7 else "")
+        label = f"{a.day} {a:%b} – {b.day} {b:%b}" + (f" ({len(w.dates)} day{'s' if len(w.dates) > 1 else ''})" if len(w.dates) < 7 else "")
         cells = []
         for m in shown:
             v, ch = w.values[m.key], w.changes[m.key]

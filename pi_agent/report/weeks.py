@@ -125,12 +125,34 @@ def _n(value: float, one: str, many: str | None = None) -> str:
     return f"{v} {one if v == 1 else (many or one + 's')}"
 
 
+def _k(value: float, one: str, many: str | None = None) -> str:
+    """A count as a figure, singular for one: '0 days', '1 day', '3 days'."""
+    v = round(value)
+    return f"{v} {one if v == 1 else (many or one + 's')}"
+
+
+def _on_days(n: int, what: str, never: str) -> str:
+    """'<what> on 2 days' / 'on 1 day', or ``never`` for none."""
+    return never if n == 0 else f"{what} on {_k(n, 'day')}"
+
+
+def _a_day(total: float, recorded: int, digits: int = 1) -> str:
+    """The mean over recorded days, said only when there is more than one: ' (0.4 a day)'."""
+    return f" ({total / recorded:.{digits}f} a day)" if recorded > 1 and total else ""
+
+
+def _over(recorded: int) -> str:
+    return "on the one recorded day" if recorded == 1 else f"over {recorded} recorded days"
+
+
 def _h(seconds: float) -> str:
     return f"{seconds / 3600:.1f} h"
 
 
 def _dur(seconds: float) -> str:
     m = round(seconds / 60)
+    if m == 0:
+        return f"{round(seconds)} s"
     return f"{m // 60} h {m % 60} min" if m >= 60 else f"{m} min"
 
 
@@ -140,12 +162,15 @@ def _trend(weeks: list[WeekRow], key: str, unit: str, digits: int = 1, what: str
         return ""
     now, change = weeks[-1].values[key], weeks[-1].changes[key]
     fmt = f"{{:.{digits}f}}"
+    counted = unit.strip() in ("", "sessions", "spasms", "alerts", "repetitions")
+
+    def said(v: float) -> str:        # '1 session', '3 sessions', '4.8 h'
+        text = fmt.format(v)
+        return f"{text}{unit[:-1]}" if counted and unit and text == "1" else f"{text}{unit}"
     if round(change, digits) == 0:
-        return f" Last week {fmt.format(now)}{unit}{what}, the same as the week before."
-    word = "more" if change > 0 else "less"
-    if unit.strip() in ("", "sessions", "spasms", "alerts", "repetitions"):
-        word = "more" if change > 0 else "fewer"
-    return f" Last week {fmt.format(now)}{unit}{what}, {fmt.format(abs(change))}{unit} {word} than the week before."
+        return f" Last week {said(now)}{what}, the same as the week before."
+    word = ("more" if change > 0 else "fewer") if counted else ("more" if change > 0 else "less")
+    return f" Last week {said(now)}{what}, {said(abs(change))} {word} than the week before."
 
 
 def readings(period: Period, days: Mapping[str, Mapping[str, Any]], measured: set[str],
@@ -157,18 +182,25 @@ def readings(period: Period, days: Mapping[str, Mapping[str, Any]], measured: se
     if not s.recorded:
         return {k: "Nothing was recorded in this period." for k in
                 ("hours", "wb", "load", "reps", "exercise", "vibration", "spasms", "pressure")}
-    rec = f"{s.recorded} recorded day{'s' if s.recorded != 1 else ''}"
     goal_days = [r for r in s.records if r.get("goal_s")]
-    goal = (f" against a goal of {goal_days[-1]['goal_s'] / 3600:g} h; the goal was met on "
-            f"{s.goal_met()} of {len(goal_days)} days") if goal_days else ""
-    out["hours"] = (f"Open {_h(s.per_day('open_s'))} a day on average over {rec}{goal}; worn "
-                    f"{_h(s.per_day('worn_s'))} a day." + _trend(weeks, "open_h", " h", 1, " a day open"))
+    goal = ""
+    if goal_days:
+        met = s.goal_met()
+        goal = f" against a goal of {goal_days[-1]['goal_s'] / 3600:g} h; " + (
+            ("the goal was met that day" if met else "the goal was not met that day") if len(goal_days) == 1
+            else f"the goal was met on {met} of {len(goal_days)} days")
+    if s.recorded == 1:
+        out["hours"] = (f"Open {_h(s.per_day('open_s'))} on the one recorded day{goal}; worn "
+                        f"{_h(s.per_day('worn_s'))}." + _trend(weeks, "open_h", " h", 1, " a day open"))
+    else:
+        out["hours"] = (f"Open {_h(s.per_day('open_s'))} a day on average over {s.recorded} recorded days{goal}; "
+                        f"worn {_h(s.per_day('worn_s'))} a day." + _trend(weeks, "open_h", " h", 1, " a day open"))
 
     sessions = s.total("wb_sessions") or 0
     total_s, in_s = s.total("wb_total_s") or 0.0, s.total("wb_in_target_s") or 0.0
     session_days = sum(1 for r in s.records if r.get("wb_sessions"))
     if sessions:
-        out["wb"] = (f"{_n(sessions, 'session')} on {_n(session_days, 'day')}, {_dur(total_s)} on the pad in all; "
+        out["wb"] = (f"{_k(sessions, 'session')} on {_k(session_days, 'day')}, {_dur(total_s)} on the pad in all; "
                      f"the load was in the target band {100 * in_s / total_s:.0f}% of that time."
                      + _trend(weeks, "wb_sessions", " sessions", 0))
     else:
@@ -181,12 +213,14 @@ def readings(period: Period, days: Mapping[str, Mapping[str, Any]], measured: se
         if band is not None:
             over = sum(1 for r in s.records if r.get("wb_total_s") and r.get("wb_peak_n", 0) > band[1])
             under = sum(1 for r in s.records if r.get("wb_total_s") and r.get("wb_mean_n", 0) < band[0])
-            text += (f"; target band {band[0]:.0f}–{band[1]:.0f} N. The peak went over the band on "
-                     f"{_n(over, 'day')}; the mean stayed under it on {_n(under, 'day')}")
+            text += (f"; target band {band[0]:.0f}–{band[1]:.0f} N. "
+                     + _on_days(over, "The peak went over the band", "The peak never went over the band") + "; "
+                     + _on_days(under, "the mean was below the band", "the mean was never below it"))
         out["load"] = text + "."
     if "wb_reps" in measured:
-        out["reps"] = (f"{_n(s.total('wb_reps') or 0, 'weight-shift repetition')} "
-                       f"({(s.per_day('wb_reps') or 0):.1f} a recorded day).")
+        reps = s.total("wb_reps") or 0
+        out["reps"] = (f"{_n(reps, 'weight-shift repetition').capitalize()} {_over(s.recorded)}"
+                       f"{_a_day(reps, s.recorded)}.")
     else:
         out["reps"] = "Weight-shift repetitions are not measured by this device."
     out["exercise"] = _exercise_reading(s, weeks, measured, int(limits.get("exercise_goal_reps") or 0))
@@ -194,14 +228,15 @@ def readings(period: Period, days: Mapping[str, Mapping[str, Any]], measured: se
     vib_days = sum(1 for r in s.records if r.get("vibration_s"))
     if vib:
         limit = limits.get("vibration_daily_s")
-        out["vibration"] = (f"Vibration therapy on {_n(vib_days, 'day')}, {_dur(vib / vib_days)} a day on those days"
+        out["vibration"] = (f"Vibration therapy on {_k(vib_days, 'day')}, {_dur(vib / vib_days)} "
+                            + ("a day on those days" if vib_days > 1 else "that day")
                             + (f" (the daily limit is {_dur(limit)})" if limit else "") + "."
                             + _trend(weeks, "vibration_min", " min", 0))
     else:
         out["vibration"] = "No vibration therapy in this period."
     if "spasms" in measured:
         n = s.total("spasms") or 0
-        out["spasms"] = (f"{_n(n, 'spasm')}, {n / s.recorded:.1f} a recorded day"
+        out["spasms"] = (f"{_n(n, 'spasm').capitalize()} {_over(s.recorded)}{_a_day(n, s.recorded)}"
                          + (f", {_dur(s.total('spasm_s'))} in all" if s.total("spasm_s") else "") + "."
                          + _trend(weeks, "spasms", " spasms", 0))
     else:
@@ -209,8 +244,8 @@ def readings(period: Period, days: Mapping[str, Mapping[str, Any]], measured: se
     if "pressure_alerts" in measured:
         n = s.total("pressure_alerts") or 0
         high = s.total("high_pressure_s")
-        out["pressure"] = ((f"{_n(n, 'skin-pressure alert')} on "
-                            f"{_n(sum(1 for r in s.records if r.get('pressure_alerts')), 'day')}" if n
+        out["pressure"] = ((f"{_k(n, 'skin-pressure alert')} on "
+                            f"{_k(sum(1 for r in s.records if r.get('pressure_alerts')), 'day')}" if n
                             else "No skin-pressure alert")
                            + (f"; the palm force was high for {_dur(high)} in all" if high else "") + ".")
     else:
@@ -227,10 +262,11 @@ def _exercise_reading(s: Stretch, weeks: list[WeekRow], measured: set[str], goal
     days = sum(1 for r in s.records if r.get("exercise_s") or r.get("extension_reps"))
     if not days:
         return "No exercise session in this period."
-    text = f"{_n(reps, 'active extension repetition')} on {_n(days, 'day')}, in {_dur(seconds)} of exercise"
-    if seconds >= 60:
+    text = f"{_n(reps, 'active extension repetition').capitalize()} on {_k(days, 'day')}, in {_dur(seconds)} of exercise"
+    if seconds >= 60 and reps:
         text += f" ({reps / (seconds / 60):.1f} a minute)"
     if goal:
         met = sum(1 for r in s.records if (r.get("extension_reps") or 0) >= goal)
-        text += f"; the daily goal of {goal} was met on {met} of {s.recorded} recorded days"
+        text += (f"; the daily goal of {goal} was {'met' if met else 'not met'} on the one recorded day"
+                 if s.recorded == 1 else f"; the daily goal of {goal} was met on {met} of {s.recorded} recorded days")
     return text + "." + _trend(weeks, "extension_reps", " repetitions", 0)
