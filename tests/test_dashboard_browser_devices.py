@@ -267,7 +267,8 @@ def test_an_exercise_session_started_and_stopped_from_the_page(tmp_path):
     """The card's button starts a session on a real agent through a real Mosquitto; the live
     counter follows the agent's count; today's count against the goal and the 14 days' counts
     are the agent's; the button stops the session, which the agent reports as stopped from a
-    command; a refusal is said in the monitor's words; no console errors."""
+    command; a refusal is said in the monitor's words; every time on the card is the monitor's
+    (Amsterdam, the browser being in UTC), 24-hour; counts of one are singular; no console errors."""
     import datetime as dt
     broker = Broker(tmp_path / "broker").start()
     today = "2026-05-01"
@@ -280,7 +281,8 @@ def test_an_exercise_session_started_and_stopped_from_the_page(tmp_path):
         past[day] = reps
     store.close()
     fast = write_config(tmp_path / "cfg", "[mqtt]\nkeepalive_s = 2\nheartbeat_s = 5\n[exercise]\ngoal_reps = 30\n")
-    agent = AgentProcess({"start": f"{today}T10:00:00", "timezone": "UTC", "seed": 3, "noise": {"deg": 0.7, "newton": 0.2},
+    agent = AgentProcess({"start": f"{today}T10:00:00", "timezone": "Europe/Amsterdam", "seed": 3,
+                          "noise": {"deg": 0.7, "newton": 0.2},
                           "steps": [{"hold": 3, "set": {"palm": 3, "wrist": 20, "fingers": 40}}, *flickers(400)]},
                          tmp_path / "a1", speed=1, broker=broker.url, device="kitchen", config=fast)
     proc, base = start_dashboard(tmp_path, broker.url, "[mqtt]\nkeepalive_s = 2\nheartbeat_s = 5\n")
@@ -297,9 +299,28 @@ def test_an_exercise_session_started_and_stopped_from_the_page(tmp_path):
         # The live counter: the agent's own count, as it grows.
         until(driver, lambda d: int(attr(d, "kitchen", ".exercise-live", "data-reps") or -1) >= 3, 60,
               "three repetitions on the live counter")
-        assert re.fullmatch(r"Session running: \d+ openings", card_text(driver, "kitchen", ".exercise-live"))
+        assert re.fullmatch(r"Session running: \d+ extension repetitions", card_text(driver, "kitchen", ".exercise-live"))
         states = [json.loads(m["payload"]) for m in listener.on("/state")]
         assert any(s["exercise"]["active"] for s in states)
+        # Its end as the monitor's clock says it (the state's own local time), not the browser's.
+        [until_at] = {s["exercise"]["until"] for s in states if s["exercise"]["active"]}
+        assert until_at.endswith("+02:00") and states[-1]["zone"] == "Europe/Amsterdam"
+        assert card_text(driver, "kitchen", ".exercise-until") == f"Ends by itself at {until_at[11:16]}."
+        # The page's own words for a monitor's times and counts, on its own functions.
+        said = js(driver, """
+          const st = {time: '2026-05-01T10:00:00.000+02:00', zone: 'Europe/Amsterdam',
+                      today: {weight_bearing: {sessions: 1, reps: 1, total_s: 60, in_target_s: 30}}};
+          const ctx = {now: Date.parse('2026-05-01T08:30:00Z') / 1000, zone: zoneOf(st), day: '2026-05-01',
+                       deviceToday: () => '2026-05-01'};
+          const d = {sessions: [{day: '2026-05-01', time: '2026-05-01T09:57:00.000+02:00', duration_s: 60,
+                                 in_target_s: 30, reps: 1}]};
+          return [clock(ctx.now, ctx), clock(Date.parse('2026-04-14T15:57:00Z') / 1000, ctx),
+                  clock('2026-04-14T17:57:00.000+02:00', ctx), weightBearingPart(d, st, ctx).textContent,
+                  dayDetail('2026-04-30', {open_s: 3600, spasms: 1, extension_reps: 1}, 6, '2026-05-01')];""")
+        assert said[:4] == ["10:30", "14\u00a0Apr\u00a017:57", "14\u00a0Apr\u00a017:57",
+                            "Weight bearing today1 session, 1\u00a0min in all, 30\u00a0s in the target band.Weight "
+                            "shifts today: 109:57: 1\u00a0min, 30\u00a0s in the band, 1 weight shift"], said
+        assert said[4].endswith(": 1.0\u00a0h open, goal 6\u00a0h, 1 spasm, 1 extension repetition."), said
         shown = int(attr(driver, "kitchen", ".exercise-live", "data-reps"))
         assert shown in {s["exercise"]["reps"] for s in states if s["exercise"]["active"]}, "a count the agent published"
         shoot(driver, "exercise", 'article[data-device="kitchen"] section.exercise')
@@ -321,10 +342,10 @@ def test_an_exercise_session_started_and_stopped_from_the_page(tmp_path):
         reps = session["repetitions"]
         until(driver, lambda d: attr(d, "kitchen", ".exercise-today", "data-reps") == str(reps), 20, "today's count")
         assert card_text(driver, "kitchen", ".exercise-today").startswith(
-            f"Today: {reps} finger openings of 30 ({round(100 * reps / 30)}%)")
+            f"Today: {reps} extension repetitions of 30 ({round(100 * reps / 30)}%)")
         ring_label = js(driver, "return document.querySelector('article[data-device=\"kitchen\"] .exercise svg.ring')"
                                 ".getAttribute('aria-label')")
-        assert ring_label == f"{reps} of 30 finger openings today"
+        assert ring_label == f"{reps} of 30 extension repetitions today"
         bars = js(driver, "return Object.fromEntries([...document.querySelectorAll("
                           "'article[data-device=\"kitchen\"] svg.exercise-history g.day')].map(g => [g.dataset.date, g.dataset.reps]))")
         assert len(bars) == 14 and bars[today] == str(reps)

@@ -63,14 +63,58 @@ function ago(seconds) {
   return seconds < 60 ? "less than a minute ago" : `${duration(seconds)} ago`;
 }
 
-function clock(wall, now) {
-  const d = new Date(wall * 1000);
-  const t = d.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
-  if (new Date(now * 1000).toDateString() === d.toDateString()) return t;
-  return `${d.toLocaleDateString([], { day: "numeric", month: "short" })}${NB}${t}`;
+const seconds = (iso) => { const t = Date.parse(str(iso)); return Number.isFinite(t) ? t / 1000 : null; };
+
+// -- times: a monitor's as its own clock shows them ------------------------------------------------
+// Every time on a card is the monitor's local time (its zone, which its state names; an older
+// agent's: the offset of its state's time), 24-hour, with the day only when it is not the
+// monitor's today. The page's own times (the header's) are in the browser's zone, 24-hour too.
+const MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+const two = (n) => String(n).padStart(2, "0");
+
+function zoneOf(st) {
+  let name = str(st.zone) || null;
+  if (name) { try { new Intl.DateTimeFormat("en-GB", { timeZone: name }); } catch (e) { name = null; } }
+  const m = /(?:([+-])(\d{2}):(\d{2})|Z)$/.exec(str(st.time));
+  const offset = !m ? null : m[1] ? (m[1] === "-" ? -1 : 1) * (Number(m[2]) * 60 + Number(m[3])) : 0;
+  return { name, offset };
 }
 
-const seconds = (iso) => { const t = Date.parse(str(iso)); return Number.isFinite(t) ? t / 1000 : null; };
+// [YYYY-MM-DD, HH:MM] of ``t``: seconds since the epoch, or a time as the monitor wrote it
+// (its own local time, which is taken as written).
+function localTime(t, zone) {
+  if (typeof t === "string") {
+    const m = /^(\d{4}-\d{2}-\d{2})T(\d{2}):(\d{2})/.exec(t);
+    if (m && seconds(t) !== null) return [m[1], `${m[2]}:${m[3]}`];
+    return null;
+  }
+  if (zone && zone.name) {
+    const p = Object.fromEntries(new Intl.DateTimeFormat("en-GB", { timeZone: zone.name, hourCycle: "h23",
+      year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit" })
+      .formatToParts(new Date(t * 1000)).map((x) => [x.type, x.value]));
+    return [`${p.year}-${p.month}-${p.day}`, `${p.hour}:${p.minute}`];
+  }
+  if (zone && zone.offset !== null) {
+    const iso = new Date((t + zone.offset * 60) * 1000).toISOString();
+    return [iso.slice(0, 10), iso.slice(11, 16)];
+  }
+  const d = new Date(t * 1000);
+  return [`${d.getFullYear()}-${two(d.getMonth() + 1)}-${two(d.getDate())}`, `${two(d.getHours())}:${two(d.getMinutes())}`];
+}
+
+// "17:57" on the monitor's today (the date of its clock: ctx.day), "14 Apr 17:57" another
+// day, "14 Apr 2025 17:57" another year.
+function clock(t, ctx) {
+  const at = localTime(t, ctx.zone), today = ctx.day || localTime(ctx.now, ctx.zone)[0];
+  if (at === null) return "";
+  if (today === at[0]) return at[1];
+  const [y, m, d] = at[0].split("-").map(Number);
+  const year = today.slice(0, 4) === at[0].slice(0, 4) ? "" : `${NB}${y}`;
+  return `${d}${NB}${MONTHS[m - 1]}${year}${NB}${at[1]}`;
+}
+
+// "1 weight shift", "2 weight shifts", "0 weight shifts".
+const count = (n, one, many) => `${n} ${n === 1 ? one : (many || `${one}s`)}`;
 
 const POSITION = {
   open: ["✓", "Hand open", "Hand was open"], closed: ["✗", "Hand closed", "Hand was closed"],
@@ -116,10 +160,10 @@ function part(key, tag, attrs, ...children) {
 
 function seenLine(d, ctx) {
   const last = num(d.last_seen), st = obj(d.state);
-  const when = last !== null ? `${ago(ctx.now - last)} (${clock(last, ctx.now)})` : null;
+  const when = last !== null ? `${ago(ctx.now - last)} (${clock(last, ctx)})` : null;
   const dated = seconds(st.time);
   const known = when ? `Last seen ${when}.` : dated !== null
-    ? `Last data dated ${clock(dated, ctx.now)} by the monitor's own clock.` : "Nothing heard from it yet.";
+    ? `Last data dated ${clock(str(st.time), ctx)} by the monitor's own clock.` : "Nothing heard from it yet.";
   const c = d.condition;
   if (c === "online") {
     return part("seen", "p", { class: "seen" }, last !== null && ctx.now - last < 60 ? "Live: heard from just now."
@@ -141,7 +185,7 @@ function alarmsPart(d, ctx) {
   if (problem) {
     const at = num(problem.at);
     items.push(["unreadable", el("li", { class: "alarm unreadable" },
-      `⚠ Data from this device could not be read${at !== null ? ` (${clock(at, ctx.now)})` : ""}. `,
+      `⚠ Data from this device could not be read${at !== null ? ` (${clock(at, ctx)})` : ""}. `,
       d.state ? "The card shows the last data that could be read. " : "",
       el("span", { class: "detail" }, `${str(problem.topic)}: ${str(problem.text)}`))]);
   }
@@ -155,9 +199,9 @@ function alarmsPart(d, ctx) {
   const pressure = arr(d.alerts).map(obj).filter((a) => str(a.reason) === "skin_pressure" && str(a.time).slice(0, 10) === ctx.today);
   const pressureCount = Math.max(pressure.length, num(today.pressure_alerts) || 0);
   if (pressureCount) {
-    const lastAt = pressure.length ? seconds(pressure[pressure.length - 1].time) : null;
+    const lastAt = pressure.length ? clock(str(pressure[pressure.length - 1].time), ctx) : "";
     items.push(["pressure", el("li", { class: "alarm pressure" },
-      `⚠ High pressure under the palm${lastAt !== null ? ` at ${clock(lastAt, ctx.now)}` : ""}` +
+      `⚠ High pressure under the palm${lastAt ? ` at ${lastAt}` : ""}` +
       `${pressureCount > 1 ? ` (${pressureCount} times today)` : ""}: check the skin and loosen the straps.`)]);
   }
   for (const f of arr(st.faults).map(obj)) {
@@ -221,7 +265,7 @@ function positionPart(d, st, ctx, live) {
     const agentNow = at + (live && stateAt !== null ? ctx.now - stateAt : 0);
     text += ` for ${duration(agentNow - since)}`;
   }
-  if (!live && at !== null) text += `, at ${clock(at, ctx.now)} (the monitor's clock)`;
+  if (!live && at !== null) text += `, at ${clock(str(st.time), ctx)} (the monitor's clock)`;
   let why = null;
   if (position === "unknown") {
     const splintFault = arr(st.faults).some((f) => !str(obj(f).channel).startsWith("pad"));
@@ -236,7 +280,7 @@ function positionPart(d, st, ctx, live) {
 
 function nowPart(st, ctx, live) {
   const spasm = obj(st.spasm), pressure = obj(st.pressure), lines = [];
-  const began = (iso) => { const t = seconds(iso); return t !== null ? ` (since ${clock(t, ctx.now)})` : ""; };
+  const began = (iso) => { const t = clock(str(iso), ctx); return t ? ` (since ${t})` : ""; };
   if (spasm.active === true) {
     lines.push(el("p", { class: "spasm-now" }, live ? `⚡ Spasm now${began(spasm.since)}: the fingers are pulling ` +
       "against the splint." : "⚡ A spasm was going on when last heard from."));
@@ -282,7 +326,7 @@ function todayPart(st, ctx, live) {
   }
   const at = seconds(st.time);
   return part("today", "section", { class: "today-block" },
-    el("h3", {}, live || at === null ? "Today" : `Today, as of ${clock(at, ctx.now)}`),
+    el("h3", {}, live || at === null ? "Today" : `Today, as of ${clock(str(st.time), ctx)}`),
     el("div", { class: "today" }, ring(openS / (goalH * 3600), `${hours(openS)} of ${goalH} hours open today`), numbers));
 }
 
@@ -305,7 +349,7 @@ function dayDetail(date, rec, goalH, today) {
   let text = `${name}: ${open.toFixed(1)}${NB}h open${open >= goalH ? ", goal met" : `, goal ${goalH}${NB}h`}`;
   if (num(rec.worn_s) !== null) text += `, worn ${hours(rec.worn_s)}`;
   if (num(rec.spasms) !== null) text += `, ${rec.spasms} spasm${rec.spasms === 1 ? "" : "s"}`;
-  if (num(rec.extension_reps) !== null) text += `, ${rec.extension_reps} finger-opening exercises`;
+  if (num(rec.extension_reps) !== null) text += `, ${count(rec.extension_reps, "extension repetition")}`;
   return `${text}.`;
 }
 
@@ -420,19 +464,20 @@ function exercisePart(d, st, ctx, live) {
   const goal = num(ex.goal_reps), exerciseS = num(today.exercise_s) || 0;
   const active = ex.active === true;
   const section = part("exercise", "section", { class: `exercise${active ? " running" : ""}` },
-    el("h3", {}, "Finger-opening exercise"));
+    el("h3", {}, "Finger-extension exercise"));
   if (active) {
-    const count = num(ex.reps) ?? 0, until = seconds(ex.until);
-    section.append(el("p", { class: "exercise-live", "data-reps": String(count) },
-      live ? `Session running: ${count} opening${count === 1 ? "" : "s"}` : `A session was running when last heard from: ${count} openings`),
-      live && until !== null ? el("p", { class: "exercise-until" }, `Ends by itself at ${clock(until, ctx.now)}.`) : null);
+    const n = num(ex.reps) ?? 0, until = clock(str(ex.until), ctx);
+    const said = count(n, "extension repetition");
+    section.append(el("p", { class: "exercise-live", "data-reps": String(n) },
+      live ? `Session running: ${said}` : `A session was running when last heard from: ${said}`),
+      live && until ? el("p", { class: "exercise-until" }, `Ends by itself at ${until}.`) : null);
   }
-  const words = `Today: ${reps} finger opening${reps === 1 ? "" : "s"}` +
+  const words = `Today: ${count(reps, "extension repetition")}` +
     (goal ? ` of ${goal} (${Math.round((100 * reps) / goal)}%)` : "") + `, ${duration(exerciseS)} of exercise.`;
   const text = el("p", { class: "exercise-today", "data-reps": String(reps) }, words);
-  section.append(goal ? el("div", { class: "today" }, ring(reps / goal, `${reps} of ${goal} finger openings today`), text) : text);
+  section.append(goal ? el("div", { class: "today" }, ring(reps / goal, `${reps} of ${goal} extension repetitions today`), text) : text);
   section.append(exerciseHistory(d, st, ctx, goal),
-    el("p", { class: "legend" }, `Finger openings a day, last 14 days; – no data${goal ? `; ┅ goal ${goal}` : ""}.`));
+    el("p", { class: "legend" }, `Extension repetitions a day, last 14 days; – no data${goal ? `; ┅ goal ${goal}` : ""}.`));
   // A request waits until the monitor answers it or its state shows it done (at most ASK_WAIT_MS).
   const asking = page.asking.get(d.id), asked = obj(d.asked);
   const answered = str(asked.status) !== "" && asking && str(asked.command) === asking.command;
@@ -462,13 +507,13 @@ function exerciseHistory(d, st, ctx, goal) {
   const high = Math.max(goal || 0, ...values.filter((v) => v !== null), 1);
   const slot = (W - left - right) / 14;
   const y = (v) => base - (v / high) * (base - top);
-  const label = "Finger openings, last 14 days: " +
+  const label = "Extension repetitions, last 14 days: " +
     dates.map((date, i) => `${dayName(date)} ${values[i] === null ? "no data" : values[i]}`).join("; ");
   const s = svg("svg", { viewBox: `0 0 ${W} ${H}`, class: "exercise-history", role: "img", "aria-label": label });
   dates.forEach((date, i) => {
     const v = values[i], x = left + i * slot + 2, w = slot - 4;
     const g = svg("g", { class: `day${v === null ? " missing" : ""}`, "data-date": date, "data-reps": v === null ? "" : String(v) });
-    g.append(svg("title", {}, `${dayName(date)}: ${v === null ? "no data" : `${v} finger openings`}`));
+    g.append(svg("title", {}, `${dayName(date)}: ${v === null ? "no data" : count(v, "extension repetition")}`));
     if (v !== null) {
       const h = v ? Math.max(2, base - y(v)) : 0;
       g.append(svg("rect", { class: `bar${goal && v >= goal ? " met" : ""}`, x, y: base - h, width: w, height: h,
@@ -504,14 +549,14 @@ async function ask(device, command) {
 
 function weightBearingPart(d, st, ctx) {
   const w = obj(obj(st.today).weight_bearing);
-  const count = num(w.sessions) || 0;
+  const total = num(w.sessions) || 0;
   const section = part("wb", "section", { class: "wb" }, el("h3", {}, "Weight bearing today"));
-  if (!count) {
+  if (!total) {
     section.append(el("p", { class: "wb-today" }, "No sessions today yet."));
   } else {
     const mean = num(w.mean_n), peak = num(w.peak_n);
     section.append(el("p", { class: "wb-today" },
-      `${count} session${count > 1 ? "s" : ""}, ${duration(num(w.total_s) || 0)} in all, ` +
+      `${count(total, "session")}, ${duration(num(w.total_s) || 0)} in all, ` +
       `${duration(num(w.in_target_s) || 0)} in the target band` +
       (mean !== null ? `; mean ${newtons(mean)}` : "") + (peak !== null ? `, peak ${newtons(peak)}` : "") + "."));
     if (num(w.reps) !== null) section.append(el("p", { class: "wb-reps" }, `Weight shifts today: ${w.reps}`));
@@ -521,9 +566,9 @@ function weightBearingPart(d, st, ctx) {
     const ul = el("ul", { class: "sessions" });
     for (const s of sessions.slice(-5)) {
       const mean = num(s.mean_n);
-      ul.append(el("li", {}, `${str(s.time).slice(11, 16)}: ${duration(num(s.duration_s) || 0)}` +
+      ul.append(el("li", {}, `${clock(str(s.time), ctx)}: ${duration(num(s.duration_s) || 0)}` +
         (mean !== null ? `, mean ${newtons(mean)}` : "") + `, ${duration(num(s.in_target_s) || 0)} in the band` +
-        (num(s.reps) !== null ? `, ${s.reps} weight shifts` : "")));
+        (num(s.reps) !== null ? `, ${count(s.reps, "weight shift")}` : "")));
     }
     section.append(ul);
   }
@@ -534,8 +579,8 @@ function vibrationPart(st, ctx, live) {
   const therapy = obj(st.therapy), minutes = Math.round((num(obj(st.today).vibration_s) || 0) / 60);
   let now = "";
   if (therapy.running === true) {
-    const until = seconds(therapy.until);
-    now = live ? `Running now (${str(therapy.level)})${until !== null ? ` until ${clock(until, ctx.now)}` : ""}. `
+    const until = clock(str(therapy.until), ctx);
+    now = live ? `Running now (${str(therapy.level)})${until ? ` until ${until}` : ""}. `
                : "It was running when last heard from. ";
   }
   return part("vibration", "section", { class: "vibration" }, el("h3", {}, "Vibration therapy"),
@@ -548,15 +593,15 @@ function noticesPart(d, ctx) {
   if (!alerts.length) return null;
   return part("notices", "section", { class: "notices-today" }, el("h3", {}, "Messages today"),
     el("ul", { class: "alerts" }, ...alerts.map((a) =>
-      el("li", {}, `${str(a.time).slice(11, 16)} ${ALERT[str(a.reason)] || str(a.text)}`))));
+      el("li", {}, `${clock(str(a.time), ctx)} ${ALERT[str(a.reason)] || str(a.text)}`))));
 }
 
 function sensorsPart(st, ctx, live) {
   const faults = arr(st.faults);
-  const at = seconds(st.time);
+  const at = clock(str(st.time), ctx);
   const text = faults.length
     ? `${faults.length === 1 ? "One sensor is" : `${faults.length} sensors are`} not working (see above).`
-    : live ? "✓ All sensors working." : `All sensors were working${at !== null ? ` at ${clock(at, ctx.now)}` : ""}.`;
+    : live ? "✓ All sensors working." : `All sensors were working${at ? ` at ${at}` : ""}.`;
   return part("sensors", "section", { class: "sensors" }, el("h3", {}, "Sensors"),
     el("p", { class: faults.length ? "bad" : live ? "ok" : "" }, text));
 }
@@ -662,7 +707,7 @@ function speakChanges(d, built, ctx) {
 // -- the page ----------------------------------------------------------------------------------
 function linkParts(fleet, ctx) {
   const conn = document.getElementById("connection");
-  const pageText = ctx.pageLost ? `○ Page offline since ${clock(page.linkSince / 1000, ctx.now)}` : "● Live";
+  const pageText = ctx.pageLost ? `○ Page offline since ${clock(page.linkSince / 1000, ctx)}` : "● Live";
   if (conn.textContent !== pageText) conn.textContent = pageText;
   setAttrs(conn, { "data-state": ctx.pageLost ? "lost" : "live" });
   const broker = obj(fleet.broker), state = str(broker.state), address = str(broker.address) || "the broker";
@@ -674,9 +719,9 @@ function linkParts(fleet, ctx) {
   setAttrs(b, { "data-state": state || "unknown" });
   const notices = document.getElementById("broker-notice");
   let text = "";
-  const when = since !== null ? `${clock(since, ctx.now)} (${ago(ctx.now - since)})` : "";
+  const when = since !== null ? `${clock(since, ctx)} (${ago(ctx.now - since)})` : "";
   if (ctx.pageLost) {
-    text = `⚠ This page has lost its connection to the dashboard since ${clock(page.linkSince / 1000, ctx.now)}; ` +
+    text = `⚠ This page has lost its connection to the dashboard since ${clock(page.linkSince / 1000, ctx)}; ` +
       "trying again. Nothing below is current.";
   } else if (state === "lost") {
     text = `⚠ The dashboard lost its connection to the message broker (${address}) at ${when}; trying again. ` +
@@ -719,7 +764,7 @@ function render() {
   const now = (Date.now() + page.offsetMs) / 1000;
   const pageLost = page.link !== "live";
   const ctx = {
-    now, pageLost, limits: obj(fleet.limits),
+    now, pageLost, limits: obj(fleet.limits), zone: null, day: null,   // the card's monitor's zone and date (null: the page's)
     today: new Date(now * 1000).toISOString().slice(0, 10),
     deviceToday: (st) => {                 // the device's local day, from its own clock
       const date = str(st.time).slice(0, 10);
@@ -739,6 +784,8 @@ function render() {
       d = { ...obj(raw), id };
       d.condition = pageLost || !CONDITION[d.condition] ? "unknown" : d.condition;
       ctx.today = ctx.deviceToday(obj(d.state));
+      ctx.zone = zoneOf(obj(d.state));
+      ctx.day = (localTime(str(obj(d.state).time), null) || [null])[0];
       built = card(d, ctx);
     } catch (e) {
       console.warn(`the card of ${id} could not be drawn`, e);
