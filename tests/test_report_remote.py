@@ -155,6 +155,7 @@ def test_dashboard_download_and_mqtt_report_equal_the_command_line(tmp_path):
     assert len(days) == 7 and days[TODAY]["open_s"] > 200
     assert answer["data"]["days"] == days
     assert json.loads(dash_json)["days"] == days
+    assert json.loads(dash_json)["timezone"] == json.loads(cli["json"].stdout)["timezone"] == "Europe/London"
     assert dash_csv.replace("\r\n", "\n") == cli["csv"].stdout      # (run_cli reads text: \r\n comes as \n)
     assert page_csv.replace("\r\n", "\n") == cli["csv"].stdout
     assert [r["tracked"] for r in csv.DictReader(io.StringIO(dash_csv))] == ["1", "1", "0", "1", "1", "1", "1", "1"]
