@@ -32,6 +32,11 @@ class ScenarioError(InputError):
     """A scenario file does not follow the scenario format."""
 
 
+class OutputError(OpenPalmError, OSError):
+    """A file or stream a person asked to be written cannot take it (a full disk,
+    ``/dev/full``): one line, exit status 74 (EX_IOERR)."""
+
+
 # Sensors: hardware misbehaving at run time.
 class SensorError(OpenPalmError, OSError):
     """Base of errors reading the ADCs."""

@@ -18,7 +18,7 @@ import sys
 
 from pi_agent import __version__, config
 from pi_agent.cli import calibrate, check_config, common, dashboard, report, run, simulate, status
-from pi_agent.errors import ConfigError, InputError, StoreAccessError, StoreError
+from pi_agent.errors import ConfigError, InputError, OutputError, StoreAccessError, StoreError
 
 # In the order of ``pi-agent --help``.
 COMMAND_MODULES = (run, simulate, status, report, check_config, dashboard, calibrate)
@@ -51,13 +51,24 @@ def main(argv: list[str] | None = None) -> int:
                                   f"{WRITES_BESIDE_CONFIG[args.command]} (--config FILE, ${config.PATH_ENV} "
                                   f"or {config.SYSTEM_PATH}), found none")
         code = args.handler(args)
-        sys.stdout.flush()               # a closed pipe shows here, not at exit
+        try:
+            sys.stdout.flush()           # a closed pipe or a full disk shows here, not at exit
+        except OSError as exc:
+            if isinstance(exc, BrokenPipeError):
+                raise
+            raise OutputError(f"pi-agent {args.command}: cannot write the standard output: "
+                              f"{exc.strerror or exc}") from None
         return code
     except BrokenPipeError:
         # The reader went away (`... | head -1`): as any Unix tool, stop quietly. Python
         # flushes stdout again at exit, so it is pointed at /dev/null first.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 128 + signal.SIGPIPE
+    except OutputError as exc:
+        # What was not written must not be tried again at exit (a second error, a traceback).
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        print(exc, file=sys.stderr)
+        return common.EX_IOERR
     except ConfigError as exc:
         for line in exc.problems:
             print(line, file=sys.stderr)

@@ -15,6 +15,7 @@ from pi_agent.systemd import Notifier
 # sysexits.h
 EX_DATAERR = 65
 EX_UNAVAILABLE = 69
+EX_IOERR = 74
 EX_NOPERM = 77            # the store or its folder may not be read or written: systemd does not restart
 EX_CONFIG = 78
 

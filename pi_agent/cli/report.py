@@ -12,11 +12,12 @@ period ending before it starts or longer than a year is one line and exit 65.
 from __future__ import annotations
 
 import os
+import stat
 import sys
 from pathlib import Path
 
 from pi_agent.cli.common import with_config
-from pi_agent.errors import InputError
+from pi_agent.errors import InputError, OutputError
 
 
 def add_parser(sub) -> None:
@@ -44,9 +45,35 @@ def _max_push(cfg) -> float | None:
 
 
 def write(text: str, output: Path | None) -> None:
-    """To standard output, or to a file replaced in one step (never left half-written)."""
+    """To standard output, or to a file: a regular file (or a new one) is replaced in one
+    step (never left half-written); anything else that exists (a FIFO, a terminal,
+    ``/dev/stdout``, ``/dev/null``) is written into, never replaced by a file."""
     if output is None:
-        sys.stdout.write(text)
+        try:
+            sys.stdout.write(text)
+            sys.stdout.flush()
+        except BrokenPipeError:
+            raise
+        except OSError as exc:
+            raise OutputError(f"pi-agent report: cannot write the standard output: "
+                              f"{exc.strerror or exc}") from None
+        return
+    if str(output) in ("", "."):
+        raise InputError("--output: expected a file name, got an empty one")
+    try:
+        special = not stat.S_ISREG(os.stat(output).st_mode)
+    except FileNotFoundError:
+        special = False
+    except OSError as exc:
+        raise InputError(f"--output: cannot write {output}: {exc.strerror}") from None
+    if special:
+        if os.path.isdir(output):
+            raise InputError(f"--output: cannot write {output}: it is a folder")
+        try:
+            with open(output, "w", encoding="utf-8", newline="") as f:
+                f.write(text)
+        except OSError as exc:
+            raise OutputError(f"--output: cannot write {output}: {exc.strerror or exc}") from None
         return
     tmp = output.with_name(f".{output.name}.tmp")
     try:

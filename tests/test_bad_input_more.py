@@ -1,0 +1,93 @@
+"""More bad input, each a one-line error that changes nothing: report outputs that are no
+regular file, huge integers in commands, deep JSON on the dashboard, scenario command
+arguments, unwritable traces, implausible calibrations and dates that are no YYYY-MM-DD."""
+
+from __future__ import annotations
+
+import os
+import stat
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+
+from conftest import ROOT, run_cli
+from pi_agent.store import Store
+from test_bad_input import _one_line_error
+
+
+@pytest.fixture
+def store_dir(tmp_path):
+    folder = tmp_path / "state"
+    store = Store(folder)
+    store.checkpoint({"2026-06-01": {"open_s": 1.0}})
+    store.close()
+    return folder
+
+
+def _report(store_dir, *args):
+    return run_cli("report", "--state-dir", str(store_dir), "--format", "csv",
+                   "--from", "2026-06-01", "--to", "2026-06-01", *args)
+
+
+def test_report_output_to_a_fifo_writes_into_it_and_keeps_it_a_fifo(tmp_path, store_dir):
+    """`report --output FIFO`: the reader gets the report; the FIFO is still a FIFO, no temporary file beside it."""
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    got = []
+    reader = threading.Thread(target=lambda: got.append(fifo.read_bytes()), daemon=True)
+    reader.start()
+    result = _report(store_dir, "--output", str(fifo))
+    reader.join(10)
+    assert result.returncode == 0, result.stderr
+    assert got and got[0].startswith(b"date,") and b"2026-06-01" in got[0]
+    assert stat.S_ISFIFO(os.stat(fifo).st_mode)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["pipe", "state"]
+
+
+def test_report_output_to_dev_null_leaves_it_a_character_device(store_dir):
+    """`report --output /dev/null`: exit 0 and /dev/null is still a character device (never replaced)."""
+    if not Path("/dev/null").exists() or not os.access("/dev/null", os.W_OK):
+        pytest.skip("no writable /dev/null")
+    result = _report(store_dir, "--output", "/dev/null")
+    assert result.returncode == 0, result.stderr
+    assert stat.S_ISCHR(os.stat("/dev/null").st_mode)
+    assert not Path("/dev/.null.tmp").exists()
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="no /dev/full")
+def test_report_output_to_a_full_device_is_one_line_with_exit_74(store_dir):
+    """`report --output /dev/full`: one line 'cannot write ...: No space left on device', exit 74; still a device."""
+    line = _one_line_error(_report(store_dir, "--output", "/dev/full"), 74)
+    assert "cannot write /dev/full: No space left on device" in line
+    assert stat.S_ISCHR(os.stat("/dev/full").st_mode)
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="no /dev/full")
+def test_report_to_a_full_standard_output_is_one_line_with_exit_74(store_dir):
+    """`report > /dev/full`: one line saying the standard output cannot be written, exit 74."""
+    with open("/dev/full", "w") as full:
+        result = subprocess.run([sys.executable, "-m", "pi_agent", "report", "--state-dir", str(store_dir),
+                                 "--format", "csv", "--from", "2026-06-01", "--to", "2026-06-01"],
+                                cwd=ROOT, stdout=full, stderr=subprocess.PIPE, text=True, timeout=60)
+    line = _one_line_error(result, 74)
+    assert "cannot write the standard output: No space left on device" in line
+
+
+@pytest.mark.parametrize("output, words", [("", "--output: expected a file name"),
+                                           (".", "--output: expected a file name")])
+def test_report_output_with_no_name_is_one_line(store_dir, output, words):
+    """`report --output ""`: one line, exit 65, nothing written."""
+    line = _one_line_error(_report(store_dir, "--output", output), 65)
+    assert words in line
+
+
+def test_report_output_to_a_regular_file_is_still_replaced_whole(tmp_path, store_dir):
+    """A regular file given to --output is replaced by the report (the atomic path), nothing left beside it."""
+    out = tmp_path / "r.csv"
+    out.write_text("old")
+    result = _report(store_dir, "--output", str(out))
+    assert result.returncode == 0, result.stderr
+    assert out.read_text().startswith("date,") and not (tmp_path / ".r.csv.tmp").exists()
