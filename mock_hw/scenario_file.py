@@ -108,7 +108,12 @@ def _did_you_mean(name: str, options) -> str:
 
 
 def _number(v) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        return False
+    try:
+        return math.isfinite(v)
+    except OverflowError:            # an int too large for a float is out of every range
+        return False
 
 
 def parse(data: Any, channels: dict[str, str], where: str = "scenario") -> Scenario:

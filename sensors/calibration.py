@@ -29,7 +29,12 @@ __all__ = ["LINEARITY_PCT", "PAD", "Calibration", "FlexCalibration", "ForceCalib
 
 def _number(x) -> bool:
     """A finite number (NaN and the infinities never calibrate anything)."""
-    return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
+    if isinstance(x, bool) or not isinstance(x, (int, float)):
+        return False
+    try:
+        return math.isfinite(x)
+    except OverflowError:            # an int too large for a float is out of every range
+        return False
 
 
 COUNTS = (-32768, 32767)        # what an ADS1115 can return

@@ -35,7 +35,9 @@ CFG = config.defaults()
 bad_numbers = st.one_of(st.just(math.nan), st.just(math.inf), st.just(-math.inf), st.just(1e308),
                         st.just(-1e308), st.floats(-1e6, -0.001), st.just(1e-9), st.just(0.0001),
                         st.text(max_size=5), st.booleans(), st.none(), st.lists(st.integers(), max_size=2),
-                        st.dictionaries(st.text(max_size=3), st.integers(), max_size=2))
+                        st.dictionaries(st.text(max_size=3), st.integers(), max_size=2),
+                        st.integers(min_value=10 ** 309, max_value=10 ** 400),      # too large for a float
+                        st.integers(min_value=-10 ** 400, max_value=-10 ** 309))
 
 
 def _core():

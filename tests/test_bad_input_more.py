@@ -91,3 +91,35 @@ def test_report_output_to_a_regular_file_is_still_replaced_whole(tmp_path, store
     result = _report(store_dir, "--output", str(out))
     assert result.returncode == 0, result.stderr
     assert out.read_text().startswith("date,") and not (tmp_path / ".r.csv.tmp").exists()
+
+
+HUGE = int("9" * 400)
+
+
+@pytest.mark.parametrize("name, key", [("exercise_start", "minutes"), ("vibration_start", "minutes"),
+                                       ("set_goal", "hours"), ("set_targets", "low"), ("set_targets", "high")])
+@pytest.mark.parametrize("sign", [1, -1])
+def test_an_integer_too_large_for_a_float_is_an_error_naming_the_argument(name, key, sign):
+    """A 400-digit integer in a command (as MQTT delivers it): an error 'expected a number',
+    no traceback, no order, nothing changed."""
+    from pi_agent.core import orders
+    from test_bad_input import _core, _moves_or_stores, WALL0
+    core = _core()
+    before = core.snapshot()
+    payload = b'{"%s": %s%s}' % (key.encode(), b"-" if sign < 0 else b"", b"9" * 400)
+    step = core.command(name, payload, 1.0, WALL0 + 1.0)
+    [response] = [o for o in step.orders if isinstance(o, orders.Response)]
+    assert response.status == "error" and f"{name}.{key}: expected a number" in response.error
+    assert "digits" in response.error and len(response.error) < 200
+    assert _moves_or_stores(step) == [] and core.snapshot() == before
+
+
+def test_checks_outside_the_core_refuse_an_integer_too_large_for_a_float():
+    """The scenario, calibration and dashboard number checks: a 400-digit int is no number (no OverflowError)."""
+    from mock_hw import scenario_file
+    from pi_agent.dashboard import schema
+    from pi_agent.dashboard.schema import Unreadable
+    from sensors import calibration
+    assert not scenario_file._number(HUGE) and not calibration._number(-HUGE)
+    with pytest.raises(Unreadable, match="expected a number"):
+        schema.number(0, 10)(HUGE, "x")

@@ -20,13 +20,25 @@ Check = Callable[[Any], "tuple[Any, str | None]"]
 
 
 def got(value: Any) -> str:
-    """How a found value is shown: ``got 3``, ``got 'fast'``."""
+    """How a found value is shown: ``got 3``, ``got 'fast'`` (an integer too long to show
+    by its number of digits)."""
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 10 ** 24:
+        return f"got an integer of about {int(value.bit_length() * math.log10(2)) + 1} digits"
     return f"got {value!r}" if not isinstance(value, str) else f"got '{value}'"
 
 
-def _is_number(v: Any) -> bool:
-    """A finite int or float (NaN and the infinities are no numbers a setting can take)."""
-    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+def is_number(v: Any) -> bool:
+    """A finite int or float (NaN and the infinities are no numbers a setting can take,
+    nor an int too large for a float)."""
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        return False
+    try:
+        return math.isfinite(v)
+    except OverflowError:            # an int beyond a float's range
+        return False
+
+
+_is_number = is_number
 
 
 def _typed(check, type_: type) -> Check:

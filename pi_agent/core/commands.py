@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import math
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -22,7 +21,7 @@ from pi_agent.core.events import Event
 from pi_agent.core.snapshot import Targets
 from pi_agent.core.tare import TareJob
 from pi_agent.config import Check, choice, number
-from pi_agent.config.checks import got
+from pi_agent.config.checks import got, is_number
 from pi_agent.errors import InputError
 
 MAX_PAYLOAD = 4096
@@ -258,11 +257,10 @@ def _report(core, args, transaction, t, wall, out) -> None:
 
 def _minutes(v):
     """A duration in minutes: finite, at least one second."""
-    if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) \
-            and v * 60.0 >= exercise.MIN_SESSION_S:
+    if is_number(v) and v * 60.0 >= exercise.MIN_SESSION_S:
         return v, None
     return None, f"expected a number of minutes of at least {exercise.MIN_SESSION_S / 60:.4g} (one second), " \
-                 f"got {v!r}"
+                 f"{got(v)}"
 
 
 def _exercise_start(core, args, _tx, t, wall, out) -> dict:

@@ -44,7 +44,11 @@ Spec = Callable[[Any, str], Any]
 
 def number(low: float = -math.inf, high: float = math.inf) -> Spec:
     def check(value: Any, path: str) -> float:
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        try:
+            finite = not isinstance(value, bool) and isinstance(value, (int, float)) and math.isfinite(value)
+        except OverflowError:        # an int too large for a float
+            finite = False
+        if not finite:
             raise _fail(path, "a number", value)
         if not low <= value <= high:
             raise _fail(path, f"a number from {low:g} to {high:g}", value)
