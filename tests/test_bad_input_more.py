@@ -123,3 +123,42 @@ def test_checks_outside_the_core_refuse_an_integer_too_large_for_a_float():
     assert not scenario_file._number(HUGE) and not calibration._number(-HUGE)
     with pytest.raises(Unreadable, match="expected a number"):
         schema.number(0, 10)(HUGE, "x")
+
+
+@pytest.fixture
+def dashboard_base():
+    """A dashboard in this process on a free loopback port, and a valid session cookie."""
+    from pi_agent.dashboard.auth import hash_password
+    from pi_agent.dashboard.fleet import Fleet
+    from pi_agent.dashboard.server import COOKIE, serve
+    dashboard, server = serve(Fleet(), hash_password("a long enough password"), 1.0, "127.0.0.1", 0,
+                              send=lambda *_: True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"127.0.0.1:{server.server_address[1]}", f"{COOKIE}={dashboard.sessions.new()}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(10)
+
+
+def test_the_dashboard_answers_deeply_nested_json_with_400(dashboard_base):
+    """POST /api/command with ~2,040 nested arrays (under 4 KiB): 400 with a one-line reason, connection answered."""
+    import http.client
+    import json
+    host, cookie = dashboard_base
+    body = b"[" * 2040 + b"]" * 2040
+    conn = http.client.HTTPConnection(host, timeout=10)
+    conn.request("POST", "/api/command", body=body, headers={"Content-Type": "application/json",
+                                                             "Cookie": cookie})
+    response = conn.getresponse()
+    answer = json.loads(response.read())
+    assert response.status == 400 and answer == {"error": "the JSON body is nested too deeply"}
+
+
+def test_a_deeply_nested_mqtt_message_is_unreadable_not_a_crash():
+    """A message from MQTT nested 2,000 deep: the schema says Unreadable in one line (no RecursionError)."""
+    from pi_agent.dashboard import schema
+    with pytest.raises(schema.Unreadable, match="nested too deeply"):
+        schema.read("state", b"[" * 2000 + b"]" * 2000)

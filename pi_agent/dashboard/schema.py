@@ -230,6 +230,8 @@ def _json(payload: bytes) -> Any:
         raise Unreadable(f"the message: expected at most {MAX_PAYLOAD} bytes, got {len(payload)}")
     try:
         return json.loads(payload, parse_constant=_no_constant)
+    except RecursionError:
+        raise Unreadable("the message: expected JSON, got JSON nested too deeply") from None
     except (ValueError, UnicodeDecodeError) as exc:
         raise Unreadable(f"the message: expected JSON, got {_shown(payload)} ({exc})") from None
 

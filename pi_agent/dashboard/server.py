@@ -227,6 +227,9 @@ class Dashboard:
                 try:
                     asked = json.loads(body)
                     device, command = asked["device"], asked["command"]
+                except RecursionError:
+                    answer(HTTPStatus.BAD_REQUEST, {"error": "the JSON body is nested too deeply"})
+                    return
                 except (ValueError, TypeError, KeyError):
                     answer(HTTPStatus.BAD_REQUEST, {"error": 'expected {"device": ..., "command": ...}'})
                     return
