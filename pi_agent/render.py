@@ -306,7 +306,9 @@ def exercise_payload(s: Snapshot, zone) -> dict:
 
 
 def load_payload(s: Snapshot) -> dict:
-    """MQTT's ``load``: the live load, stamped with the wall time of its reading."""
-    return {"ts": round(s.wall, 3), "load_n": round(s.load_n, 2),
+    """MQTT's ``load``: the live load, stamped with the wall time of the pad's reading it
+    comes from (not the time it is sent, nor a later reading of the splint)."""
+    ts = s.load_wall if s.load_wall is not None else s.wall
+    return {"ts": round(ts, 3), "load_n": round(s.load_n, 2),
             "fingers_share": None if s.fingers_share is None else round(s.fingers_share, 3),
             "in_band": s.in_band, "session": s.session}

@@ -14,7 +14,7 @@ from pi_agent.core.commands import COMMANDS
 from pi_agent.core.days import Day, report_day
 from pi_agent.core.events import Event
 from pi_agent.mqtt.discovery import discovery_payload, discovery_topic
-from pi_agent.mqtt.payloads import (DAY_EVERY_S, PAST_DAY_REPEATS, SETTLE_S, DayPacer, StatePacer, day_message, event_payload, load_due,
+from pi_agent.mqtt.payloads import (load_payload, DAY_EVERY_S, PAST_DAY_REPEATS, SETTLE_S, DayPacer, StatePacer, day_message, event_payload, load_due,
                                     significant, state_payload, topic_root)
 from sensors.channel import Reading
 
@@ -237,12 +237,25 @@ def test_forget_sends_every_day_again():
 
 # -- the live load ---------------------------------------------------------------------------------
 def test_load_is_due_only_while_the_pad_is_read_fast_and_at_its_rate(cfg):
-    """No load messages for an empty pad; pressing on it: at most load_rate_hz of them."""
+    """No load messages for an empty pad; pressing on it: at most load_rate_hz of them,
+    each after a pad reading at least a period (less a tenth) after the last one sent."""
     idle = fed_core(cfg, 2, {"pad_palm": 0.0, "pad_fingers": 0.0}).snapshot()
-    pressed = fed_core(cfg, 2, {"pad_palm": 30.0, "pad_fingers": 10.0}).snapshot()
-    assert idle.load_n is not None and not load_due(idle, 10.0, float("-inf"), 20.0)
-    assert pressed.pad_fast and load_due(pressed, 10.0, float("-inf"), 20.0)
-    assert not load_due(pressed, 10.04, 10.0, 20.0) and load_due(pressed, 10.05, 10.0, 20.0)
+    pressed = fed_core(cfg, 2, {"pad_palm": 30.0, "pad_fingers": 10.0}).snapshot()   # last pad reading at 2.0
+    assert idle.load_n is not None and not load_due(idle, float("-inf"), 20.0)
+    assert pressed.pad_fast and load_due(pressed, float("-inf"), 20.0)
+    assert not load_due(pressed, 2.0, 20.0), "that reading was sent already"
+    assert not load_due(pressed, 1.96, 20.0) and load_due(pressed, 1.95, 20.0)
+
+
+def test_load_is_stamped_with_the_pad_reading_and_not_due_after_a_splint_reading(cfg):
+    """A splint reading after the pad's: the load keeps the pad reading's time (wall and
+    monotonic), so no new message is due and none carries the splint's time."""
+    core = fed_core(cfg, 2, {"pad_palm": 30.0, "pad_fingers": 10.0})
+    core.feed([Reading("wrist", 2.07, 0, 25.0)], WALL0 + 2.07)
+    snap = core.snapshot()
+    assert snap.load_t == 2.0 and abs(snap.load_wall - (WALL0 + 2.0)) < 1e-6
+    assert load_payload(snap)["ts"] == round(WALL0 + 2.0, 3)
+    assert not load_due(snap, 2.0, 20.0)
 
 
 def test_state_payload_from_a_core_is_json_and_has_the_keys_the_deadband_compares(cfg):

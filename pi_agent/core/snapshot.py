@@ -58,6 +58,8 @@ class Snapshot:
     has_pad: bool
     channels: tuple[ChannelState, ...]
     load_n: float | None              # the load on the pad (None: no pad, or in fault)
+    load_t: float | None              # monotonic time of the pad's reading that load is from
+    load_wall: float | None           # ...and its wall time (None: no pad reading yet)
     fingers_share: float | None       # the fingers' zone's share of the load (None: too light)
     session: bool                     # a weight-bearing session runs
     pad_fast: bool                    # the pad is read fast: a session, something pressing on it, or a tare
@@ -113,6 +115,8 @@ def take_snapshot(core) -> Snapshot:
     today = core.ledger.peek(day) if wall else None
     th = core.therapy.running
     ex = core.exercise.session
+    pad = [core.latest[ch].t for ch in core.pad_channels if ch in core.latest]
+    load_t = max(pad) if pad else None
     return Snapshot(
         t=core.now, wall=wall, day=day,
         position=public(core.wear.state), worn=core.wear.state in WORN,
@@ -120,7 +124,8 @@ def take_snapshot(core) -> Snapshot:
         state=core.wear.state, splint_read=core.wear.since_wall is not None,
         has_splint=core.has_splint, has_pad=core.has_pad,
         channels=tuple(ChannelState(name, kind, *_value_and_fault(core, name)) for name, kind in core.kinds.items()),
-        load_n=core.load(), fingers_share=core.wb.fingers_share,
+        load_n=core.load(), load_t=load_t, load_wall=None if load_t is None else wall - (core.now - load_t),
+        fingers_share=core.wb.fingers_share,
         session=core.wb.session is not None, pad_fast=core.pad_fast, reps=core.wb.reps,
         reps_goal=core.cfg.weight_bearing.goal_reps,
         spasm_since=None if core.spasms.spasm is None else core.spasms.spasm["start"],

@@ -334,8 +334,8 @@ class MqttLink:
             self.client.publish(f"{self.root}/state", json.dumps(state), qos=1, retain=True)
 
     def _maybe_load(self, snap: Snapshot, now: float) -> None:
-        if load_due(snap, now, self._last_load_at, self.cfg.mqtt.load_rate_hz):
-            self._last_load_at = now
+        if load_due(snap, self._last_load_at, self.cfg.mqtt.load_rate_hz):
+            self._last_load_at = snap.load_t
             self._load_seq += 1
             self.client.publish(f"{self.root}/load", json.dumps({**load_payload(snap), "seq": self._load_seq}), qos=0)
 

@@ -171,8 +171,13 @@ class DayPacer:
         return out
 
 
-def load_due(snapshot: Snapshot, now: float, last_at: float, rate_hz: float) -> bool:
+def load_due(snapshot: Snapshot, last_t: float, rate_hz: float) -> bool:
     """Whether a ``load`` message is due: the pad is read fast (a session, a press or a
-    tare), its load is known, and ``1 / rate_hz`` has passed since the last one."""
-    return snapshot.pad_fast and now - last_at >= 1.0 / rate_hz and snapshot.load_n is not None
+    tare), its load is known, and a pad reading at least ``1 / rate_hz`` after the one
+    last sent (``last_t``) is new: a message follows a reading of the pad, never one of
+    the splint. A tenth of a period's give keeps the rate when readings come a little
+    early (100 pad readings a second give exactly 20 messages a second, not 16.7)."""
+    t = snapshot.load_t
+    return (snapshot.pad_fast and t is not None and t - last_t >= 0.9 / rate_hz
+            and snapshot.load_n is not None)
 
