@@ -65,10 +65,12 @@ class SensorArray:
     """The channels, grouped by chip. ``continuous``: the chips read in continuous mode."""
 
     def __init__(self, i2c, channels: dict[str, Channel], chip_addresses: dict[str, int], clock,
-                 continuous: frozenset[str] | set[str] = frozenset()) -> None:
+                 continuous: frozenset[str] | set[str] = frozenset(), *, lean: bool = True) -> None:
+        """``lean``: single-shot chips read by the lean path (False: through Adafruit's
+        driver, the reference the lean path is tested against)."""
         self.channels = channels
         self.clock = clock
-        self.readers = {chip: ADS1115Reader(i2c, address, clock, continuous=chip in continuous)
+        self.readers = {chip: ADS1115Reader(i2c, address, clock, continuous=chip in continuous, lean=lean)
                         for chip, address in chip_addresses.items()}
         self.by_chip: dict[str, list[Channel]] = {chip: [] for chip in chip_addresses}
         for ch in channels.values():
@@ -81,14 +83,21 @@ class SensorArray:
         return cls(i2c, channels, {n: c.address for n, c in cfg.chips.items()}, clock,
                    {n for n, c in cfg.chips.items() if c.mode == "continuous"})
 
-    def read_channel(self, chip: str, index: int, data_rate: int | None = None) -> list[Reading]:
-        """Read one channel of ``chip`` (at ``data_rate`` samples a second, else its own).
+    def read_channel(self, chip: str, index: int, data_rate: int | None = None, then: int | None = None) -> list[Reading]:
+        """Read one channel of ``chip`` (at ``data_rate`` samples a second, else its own),
+        and start the conversion of its channel ``then``, read next (at the same rate).
         When the chip does not answer, every one of its channels is in fault (one reading
         each)."""
         channels = self.by_chip[chip]
         ch = channels[index]
+        rate = data_rate or ch.data_rate
         try:
-            raw = self.readers[chip].read(ch.input, ch.gain, data_rate or ch.data_rate, ch.negative)
+            if then is None:
+                raw = self.readers[chip].read(ch.input, ch.gain, rate, ch.negative)
+            else:
+                nxt = channels[then]
+                raw = self.readers[chip].read(ch.input, ch.gain, rate, ch.negative,
+                                              (nxt.input, nxt.negative, nxt.gain, data_rate or nxt.data_rate))
         except ConversionTimeout:
             return [ch.failed(self.clock.monotonic(), "adc_timeout")]
         except BusError:
@@ -96,17 +105,30 @@ class SensorArray:
             return [c.failed(t, "i2c_error") for c in channels]
         return [ch.accept(self.clock.monotonic(), raw)]
 
-    def read(self, names, data_rate: int | None = None) -> list[Reading]:
+    def read(self, names, data_rate: int | None = None, then: str | None = None) -> list[Reading]:
         """Read the named channels once each, in order (at ``data_rate``, else each its own;
-        a chip that does not answer: each of its channels in fault, once)."""
+        a chip that does not answer: each of its channels in fault, once). ``then``: a
+        channel read next, whose conversion its chip starts as it is read here (a
+        single-shot chip; the last name's chip)."""
+        if len(names) == 1:                  # one channel (a chip's turn): the common case
+            chip, index = self.where[names[0]]
+            nxt = None
+            if then is not None:
+                then_chip, then_index = self.where[then]
+                nxt = then_index if then_chip == chip else None
+            return self.read_channel(chip, index, data_rate, nxt)
         out: list[Reading] = []
         failed = set()
-        for name in names:
+        last = len(names) - 1
+        for i, name in enumerate(names):
             chip, index = self.where[name]
             if chip in failed:
                 continue
-            readings = (self.read_channel(chip, index) if data_rate is None
-                        else self.read_channel(chip, index, data_rate))
+            nxt = None
+            if i == last and then is not None:
+                then_chip, then_index = self.where[then]
+                nxt = then_index if then_chip == chip else None
+            readings = self.read_channel(chip, index, data_rate, nxt)
             if len(readings) > 1:
                 failed.add(chip)
             out.extend(readings)
