@@ -21,7 +21,7 @@ from pi_agent.core.events import Event
 from pi_agent.core.orders import Step
 from pi_agent.records import StoreRecords, save_tares
 from pi_agent.render import journal_line
-from pi_agent.schedule import Schedule
+from pi_agent.schedule import PAD_TURN, Schedule
 from sensors.array import SensorArray, build_channels
 from sensors.calibration import PAD, load_calibration
 
@@ -67,6 +67,7 @@ class Agent:
         self.stopping = threading.Event()
         self.steps = 0
         self.readings = 0              # channel readings taken (benchmarks)
+        self.pad_read_at: float | None = None   # monotonic time of the last turn that read the pad
         self.last_step = now           # monotonic time the loop last completed a step
         self.inbox: queue.SimpleQueue = queue.SimpleQueue()   # commands from other threads
         self.inbox_budget = 20         # commands run per turn, so a flood never delays the sampling
@@ -76,36 +77,47 @@ class Agent:
         self.recovered = self.core.recover(doses, now, wall, exercise) if doses or exercise else NOTHING
 
     # -- one turn of the loop -------------------------------------------------------
-    def _other_due(self) -> float | None:
+    def _other_due(self, now: float) -> float | None:
         """The motor's next change (when the loop plays it) or the core's next tick."""
         player = self.player
         motor_at = player.next_change() if player is not None and self.poll_motor and player.busy else None
-        return min((at for at in (self.core.next_due(self.clock.monotonic()), motor_at) if at is not None), default=None)
+        at = self.core.next_due(now)
+        if motor_at is not None and (at is None or motor_at < at):
+            at = motor_at
+        return at
 
     def step(self) -> Step | None:
         """Run queued commands, then wait for the next chip that is due (or the motor's or
-        the core's next moment), read it and feed the core."""
-        recovered, self.recovered = self.recovered, NOTHING
-        self.apply(recovered)
+        the core's next moment), read it and feed the core. A turn due within its slack
+        (a tenth of its period) is taken at once, along with the wake-up of the one before."""
+        if self.recovered is not NOTHING:
+            recovered, self.recovered = self.recovered, NOTHING
+            self.apply(recovered)
         if not self.inbox.empty():
             self._run_inbox()
-        clock, schedule = self.clock, self.schedule
+        clock, schedule, core = self.clock, self.schedule, self.core
         turn, due = schedule.next()
         now = clock.monotonic()
-        other = self._other_due()
+        other = self._other_due(now)
         if other is not None and other < due:
             if other > now:
                 clock.sleep(other - now)
             self._time_passes(clock.monotonic())
             return None
-        if due > now:
+        exercising = core.exercise.running
+        slack = schedule.slack(turn, core.pad_fast, exercising)
+        if due - slack > now:          # not due yet, nor soon enough to go along with this wake
             clock.sleep(due - now)
-            if self.stopping.is_set() or clock.monotonic() < due - 1e-6:
+            now = clock.monotonic()
+            if now < due - slack or self.stopping.is_set():
                 return None         # woken early: a command or a stop is waiting
-        readings = self.sensors.read(schedule.channels(turn, self.core.exercise.running), schedule.data_rates.get(turn))
+        readings = self.sensors.read(schedule.channels(turn, exercising), schedule.data_rates.get(turn),
+                                     schedule.following(turn, exercising))
         self.readings += len(readings)
-        step = self.core.feed(readings, clock.wall())
-        schedule.done(turn, due, clock.monotonic(), self.core.pad_fast, self.core.exercise.running)
+        if turn == PAD_TURN:
+            self.pad_read_at = now
+        step = core.feed(readings, clock.wall())
+        schedule.done(turn, due, now, core.pad_fast, core.exercise.running)
         if step.events or step.orders:
             self.apply(step)
         player = self.player
@@ -177,7 +189,7 @@ class Agent:
         """Run until monotonic time ``t_end`` (virtual time: as fast as possible)."""
         while not self.stopping.is_set():
             nxt = self.schedule.next()[1]
-            other = self._other_due()
+            other = self._other_due(self.clock.monotonic())
             if other is not None:
                 nxt = min(nxt, other)
             if nxt >= t_end and self.inbox.empty():

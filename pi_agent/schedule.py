@@ -10,6 +10,16 @@ in a burst: it is due again one period after it ran.
 During an exercise session the fingers have a turn of their own, at
 ``exercise.rate_hz`` (their chip's turn reads its other channels meanwhile); outside a
 session that turn is idle.
+
+Wake-ups cost more than readings (on a Pi as on a virtual machine, a sleeping process
+woken pays far more than the few microseconds a reading takes), so the loop takes a turn
+that is due within a tenth of its own period along with the turn it woke for
+(``slack``): the splint's turns ride on the pad's fast reads, and the pad's slow reads
+on the splint's. A turn taken early keeps its grid: it is next due one period after the
+time it was due, not after the time it ran. A chip's turn also names the channel it
+reads next (``following``), whose conversion the chip starts as it reads this one
+(not while the fingers have their own turn on that chip: their fast conversions would
+wait behind it).
 """
 
 from __future__ import annotations
@@ -19,6 +29,7 @@ from pi_agent.core import PAD_CHANNELS
 PAD_TURN = "(pad)"       # the pad's turn (chips' turns are keyed by the chips' names)
 FINGERS_TURN = "(fingers)"   # the fingers' own turn during an exercise session
 IDLE = float("inf")      # the due time of a turn that is not reading now
+SLACK = 0.1              # a turn is taken this share of its period early, with another one
 
 
 class Schedule:
@@ -60,6 +71,22 @@ class Schedule:
             index = (index + 1) % len(names)
         self.cursor[turn] = (index + 1) % len(names)
         return (names[index],)
+
+    def following(self, turn: str, fingers_fast: bool = False) -> str | None:
+        """The channel this turn reads next time, whose conversion may start now (None:
+        the pad's turn, which reads converting chips; or none to start)."""
+        if turn == FINGERS_TURN:
+            return "fingers" if fingers_fast else None
+        if turn == PAD_TURN:
+            return None
+        names = self.turns[turn]
+        if fingers_fast and "fingers" in names:
+            return None
+        return names[self.cursor[turn]]
+
+    def slack(self, turn: str, fast: bool, fingers_fast: bool = False) -> float:
+        """How early the turn may be taken along with another (a share of its period)."""
+        return SLACK * self.period(turn, fast, fingers_fast)
 
     def period(self, turn: str, fast: bool, fingers_fast: bool = False) -> float:
         """Time between two of the turn's readings."""
