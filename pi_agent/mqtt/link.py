@@ -149,6 +149,7 @@ class MqttLink:
         self.state_pacer = StatePacer(m.heartbeat_s, {name: s.kind for name, s in cfg.sensors.items()})
         self.day_pacer = DayPacer()
         self._last_load_at = float("-inf")
+        self._days_at = float("-inf")   # when the days were last looked at
         self._load_seq = 0          # numbers the load messages: a gap in it is a message lost on the way
         self.attach(agent)
 
@@ -283,13 +284,26 @@ class MqttLink:
         self.in_flight.acknowledged()
         if not self.connected.is_set():
             return
+        # The loop turns up to a hundred times a second; a snapshot costs more than a
+        # reading. So one is taken only when something may be due: a load message after
+        # a new pad reading, the state when its pacer would look, the days once a second.
+        pad_t = agent.pad_read_at
+        load = pad_t is not None and pad_t - self._last_load_at >= 0.9 / self.cfg.mqtt.load_rate_hz
+        state = self.state_pacer.may_be_due(now)
+        days = now - self._days_at >= 1.0
         if snap is None:
+            if not (load or state or days):
+                return
             snap = self.agent.core.snapshot()
             if self.cfg.mqtt.discovery and snap.targets.unit != self._discovered_unit:
                 self.publish_discovery(snap)        # the band's numbers change unit and range
-        self._maybe_state(snap, now)
-        self._maybe_load(snap, now)
-        self._maybe_days(snap, now)
+        if state:
+            self._maybe_state(snap, now)
+        if load:
+            self._maybe_load(snap, now)
+        if days:
+            self._days_at = now
+            self._maybe_days(snap, now)
 
     def _republish_all(self, snap: Snapshot, now: float) -> None:
         """A new connection, or Home Assistant back online: discovery, the state, the days

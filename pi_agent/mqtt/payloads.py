@@ -103,6 +103,11 @@ class StatePacer:
         """A new connection or a new listener: the next look publishes."""
         self.last, self.last_at = None, float("-inf")
 
+    def may_be_due(self, now: float) -> bool:
+        """Whether ``due`` would look at the state at all at ``now`` (a cheap check)."""
+        since = now - self.last_at
+        return since >= 1.0 or (self.pending and since >= 0.25)
+
     def due(self, now: float, render: Callable[[], dict]) -> dict | None:
         """The state to publish at monotonic time ``now`` (``render`` builds it), or None."""
         since = now - self.last_at
