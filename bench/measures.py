@@ -32,19 +32,16 @@ def _scenario(cfg, steps, start="2026-05-01T10:00:00", noise=True):
     return scenario_file.parse(data, {n: s.kind for n, s in cfg.sensors.items()})
 
 
-# -- sample_us and floor_us -------------------------------------------------------------------
-def sample_cost(quick: bool) -> dict:
-    """CPU time per channel reading through the whole path (Adafruit's driver on the
-    register model, conversion, fault detection, trackers, day accounting), in virtual time
-    during a weight-bearing session with the splint worn; median of 20 batches. The floor:
-    the same register model read directly, the same reads in the same mix (a continuous
-    chip: one read of its conversion register; a single-shot chip: config write,
-    conversion, ready poll, result read), weighted by each channel's reading rate."""
+# -- sample_us, sample_us_daily and floor_us ---------------------------------------------------
+PRESSED = {**OPEN, "pad_palm": 40, "pad_fingers": 25}
+
+
+def _cost_per_reading(cfg, values: dict, quick: bool) -> float:
+    """CPU time per channel reading through the whole loop, in virtual time with the
+    hand as ``values`` says; the median of 20 batches."""
     from pi_agent.clock import VirtualClock
-    from pi_agent.core import PAD_CHANNELS
     from pi_agent.simulated_run import SimulatedRun
-    cfg = _cfg()
-    scen = _scenario(cfg, [{"hold": 36000, "set": {**OPEN, "pad_palm": 40, "pad_fingers": 25}}])
+    scen = _scenario(cfg, [{"hold": 36000, "set": values}])
     sim = SimulatedRun(cfg, scen, VirtualClock(scen.start_wall()), zone=scen.zone(), state_dir=None)
     agent = sim.agent
     agent.run_until(5)
@@ -55,7 +52,30 @@ def sample_cost(quick: bool) -> dict:
         while agent.readings - n0 < per_batch:
             agent.step()
         samples.append((time.process_time() - c0) / (agent.readings - n0) * 1e6)
-    sample_us = statistics.median(samples)
+    sim.close()
+    return statistics.median(samples)
+
+
+def sample_cost(quick: bool) -> dict:
+    """CPU time per channel reading through the whole path (the lean single-shot read or
+    Adafruit's driver on the register model, conversion, fault detection, trackers, day
+    accounting), in virtual time, median of 20 batches: ``sample_us_daily`` in the
+    everyday state (splint worn, pad empty: 12 splint and 4 pad readings a second),
+    ``sample_us`` in a weight-bearing session (200 pad readings a second, each one
+    two-byte read of a continuously converting chip, and the splint's 12). The floor:
+    the same register model read directly, the same reads in the session's mix (a
+    continuous chip: one read of its conversion register; a single-shot chip: config
+    write, ready poll, result read), weighted by each channel's reading rate."""
+    from pi_agent.clock import VirtualClock
+    from pi_agent.core import PAD_CHANNELS
+    from pi_agent.simulated_run import SimulatedRun
+    cfg = _cfg()
+    sample_us = _cost_per_reading(cfg, PRESSED, quick)
+    daily_us = _cost_per_reading(cfg, OPEN, quick)
+    per_batch = 500 if quick else 3000
+    scen = _scenario(cfg, [{"hold": 36000, "set": PRESSED}])
+    sim = SimulatedRun(cfg, scen, VirtualClock(scen.start_wall()), zone=scen.zone(), state_dir=None)
+    sim.agent.run_until(5)             # the chips as the agent leaves them: the pad's converting
     # The floor: each channel's chip, its registers written and read directly.
     clock = sim.clock
     floor, weights = 0.0, 0.0
@@ -84,11 +104,11 @@ def sample_cost(quick: bool) -> dict:
         weights += rate
     floor_us = floor / weights
     sim.close()
-    return {"sample_us": round(sample_us, 2), "floor_us": round(floor_us, 2),
+    return {"sample_us": round(sample_us, 2), "sample_us_daily": round(daily_us, 2), "floor_us": round(floor_us, 2),
             "sample_floor_ratio": round(sample_us / floor_us, 2)}
 
 
-# -- adc_efficiency and feedback latency (real time) --------------------------------------------
+# -- readings against the schedule and against the chips' data rates (real time) ------------------
 def _real_time_sim(cfg, steps, state_dir=None):
     from pi_agent.clock import ScaledClock
     from pi_agent.simulated_run import SimulatedRun
@@ -98,13 +118,16 @@ def _real_time_sim(cfg, steps, state_dir=None):
     return sim, clock
 
 
-def adc_efficiency(quick: bool) -> dict:
-    """Readings delivered per second ÷ readings the default schedule asks for, in real time
-    with the register model taking each conversion's real time, during a weight-bearing
-    session with the splint worn (pad: active_rate_hz per zone; splint: rate_hz per channel)."""
+def readings_delivered(quick: bool) -> dict:
+    """Readings delivered a second in real time, with the register model taking each
+    conversion's real time, during a weight-bearing session with the splint worn, against
+    two references: ``schedule_kept``, the readings the schedule asks for (the pad's two
+    zones at active_rate_hz, each splint channel at its chip's rate_hz: 212 a second);
+    ``data_rate_share``, the conversions the chips make at their configured data rates
+    (128 + 475 + 475 a second): how much of what the converters produce the agent uses."""
     cfg = _cfg()
     seconds = 5.0 if quick else 20.0
-    sim, clock = _real_time_sim(cfg, [{"hold": 3600, "set": {**OPEN, "pad_palm": 40, "pad_fingers": 25}}])
+    sim, clock = _real_time_sim(cfg, [{"hold": 3600, "set": PRESSED}])
     agent = sim.agent
     agent.run_until(1.0)
     conversions0 = {chip: m.conversions for chip, m in sim.rig.chips.items()}
@@ -113,42 +136,163 @@ def adc_efficiency(quick: bool) -> dict:
     elapsed = clock.monotonic() - t0
     delivered = sum(m.conversions - conversions0[chip] for chip, m in sim.rig.chips.items())
     asked = (cfg.weight_bearing.active_rate_hz * 2 + cfg.chips["splint"].rate_hz * 3) * elapsed
+    data_rates = {}
+    for s in cfg.sensors.values():               # a chip converts at its channels' data rate
+        data_rates[s.chip] = s.data_rate
     sim.finish()
-    return {"adc_efficiency": round(delivered / asked, 3), "adc_readings_per_s": round(delivered / elapsed, 1)}
+    return {"schedule_kept": round(delivered / asked, 3),
+            "data_rate_share": round(delivered / (sum(data_rates.values()) * elapsed), 3),
+            "readings_per_s": round(delivered / elapsed, 1)}
+
+
+# -- processes of `pi-agent run --simulate --speed 1` -----------------------------------------------
+def _agent_process(folder: Path, steps: list, *extra: str) -> subprocess.Popen:
+    scenario = folder / f"scenario-{len(list(folder.glob('scenario-*')))}.json"
+    scenario.write_text(json.dumps({"start": "2026-05-01T10:00:00", "timezone": "UTC", "seed": 9,
+                                    "noise": {"deg": 1.0, "newton": 0.2}, "steps": steps}))
+    return subprocess.Popen([sys.executable, "-m", "pi_agent", "run", "--simulate", str(scenario), "--speed", "1",
+                             "--state-dir", str(folder / f"state-{scenario.stem}"), *extra], cwd=ROOT,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def _process_cpu_s(pid: int) -> float:
+    """CPU time (user + system) of every thread of a process, in seconds: the scheduler's
+    nanosecond count where the kernel keeps one, else the 10-ms ticks of /proc/PID/stat."""
+    try:
+        total = 0
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            total += int((task / "schedstat").read_text().split()[0])
+        if total:
+            return total / 1e9
+    except (OSError, ValueError, IndexError):
+        pass
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _wakes(pid: int) -> int:
+    """Voluntary context switches of a process's threads: its sleeps, so its wake-ups."""
+    total = 0
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        for line in (task / "status").read_text().splitlines():
+            if line.startswith("voluntary_ctxt_switches"):
+                total += int(line.split()[1])
+    return total
+
+
+def _cpu_window(proc: subprocess.Popen, window: float) -> tuple[float, float]:
+    """(% of one core, wake-ups a second) of a running process over ``window`` seconds."""
+    c0, w0, t0 = _process_cpu_s(proc.pid), _wakes(proc.pid), time.monotonic()
+    time.sleep(window)
+    c1, w1, t1 = _process_cpu_s(proc.pid), _wakes(proc.pid), time.monotonic()
+    return 100 * (c1 - c0) / (t1 - t0), (w1 - w0) / (t1 - t0)
+
+
+def _broker(folder: Path):
+    """A Mosquitto on a free loopback port: (process, port), or None if not installed."""
+    mosquitto = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
+    if not Path(mosquitto).exists():
+        return None
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    conf = folder / f"mosquitto-{port}.conf"
+    conf.write_text(f"listener {port} 127.0.0.1\nallow_anonymous true\n" + ("user root\n" if os.geteuid() == 0 else ""))
+    broker = subprocess.Popen([mosquitto, "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(0.5)
+    return broker, port
+
+
+CPU_STATES = {            # name: (what the hand does, runs in a full measurement)
+    "idle": ({}, 1),
+    "worn": (OPEN, 3),
+    "pressed": (PRESSED, 3),
+    "mqtt": (PRESSED, 1),
+}
+
+
+def cpu_states(quick: bool) -> dict:
+    """`pi-agent run --simulate --speed 1` as a process, in real time, in four states: the
+    splint off and the pad empty (idle); the splint worn, the pad empty (worn); the splint
+    worn and the pad pressed in a weight-bearing session (pressed); pressed, connected to
+    a Mosquitto on loopback and publishing 20 load messages a second (mqtt). For each, its
+    CPU time (user + system, every thread, from /proc) over a window after start-up, in
+    % of one core: 60 s (5 s with --quick), the median of the runs and their range; and
+    its wake-ups a second. Peak resident memory (VmHWM) of the idle process."""
+    folder = Path(tempfile.mkdtemp())
+    window = 5.0 if quick else 60.0
+    out: dict = {}
+    for name, (values, runs) in CPU_STATES.items():
+        figures = []
+        for _ in range(1 if quick else runs):
+            broker, extra = None, ()
+            if name == "mqtt":
+                broker = _broker(folder)
+                if broker is None:
+                    out["cpu_mqtt_note"] = "mosquitto is not installed"
+                    break
+                extra = ("--broker", f"mqtt://127.0.0.1:{broker[1]}", "--device-id", "bench")
+            proc = _agent_process(folder, [{"hold": 86400, "set": values}], *extra)
+            try:
+                time.sleep(4.0)                 # start-up (imports, the store) is not the steady cost
+                figures.append(_cpu_window(proc, window))
+                if name == "idle":
+                    status = Path(f"/proc/{proc.pid}/status").read_text()
+                    hwm = next(line for line in status.splitlines() if line.startswith("VmHWM"))
+                    out["rss_mb"] = round(int(hwm.split()[1]) / 1024, 1)
+            finally:
+                proc.terminate()
+                proc.wait(10)
+                if broker is not None:
+                    broker[0].terminate()
+                    broker[0].wait(5)
+        if figures:
+            cpu = sorted(f[0] for f in figures)
+            out[f"cpu_{name}_pct"] = round(statistics.median(cpu), 3)
+            out[f"cpu_{name}_runs"] = [round(c, 3) for c in cpu]
+            out[f"wakes_{name}_per_s"] = round(statistics.median(f[1] for f in figures), 1)
+    shutil.rmtree(folder, ignore_errors=True)
+    return out
 
 
 def feedback_latency(quick: bool) -> dict:
-    """Real-time loop on simulated hardware: the load steps from 30 N (a session, under the
-    band) to 70 N (in the band), both zones at once; the time from the step to the motor
-    pin's change, from gpiozero's mock pin history."""
-    cfg = _cfg()
-    steps_n = 5 if quick else 50
-    steps = [{"hold": 2, "set": {"pad_palm": 20, "pad_fingers": 10}}]
+    """`pi-agent run --simulate --speed 1 --motor-trace FILE` as a process: in a session
+    (30 N, under the band), the load steps to 70 N (in the band) and back, both zones at
+    once, each step after a random hold of 1.2 to 1.8 s, so it lands at a random phase of
+    the pad's 10-ms readings; the time from each step to the motor's first level above 0
+    (the in-band cue), both in scenario time as the agent's own clock counts it (the
+    scenario's step, the motor trace's stamp)."""
+    import random
+    rng = random.Random(20)
+    steps_n = 10 if quick else 50
+    low, high = {"pad_palm": 20, "pad_fingers": 10}, {"pad_palm": 45, "pad_fingers": 25}
+    steps, t, step_at = [{"hold": 2.0, "set": low}], 2.0, []
     for _ in range(steps_n):
-        steps += [{"hold": 1.5, "set": {"pad_palm": 45, "pad_fingers": 25}},
-                  {"hold": 1.5, "set": {"pad_palm": 20, "pad_fingers": 10}}]
-    sim, clock = _real_time_sim(cfg, steps)
-    pin = sim.rig.pins.pin(cfg.haptics.pin)
-    origin_real = clock._origin + sim.origin / clock.speed
-    pin.clear_states()
-    cleared = time.monotonic()
-    sim.run()
-    states = list(pin.states)
-    sim.finish()
-    t, changes = cleared, []
-    for s in states[1:]:
-        t += s.timestamp
-        changes.append((t, s.state))
+        up, down = round(rng.uniform(1.2, 1.8), 4), round(rng.uniform(1.2, 1.8), 4)
+        step_at.append(t)
+        steps += [{"hold": up, "set": high}, {"hold": down, "set": low}]
+        t += up + down
+    folder = Path(tempfile.mkdtemp())
+    trace = folder / "motor.trace"
+    proc = _agent_process(folder, steps + [{"hold": 1.0}], "--motor-trace", str(trace))
+    try:
+        proc.wait(t + 60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    changes = [tuple(map(float, line.split())) for line in trace.read_text().splitlines() if line.strip()]
     latencies = []
-    for i in range(steps_n):
-        step_at = origin_real + 2 + i * 3.0
-        after = [ct for ct, v in changes if ct >= step_at and v > 0]
-        if after and after[0] - step_at < 1.0:
-            latencies.append((after[0] - step_at) * 1000)
+    for at in step_at:
+        after = [ct for ct, level in changes if ct >= at and level > 0]
+        if after and after[0] - at < 1.0:
+            latencies.append((after[0] - at) * 1000)
+    shutil.rmtree(folder, ignore_errors=True)
     latencies.sort()
     p = lambda q: latencies[min(len(latencies) - 1, int(q * len(latencies)))]
     return {"feedback_ms_p50": round(p(0.5), 2), "feedback_ms_p99": round(p(0.99), 2),
-            "feedback_ms_max": round(latencies[-1], 2), "feedback_steps": len(latencies)}
+            "feedback_ms_max": round(latencies[-1], 2), "feedback_steps": len(latencies),
+            "feedback_steps_missed": steps_n - len(latencies)}
 
 
 # -- sim_day_s ------------------------------------------------------------------------------------
@@ -178,41 +322,12 @@ def sim_day(quick: bool) -> dict:
     return {"sim_day_s": round((time.perf_counter() - t0) * factor, 1)}
 
 
-# -- idle_cpu_pct and rss_mb (a real process) ------------------------------------------------------------
-def idle_process(quick: bool) -> dict:
-    """`pi-agent run --simulate` with the splint off and the pad empty, in real time: the CPU
-    it uses over a window after start-up (user + system, % of one core), and its peak
-    resident memory (VmHWM)."""
-    folder = Path(tempfile.mkdtemp())
-    scenario = folder / "idle.json"
-    scenario.write_text(json.dumps({"start": "2026-05-01T10:00:00", "steps": [{"hold": 86400}]}))
-    proc = subprocess.Popen([sys.executable, "-m", "pi_agent", "run", "--simulate", str(scenario),
-                             "--state-dir", str(folder / "state")], cwd=ROOT, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
-    try:
-        time.sleep(3.0)
-        ticks = os.sysconf("SC_CLK_TCK")
-
-        def cpu():
-            fields = Path(f"/proc/{proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
-            return (int(fields[11]) + int(fields[12])) / ticks
-        window = 5.0 if quick else 60.0
-        c0, t0 = cpu(), time.monotonic()
-        time.sleep(window)
-        c1, t1 = cpu(), time.monotonic()
-        status = Path(f"/proc/{proc.pid}/status").read_text()
-        hwm = int(next(line for line in status.splitlines() if line.startswith("VmHWM")).split()[1]) / 1024
-    finally:
-        proc.terminate()
-        proc.wait(10)
-    return {"idle_cpu_pct": round(100 * (c1 - c0) / (t1 - t0), 2), "rss_mb": round(hwm, 1)}
-
-
 # -- mqtt_ms ---------------------------------------------------------------------------------------------
 def mqtt_latency(quick: bool) -> dict:
     """A reading's time to a subscriber: the load messages of a weight-bearing session from
-    a real-time agent to a subscriber on a real Mosquitto on loopback (the message carries
-    the wall time of its reading; the agent's clock is this machine's)."""
+    a real-time agent to a subscriber on a real Mosquitto on loopback, from the wall time
+    the message carries (that of the pad reading its load is from; the agent's clock is
+    this machine's) to the subscriber's receipt."""
     mosquitto = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
     if not Path(mosquitto).exists():
         return {"mqtt_ms_p50": None, "mqtt_ms_p99": None, "mqtt_note": "mosquitto is not installed"}
@@ -283,4 +398,4 @@ def clinic(quick: bool) -> dict:
     return clinic_capacity(quick)
 
 
-ALL = [sample_cost, adc_efficiency, feedback_latency, sim_day, idle_process, mqtt_latency, store_writes, clinic]
+ALL = [sample_cost, readings_delivered, feedback_latency, sim_day, cpu_states, mqtt_latency, store_writes, clinic]

@@ -1,0 +1,98 @@
+"""``python -m bench.readme RUN.json [RUN.json ...]``: the README's benchmark table from
+full runs of ``python -m bench --json``: the first run's value of each figure, its budget,
+how it is taken and what it is measured against, and how far it moved over all the runs
+given (and, for the CPU figures, over the runs each measurement makes itself)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from bench.__main__ import BUDGETS
+
+README = Path(__file__).resolve().parent.parent / "README.md"
+START, END = "<!-- bench:start -->", "<!-- bench:end -->"
+
+_CPU = ("`pi-agent run --simulate --speed 1` as a process, {state}: CPU time (user + system, every thread, "
+        "from /proc) over 60 s after start-up, % of one core; median of {runs}")
+HOW = {
+    "sample_us": "CPU per channel reading through the whole path (the register model, the pad through Adafruit's "
+                 "driver, the splint through the lean read, conversion, faults, trackers, day accounting), virtual "
+                 "time, in a weight-bearing session with the splint worn (200 pad and 12 splint readings a second), "
+                 "median of 20 batches",
+    "sample_us_daily": "the same in the everyday state: splint worn, pad empty (12 splint and 4 pad readings a second)",
+    "floor_us": "the session's reads of the register model made directly, no driver, weighted by each channel's rate",
+    "sample_floor_ratio": "`sample_us` ÷ `floor_us`",
+    "schedule_kept": "readings delivered ÷ readings the schedule asks for in a session (212 a second), real time, "
+                     "conversions taking their real time",
+    "data_rate_share": "the same readings ÷ the conversions the chips make at their configured data rates (128 + "
+                       "475 + 475 a second): the pad's chips convert far more often than the pad is read",
+    "feedback_ms_p50": "`pi-agent run --simulate --speed 1 --motor-trace`: the load steps from 30 N to 70 N (into "
+                       "the band) after random holds of 1.2 to 1.8 s, so at random phases of the pad's 10-ms reads; "
+                       "from the step to the motor's first level, both on the agent's own clock; 50 steps",
+    "feedback_ms_p99": "the same steps",
+    "feedback_ms_max": "the worst of them",
+    "sim_day_s": "`pi-agent simulate` of the 24-hour demo day as a process",
+    "cpu_idle_pct": _CPU.format(state="splint off, pad empty", runs="1 run"),
+    "cpu_worn_pct": _CPU.format(state="splint worn, pad empty", runs="3 runs"),
+    "cpu_pressed_pct": _CPU.format(state="splint worn, pad pressed (a session)", runs="3 runs"),
+    "cpu_mqtt_pct": _CPU.format(state="pressed, with a Mosquitto on loopback", runs="1 run"),
+    "wakes_worn_per_s": "voluntary context switches a second of that process, splint worn (one per splint reading; "
+                        "the pad's slow reads ride along)",
+    "wakes_pressed_per_s": "the same, pad pressed (one per pad reading; the splint's reads ride along)",
+    "rss_mb": "peak resident memory (VmHWM) of the idle process",
+    "mqtt_ms_p50": "from the wall time a load message carries (its pad reading's) to a subscriber on a real "
+                   "Mosquitto on loopback",
+    "mqtt_ms_p99": "the same messages",
+    "store_writes_per_hour": "store commits in the second hour of a steady simulated day",
+    "clinic": "simulated devices (of 10, 25, 50, 100, 200, 400) that one Mosquitto and one `pi-agent dashboard` "
+              "follow with every state on the dashboard's live stream within 1 s; each device in a session "
+              "(`bench/clinic.py`)",
+    "clinic_dashboard_mb": "the dashboard's peak resident memory (VmHWM) at that size",
+}
+
+
+def _moves(key: str, runs: list[dict]) -> str:
+    if key.startswith("cpu_"):      # each CPU run, of each full run
+        values = [v for r in runs for v in r.get(f"{key.removesuffix('_pct')}_runs", [])]
+    else:
+        values = [r[key] for r in runs if isinstance(r.get(key), (int, float))]
+    if len(values) < 2:
+        return "one run"
+    return f"{min(values):g} to {max(values):g} in {len(values)}"
+
+
+def table(runs: list[dict]) -> str:
+    first = runs[0]
+    rows = ["| figure | value | budget | how it is taken | measured against | moved between runs |",
+            "| --- | --- | --- | --- | --- | --- |"]
+    for key, (budget, op, limit) in BUDGETS.items():
+        value = first.get(key)
+        if value is None:
+            continue
+        sign = {"<=": "≤", ">=": "≥"}.get(op, op)
+        rows.append(f"| `{key}` | {value:g} | {f'{sign} {budget:g}' if budget is not None else ''} | "
+                    f"{HOW.get(key, '')} | {limit} | {_moves(key, runs)} |")
+    return "\n".join(rows)
+
+
+def main(argv: list[str]) -> int:
+    if not argv:
+        print(__doc__, file=sys.stderr)
+        return 2
+    runs = [json.loads(Path(a).read_text()) for a in argv]
+    if any(r.get("quick") for r in runs):
+        print("bench.readme: the README's table comes from full runs, not --quick ones", file=sys.stderr)
+        return 2
+    text = README.read_text()
+    head, rest = text.split(START, 1)
+    _, tail = rest.split(END, 1)
+    body = (f"{table(runs)}\n\nMeasured on {runs[0]['machine']} (`python -m bench`, full run; the last column "
+            f"over {len(runs)} full run{'s' if len(runs) > 1 else ''} and the CPU measurement's own repeats).\n")
+    README.write_text(f"{head}{START}\n{body}{END}{tail}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))
