@@ -140,8 +140,8 @@ def test_the_fingers_are_read_fast_only_during_a_session(cfg, tmp_path):
         sensors = sim.agent.sensors
         original = sensors.read_channel
 
-        def read_channel(chip, index, data_rate=None):
-            out = original(chip, index, data_rate)
+        def read_channel(chip, index, data_rate=None, then=None):
+            out = original(chip, index, data_rate, then)
             reads.append((out[0].channel, out[0].t, data_rate or sensors.by_chip[chip][index].data_rate))
             return out
         sensors.read_channel = read_channel

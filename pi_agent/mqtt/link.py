@@ -217,8 +217,8 @@ class MqttLink:
             self._problem = "connected"
             client.publish(f"{self.root}/status", "online", qos=1, retain=True)
             client.subscribe(self.subscriptions())
+            self._resync.set()          # first: no event is flushed on this connection before the resync
             self.connected.set()
-            self._resync.set()
             self.agent.wake()
         except Exception:
             log.exception("error in the MQTT connect callback")
@@ -335,7 +335,9 @@ class MqttLink:
             log.warning("told the broker that %d events were dropped unsent while it was away", drops["count"])
 
     def _flush_outbox(self) -> None:
-        if self.connected.is_set():
+        # A new connection's resync (after_step) sends what waits, once: an event flushed
+        # before it would be sent twice, as the resync forgets what was on its way.
+        if self.connected.is_set() and not self._resync.is_set():
             self.in_flight.flush(self._publish_event)
 
     def _publish_event(self, topic: str, payload: str) -> paho.MQTTMessageInfo | None:
