@@ -136,9 +136,7 @@ def readings_delivered(quick: bool) -> dict:
     elapsed = clock.monotonic() - t0
     delivered = sum(m.conversions - conversions0[chip] for chip, m in sim.rig.chips.items())
     asked = (cfg.weight_bearing.active_rate_hz * 2 + cfg.chips["splint"].rate_hz * 3) * elapsed
-    data_rates = {}
-    for s in cfg.sensors.values():               # a chip converts at its channels' data rate
-        data_rates[s.chip] = s.data_rate
+    data_rates = {s.chip: s.data_rate for s in cfg.sensors.values()}   # a chip converts at its channels' rate
     sim.finish()
     return {"schedule_kept": round(delivered / asked, 3),
             "data_rate_share": round(delivered / (sum(data_rates.values()) * elapsed), 3),

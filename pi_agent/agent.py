@@ -44,6 +44,16 @@ def load_channels(cfg) -> Channels:
 NOTHING = Step((), ())      # a step with no events and no orders
 
 
+def _other_due(agent: "Agent", now: float) -> float | None:
+    """The motor's next change (when the loop plays it) or the core's next tick."""
+    player = agent.player
+    motor_at = player.next_change() if player is not None and agent.poll_motor and player.busy else None
+    at = agent.core.next_due(now)
+    if motor_at is not None and (at is None or motor_at < at):
+        at = motor_at
+    return at
+
+
 class Agent:
     def __init__(self, cfg, clock, i2c, channels: Channels, *, zone, store=None, player=None,
                  on_event: Callable[[Event], None] | None = None, calibration_path=None) -> None:
@@ -77,28 +87,17 @@ class Agent:
         self.recovered = self.core.recover(doses, now, wall, exercise) if doses or exercise else NOTHING
 
     # -- one turn of the loop -------------------------------------------------------
-    def _other_due(self, now: float) -> float | None:
-        """The motor's next change (when the loop plays it) or the core's next tick."""
-        player = self.player
-        motor_at = player.next_change() if player is not None and self.poll_motor and player.busy else None
-        at = self.core.next_due(now)
-        if motor_at is not None and (at is None or motor_at < at):
-            at = motor_at
-        return at
-
     def step(self) -> Step | None:
         """Run queued commands, then wait for the next chip that is due (or the motor's or
-        the core's next moment), read it and feed the core. A turn due within its slack
-        (a tenth of its period) is taken at once, along with the wake-up of the one before."""
-        if self.recovered is not NOTHING:
-            recovered, self.recovered = self.recovered, NOTHING
-            self.apply(recovered)
+        the core's next moment), read it and feed the core (a turn due within its slack at once)."""
+        recovered, self.recovered = self.recovered, NOTHING
+        self.apply(recovered)
         if not self.inbox.empty():
             self._run_inbox()
         clock, schedule, core = self.clock, self.schedule, self.core
         turn, due = schedule.next()
         now = clock.monotonic()
-        other = self._other_due(now)
+        other = _other_due(self, now)
         if other is not None and other < due:
             if other > now:
                 clock.sleep(other - now)
@@ -114,8 +113,7 @@ class Agent:
         readings = self.sensors.read(schedule.channels(turn, exercising), schedule.data_rates.get(turn),
                                      schedule.following(turn, exercising))
         self.readings += len(readings)
-        if turn == PAD_TURN:
-            self.pad_read_at = now
+        self.pad_read_at = now if turn == PAD_TURN else self.pad_read_at
         step = core.feed(readings, clock.wall())
         schedule.done(turn, due, now, core.pad_fast, core.exercise.running)
         if step.events or step.orders:
@@ -189,7 +187,7 @@ class Agent:
         """Run until monotonic time ``t_end`` (virtual time: as fast as possible)."""
         while not self.stopping.is_set():
             nxt = self.schedule.next()[1]
-            other = self._other_due(self.clock.monotonic())
+            other = _other_due(self, self.clock.monotonic())
             if other is not None:
                 nxt = min(nxt, other)
             if nxt >= t_end and self.inbox.empty():

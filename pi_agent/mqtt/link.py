@@ -111,6 +111,16 @@ def _beside_config(cfg, name: str) -> str | None:
     return str(path)
 
 
+def _may_be_due(link: "MqttLink", pad_t: float | None, now: float) -> tuple[bool, bool, bool]:
+    """(a load message, the state, the days) may be due after this turn of the loop. The
+    loop turns up to a hundred times a second, and a snapshot costs more than a reading:
+    one is taken only for a load message after a new pad reading, the state when its
+    pacer would look, the days once a second. (The resync after a new connection sends
+    what waits, once; an event flushed before it would go twice, so none is.)"""
+    load = pad_t is not None and pad_t - link._last_load_at >= 0.9 / link.cfg.mqtt.load_rate_hz
+    return load, link.state_pacer.may_be_due(now), now - link._days_at >= 1.0
+
+
 class MqttLink:
     def __init__(self, cfg, agent, outbox: Outbox, *, device: str, broker: str, password: str | None,
                  zone) -> None:
@@ -148,8 +158,7 @@ class MqttLink:
         self.in_flight = InFlight(outbox)      # the agent's thread only
         self.state_pacer = StatePacer(m.heartbeat_s, {name: s.kind for name, s in cfg.sensors.items()})
         self.day_pacer = DayPacer()
-        self._last_load_at = float("-inf")
-        self._days_at = float("-inf")   # when the days were last looked at
+        self._last_load_at = self._days_at = float("-inf")   # the last load message's reading; the days' last look
         self._load_seq = 0          # numbers the load messages: a gap in it is a message lost on the way
         self.attach(agent)
 
@@ -274,8 +283,7 @@ class MqttLink:
             self.state_pacer.changed()             # a change that matters: publish the state soon
 
     def after_step(self, agent) -> None:
-        now = agent.clock.monotonic()
-        snap = None
+        now, snap = agent.clock.monotonic(), None
         if self._resync.is_set() and self.connected.is_set():
             self._resync.clear()
             self.in_flight.reconnected()
@@ -284,26 +292,14 @@ class MqttLink:
         self.in_flight.acknowledged()
         if not self.connected.is_set():
             return
-        # The loop turns up to a hundred times a second; a snapshot costs more than a
-        # reading. So one is taken only when something may be due: a load message after
-        # a new pad reading, the state when its pacer would look, the days once a second.
-        pad_t = agent.pad_read_at
-        load = pad_t is not None and pad_t - self._last_load_at >= 0.9 / self.cfg.mqtt.load_rate_hz
-        state = self.state_pacer.may_be_due(now)
-        days = now - self._days_at >= 1.0
-        if snap is None:
-            if not (load or state or days):
-                return
-            snap = self.agent.core.snapshot()
-            if self.cfg.mqtt.discovery and snap.targets.unit != self._discovered_unit:
-                self.publish_discovery(snap)        # the band's numbers change unit and range
-        if state:
-            self._maybe_state(snap, now)
-        if load:
-            self._maybe_load(snap, now)
-        if days:
-            self._days_at = now
-            self._maybe_days(snap, now)
+        if snap is None and not any(_may_be_due(self, agent.pad_read_at, now)):
+            return
+        snap = snap or self.agent.core.snapshot()
+        if self.cfg.mqtt.discovery and snap.targets.unit != self._discovered_unit:
+            self.publish_discovery(snap)            # the band's numbers change unit and range
+        self._maybe_state(snap, now)
+        self._maybe_load(snap, now)
+        self._maybe_days(snap, now)
 
     def _republish_all(self, snap: Snapshot, now: float) -> None:
         """A new connection, or Home Assistant back online: discovery, the state, the days
@@ -335,9 +331,7 @@ class MqttLink:
             log.warning("told the broker that %d events were dropped unsent while it was away", drops["count"])
 
     def _flush_outbox(self) -> None:
-        # A new connection's resync (after_step) sends what waits, once: an event flushed
-        # before it would be sent twice, as the resync forgets what was on its way.
-        if self.connected.is_set() and not self._resync.is_set():
+        if self.connected.is_set() and not self._resync.is_set():   # a new connection: its resync first
             self.in_flight.flush(self._publish_event)
 
     def _publish_event(self, topic: str, payload: str) -> paho.MQTTMessageInfo | None:
@@ -357,8 +351,9 @@ class MqttLink:
 
     def _maybe_days(self, snap: Snapshot, now: float, history: bool = False) -> None:
         today = snap.day
-        if not today:
+        if not today or (not history and now - self._days_at < 1.0):   # the days: once a second
             return
+        self._days_at = now
         days = self.agent.core.days()
         if history and self.agent.store is not None:
             first = (dt.date.fromisoformat(today) - dt.timedelta(days=HISTORY_DAYS)).isoformat()
