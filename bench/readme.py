@@ -1,4 +1,4 @@
-"""``python -m bench.readme RUN.json [RUN.json ...]``: the README's benchmark table from
+"""``python -m bench.readme [--note TEXT] RUN.json [RUN.json ...]``: the README's benchmark table from
 full runs of ``python -m bench --json``: the first run's value of each figure, its budget,
 how it is taken and what it is measured against, and how far it moved over all the runs
 given (and, for the CPU figures, over the runs each measurement makes itself)."""
@@ -78,6 +78,9 @@ def table(runs: list[dict]) -> str:
 
 
 def main(argv: list[str]) -> int:
+    note = ""
+    if argv[:1] == ["--note"] and len(argv) > 1:
+        note, argv = argv[1] + "\n", argv[2:]
     if not argv:
         print(__doc__, file=sys.stderr)
         return 2
@@ -89,7 +92,7 @@ def main(argv: list[str]) -> int:
     head, rest = text.split(START, 1)
     _, tail = rest.split(END, 1)
     body = (f"{table(runs)}\n\nMeasured on {runs[0]['machine']} (`python -m bench`, full run; the last column "
-            f"over {len(runs)} full run{'s' if len(runs) > 1 else ''} and the CPU measurement's own repeats).\n")
+            f"over {len(runs)} full run{'s' if len(runs) > 1 else ''} and the CPU measurement's own repeats).\n{note}")
     README.write_text(f"{head}{START}\n{body}{END}{tail}")
     return 0
 
