@@ -67,6 +67,7 @@ class Rig:
             self.bus.add(c.address, model)
         self.closed = False
         self._trace = None
+        self.trace_error: str | None = None     # the first write to the motor trace that failed
         self.motor = self._motor(cfg)
         self._active: list = []
         self._window = (0.0, -1.0)    # scenario times between which the active faults hold
@@ -102,7 +103,11 @@ class Rig:
 
         def set_level(level: float) -> None:
             original(level)
-            out.write(f"{clock.monotonic() - rig.origin:.4f} {level:.3f}\n")
+            if rig.trace_error is None:
+                try:
+                    out.write(f"{clock.monotonic() - rig.origin:.4f} {level:.3f}\n")
+                except OSError as exc:       # the motor never depends on its trace: noted, said at the end
+                    rig.trace_error = f"cannot write the motor trace {path}: {exc.strerror or exc}"
         motor.set_level = set_level
 
     def close(self) -> None:
@@ -115,7 +120,10 @@ class Rig:
             self.motor.close()
         finally:
             if self._trace is not None:
-                self._trace.close()
+                try:
+                    self._trace.close()
+                except OSError as exc:
+                    self.trace_error = self.trace_error or f"cannot write the motor trace: {exc.strerror or exc}"
             self.pins.close()
             restore_default(self.pins, self._previous_pins)
 

@@ -18,6 +18,7 @@ from mock_hw.scenario_file import Scenario
 from pi_agent.agent import Agent, load_channels
 from pi_agent.clock import VirtualClock
 from pi_agent.core.days import Day, report_day
+from pi_agent.errors import OutputError
 from pi_agent.player import MotorThread, make_player
 from pi_agent.store import Store
 
@@ -69,6 +70,8 @@ class SimulatedRun:
             if motor_trace is not None:
                 self.rig.trace_motor(motor_trace)
             self.agent = self._new_agent()
+            if self.rig.trace_error is not None:     # (the motor is set off as the player starts)
+                raise OutputError(f"--motor-trace: {self.rig.trace_error}")
         except BaseException:
             self.rig.close()
             raise

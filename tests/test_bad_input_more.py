@@ -162,3 +162,13 @@ def test_a_deeply_nested_mqtt_message_is_unreadable_not_a_crash():
     from pi_agent.dashboard import schema
     with pytest.raises(schema.Unreadable, match="nested too deeply"):
         schema.read("state", b"[" * 2000 + b"]" * 2000)
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="no /dev/full")
+def test_a_motor_trace_that_cannot_be_written_is_one_line_with_exit_74(tmp_path):
+    """`run --simulate ... --motor-trace /dev/full`: one line naming the trace, exit 74 (no OSError traceback)."""
+    path = tmp_path / "short.json"
+    path.write_text('{"start": "2026-05-01T09:00:00", "steps": [{"hold": 60}]}')
+    line = _one_line_error(run_cli("run", "--simulate", str(path), "--speed", "1000",
+                                   "--motor-trace", "/dev/full"), 74)
+    assert line == "--motor-trace: cannot write the motor trace /dev/full: No space left on device"

@@ -19,7 +19,7 @@ from pathlib import Path
 from pi_agent import config
 from pi_agent.cli.common import (EX_UNAVAILABLE, exit_on_signal, log, on_signals, state_dir_of, with_config,
                                  zone_of)
-from pi_agent.errors import ConfigError, SensorError, StoreAccessError, StoreError
+from pi_agent.errors import ConfigError, OutputError, SensorError, StoreAccessError, StoreError
 from pi_agent.systemd import Notifier
 
 LINE_HELP = """\
@@ -169,6 +169,8 @@ def _run(args) -> int:
                 sim.finish()
                 for link in links:
                     link.stop()
+            if sim.rig.trace_error is not None:
+                raise OutputError(f"--motor-trace: {sim.rig.trace_error}")
             display.update(time.monotonic(),
                            lambda: status_line(sim.agent.core.snapshot(), zone, sim.agent.clock.wall()),
                            force=True)           # the last moment, always shown
