@@ -39,6 +39,7 @@ def _number(x) -> bool:
 
 COUNTS = (-32768, 32767)        # what an ADS1115 can return
 NEWTONS_MAX = 10_000.0          # a ton: far beyond any hand or pad
+MAX_PUSH_MIN_N = 5.0            # a maximum push below this is no measurement (a band in % of it would be ~0 N)
 DEGREES_MAX = 360.0
 
 
@@ -144,8 +145,10 @@ def _parse_pad(where: str, raw, problems: list[str]) -> PadCalibration | None:
     for key in sorted(set(raw) - {"max_push_n", "date"}):
         problems.append(f"{where}.{key}: unknown key (expected max_push_n, date)")
     max_push = raw.get("max_push_n")
-    if max_push is not None and not (_number(max_push) and 0 < max_push <= NEWTONS_MAX):
-        problems.append(f"{where}.max_push_n: expected a positive number of newtons, got {max_push!r}")
+    if max_push is not None and not (_number(max_push) and MAX_PUSH_MIN_N <= max_push <= NEWTONS_MAX):
+        shown = f"{max_push:g}" if _number(max_push) else repr(max_push)
+        problems.append(f"{where}.max_push_n: expected a maximum push from {MAX_PUSH_MIN_N:g} to "
+                        f"{NEWTONS_MAX:g} newtons, got {shown}")
         max_push = None
     return PadCalibration(max_push, str(raw.get("date", "")))
 

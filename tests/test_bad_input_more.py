@@ -172,3 +172,24 @@ def test_a_motor_trace_that_cannot_be_written_is_one_line_with_exit_74(tmp_path)
     line = _one_line_error(run_cli("run", "--simulate", str(path), "--speed", "1000",
                                    "--motor-trace", "/dev/full"), 74)
     assert line == "--motor-trace: cannot write the motor trace /dev/full: No space left on device"
+
+
+@pytest.mark.parametrize("value", ["1e-300", "0.5", "4.9"])
+def test_a_maximum_push_too_small_to_be_one_is_refused_by_check_config(tmp_path, value):
+    """[weight_bearing] max_push_n = 1e-300 (a band in % of it would be ~0 N): one line naming it, exit 78."""
+    from agentproc import write_config
+    cfgfile = write_config(tmp_path / "cfg")
+    cal = cfgfile.parent / "calibration.toml"
+    cal.write_text(cal.read_text() + f'\n[weight_bearing]\nmax_push_n = {value}\ndate = "2026-05-01"\n')
+    line = _one_line_error(run_cli("check-config", "--config", str(cfgfile)), 78)
+    assert "weight_bearing.max_push_n: expected a maximum push from 5 to 10000 newtons" in line
+
+
+def test_a_plausible_maximum_push_passes_check_config(tmp_path):
+    """max_push_n = 140 in the calibration: check-config passes (the bound refuses only the implausible)."""
+    from agentproc import write_config
+    cfgfile = write_config(tmp_path / "cfg")
+    cal = cfgfile.parent / "calibration.toml"
+    cal.write_text(cal.read_text() + '\n[weight_bearing]\nmax_push_n = 140\ndate = "2026-05-01"\n')
+    result = run_cli("check-config", "--config", str(cfgfile))
+    assert result.returncode == 0, result.stderr
