@@ -193,3 +193,53 @@ def test_a_plausible_maximum_push_passes_check_config(tmp_path):
     cal.write_text(cal.read_text() + '\n[weight_bearing]\nmax_push_n = 140\ndate = "2026-05-01"\n')
     result = run_cli("check-config", "--config", str(cfgfile))
     assert result.returncode == 0, result.stderr
+
+
+WEEK_DATE = "2026-W18-1"          # 10 characters that date.fromisoformat takes as 27 April 2026
+
+
+def test_report_refuses_a_week_date(store_dir):
+    """`report --from 2026-W18-1`: one line 'expected a date as YYYY-MM-DD', exit 65."""
+    line = _one_line_error(run_cli("report", "--state-dir", str(store_dir), "--from", WEEK_DATE), 65)
+    assert f"--from: expected a date as YYYY-MM-DD, got '{WEEK_DATE}'" in line
+
+
+def test_status_refuses_a_week_date(store_dir):
+    """`status --date 2026-W18-1`: refused as no YYYY-MM-DD (argparse's one line), exit 2."""
+    result = run_cli("status", "--state-dir", str(store_dir), "--date", WEEK_DATE)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert f"expected a day as YYYY-MM-DD, got '{WEEK_DATE}'" in result.stderr
+
+
+def test_the_mqtt_report_request_refuses_a_week_date():
+    """The `report` command with from = 2026-W18-1: an error naming report.from, no order."""
+    from pi_agent.core import orders
+    from test_bad_input import _core, _moves_or_stores, WALL0
+    core = _core()
+    step = core.command("report", {"from": WEEK_DATE, "to": "2026-05-01"}, 1.0, WALL0 + 1.0)
+    [response] = [o for o in step.orders if isinstance(o, orders.Response)]
+    assert response.status == "error" and "report.from: expected a date as YYYY-MM-DD" in response.error
+    assert _moves_or_stores(step) == []
+
+
+def test_a_default_period_never_starts_before_1971():
+    """--to 1971-01-05 without --from: the period starts on 1 January 1971, not in 1970 (and ends by 9998)."""
+    import datetime as dt
+    from pi_agent.report.period import choose
+    period = choose(None, "1971-01-05", latest=dt.date(2026, 5, 1))
+    assert period.first == dt.date(1971, 1, 1) and period.last == dt.date(1971, 1, 5)
+    late = choose("9998-12-20", None, latest=dt.date(2026, 5, 1))
+    assert late.last == dt.date(9998, 12, 31)
+
+
+def test_the_dashboard_report_refuses_a_week_date_and_names_a_missing_device():
+    """/api/report: from = 2026-W18-1 is a 400 naming 'from'; no device is a 400 saying it is missing."""
+    import datetime as dt
+    from pi_agent.dashboard.fleet import Fleet
+    from pi_agent.dashboard.report import download
+    status, body, _, _ = download(Fleet(), {})
+    assert status == 400 and body == b"device: missing (the device's id: ?device=ID)\n"
+    from pi_agent.errors import InputError
+    from pi_agent.report.period import choose      # what /api/report (and `report`) read dates with
+    with pytest.raises(InputError, match="expected a date as YYYY-MM-DD"):
+        choose(WEEK_DATE, None, latest=dt.date(2026, 5, 1))

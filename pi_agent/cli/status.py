@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import re
 import time
 import zoneinfo
 from pathlib import Path
@@ -23,9 +24,14 @@ from pi_agent import config
 from pi_agent.cli.common import state_dir_of, with_config, zone_of
 
 
+YYYY_MM_DD = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
 def parse_date(text: str) -> dt.date:
     """``--date``'s value: a local day, YYYY-MM-DD."""
     try:
+        if not YYYY_MM_DD.fullmatch(text):
+            raise ValueError             # (fromisoformat also takes week dates: 2026-W18-1)
         day = dt.date.fromisoformat(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a day as YYYY-MM-DD, got '{text}'") from None

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -158,7 +159,7 @@ def respond(out: Out, name: str, transaction: Any, t: float, wall: float, *,
 
 def date(v):
     """A local date written YYYY-MM-DD (as the store keys days)."""
-    if isinstance(v, str) and len(v) == 10:
+    if isinstance(v, str) and re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", v):   # (not 2026-W18-1)
         try:
             return dt.date.fromisoformat(v), None
         except ValueError:

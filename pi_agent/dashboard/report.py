@@ -31,7 +31,9 @@ def download(fleet, query: dict[str, list[str]]) -> tuple[int, bytes, str, dict[
     device, fmt = arg("device"), arg("format") or "html"
     if fmt not in FORMATS:
         return _problem(400, f"format: expected one of {', '.join(FORMATS)}, got '{fmt}'")
-    known = fleet.history(device) if device else None
+    if not device:
+        return _problem(400, "device: missing (the device's id: ?device=ID)")
+    known = fleet.history(device)
     if known is None:
         return _problem(404, f"device: no device '{device}' is known to this dashboard")
     messages, state = known

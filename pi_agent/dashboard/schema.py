@@ -22,7 +22,7 @@ __all__ = ["Unreadable", "read", "STATE", "LOAD", "DAY", "EVENT", "RESPONSE", "M
 
 MAX_PAYLOAD = 64 * 1024          # bytes: far above any real message, and a bound on memory
 DEVICE = re.compile(r"[A-Za-z0-9_-]{1,64}")   # a device id, as the agent's configuration allows
-DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 
 class Unreadable(ValueError):

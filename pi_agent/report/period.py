@@ -8,6 +8,7 @@ local midnight, so the day the clocks go forward has 23 hours and the day they g
 from __future__ import annotations
 
 import datetime as dt
+import re
 import zoneinfo
 from dataclasses import dataclass
 
@@ -67,14 +68,15 @@ class Period:
         return f"{span} ({len(self)} day{'s' if len(self) != 1 else ''})"
 
 
+YYYY_MM_DD = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 FIRST_YEAR, LAST_YEAR = 1971, 9998      # a local day of any zone, and the day after it, within the clock's range
 
 
 def parse_date(text: str, what: str) -> dt.date:
     """A local date written YYYY-MM-DD, from 1971 to 9998; InputError of one line otherwise."""
     try:
-        if len(text) != 10:
-            raise ValueError
+        if not isinstance(text, str) or not YYYY_MM_DD.fullmatch(text):
+            raise ValueError             # (fromisoformat also takes week dates: 2026-W18-1)
         day = dt.date.fromisoformat(text)
     except (TypeError, ValueError):
         raise InputError(f"{what}: expected a date as YYYY-MM-DD, got '{text}'") from None
@@ -92,8 +94,9 @@ def choose(first: str | None, last: str | None, *, latest: dt.date, zone: zonein
     start = parse_date(first, "--from") if first is not None else None
     if end is None:
         end = latest if start is None or start <= latest else start + dt.timedelta(days=days - 1)
-    if start is None:
-        start = end - dt.timedelta(days=days - 1)
+    if start is None:                    # (never before the first day a date may name)
+        start = max(end - dt.timedelta(days=days - 1), dt.date(FIRST_YEAR, 1, 1))
+    end = min(end, dt.date(LAST_YEAR, 12, 31))
     period = Period(start, end, zone)
     if len(period) > max_days:
         raise InputError(f"--from/--to: expected a period of at most {max_days} days, got {len(period)} "
