@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import logging
 import queue
-import threading
 import time
 from typing import Any, Callable
 
@@ -54,6 +53,21 @@ def _other_due(agent: "Agent", now: float) -> float | None:
     return at
 
 
+class StopFlag:
+    """The request to stop, set from a signal handler: a plain attribute and no lock. An
+    ``Event``'s ``set()`` takes a lock, and a second signal arriving inside the first
+    handler's ``set()`` would wait on that lock in the very thread that holds it, for ever."""
+
+    def __init__(self) -> None:
+        self._set = False
+
+    def set(self) -> None:
+        self._set = True
+
+    def is_set(self) -> bool:
+        return self._set
+
+
 class Agent:
     def __init__(self, cfg, clock, i2c, channels: Channels, *, zone, store=None, player=None,
                  on_event: Callable[[Event], None] | None = None, calibration_path=None) -> None:
@@ -74,7 +88,7 @@ class Agent:
         self.on_refresh: Callable[[], None] | None = None
         self.calibration_path = calibration_path   # where a tare is saved (None: keep it in memory)
         self.schedule = Schedule(cfg, channels, self.sensors.by_chip, self.core.has_pad, now)
-        self.stopping = threading.Event()
+        self.stopping = StopFlag()
         self.steps = 0
         self.readings = 0              # channel readings taken (benchmarks)
         self.pad_read_at: float | None = None   # monotonic time of the last turn that read the pad

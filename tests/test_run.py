@@ -140,3 +140,45 @@ def test_a_sped_up_run_says_when_it_looked_too_seldom_for_exact_totals(times, co
     if coarse:
         note = pace.note(1440, Path("scenarios/demo-day.json"))
         assert "at worst 150 s apart" in note and "simulate scenarios/demo-day.json --report text" in note
+
+
+STOP_STORM = r"""
+import json, signal, sys, time, zoneinfo
+from mock_hw import scenario_file
+from pi_agent import config
+from pi_agent.clock import ScaledClock
+from pi_agent.simulated_run import SimulatedRun
+
+cfg = config.defaults()
+scen = scenario_file.parse({"start": "2026-05-01T09:00:00", "steps": [{"hold": 3600, "set": {"palm": 3, "wrist": 20}}]},
+                           {n: s.kind for n, s in cfg.sensors.items()})
+zone = zoneinfo.ZoneInfo("Europe/Berlin")
+sim = SimulatedRun(cfg, scen, ScaledClock(scen.start_wall(zone.key), 1.0), zone=zone, bus_time=False, real_time=True)
+stops = 0
+
+def handler(signum, frame):
+    global stops
+    stops += 1
+    sim.agent.stop()
+
+signal.signal(signal.SIGALRM, handler)
+signal.setitimer(signal.ITIMER_REAL, 0.3, 0.00005)    # from 0.3 s on, a signal every 50 us
+try:
+    sim.run()
+finally:
+    signal.setitimer(signal.ITIMER_REAL, 0)
+    sim.finish()
+print(json.dumps({"stops": stops}))
+"""
+
+
+def test_a_storm_of_stop_signals_stops_the_loop_and_never_deadlocks(tmp_path):
+    """Signals every 50 us, each calling Agent.stop() from its handler, even inside another
+    handler's stop(): the real-time loop ends within seconds (a lock taken in stop() would
+    let a nested handler wait on its own thread for ever, as SIGTERM once did)."""
+    script = tmp_path / "storm.py"
+    script.write_text(STOP_STORM)
+    result = subprocess.run([sys.executable, str(script)], cwd=ROOT, capture_output=True, text=True, timeout=60,
+                            env=dict(os.environ, PYTHONPATH=str(ROOT)))
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert json.loads(result.stdout.splitlines()[-1])["stops"] >= 1
