@@ -261,6 +261,27 @@ def _check_step(path: str, step: Any, channels: dict[str, str], bad) -> None:
             bad(f"{path}.command", f"unknown keys {sorted(set(c) - {'name', 'args'})}")
         elif "args" in c and not isinstance(c["args"], dict):
             bad(f"{path}.command.args", f"expected a JSON object, got {c['args']!r}")
+        else:
+            problem = _command_problem(c["name"], c.get("args", {}))
+            if problem:
+                bad(f"{path}.command", problem)
+
+
+def _command_problem(name: str, args: dict) -> str | None:
+    """What the agent would answer a scenario's command with, said at parse time (NaN,
+    Infinity, a wrong type or an unknown argument never wait for the run): None if it is one."""
+    from pi_agent.core.commands import MAX_PAYLOAD, CommandError, parse as parse_command
+    try:
+        size = len(json.dumps(args).encode("utf-8"))
+    except (ValueError, TypeError, RecursionError):
+        return "args: expected a JSON object the agent can take"
+    if size > MAX_PAYLOAD:
+        return f"args: expected at most {MAX_PAYLOAD} bytes of arguments, got {size}"
+    try:
+        parse_command(name, dict(args))
+    except CommandError as exc:
+        return str(exc)
+    return None
 
 
 def _durations(step: dict):
@@ -345,6 +366,9 @@ def load(path: str | Path, channels: dict[str, str]) -> Scenario:
         raise ScenarioError(f"{path}: not valid JSON: {exc}") from None
     except RecursionError:
         raise ScenarioError(f"{path}: not valid JSON: nested too deeply") from None
+    except ValueError:                   # an integer of more digits than Python converts (4300)
+        raise ScenarioError(f"{path}: not valid JSON: a number with more digits than any setting "
+                            f"takes") from None
     return parse(data, channels, str(path))
 
 

@@ -243,3 +243,56 @@ def test_the_dashboard_report_refuses_a_week_date_and_names_a_missing_device():
     from pi_agent.report.period import choose      # what /api/report (and `report`) read dates with
     with pytest.raises(InputError, match="expected a date as YYYY-MM-DD"):
         choose(WEEK_DATE, None, latest=dt.date(2026, 5, 1))
+
+
+@pytest.mark.parametrize("used_s, granted_s, words", [
+    (5400 - 60, 60.0, "cut to 1.0 minutes in 1 block: the daily maximum of 90 minutes is then reached"),
+    (5400 - 100, 100.0, "cut to 40 seconds: the daily maximum of 90 minutes is nearly reached"),
+])
+def test_a_therapy_cut_by_the_daily_maximum_says_what_is_granted(used_s, granted_s, words):
+    """Two 1-minute blocks with 1 minute (or 100 s) left today: the note names what is granted, never '0.0 minutes'."""
+    from pi_agent.core import therapy
+    limits = therapy.Limits(max_continuous_s=1800.0, max_daily_s=5400.0, rest_s=0.0)
+    plan, notes = therapy.cut_to_limits(therapy.protocol("low", 2, 1.0, 1.0, "test"), limits, used_s)
+    assert plan.on_s == pytest.approx(granted_s)
+    assert notes == [words] and "0.0 minutes" not in " ".join(notes)
+
+
+@pytest.mark.parametrize("args, words", [
+    ({"hours": "lots"}, "steps[1].command: set_goal.hours: expected a number from 0 to 24"),
+    ({"hours": float("nan")}, "steps[1].command: set_goal.hours: expected a number from 0 to 24"),
+    ({"hours": float("inf")}, "steps[1].command: set_goal.hours"),
+    ({"hours": 4, "speed": 2}, "steps[1].command: set_goal: unknown argument 'speed'"),
+    ({"hours": 4, "transaction": "x" * 5000}, "steps[1].command: args: expected at most 4096 bytes"),
+])
+def test_a_scenario_command_the_agent_would_refuse_is_refused_at_parse_time(args, words):
+    """A command step with NaN, Infinity, a wrong type, an unknown argument or 5 KB of arguments:
+    the scenario is refused naming the step (not run to fail later)."""
+    from mock_hw import scenario_file
+    from pi_agent.errors import ScenarioError
+    data = {"start": "2026-06-01T10:00:00", "steps": [{"hold": 60}, {"command": {"name": "set_goal", "args": args}},
+                                                     {"hold": 60}]}
+    with pytest.raises(ScenarioError) as info:
+        scenario_file.parse(data, {"wrist": "flex", "fingers": "flex", "palm": "force"})
+    assert words in str(info.value)
+
+
+@pytest.mark.parametrize("where", ["seed", "hold"])
+def test_a_scenario_integer_of_5000_digits_is_one_line_with_exit_65(tmp_path, where):
+    """A 5,000-digit integer (past Python's 4,300-digit conversion limit) as seed or hold: one line, exit 65."""
+    huge = "9" * 5000
+    path = tmp_path / "huge.json"
+    seed = huge if where == "seed" else "1"
+    hold = huge if where == "hold" else "60"
+    path.write_text('{"start": "2026-05-01T09:00:00", "seed": %s, "steps": [{"hold": %s}]}' % (seed, hold))
+    line = _one_line_error(run_cli("simulate", str(path)), 65)
+    assert "not valid JSON: a number with more digits than any setting takes" in line
+
+
+def test_a_scenario_with_nan_in_a_command_is_one_line_with_exit_65(tmp_path):
+    """`simulate` of a scenario whose command has NaN (as JSON lets Python write it): one line, exit 65."""
+    path = tmp_path / "nan.json"
+    path.write_text('{"start": "2026-05-01T09:00:00", "steps": [{"hold": 60}, '
+                    '{"command": {"name": "set_goal", "args": {"hours": NaN}}}, {"hold": 60}]}')
+    line = _one_line_error(run_cli("simulate", str(path)), 65)
+    assert "steps[1].command: set_goal.hours" in line

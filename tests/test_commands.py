@@ -42,7 +42,6 @@ def test_scenario_command_step_changes_the_goal(cfg, tmp_path):
     scen = scenario_file.parse({"start": "2026-06-01T10:00:00", "steps": [
         {"hold": 120, "set": {"palm": 3, "wrist": 25, "fingers": 5}},
         {"command": {"name": "set_goal", "args": {"hours": 4}}},
-        {"command": {"name": "set_goal", "args": {"hours": "lots"}}},
         {"hold": 120}]}, {n: s.kind for n, s in cfg.sensors.items()})
     _, report = run_scenario(cfg, scen, state_dir=tmp_path, zone=scen.zone())
     assert report["days"]["2026-06-01"]["goal_s"] == 4 * 3600

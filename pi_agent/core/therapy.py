@@ -66,6 +66,12 @@ def single(level: str, minutes: float, source: str) -> Plan:
     return Plan(level, ((minutes * 60.0, 0.0),), source)
 
 
+def _span(seconds: float) -> str:
+    """A granted duration as a note says it: '1.5 minutes', or '40 seconds' under a minute
+    (never '0.0 minutes' for a dose that runs)."""
+    return f"{seconds / 60:.1f} minutes" if seconds >= 60 else f"{seconds:.0f} seconds"
+
+
 def cut_to_limits(plan: Plan, limits: Limits, used_today_s: float, run_s: float = 0.0,
                   rest_left_s: float = 0.0) -> tuple[Plan | None, list[str]]:
     """The plan within the limits (None if nothing is left), and the notes on what was cut.
@@ -93,7 +99,12 @@ def cut_to_limits(plan: Plan, limits: Limits, used_today_s: float, run_s: float 
                              f"{limits.max_continuous_s / 60:g} minutes")
             on = room
         if on > left:
-            notes.append(f"cut to {left / 60:.1f} minutes: the daily maximum of {limits.max_daily_s / 60:g} "
+            if left < MIN_DOSE_S:            # nothing of this block fits: say what is granted, not "0.0"
+                granted = sum(b for b, _ in blocks)
+                notes.append(f"cut to {_span(granted)} in {len(blocks)} block{'s' if len(blocks) != 1 else ''}: "
+                             f"the daily maximum of {limits.max_daily_s / 60:g} minutes is then reached")
+                break
+            notes.append(f"cut to {_span(left)}: the daily maximum of {limits.max_daily_s / 60:g} "
                          f"minutes is nearly reached")
             on = left
         if on < MIN_DOSE_S:
