@@ -108,13 +108,20 @@ def test_daily_maximum_cuts_a_request_that_would_pass_it(cfg, tmp_path):
     ({"level": "low", "minutes": -5}, "vibration_start.minutes: expected a number above 0"),
     ({"level": "low", "minutes": "ten"}, "vibration_start.minutes: expected a number"),
 ])
-def test_invalid_requests_are_refused(cfg, tmp_path, args, message):
-    """An unknown level or a negative duration is refused and nothing vibrates."""
-    report, events = run(cfg, tmp_path, [cmd("vibration_start", **args), {"hold": 60}])
-    [r] = responses(events)
-    assert r["status"] == "error" and message in r["error"]
-    assert sessions(events) == []
-    assert all(d["vibration_s"] == 0 for d in report["days"].values())
+def test_invalid_requests_are_refused(args, message):
+    """An unknown level or a negative duration is refused and nothing vibrates (a scenario
+    with such a step is refused before it runs; over MQTT it is an error response)."""
+    from pi_agent.core import orders
+    from pi_agent.errors import ScenarioError
+    from test_bad_input import WALL0, _core, _moves_or_stores
+    core = _core()
+    step = core.command("vibration_start", args, 1.0, WALL0 + 1.0)
+    [r] = [o for o in step.orders if isinstance(o, orders.Response)]
+    assert r.status == "error" and message in r.error
+    assert _moves_or_stores(step) == []
+    with pytest.raises(ScenarioError, match=message):
+        scenario_file.parse({"start": "2026-05-01T09:00:00", "steps": [cmd("vibration_start", **args), {"hold": 60}]},
+                            {"wrist": "flex"})
 
 
 def test_protocol_three_blocks_and_the_dose_log(cfg, tmp_path):
