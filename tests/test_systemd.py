@@ -132,13 +132,13 @@ def test_watchdog_pings_stop_when_the_sampling_loop_stalls(tmp_path, cfg):
                             bus_time=False, after_step=lambda agent: notifier.loop_alive(time.monotonic(), "running"))
         read = sim.agent.sensors.read_channel
 
-        def maybe_stall(chip, index):
+        def maybe_stall(chip, index, *rest):
             if stall.is_set():
                 made["stalled_at"] = time.time()   # the loop's own moment: it stops here
                 stalled.set()
                 release.wait(30)
                 made["released_at"] = time.time()
-            return read(chip, index)
+            return read(chip, index, *rest)
         sim.agent.sensors.read_channel = maybe_stall
         made["sim"] = sim
         sim.run()

@@ -182,7 +182,7 @@ def test_exception_in_the_sampling_loop_turns_the_motor_off(cfg, tmp_path):
     agent.run_until(5)
     assert sim.rig.motor.value > 0
 
-    def broken(chip, index):
+    def broken(chip, index, *rest):
         agent.stop()
         raise RuntimeError("a bug in the sampling path")
     agent.sensors.read_channel = broken
