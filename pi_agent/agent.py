@@ -18,6 +18,7 @@ import pi_agent.button as button
 from pi_agent.core import Core, orders
 from pi_agent.core.events import Event
 from pi_agent.core.orders import Step
+from pi_agent.core.therapy import dose_spans
 from pi_agent.records import StoreRecords, save_tares
 from pi_agent.render import journal_line
 from pi_agent.schedule import PAD_TURN, Schedule
@@ -68,6 +69,12 @@ class StopFlag:
         return self._set
 
 
+def _seed(player, doses: list[dict], now: float, wall: float) -> None:
+    """What the motor played before a restart (the store's dose log) counts in its daily maximum."""
+    if player is not None and doses:
+        player.seed(dose_spans(doses, now, wall))
+
+
 class Agent:
     def __init__(self, cfg, clock, i2c, channels: Channels, *, zone, store=None, player=None,
                  on_event: Callable[[Event], None] | None = None, calibration_path=None) -> None:
@@ -81,6 +88,7 @@ class Agent:
         self.player = player
         now, wall = clock.monotonic(), clock.wall()
         stored, settings, doses, exercise = self.records.history(wall, zone)
+        _seed(player, doses, now, wall)
         self.core = Core(cfg, zone, t=now, stored_days=stored, settings=settings,
                          max_push_n=channels.pad.max_push_n if channels.pad is not None else None)
         self.poll_motor = True           # the loop plays the motor's timeline (no MotorThread)
@@ -275,8 +283,7 @@ class Agent:
         self.schedule.fingers_now(self.clock.monotonic(), self.core.exercise.running)
 
     def command(self, name: str, payload, respond: Callable[[dict], None] | None = None) -> None:
-        """Run a command; the response goes to ``respond`` when it is done (a tare's later).
-        Bad input never raises: it gets an error response."""
+        """Run a command; the response goes to ``respond`` when done (a tare's later). Bad input gets an error response."""
         self._motor_news()
         try:
             step = self.core.command(name, payload, self.clock.monotonic(), self.clock.wall())

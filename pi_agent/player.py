@@ -11,8 +11,11 @@ object only turns them into motor levels at absolute monotonic times, from two l
 Below every caller, whatever the orders said: therapy stops when its on-time reaches
 the budget it came with (what was left of the day's maximum), or when the therapy's
 on-time since the last real rest (off at least ``rest_s``) reaches the continuous
+maximum, or when the therapy it played since the local day began reaches the daily
 maximum; and the motor is never on at any level longer than the continuous maximum
-without a moment off. A safety stop (the loop failed or stalled, the program is ending)
+without a moment off. The local day is measured back from now on the monotonic clock,
+over the seconds since local midnight by the wall clock now (``since_midnight``, given),
+so a wall-clock jump either way never opens a fresh day's budget. A safety stop (the loop failed or stalled, the program is ending)
 is stronger than everything. Therapy the player ended by itself is handed back to the
 agent through ``take_stops()``, which tells the core; the player never calls the core
 or the store.
@@ -25,9 +28,13 @@ the same code runs in both.
 from __future__ import annotations
 
 import logging
+import math
 import threading
+from typing import Callable
 
 from pi_agent.core import orders, patterns
+from pi_agent.core.days import since_midnight as local_since_midnight
+from pi_agent.core.therapy import add_span, played_within
 
 log = logging.getLogger("pi_agent.motor")
 
@@ -35,12 +42,18 @@ EFFECT = -1.0             # timeline marker: the driver chip plays a cue effect 
 
 
 class MotorPlayer:
-    def __init__(self, motor, clock, *, max_continuous_s: float, rest_s: float = 0.0, stall_s: float = 2.0) -> None:
+    def __init__(self, motor, clock, *, max_continuous_s: float, rest_s: float = 0.0, stall_s: float = 2.0,
+                 max_daily_s: float = math.inf, since_midnight: Callable[[], float] | None = None) -> None:
+        """``since_midnight``: the seconds since local midnight by the wall clock now (with
+        ``max_daily_s``, the daily maximum held in the motor's own time)."""
         self.motor = motor
         self.clock = clock
         self.max_continuous_s = max_continuous_s
         self.rest_s = rest_s
         self.stall_s = stall_s
+        self.max_daily_s = max_daily_s
+        self.since_midnight = since_midnight
+        self._played: list[tuple[float, float]] = []   # therapy on-time (monotonic spans)
         self._lock = threading.RLock()
         self._cue: list[tuple[float, float | None]] = []   # (monotonic time, level) still to come
         self._cue_level: float | None = None   # the cue's level now; None: no cue playing
@@ -125,6 +138,17 @@ class MotorPlayer:
             self._apply(now)
         self._wake.set()
 
+    def seed(self, spans) -> None:
+        """Therapy played before this player started (the dose log's, as monotonic spans)."""
+        with self._lock:
+            self._played = sorted(self._played + [(a, b) for a, b in spans if b > a])
+
+    def daily_left(self, now: float) -> float:
+        """What the daily maximum leaves of the therapy played since the local day began."""
+        if self.since_midnight is None:
+            return math.inf
+        return self.max_daily_s - played_within(self._played, now - self.since_midnight(), now)
+
     def take_stops(self) -> list[tuple[float, str]]:
         """Therapy the player ended by itself since the last call."""
         with self._lock:
@@ -143,7 +167,8 @@ class MotorPlayer:
             if th is not None:
                 times += [x for a, b in th["intervals"] for x in (a, b) if x > now] or [th["end"]]
                 if self._therapy_level(now):
-                    room = min(th["budget_s"] - th["on_s"], self.max_continuous_s - self._run_s)
+                    room = min(th["budget_s"] - th["on_s"], self.max_continuous_s - self._run_s,
+                               self.daily_left(now))
                     times.append(now + max(0.0, room))
             if self._on_since is not None:
                 times.append(self._on_since + self.max_continuous_s)
@@ -166,9 +191,9 @@ class MotorPlayer:
         """Count the therapy's on-time since the last poll, and end it at a limit."""
         last, self._last = self._last, now
         th = self._therapy
-        if th is None or last is None or now <= last:
+        if th is None:
             return
-        for a, b in th["intervals"]:
+        for a, b in th["intervals"] if last is not None and now > last else ():
             lo, hi = max(a, last), min(b, now)
             if hi > lo:
                 if self._off_since is not None and lo - self._off_since >= self.rest_s:
@@ -176,12 +201,13 @@ class MotorPlayer:
                 self._run_s += hi - lo
                 th["on_s"] += hi - lo
                 self._off_since = hi
+                add_span(self._played, lo, hi)
         if now >= th["end"]:
             self._therapy = None
         elif self._therapy_level(now):
             if self._off_since is not None and now - self._off_since >= self.rest_s:
                 self._run_s = 0.0           # a real rest lies behind: the count restarts
-            if th["on_s"] >= th["budget_s"] - 1e-9:
+            if th["on_s"] >= th["budget_s"] - 1e-9 or self.daily_left(now) < 1e-9:
                 self._end(now, "daily_limit")
             elif self._run_s >= self.max_continuous_s - 1e-9:
                 self._end(now, "continuous_limit")
@@ -248,10 +274,12 @@ class MotorPlayer:
         self._wake.set()
 
 
-def make_player(cfg, motor, clock) -> MotorPlayer:
-    """The motor's player with the configured limits."""
+def make_player(cfg, motor, clock, zone) -> MotorPlayer:
+    """The motor's player with the configured limits (the local day's in ``zone``)."""
     t = cfg.therapy
-    return MotorPlayer(motor, clock, max_continuous_s=t.max_continuous_min * 60.0, rest_s=t.rest_min * 60.0)
+    return MotorPlayer(motor, clock, max_continuous_s=t.max_continuous_min * 60.0, rest_s=t.rest_min * 60.0,
+                       max_daily_s=t.max_daily_min * 60.0,
+                       since_midnight=lambda: local_since_midnight(clock.wall(), zone))
 
 
 class MotorThread(threading.Thread):

@@ -79,7 +79,7 @@ class SimulatedRun:
     def _new_agent(self) -> Agent:
         store = Store(self.state_dir) if self.state_dir is not None else None
         channels = load_channels(self.cfg)     # a restarted agent reads its calibration afresh
-        player = make_player(self.cfg, self.rig.motor, self.clock)
+        player = make_player(self.cfg, self.rig.motor, self.clock, self.zone)
         agent = Agent(self.cfg, self.clock, self.rig.bus, channels, zone=self.zone, store=store,
                       player=player, on_event=self.on_event)
         if self.cfg.therapy.button_pin >= 0:

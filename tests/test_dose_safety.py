@@ -20,7 +20,7 @@ from conftest import ROOT
 from mock_hw import scenario_file
 from pi_agent import config
 from pi_agent.clock import VirtualClock
-from pi_agent.simulated_run import SimulatedRun
+from pi_agent.simulated_run import SimulatedRun, run_scenario
 from pi_agent.store import Store
 
 
@@ -155,3 +155,22 @@ def test_sigkill_during_therapy_never_lets_the_motor_past_the_daily_maximum(tmp_
     assert real <= limit + 1e-6, (real, kills)
     assert booked >= real - 1e-6, (booked, real)
     assert booked >= 0.9 * limit, "the day came close to its maximum"
+
+
+@pytest.mark.parametrize("jumps", [[86400], [-86400, -86400]], ids=["a day ahead", "a day back twice"])
+def test_wall_clock_jumps_open_no_fresh_daily_budget(cfg, tmp_path, jumps):
+    """Three 30-minute doses, then the wall clock jumps a day (ahead, or back twice) and three
+    more are asked for each time: the motor's real on-time (its trace) stays within the daily maximum."""
+    steps = []
+    for jump in [None] + jumps:
+        steps += [{"clock_step": jump}] if jump is not None else []
+        for _ in range(3):
+            steps += [cmd("vibration_start", level="low", minutes=30), {"hold": 2410}]
+    scen = scenario_file.parse({"start": "2026-05-01T09:00:00", "timezone": "Europe/Berlin", "seed": 1,
+                                "steps": steps}, {n: s.kind for n, s in cfg.sensors.items()})
+    trace = tmp_path / "motor.trace"
+    _, report = run_scenario(cfg, scen, state_dir=tmp_path, zone=scen.zone(), motor_trace=trace)
+    real = on_time(trace.read_text().splitlines())
+    limit = cfg.therapy.max_daily_min * 60
+    assert limit - 1 <= real <= limit + 0.1, real
+    assert sum(day["vibration_s"] for day in report["days"].values()) <= limit + 1e-3, report["days"]

@@ -197,7 +197,7 @@ def _run(args) -> int:
         return EX_UNAVAILABLE
     clock = SystemClock()
     try:
-        player = make_player(cfg, open_motor(cfg, i2c), clock)
+        player = make_player(cfg, open_motor(cfg, i2c), clock, zone)
     except (SensorError, OSError, ImportError, RuntimeError) as exc:
         print(f"pi-agent: cannot open the vibration motor: {exc}", file=sys.stderr)
         return EX_UNAVAILABLE

@@ -99,6 +99,12 @@ def report_day(day: Day) -> dict[str, Any]:
     return out
 
 
+def since_midnight(wall: float, zone: zoneinfo.ZoneInfo) -> float:
+    """Seconds from the local midnight that began the day of ``wall`` to ``wall``."""
+    date = dt.datetime.fromtimestamp(wall, zone).date()
+    return wall - dt.datetime.combine(date, dt.time(), zone).timestamp()
+
+
 def _num(v):
     return round(v, 3) if isinstance(v, float) else v
 
@@ -142,6 +148,11 @@ class DayLedger:
         if record is None and name in self._stored:
             return Day.from_json(self._stored[name], self.goal_s)
         return record
+
+    def since_midnight(self, wall: float) -> float:
+        """Seconds from the start of the local day of ``wall`` to ``wall``."""
+        self.day_of(wall)
+        return wall - self._bounds[0]
 
     def split(self, wall_start: float, wall_end: float) -> list[tuple[str, float]]:
         """``[wall_start, wall_end]`` cut at local midnights: (day, seconds) pieces."""

@@ -9,6 +9,12 @@ the motor off for at least ``rest_s``), to what is left of the daily maximum, an
 what it cut. The tracker books the delivered dose into the day from the times it is
 given; the motor player enforces the same limits again at the output, whatever any
 caller asked for.
+
+Today's vibration is the larger of what is booked to today's local date and what was
+played in the last S seconds of monotonic time, S being the time since local midnight by
+the wall clock now. Without a wall-clock jump the two are the same; after a jump either
+way, the vibration really played since the local day began still counts (a jump never
+opens a fresh budget), and an evening's dose still leaves the next morning's budget whole.
 """
 
 from __future__ import annotations
@@ -33,6 +39,44 @@ ALERT_REASONS = {
     "error": "Vibration therapy stopped because the monitor had an error.",
     "loop_stalled": "Vibration therapy stopped because the monitor stopped responding.",
 }
+
+
+# Played spans older than this are dropped: no local day is longer than 25 hours.
+KEEP_S = 26 * 3600.0
+
+
+def played_within(spans, lo: float, hi: float) -> float:
+    """Seconds of the (start, end) spans inside ``[lo, hi]``."""
+    return sum(max(0.0, min(b, hi) - max(a, lo)) for a, b in spans)
+
+
+def add_span(spans: list, a: float, b: float) -> None:
+    """Add the span ``[a, b]`` (the latest so far) to ``spans``, joined to the last one if
+    they touch, and drop the spans too old to count in any day."""
+    if b <= a:
+        return
+    if spans and abs(spans[-1][1] - a) < 1e-6:
+        spans[-1] = (spans[-1][0], b)
+    else:
+        spans.append((a, b))
+    while spans[0][1] < b - KEEP_S:
+        spans.pop(0)
+
+
+def dose_spans(doses: list[dict], t: float, wall: float) -> list[tuple[float, float]]:
+    """The dose log's doses as spans of monotonic time (``t`` is now, at wall time
+    ``wall``): each ends at its stop (an open dose: now or its planned end, whichever comes
+    first, as ``recover`` counts it); a dose the wall clock puts in the future ends now."""
+    spans = []
+    for d in sorted(doses, key=lambda d: d["start"]):
+        seconds, end = d["seconds"] or 0.0, d["stop"]
+        if end is None:
+            end = max(d["start"], min(wall, d["planned_end"] if d["planned_end"] is not None else d["start"]))
+            seconds = max(seconds, end - d["start"])
+        hi = t - max(0.0, wall - end)
+        if seconds > 0:
+            spans.append((hi - seconds, hi))
+    return sorted(spans)
 
 
 class Refused(ValueError):
@@ -137,11 +181,15 @@ class TherapyTracker:
         self._run_s = run_s                   # continuous on-time since the last rest
         self._off_since = off_since           # when the therapy layer last went off
         self._count = 0
+        self.played: list[tuple[float, float]] = []   # delivered spans of monotonic time
 
     # -- what the limits leave ---------------------------------------------------------
-    def used_today(self, wall: float) -> float:
+    def used_today(self, t: float, wall: float) -> float:
+        """Today's vibration: booked to today's date, or played since the local day began
+        by the monotonic clock (after a wall-clock jump), whichever is more."""
         day = self.ledger.peek(self.ledger.day_of(wall))
-        return day.vibration_s if day is not None else 0.0
+        booked = day.vibration_s if day is not None else 0.0
+        return max(booked, played_within(self.played, t - self.ledger.since_midnight(wall), t))
 
     def continuous(self, t: float) -> tuple[float, float]:
         """(continuous on-time behind at ``t``, rest still needed for it to restart)."""
@@ -157,7 +205,7 @@ class TherapyTracker:
         if self.running is not None:
             self.stop(t, wall, "replaced", out)
         run_s, rest_left = self.continuous(t)
-        cut, notes = cut_to_limits(plan, self.limits, self.used_today(wall), run_s, rest_left)
+        cut, notes = cut_to_limits(plan, self.limits, self.used_today(t, wall), run_s, rest_left)
         if cut is None:
             raise Refused(notes[0])
         intervals, at = [], t
@@ -174,7 +222,7 @@ class TherapyTracker:
         day = self.ledger.day_of(wall)
         out.orders.append(orders.DoseStart(key, day, wall, wall + (at - t), cut.level, cut.source))
         out.orders.append(orders.Therapy(self.levels[cut.level], tuple(intervals),
-                                         self.limits.max_daily_s - self.used_today(wall), run_s))
+                                         self.limits.max_daily_s - self.used_today(t, wall), run_s))
         minutes = round(cut.on_s / 60, 2)
         for note in notes:
             out.events.append(Event("alert", t, wall, {"reason": "vibration_cut",
@@ -223,11 +271,12 @@ class TherapyTracker:
                 on += hi - lo
         start, end = self._cue
         on -= max(0.0, min(upto, end) - max(self._last, start))
-        left = self.limits.max_daily_s - self.used_today(wall)
+        left = self.limits.max_daily_s - self.used_today(t, wall)
         on = min(on, max(0.0, left))
         if on > 0:
             th["delivered_s"] += on
             self.ledger.book("vibration_s", on, wall - (t - upto))
+            add_span(self.played, upto - on, upto)
         self._last = upto
         if t >= th["end"]:
             self._end(th["end"], wall - (t - th["end"]), t, "completed", out)
@@ -245,7 +294,8 @@ class TherapyTracker:
         to now or its planned end, whichever comes first (the motor may have run until the
         power went); what the day already has of it (its checkpointed seconds) is not
         counted twice. Then the continuous count goes on from the last doses, unless the
-        motor has rested since."""
+        motor has rested since; and the doses count as played (monotonic) time for today."""
+        self.played = sorted(self.played + dose_spans(doses, t, wall))
         run_s, last_end = 0.0, None
         for d in sorted(doses, key=lambda d: d["start"]):
             seconds = d["seconds"] or 0.0
