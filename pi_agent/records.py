@@ -8,6 +8,8 @@ import datetime as dt
 import logging
 
 from pi_agent.core import orders
+from pi_agent.core.commands import stored_settings
+from pi_agent.core.days import damaged_fields
 from pi_agent.errors import CalibrationError, StoreError
 from sensors.calibration import load_calibration, save_calibration
 
@@ -29,8 +31,17 @@ class StoreRecords:
         if self.store is None:
             return {}, {}, [], None
         first = dt.datetime.fromtimestamp(wall, zone).date() - dt.timedelta(days=HISTORY_DAYS)
-        return (self.store.days(first.isoformat()), self.store.meta("settings") or {},
-                self.store.doses(since=wall - 2 * 86400.0), self.store.meta("exercise"))
+        days = self.store.days(first.isoformat())
+        for day, record in days.items():
+            damaged = damaged_fields(record)
+            if damaged:
+                log.warning("store %s: day %s has damaged values (%s): they count as nothing, and the dose "
+                            "log still holds the vibration limits", self.store.path, day, "; ".join(damaged))
+        settings, damaged = stored_settings(self.store.meta("settings"))
+        if damaged:
+            log.warning("store %s: damaged settings left out, the configuration's hold: %s", self.store.path,
+                        "; ".join(damaged))
+        return days, settings, self.store.doses(since=wall - 2 * 86400.0), self.store.meta("exercise")
 
     def checkpoint(self, record: orders.Checkpoint) -> bool:
         """Write a checkpoint in one transaction; False if it failed (logged)."""

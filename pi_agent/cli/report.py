@@ -94,7 +94,8 @@ def report_command(args) -> int:
     import zoneinfo
 
     from pi_agent import config
-    from pi_agent.cli.common import state_dir_of, zone_of
+    from pi_agent.cli.common import log, state_dir_of, zone_of
+    from pi_agent.core import commands
     from pi_agent.mqtt import device_id
     from pi_agent.report import Report, latest_day, render, settings as settings_mod, store_days
     from pi_agent.report.period import choose, parse_date
@@ -116,10 +117,12 @@ def report_command(args) -> int:
         today = dt.datetime.fromtimestamp(now, zone).date()
         period = choose(args.from_date, args.to_date, latest=latest_day(recorded, today), zone=zone)
         days = store_days(store, period)
-        stored_settings = store.meta("settings")
+        stored, damaged = commands.stored_settings(store.meta("settings"))
+        if damaged:
+            log.warning("damaged settings in the store left out, the configuration's shown: %s", "; ".join(damaged))
     finally:
         store.close()
-    settings, band = settings_mod.from_config(cfg, stored_settings, _max_push(cfg))
+    settings, band = settings_mod.from_config(cfg, stored, _max_push(cfg))
     report = Report(device=device_id(cfg), period=period, days=days, settings=tuple(settings), band=band,
                     recorded=recorded, source=f"the store in {state_dir}",
                     made=dt.datetime.fromtimestamp(now, zone).strftime("%Y-%m-%d %H:%M %Z"),

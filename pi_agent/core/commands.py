@@ -146,6 +146,34 @@ def settings_record(core) -> orders.Checkpoint:
                                                    "targets": {"low": t.low, "high": t.high, "unit": t.unit}}})
 
 
+def stored_settings(raw: Any) -> tuple[dict, list[str]]:
+    """The settings the store kept (``settings_record``), each checked as the command that
+    set it checks it: (the good ones, one phrase per damaged one). A damaged setting is
+    left out, so the configuration's value holds; it never stops the agent."""
+    if not isinstance(raw, dict):
+        return {}, [] if raw is None else [f"settings are {type(raw).__name__}, not an object"]
+    good, bad = {}, []
+    if "goal_s" in raw:
+        try:
+            hours = raw["goal_s"] / 3600.0 if isinstance(raw["goal_s"], (int, float)) else raw["goal_s"]
+            parse("set_goal", {"hours": hours})
+            good["goal_s"] = float(raw["goal_s"])
+        except (CommandError, OverflowError) as exc:
+            bad.append(f"goal_s ({exc})")
+    if "targets" in raw:
+        t = raw["targets"]
+        try:
+            if not isinstance(t, dict) or set(t) != {"low", "high", "unit"}:
+                raise CommandError("expected low, high and unit")
+            args, _ = parse("set_targets", t)
+            if args["low"] >= args["high"]:
+                raise CommandError("low is not below high")
+            good["targets"] = args
+        except CommandError as exc:
+            bad.append(f"targets ({exc})")
+    return good, bad
+
+
 def respond(out: Out, name: str, transaction: Any, t: float, wall: float, *,
             data: dict | None = None, error: str | None = None) -> None:
     """A command's response, and its ``command`` event."""

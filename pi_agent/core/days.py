@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import math
 import zoneinfo
 from dataclasses import dataclass, field
 from typing import Any, Mapping
@@ -57,8 +58,12 @@ class Day:
     @classmethod
     def from_json(cls, data: Mapping[str, Any], goal_s: float = 0.0) -> "Day":
         """A stored day; keys it does not know (a newer agent's) are left out, keys it
-        misses (an older agent's) keep their defaults."""
+        misses (an older agent's) keep their defaults, and so do damaged values (text, NaN,
+        infinities, negative, more than a day holds: ``damaged_fields`` says which), so
+        that no total, view or limit is ever computed from one."""
         day = cls(goal_s=goal_s)
+        if not isinstance(data, Mapping):
+            return day
         for f in dataclasses.fields(cls):
             if f.name not in data:
                 continue
@@ -67,14 +72,49 @@ class Day:
                 if isinstance(value, Mapping):
                     wb = day.weight_bearing
                     for g in dataclasses.fields(WeightBearingDay):
-                        if isinstance(value.get(g.name), (int, float)):
+                        if g.name in value and _damage(g.name, value[g.name]) is None:
                             setattr(wb, g.name, value[g.name])
-            elif isinstance(value, (int, float)) and not isinstance(value, bool):
+            elif _damage(f.name, value) is None:
                 setattr(day, f.name, value)
         return day
 
     def copy(self) -> "Day":
         return Day.from_json(self.to_json())
+
+
+MAX_DAY_S = 2 * 86400.0     # a day's seconds: more than this is damage (a DST day has 25 hours)
+MAX_COUNT = 1e9            # no count, force or load integral of one day comes near this
+
+
+def _damage(name: str, value: Any) -> str | None:
+    """Why a stored day's value cannot be a total (None: it can)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return f"{name} is {type(value).__name__}, not a number"
+    if not math.isfinite(value) or value < 0:
+        return f"{name} is {value!r}"
+    if value > (MAX_DAY_S if name.endswith("_s") else MAX_COUNT):
+        return f"{name} is {value:g}, more than a day holds"
+    return None
+
+
+def damaged_fields(data: Any) -> list[str]:
+    """What is damaged in a stored day's record, one phrase each (empty: nothing)."""
+    if not isinstance(data, Mapping):
+        return [f"the record is {type(data).__name__}, not an object"]
+    bad = []
+    for f in dataclasses.fields(Day):
+        if f.name not in data:
+            continue
+        value = data[f.name]
+        if f.name == "weight_bearing":
+            if not isinstance(value, Mapping):
+                bad.append(f"weight_bearing is {type(value).__name__}, not an object")
+                continue
+            bad += [why for g in dataclasses.fields(WeightBearingDay) if g.name in value
+                    for why in [_damage(f"weight_bearing.{g.name}", value[g.name])] if why]
+        elif (why := _damage(f.name, value)) is not None:
+            bad.append(why)
+    return bad
 
 
 # The contract's keys (docs/scenario-format.md), in its order; any other field follows them.
