@@ -104,9 +104,11 @@ class Store:
                                    f"place; move it away); nothing was changed")
 
     def _refuse_foreign(self, db: sqlite3.Connection) -> None:
-        """Another program's SQLite file is never written into (nor moved aside as damaged)."""
+        """Another program's SQLite file is never written into (nor moved aside as damaged),
+        nor is a store of a newer OpenPalm, whose records this one cannot know."""
         try:
             tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+            schema = db.execute("SELECT value FROM meta WHERE key = 'schema'").fetchall() if "meta" in tables else []
         except sqlite3.DatabaseError:
             return                                          # damaged: the integrity check says so
         if tables and "meta" not in tables:
@@ -114,6 +116,11 @@ class Store:
             raise StoreAccessError(f"{self.path}: is not an OpenPalm store (it holds the tables "
                                    f"{', '.join(sorted(tables)[:5])}); choose another --state-dir; "
                                    f"nothing was changed")
+        version = schema[0][0] if schema else None
+        if version is not None and (not str(version).isdigit() or int(version) > SCHEMA_VERSION):
+            db.close()
+            raise StoreAccessError(f"{self.path}: written by a newer OpenPalm (store schema {str(version)[:20]}; "
+                                   f"this one knows {SCHEMA_VERSION}): update pi-agent; nothing was changed")
 
     def _connect(self) -> sqlite3.Connection:
         db = sqlite3.connect(self.path, timeout=10, isolation_level=None)
