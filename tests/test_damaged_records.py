@@ -1,0 +1,120 @@
+"""A store damaged in its values (not in its file): a day's totals that are no totals, settings
+that no command would set, a schema of a newer OpenPalm. Never a crash, never NaN shown or
+published, never a limit computed from one."""
+
+from __future__ import annotations
+
+import json
+import math
+import sqlite3
+
+import pytest
+
+from conftest import SCENARIOS, run_cli
+from pi_agent.core.commands import stored_settings
+from pi_agent.core.days import Day, damaged_fields
+from pi_agent.errors import StoreAccessError
+from pi_agent.store import FILENAME, Store
+
+
+@pytest.mark.parametrize("value", [math.nan, math.inf, -1.0, -1e308, 1e308, "90", None, True, [1]])
+def test_a_damaged_days_value_counts_as_nothing_and_is_named(value):
+    """Each damaged value is named by damaged_fields and left at its default by from_json;
+    the day's good values are kept."""
+    record = {"worn_s": 3600.0, "vibration_s": value, "weight_bearing": {"sessions": 2, "peak_n": value}}
+    assert any(why.startswith("vibration_s") for why in damaged_fields(record))
+    assert any(why.startswith("weight_bearing.peak_n") for why in damaged_fields(record))
+    day = Day.from_json(record)
+    assert day.vibration_s == 0.0 and day.weight_bearing.peak_n == 0.0
+    assert day.worn_s == 3600.0 and day.weight_bearing.sessions == 2
+
+
+def test_good_days_have_no_damage():
+    """A real day's record, as the agent writes it, has nothing damaged."""
+    assert damaged_fields(Day(worn_s=86400.0, open_s=3600.0, spasms=3, vibration_s=5400.0).to_json()) == []
+    assert damaged_fields([1, 2]) == ["the record is list, not an object"]
+
+
+@pytest.mark.parametrize("raw, kept, damaged", [
+    ({"goal_s": 21600.0, "targets": {"low": 50.0, "high": 100.0, "unit": "N"}}, {"goal_s", "targets"}, 0),
+    ({"goal_s": "x", "targets": {"low": 50.0, "high": 100.0, "unit": "N"}}, {"targets"}, 1),
+    ({"goal_s": math.nan}, set(), 1),
+    ({"goal_s": 10 ** 400}, set(), 1),
+    ({"targets": {"low": 100.0, "high": 50.0, "unit": "N"}}, set(), 1),
+    ({"targets": {"low": 50.0, "high": math.inf, "unit": "N"}}, set(), 1),
+    ({"targets": {"low": 50.0, "high": 100.0, "unit": "stone"}}, set(), 1),
+    ({"targets": "50-100"}, set(), 1),
+    (None, set(), 0),
+])
+def test_stored_settings_are_checked_as_their_commands_check_them(raw, kept, damaged):
+    """Only what set_goal / set_targets would accept is kept; each damaged one is one phrase."""
+    good, bad = stored_settings(raw)
+    assert set(good) == kept and len(bad) == damaged
+
+
+def _store_with(tmp_path, day_data: dict, settings: dict | None = None):
+    result = run_cli("simulate", str(SCENARIOS / "example-day.json"), "--state-dir", str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    db = sqlite3.connect(tmp_path / FILENAME)
+    day = db.execute("SELECT day, data FROM days ORDER BY day DESC LIMIT 1").fetchone()
+    data = json.loads(day[1])
+    data.update(day_data)
+    db.execute("UPDATE days SET data = ? WHERE day = ?", (json.dumps(data), day[0]))   # NaN written as NaN
+    if settings is not None:
+        db.execute("INSERT OR REPLACE INTO meta VALUES ('settings', ?)", (json.dumps(settings),))
+    db.commit()
+    db.close()
+    return day[0]
+
+
+def test_status_and_report_on_damaged_values_show_no_nan_and_do_not_crash(tmp_path):
+    """A day with vibration_s NaN and a goal of text: status and every report format exit 0,
+    say nothing of 'nan', and the report's JSON is valid JSON."""
+    day = _store_with(tmp_path, {"vibration_s": math.nan, "open_s": -1e308}, {"goal_s": "x"})
+    status = run_cli("status", "--state-dir", str(tmp_path), "--date", day)
+    assert status.returncode == 0 and "Traceback" not in status.stderr, status.stderr
+    assert "nan" not in status.stdout.lower()
+    for fmt in ("json", "csv", "html"):
+        report = run_cli("report", "--state-dir", str(tmp_path), "--from", day, "--to", day, "--format", fmt)
+        assert report.returncode == 0 and "Traceback" not in report.stderr, report.stderr
+        assert "nan" not in report.stdout.lower().replace("nanosecond", ""), fmt
+        if fmt == "json":
+            json.loads(report.stdout, parse_constant=lambda c: pytest.fail(f"{c} in the report's JSON"))
+    again = run_cli("simulate", str(SCENARIOS / "example-day.json"), "--state-dir", str(tmp_path))
+    assert again.returncode == 0, again.stderr
+    assert "damaged values (open_s is -1e+308; vibration_s is nan)" in again.stderr
+    assert "damaged settings left out" in again.stderr and "nan" not in again.stdout.lower()
+
+
+def test_a_store_of_a_newer_openpalm_is_left_alone(tmp_path):
+    """meta schema 99: StoreAccessError in one line, for the agent and for status; the file unchanged."""
+    Store(tmp_path).close()
+    db = sqlite3.connect(tmp_path / FILENAME)
+    db.execute("UPDATE meta SET value = '99' WHERE key = 'schema'")
+    db.commit()
+    db.close()
+    before = (tmp_path / FILENAME).read_bytes()
+    for readonly in (False, True):
+        with pytest.raises(StoreAccessError, match="newer OpenPalm .*schema 99"):
+            Store(tmp_path, readonly=readonly)
+    assert (tmp_path / FILENAME).read_bytes() == before
+
+
+@pytest.mark.parametrize("stored", [math.nan, -1e308, "5400"])
+def test_a_damaged_vibration_total_never_opens_the_daily_maximum(stored):
+    """Today's vibration_s damaged in the store, 90 minutes in today's dose log: a new dose
+    is refused, as with the true total (the dose log, not the damaged row, holds the limit)."""
+    import zoneinfo
+    from pi_agent import config
+    from pi_agent.core import Core, orders
+    from conftest import CONFIG
+    zone, wall0 = zoneinfo.ZoneInfo("Europe/Berlin"), 1_777_618_800.0 + 3 * 3600     # 2026-05-01 12:00
+    core = Core(config.load(CONFIG), zone, t=0.0, stored_days={"2026-05-01": {"vibration_s": stored}})
+    doses = [{"id": i, "day": "2026-05-01", "start": wall0 - 3 * 3600 + i * 2410, "seconds": 1800.0,
+              "stop": wall0 - 3 * 3600 + i * 2410 + 1800, "level": "low", "source": "command",
+              "reason": "completed", "planned_end": wall0 - 3 * 3600 + i * 2410 + 1800} for i in range(3)]
+    core.recover(doses, 0.0, wall0)
+    step = core.command("vibration_start", {"minutes": 30}, 1.0, wall0 + 1.0)
+    [answer] = [o for o in step.orders if isinstance(o, orders.Response)]
+    assert answer.status == "error" and "daily maximum" in answer.error
+    assert not [o for o in step.orders if isinstance(o, orders.Therapy)]
