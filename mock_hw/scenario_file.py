@@ -12,15 +12,15 @@ import bisect
 import datetime as dt
 import difflib
 import json
-import math
-import random
 import logging
+import random
 import zoneinfo
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from pi_agent.errors import ScenarioError
+from sensors.units import is_number
 
 FAULT_KINDS = ("disconnected", "stuck", "i2c_error")
 STEP_KINDS = ("hold", "ramp", "clock_step", "fault", "power_cut", "command")
@@ -107,15 +107,6 @@ def _did_you_mean(name: str, options) -> str:
     return f" (did you mean '{close[0]}'?)" if close else ""
 
 
-def _number(v) -> bool:
-    if isinstance(v, bool) or not isinstance(v, (int, float)):
-        return False
-    try:
-        return math.isfinite(v)
-    except OverflowError:            # an int too large for a float is out of every range
-        return False
-
-
 def parse(data: Any, channels: dict[str, str], where: str = "scenario") -> Scenario:
     """Validate a decoded scenario against the configured ``channels`` (name -> kind)."""
     problems: list[str] = []
@@ -163,7 +154,7 @@ def parse(data: Any, channels: dict[str, str], where: str = "scenario") -> Scena
                 bad(f"noise.{key}", f"unknown key{_did_you_mean(key, ('deg', 'newton'))}")
         for key in ("deg", "newton"):
             v = noise.get(key, 0.0)
-            if not _number(v) or not 0 <= v <= MAX_NOISE:
+            if not is_number(v) or not 0 <= v <= MAX_NOISE:
                 bad(f"noise.{key}", f"expected a standard deviation from 0 to {MAX_NOISE:g}, got {v!r}")
             elif key == "deg":
                 noise_deg = float(v)
@@ -206,9 +197,9 @@ def _check_step(path: str, step: Any, channels: dict[str, str], bad) -> None:
 
     def seconds(p: str, v: Any, allow_negative: bool = False) -> None:
         if allow_negative:
-            if not _number(v) or abs(v) > MAX_CLOCK_STEP_S:
+            if not is_number(v) or abs(v) > MAX_CLOCK_STEP_S:
                 bad(p, f"expected a number of seconds from {-MAX_CLOCK_STEP_S:.0f} to {MAX_CLOCK_STEP_S:.0f}, got {v!r}")
-        elif not _number(v) or not 0 <= v <= MAX_SECONDS:
+        elif not is_number(v) or not 0 <= v <= MAX_SECONDS:
             bad(p, f"expected seconds from 0 to {MAX_SECONDS:.0f} (a year), got {v!r}")
 
     def values(p: str, v: Any) -> None:
@@ -218,7 +209,7 @@ def _check_step(path: str, step: Any, channels: dict[str, str], bad) -> None:
         for ch, x in v.items():
             if ch not in channels:
                 bad(f"{p}.{ch}", f"unknown channel{_did_you_mean(ch, channels)}")
-            elif not _number(x) or abs(x) > MAX_VALUE:
+            elif not is_number(x) or abs(x) > MAX_VALUE:
                 bad(f"{p}.{ch}", f"expected a number from {-MAX_VALUE:g} to {MAX_VALUE:g}, got {x!r}")
 
     if kind == "hold":

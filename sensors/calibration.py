@@ -11,7 +11,6 @@ comments, atomically.
 from __future__ import annotations
 
 import datetime as dt
-import math
 import os
 import re
 import tomllib
@@ -20,21 +19,11 @@ from pathlib import Path
 from pi_agent.errors import CalibrationError
 from sensors.conversions import (LINEARITY_PCT, PAD, Calibration, FlexCalibration, ForceCalibration,
                                  LoadCellCalibration, PadCalibration)
-from sensors.units import GAINS, gain_label
+from sensors.units import GAINS, gain_label, is_number
 
 __all__ = ["LINEARITY_PCT", "PAD", "Calibration", "FlexCalibration", "ForceCalibration", "LoadCellCalibration",
            "PadCalibration", "parse_entry", "load_calibration", "dumps_calibration", "edit_calibration",
            "render_calibration", "save_calibration"]
-
-
-def _number(x) -> bool:
-    """A finite number (NaN and the infinities never calibrate anything)."""
-    if isinstance(x, bool) or not isinstance(x, (int, float)):
-        return False
-    try:
-        return math.isfinite(x)
-    except OverflowError:            # an int too large for a float is out of every range
-        return False
 
 
 COUNTS = (-32768, 32767)        # what an ADS1115 can return
@@ -57,7 +46,7 @@ def _in_ranges(where: str, pairs, second: str, limit: float, problems: list[str]
 def _parse_gain(where: str, raw, problems: list[str]) -> float:
     if raw == "2/3":
         return 2 / 3
-    if _number(raw) and raw in GAINS:
+    if is_number(raw) and raw in GAINS:
         return raw
     problems.append(f"{where}.gain: expected one of 2/3, 1, 2, 4, 8, 16, got {raw!r}")
     return 1
@@ -69,7 +58,7 @@ def _pairs(where: str, raw, problems: list[str], expected: str, minimum: int) ->
         problems.append(f"{where}: expected {expected}, got {raw!r}")
         return None
     for i, pair in enumerate(raw):
-        if not all(map(_number, pair)):         # NaN, infinities, text: name the pair, not the shape
+        if not all(map(is_number, pair)):         # NaN, infinities, text: name the pair, not the shape
             problems.append(f"{where}[{i}]: expected two finite numbers [counts, value], got {pair!r}")
             return None
     return [(float(a), float(b)) for a, b in raw]
@@ -104,7 +93,7 @@ def parse_entry(where: str, raw: dict, problems: list[str]) -> Calibration | Non
             return None
         return FlexCalibration((points[0], points[1]), gain, date)
     tare = raw.get("tare")
-    if not _number(tare) or not COUNTS[0] <= tare <= COUNTS[1]:
+    if not is_number(tare) or not COUNTS[0] <= tare <= COUNTS[1]:
         problems.append(f"{where}.tare: expected a number of counts from {COUNTS[0]} to {COUNTS[1]}, got {tare!r}")
         return None
     if kind == "load_cell":
@@ -145,8 +134,8 @@ def _parse_pad(where: str, raw, problems: list[str]) -> PadCalibration | None:
     for key in sorted(set(raw) - {"max_push_n", "date"}):
         problems.append(f"{where}.{key}: unknown key (expected max_push_n, date)")
     max_push = raw.get("max_push_n")
-    if max_push is not None and not (_number(max_push) and MAX_PUSH_MIN_N <= max_push <= NEWTONS_MAX):
-        shown = f"{max_push:g}" if _number(max_push) else repr(max_push)
+    if max_push is not None and not (is_number(max_push) and MAX_PUSH_MIN_N <= max_push <= NEWTONS_MAX):
+        shown = f"{max_push:g}" if is_number(max_push) else repr(max_push)
         problems.append(f"{where}.max_push_n: expected a maximum push from {MAX_PUSH_MIN_N:g} to "
                         f"{NEWTONS_MAX:g} newtons, got {shown}")
         max_push = None

@@ -161,3 +161,25 @@ class AgentProcess:
         except subprocess.TimeoutExpired:
             self.kill()
             raise
+
+
+def traced_real_time_run(cfg, scen, state_dir: Path, trace: Path) -> tuple[list, float, float, "CpuWait"]:
+    """The real agent in real time on the simulated hardware (its motor thread, the rig's
+    motor) through ``scen``, the motor's levels traced to ``trace``: (its events, the
+    scenario's origin on the agent's clock, this process's monotonic time less the agent's,
+    the kernel's CPU waits of this process over the run)."""
+    from pi_agent.clock import ScaledClock
+    from pi_agent.simulated_run import SimulatedRun
+    events: list = []
+    clock = ScaledClock(scen.start_wall(), 1.0)
+    waits = CpuWait(os.getpid())
+    try:
+        with SimulatedRun(cfg, scen, clock, zone=scen.zone(), state_dir=state_dir, bus_time=False,
+                          real_time=True, motor_trace=trace, on_event=events.append) as sim:
+            real = time.monotonic() - clock.monotonic()          # the agent's clock runs at real speed
+            sim.run()
+            sim.finish()
+            origin = sim.origin
+    finally:
+        waits.stop()
+    return events, origin, real, waits

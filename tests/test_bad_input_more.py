@@ -115,12 +115,12 @@ def test_an_integer_too_large_for_a_float_is_an_error_naming_the_argument(name, 
 
 
 def test_checks_outside_the_core_refuse_an_integer_too_large_for_a_float():
-    """The scenario, calibration and dashboard number checks: a 400-digit int is no number (no OverflowError)."""
-    from mock_hw import scenario_file
+    """The shared number check (scenarios, calibration, configuration) and the dashboard's: a
+    400-digit int is no number (no OverflowError)."""
     from pi_agent.dashboard import schema
     from pi_agent.dashboard.schema import Unreadable
-    from sensors import calibration
-    assert not scenario_file._number(HUGE) and not calibration._number(-HUGE)
+    from sensors.units import is_number
+    assert not is_number(HUGE) and not is_number(-HUGE) and is_number(12) and not is_number(True)
     with pytest.raises(Unreadable, match="expected a number"):
         schema.number(0, 10)(HUGE, "x")
 

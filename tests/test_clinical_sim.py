@@ -16,6 +16,7 @@ from clinical_scenes import (NOISES, ON, SPASMS, WEIGHT_BEARING, assert_pressure
                              assert_spasms_match, custom_config, episode, fast_spasm, scene)
 from conftest import run_cli
 from mock_hw import scenario_file as scenario_mod
+from motor_recorder import motor_runs
 from pi_agent.simulated_run import run_scenario
 import truth
 
@@ -68,50 +69,18 @@ def test_report_names_the_new_keys_as_the_contract_does(tmp_path):
 
 
 # -- vibration that answers a spasm, on the simulated motor's own trace -------------------------------
-def motor_runs(trace_path):
-    """(start, end, highest level) of each time the motor was on, in scenario time, from the
-    rig's motor trace (one 'time level' line per change)."""
-    runs, start, top = [], None, 0.0
-    for line in trace_path.read_text().splitlines():
-        t, level = (float(x) for x in line.split())
-        if level > 0 and start is None:
-            start, top = t, level
-        elif level > 0:
-            top = max(top, level)
-        elif start is not None:
-            runs.append((start, t, top))
-            start = None
-    assert start is None, "the motor is off at the end"
-    return runs
-
-
 def test_spasm_vibration_starts_within_1_s_of_detection_in_real_time(cfg, tmp_path):
     """The real agent in real time (its motor thread, the rig's motor): each detected spasm is
     followed by the motor within 1 s of the detection, by the agent's clock on the motor's own
     trace (less any time the kernel kept the process from a CPU), for spasm.vibrate_s at the
     protocol's level."""
-    import os
-    import time
-
-    from agentproc import CpuWait
-    from pi_agent.clock import ScaledClock
-    from pi_agent.simulated_run import SimulatedRun
+    from agentproc import traced_real_time_run
     cfg = custom_config(tmp_path, "[spasm]\nvibrate = true\nvibrate_s = 5\n")
     steps = ([{"hold": 8, "set": ON}] + fast_spasm(60, hold=2, back_s=0.5)[:-1] + [{"hold": 8}]
              + fast_spasm(55, rise_s=0.3, hold=1.5, back_s=0.5)[:-1] + [{"hold": 8}])
     scen = scenario_mod.parse(scene(steps, NOISES[0]), {n: s.kind for n, s in cfg.sensors.items()})
-    trace, events = tmp_path / "motor.trace", []
-    clock = ScaledClock(scen.start_wall(), 1.0)
-    waits = CpuWait(os.getpid())
-    try:
-        with SimulatedRun(cfg, scen, clock, zone=scen.zone(), state_dir=tmp_path / "state", bus_time=False,
-                          real_time=True, motor_trace=trace, on_event=events.append) as sim:
-            real = time.monotonic() - clock.monotonic()          # the agent's clock runs at real speed
-            sim.run()
-            sim.finish()
-            origin = sim.origin
-    finally:
-        waits.stop()
+    trace = tmp_path / "motor.trace"
+    events, origin, real, waits = traced_real_time_run(cfg, scen, tmp_path / "state", trace)
     detected = [e.t - origin for e in events if e.type == "spasm_started"]
     runs = motor_runs(trace)
     assert len(detected) == 2 and len(runs) == 2, (detected, runs)

@@ -166,13 +166,9 @@ def test_in_real_time_the_motor_rewards_each_repetition_within_50_ms_and_no_twit
     motor): on the motor's own trace, a buzz starts within 50 ms of each counted reading (less
     any time the kernel kept the process from a CPU), and every buzz is a repetition's reward
     or the session's start or end cue: the twitches get none."""
-    import os
-    import time
-
-    from agentproc import CpuWait
+    from agentproc import traced_real_time_run
     from mock_hw import scenario_file as scenario_mod
-    from pi_agent.clock import ScaledClock
-    from pi_agent.simulated_run import SimulatedRun
+    from motor_recorder import motor_rises
     steps = [{"hold": 3, "set": {"palm": 3, "wrist": 20, "fingers": 40}}, cmd("exercise_start", minutes=5),
              {"hold": 1}, *[s for _ in range(3) for s in flicker(3, 0.15, 0.15)],
              *[s for _ in range(6) for s in flicker(7, 0.15, 0.15)], *[s for _ in range(3) for s in flicker(3, 0.15, 0.15)],
@@ -180,24 +176,9 @@ def test_in_real_time_the_motor_rewards_each_repetition_within_50_ms_and_no_twit
     scen = scenario_mod.parse({"start": "2026-05-01T09:00:00", "timezone": "Europe/Berlin", "seed": 6,
                                "noise": {"deg": 0.7, "newton": 0.2}, "steps": steps},
                               {n: s.kind for n, s in cfg.sensors.items()})
-    trace, events = tmp_path / "motor.trace", []
-    clock = ScaledClock(scen.start_wall(), 1.0)
-    waits = CpuWait(os.getpid())
-    try:
-        with SimulatedRun(cfg, scen, clock, zone=scen.zone(), state_dir=tmp_path / "state", bus_time=False,
-                          real_time=True, motor_trace=trace, on_event=events.append) as sim:
-            real = time.monotonic() - clock.monotonic()          # the agent's clock runs at real speed
-            sim.run()
-            sim.finish()
-            origin = sim.origin
-    finally:
-        waits.stop()
-    rises, level = [], 0.0
-    for line in trace.read_text().splitlines():
-        t, new = map(float, line.split())
-        if new > 0 and level == 0:
-            rises.append(t)
-        level = new
+    trace = tmp_path / "motor.trace"
+    events, origin, real, waits = traced_real_time_run(cfg, scen, tmp_path / "state", trace)
+    rises = motor_rises(trace)
     cues = [e for e in events if e.type == "haptic"]
     rewards = [e.t - origin for e in cues if e.data["reason"] == "rep"]
     assert len(rewards) == 6, [e.data for e in cues]

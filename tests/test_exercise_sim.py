@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from exercise_steps import assert_as_truth, cmd, movements
+from motor_recorder import motor_rises
 from pi_agent import config
 
 
@@ -64,12 +65,7 @@ def test_a_reward_follows_each_repetition_within_50_ms_and_nothing_else_buzzes(c
              cmd("exercise_stop"), {"hold": 1}]
     scen, report, events = simulate(cfg, tmp_path / "st", steps, trace=trace)
     assert_as_truth(scen, report)
-    rises, level = [], 0.0
-    for line in trace.read_text().splitlines():
-        t, new = map(float, line.split())
-        if new > 0 and level == 0:
-            rises.append(t)
-        level = new
+    rises = motor_rises(trace)
     cues = [e for e in events if e.type == "haptic"]
     rewards = [e.t for e in cues if e.data["reason"] == "rep"]
     assert len(rewards) == report["days"]["2026-05-01"]["extension_reps"] == 10

@@ -14,7 +14,7 @@ import re
 import zoneinfo
 from typing import Any, Callable
 
-from sensors.units import GAINS
+from sensors.units import GAINS, is_number
 
 Check = Callable[[Any], "tuple[Any, str | None]"]
 
@@ -25,17 +25,6 @@ def got(value: Any) -> str:
     if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 10 ** 24:
         return f"got an integer of about {int(value.bit_length() * math.log10(2)) + 1} digits"
     return f"got {value!r}" if not isinstance(value, str) else f"got '{value}'"
-
-
-def is_number(v: Any) -> bool:
-    """A finite int or float (NaN and the infinities are no numbers a setting can take,
-    nor an int too large for a float)."""
-    if isinstance(v, bool) or not isinstance(v, (int, float)):
-        return False
-    try:
-        return math.isfinite(v)
-    except OverflowError:            # an int beyond a float's range
-        return False
 
 
 _is_number = is_number
