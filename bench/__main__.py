@@ -40,7 +40,7 @@ BUDGETS = {
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
-    parser.add_argument("--quick", action="store_true", help="each measurement for less time, but all of them")
+    parser.add_argument("--quick", action="store_true", help="each measurement for less time, but all of them (the clinic up to 25 devices)")
     parser.add_argument("--json", metavar="FILE", help="write one JSON object with every figure and its budget")
     parser.add_argument("--only", metavar="NAME", action="append", choices=[m.__name__ for m in ALL],
                         help="run this measurement only (may be repeated)")
