@@ -53,6 +53,15 @@ def discovery_payload(device: str, targets_unit: str = "N") -> dict:
     def sensor(key, name, template, **extra):
         return entity("sensor", key, name, state_topic=state, value_template=template, **extra)
 
+    def minutes_today(key, name, field):
+        """A day's seconds of ``field``, in minutes, as Home Assistant sums a duration."""
+        return sensor(key, name, f"{{{{ (value_json.today.{field} / 60) | round(1) }}}}", device_class="duration",
+                      unit_of_measurement="min", state_class="total_increasing")
+
+    def count_today(key, name, field, icon):
+        """A day's count of ``field``: it only grows until midnight."""
+        return sensor(key, name, f"{{{{ value_json.today.{field} }}}}", state_class="total_increasing", icon=icon)
+
     def number(key, name, template, command, command_template, unit, lo, hi, step):
         return entity("number", key, name, entity_category="config", state_topic=state,
                       value_template=template, command_topic=f"{root}/request/{command}",
@@ -80,9 +89,7 @@ def discovery_payload(device: str, targets_unit: str = "N") -> dict:
                           unit_of_measurement="kg", state_class="measurement"),
         "wb_sessions": sensor("wb_sessions", "Weight-bearing sessions today",
                               "{{ value_json.today.weight_bearing.sessions }}", state_class="total_increasing"),
-        "vibration_today": sensor("vibration_today", "Vibration today",
-                                  "{{ (value_json.today.vibration_s / 60) | round(1) }}", device_class="duration",
-                                  unit_of_measurement="min", state_class="total_increasing"),
+        "vibration_today": minutes_today("vibration_today", "Vibration today", "vibration_s"),
         "wb_reps_today": sensor("wb_reps_today", "Weight shifts today", "{{ value_json.today.weight_bearing.reps }}",
                                 state_class="total_increasing", icon="mdi:swap-vertical", json_attributes_topic=state,
                                 json_attributes_template="{{ {'goal': value_json.weight_bearing.reps_goal}"
@@ -90,15 +97,10 @@ def discovery_payload(device: str, targets_unit: str = "N") -> dict:
         "wb_session_reps": sensor("wb_session_reps", "Weight shifts this session",
                                   "{{ value_json.weight_bearing.reps }}", state_class="measurement",
                                   icon="mdi:swap-vertical"),
-        "spasms_today": sensor("spasms_today", "Spasms today", "{{ value_json.today.spasms }}",
-                               state_class="total_increasing", icon="mdi:hand-back-left"),
-        "pressure_alerts_today": sensor("pressure_alerts_today", "Skin-pressure alerts today",
-                                        "{{ value_json.today.pressure_alerts }}", state_class="total_increasing",
-                                        icon="mdi:alert"),
-        "high_pressure_today": sensor("high_pressure_today", "High pressure today",
-                                      "{{ (value_json.today.high_pressure_s / 60) | round(1) }}",
-                                      device_class="duration", unit_of_measurement="min",
-                                      state_class="total_increasing"),
+        "spasms_today": count_today("spasms_today", "Spasms today", "spasms", "mdi:hand-back-left"),
+        "pressure_alerts_today": count_today("pressure_alerts_today", "Skin-pressure alerts today",
+                                             "pressure_alerts", "mdi:alert"),
+        "high_pressure_today": minutes_today("high_pressure_today", "High pressure today", "high_pressure_s"),
         "spasm": entity("binary_sensor", "spasm", "Spasm", state_topic=state,
                         value_template="{{ 'ON' if value_json.spasm.active else 'OFF' }}"),
         "high_pressure": entity("binary_sensor", "high_pressure", "High pressure under the palm",
@@ -125,12 +127,9 @@ def discovery_payload(device: str, targets_unit: str = "N") -> dict:
         "therapy_stop": button("therapy_stop", "Stop vibration therapy", "vibration_stop"),
         "exercise_reps": sensor("exercise_reps", "Exercise session repetitions", "{{ value_json.exercise.reps }}",
                                 state_class="measurement", icon="mdi:hand-wave"),
-        "extension_reps_today": sensor("extension_reps_today", "Extension repetitions today",
-                                       "{{ value_json.today.extension_reps }}", state_class="total_increasing",
-                                       icon="mdi:counter"),
-        "exercise_today": sensor("exercise_today", "Exercise today",
-                                 "{{ (value_json.today.exercise_s / 60) | round(1) }}", device_class="duration",
-                                 unit_of_measurement="min", state_class="total_increasing"),
+        "extension_reps_today": count_today("extension_reps_today", "Extension repetitions today",
+                                            "extension_reps", "mdi:counter"),
+        "exercise_today": minutes_today("exercise_today", "Exercise today", "exercise_s"),
         "exercise_goal_progress": sensor("exercise_goal_progress", "Exercise goal progress",
                                          "{{ value_json.exercise.goal_pct }}", unit_of_measurement="%",
                                          state_class="measurement"),
