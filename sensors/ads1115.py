@@ -13,7 +13,8 @@ cell's bridge), which the driver maps to the chip's multiplexer setting.
 
 A chip with one channel can run in continuous mode: it converts all the time, and a
 reading is a single two-byte I2C read of the latest conversion, with no wait (the pad's
-zones, read a hundred times a second in a session). The driver's continuous mode needs
+zones, read a hundred times a second in a session; the lean path makes that one read
+straight on the bus, as the driver's fast read does). The driver's continuous mode needs
 care (3.0.x): switching to it keeps whatever input the chip was converting, and its fast
 read assumes the register pointer is at the conversion register. So the reader arms a
 chip with a single-shot read of its input, switches it to continuous, and puts the
@@ -28,7 +29,8 @@ than the bus itself. Its readings are the driver's, transfer for transfer: tests
 same register model through both and compare. It also overlaps conversions: ``read(...,
 then=...)`` starts the next channel's conversion as it reads this one, so that the next
 reading is waiting when its turn comes and the loop never sleeps through a conversion.
-``ADS1115Reader(..., lean=False)`` reads through the unmodified driver's ``AnalogIn``.
+``ADS1115Reader(..., lean=False)`` reads through the unmodified driver's ``AnalogIn``, in
+both modes.
 """
 
 from __future__ import annotations
@@ -108,6 +110,9 @@ class ADS1115Reader:
         self._ads: BoundedADS1115 | None = None
         # Single shot: the lean path (None: through the driver's AnalogIn, the reference).
         self._lean: LeanSingleShot | None = LeanSingleShot(i2c, address, clock) if lean and not continuous else None
+        # Continuous: the driver's fast read (one two-byte read of the result) made straight on the bus.
+        self._lean_continuous = lean and continuous
+        self._buf = bytearray(2)
         self._inputs: dict[tuple[int, int | None], AnalogIn] = {}   # the driver's, per input
         self._armed: tuple[int, int | None, float, int] | None = None   # continuous: (input, negative, gain, rate)
         self._verified = 0.0
@@ -173,7 +178,17 @@ class ADS1115Reader:
                 return self._arm(ads, input_, negative, gain, data_rate)
             raw = ads.get_last_result(False)   # the check moved the pointer: back, reading
             return raw - 0x10000 if raw & 0x8000 else raw
-        return self._input(ads, input_, negative).value   # the driver's fast read: one two-byte read
+        if not self._lean_continuous:
+            return self._input(ads, input_, negative).value   # the driver's fast read: one two-byte read
+        i2c, buf = self.i2c, self._buf        # the same read, straight on the bus: the pointer is at the result
+        while not i2c.try_lock():
+            pass
+        try:
+            i2c.readfrom_into(self.address, buf)
+        finally:
+            i2c.unlock()
+        value = buf[0] << 8 | buf[1]
+        return value - 0x10000 if value & 0x8000 else value
 
     def _arm(self, ads: BoundedADS1115, input_: int, negative: int | None, gain: float, data_rate: int) -> int:
         """Start continuous conversions of the input; the arming conversion is the reading."""

@@ -1,5 +1,5 @@
-"""The lean single-shot read against Adafruit's unmodified driver (the reference), its
-overlapped conversions, and the loop's wake-ups that these save."""
+"""The lean reads (single shot and continuous) against Adafruit's unmodified driver (the
+reference), the overlapped conversions, and the loop's wake-ups that these save."""
 
 from __future__ import annotations
 
@@ -17,14 +17,15 @@ from strategies import data_rates, gains
 VOLTS = (0.4, 1.3, 2.2, 3.1)
 
 
-def _reader(lean: bool, seed: int = 5, noise_lsb: float = 3.0, volts=VOLTS, drift: float = 0.01):
+def _reader(lean: bool, seed: int = 5, noise_lsb: float = 3.0, volts=VOLTS, drift: float = 0.01,
+            continuous: bool = False):
     """A reader on its own bus, register model (with noise, inputs drifting ``drift`` volts
     a second) and virtual clock, with the wire time of each transfer passing on that clock."""
     clock = VirtualClock()
     bus = MockI2C(clock, 400_000)
     model = ADS1115Model(clock, lambda i, t: volts[i] + drift * t, noise_lsb=noise_lsb, seed=seed)
     bus.add(0x48, model)
-    return ADS1115Reader(bus, 0x48, clock, lean=lean), clock, bus, model
+    return ADS1115Reader(bus, 0x48, clock, lean=lean, continuous=continuous), clock, bus, model
 
 
 @settings(max_examples=40, deadline=None)
@@ -61,6 +62,37 @@ def test_overlapped_reads_give_the_same_counts_without_waiting_for_a_conversion(
         if i > 0:
             assert clock.monotonic() - t0 < 0.3 / data_rate, "no wait for a conversion already done"
         assert raw == ref.read(input_, gain, data_rate)
+
+
+_CONTINUOUS_STEPS = st.one_of(
+    st.tuples(st.just("read"), st.sampled_from([(0, None), (2, None), (0, 1), (2, 3)])),
+    st.tuples(st.just("wait"), st.floats(0.0005, 1.5)),
+    st.tuples(st.just("brownout"), st.none()),
+)
+
+
+@settings(max_examples=40, deadline=None)
+@given(gain=gains, data_rate=data_rates, seed=st.integers(0, 2**16),
+       steps=st.lists(_CONTINUOUS_STEPS, min_size=1, max_size=40))
+def test_lean_continuous_read_gives_the_drivers_readings_transfer_for_transfer(gain, data_rate, seed, steps):
+    """A chip in continuous mode, read by the lean path and by Adafruit's driver on
+    identical register models (noise, drifting inputs, a change of input, brown-outs that
+    put the chip back in single shot): the same counts at the same moments, in the same
+    number of bus transfers, and the chip armed as often."""
+    lean, lean_clock, lean_bus, lean_model = _reader(True, seed, continuous=True)
+    ref, ref_clock, ref_bus, ref_model = _reader(False, seed, continuous=True)
+    for kind, arg in [("read", (0, None))] + steps:
+        if kind == "read":
+            assert lean.read(arg[0], gain, data_rate, arg[1]) == ref.read(arg[0], gain, data_rate, arg[1])
+        elif kind == "wait":
+            lean_clock.advance(arg)
+            ref_clock.advance(arg)
+        else:
+            lean_model.power_on_reset()
+            ref_model.power_on_reset()
+        assert lean_clock.monotonic() == pytest.approx(ref_clock.monotonic(), abs=1e-12)
+        assert lean_bus.transfers == ref_bus.transfers
+    assert lean.arms == ref.arms
 
 
 def test_a_conversion_lost_to_a_brownout_is_started_again():
