@@ -10,7 +10,7 @@ import sqlite3
 
 import pytest
 
-from conftest import SCENARIOS, run_cli
+from conftest import run_cli
 from pi_agent.core.commands import stored_settings
 from pi_agent.core.days import Day, damaged_fields
 from pi_agent.errors import StoreAccessError
@@ -52,10 +52,33 @@ def test_stored_settings_are_checked_as_their_commands_check_them(raw, kept, dam
     assert set(good) == kept and len(bad) == damaged
 
 
+# scenarios/example-day.json's evening and night, shortened (its holds cut, the same moves in
+# the same order: splint off, a weight-bearing session, worn open, curled, open, a wall-clock
+# step, off) and moved to 23:00 so that it still crosses midnight: the day the agent writes
+# last, and then goes on adding to, is the second. A simulated hour and a half instead of
+# nine: the agent reads a damaged day the same way at the start of either.
+NIGHT = {"start": "2026-04-14T23:00:00", "timezone": "Europe/Amsterdam", "seed": 1,
+         "noise": {"deg": 1.0, "newton": 0.2},
+         "steps": [{"hold": 600, "set": {"palm": 0.0, "wrist": 0, "fingers": 35}},
+                   {"ramp": 3, "to": {"pad_palm": 35, "pad_fingers": 25}}, {"hold": 180},
+                   {"ramp": 2, "to": {"pad_palm": 0, "pad_fingers": 0}}, {"hold": 600},
+                   {"hold": 1800, "set": {"palm": 3.0, "wrist": 25, "fingers": 5}},
+                   {"ramp": 15, "to": {"palm": 3.5, "wrist": 0, "fingers": 60}}, {"hold": 300},
+                   {"ramp": 20, "to": {"palm": 3.0, "wrist": 25, "fingers": 5}}, {"hold": 1200},
+                   {"clock_step": 45}, {"hold": 600},
+                   {"hold": 300, "set": {"palm": 0.0, "wrist": 0, "fingers": 35}}]}
+
+
+def _night(tmp_path) -> str:
+    path = tmp_path / "night.json"
+    path.write_text(json.dumps(NIGHT))
+    return str(path)
+
+
 def _store_with(tmp_path, day_data: dict, settings: dict | None = None):
-    result = run_cli("simulate", str(SCENARIOS / "example-day.json"), "--state-dir", str(tmp_path))
+    result = run_cli("simulate", _night(tmp_path), "--state-dir", str(tmp_path / "state"))
     assert result.returncode == 0, result.stderr
-    db = sqlite3.connect(tmp_path / FILENAME)
+    db = sqlite3.connect(tmp_path / "state" / FILENAME)
     day = db.execute("SELECT day, data FROM days ORDER BY day DESC LIMIT 1").fetchone()
     data = json.loads(day[1])
     data.update(day_data)
@@ -69,18 +92,19 @@ def _store_with(tmp_path, day_data: dict, settings: dict | None = None):
 
 def test_status_and_report_on_damaged_values_show_no_nan_and_do_not_crash(tmp_path):
     """A day with vibration_s NaN and a goal of text: status and every report format exit 0,
-    say nothing of 'nan', and the report's JSON is valid JSON."""
+    say nothing of 'nan', and the report's JSON is valid JSON; a simulation on that store
+    names the damage and carries on."""
     day = _store_with(tmp_path, {"vibration_s": math.nan, "open_s": -1e308}, {"goal_s": "x"})
-    status = run_cli("status", "--state-dir", str(tmp_path), "--date", day)
+    status = run_cli("status", "--state-dir", str(tmp_path / "state"), "--date", day)
     assert status.returncode == 0 and "Traceback" not in status.stderr, status.stderr
     assert "nan" not in status.stdout.lower()
     for fmt in ("json", "csv", "html"):
-        report = run_cli("report", "--state-dir", str(tmp_path), "--from", day, "--to", day, "--format", fmt)
+        report = run_cli("report", "--state-dir", str(tmp_path / "state"), "--from", day, "--to", day, "--format", fmt)
         assert report.returncode == 0 and "Traceback" not in report.stderr, report.stderr
         assert "nan" not in report.stdout.lower().replace("nanosecond", ""), fmt
         if fmt == "json":
             json.loads(report.stdout, parse_constant=lambda c: pytest.fail(f"{c} in the report's JSON"))
-    again = run_cli("simulate", str(SCENARIOS / "example-day.json"), "--state-dir", str(tmp_path))
+    again = run_cli("simulate", _night(tmp_path), "--state-dir", str(tmp_path / "state"))
     assert again.returncode == 0, again.stderr
     assert "damaged values (open_s is -1e+308; vibration_s is nan)" in again.stderr
     assert "damaged settings left out" in again.stderr and "nan" not in again.stdout.lower()
