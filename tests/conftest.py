@@ -89,3 +89,57 @@ def shipped_day(tmp_path_factory):
         assert result.returncode == 0, result.stderr
         return json.loads(result.stdout), events.read_text().splitlines()
     return lambda name: run_once(tmp_path_factory, f"simulate-{name}", lambda folder: simulate(name, folder))
+
+
+# -- the order of the run ----------------------------------------------------------------------------
+# The tests that hold a worker longest (measured with --durations on a 2-core machine with a
+# CPU-bound job beside it), slowest first. pytest-xdist hands tests to its workers in
+# collection order, one at a time (--maxschedchunk 1 in pyproject.toml), each worker holding
+# the one it runs and the next. So the slow tests go first, each followed by a short one:
+# every worker starts on a slow test with a short one queued behind it (never a second slow
+# one), and the run ends with short tests, not with one worker in a minutes-long test while
+# the others are done. Only the order changes: every test runs.
+# The two realistic days of test_positioning are left where they are, later: they read the
+# simulations that the golden tests of the same days make first (run_once).
+SLOWEST_FIRST = (
+    "test_golden.py::test_scenario_gives_the_saved_report_and_events[demo-day]",
+    "test_dashboard_browser.py::test_two_monitors_in_a_real_browser",
+    "test_bench.py::test_bench_quick_measurement_writes_its_keys[cpu_states]",
+    "test_golden.py::test_scenario_gives_the_saved_report_and_events[example-day]",
+    "test_dashboard_browser_devices.py::test_clinical_signals_of_a_real_monitor",
+    "test_mqtt_resilience.py::test_ten_thousand_generated_requests",
+    "test_crash.py::test_sigkill_at_random_moments_loses_at_most_one_checkpoint_each",
+    "test_totals_properties.py::test_totals_only_grow_within_a_day_and_open_never_exceeds_worn",
+    "test_faults.py::test_no_fault_on_healthy_noiseless_values",
+    "test_bench.py::test_bench_quick_measurement_writes_its_keys[feedback_latency]",
+    "test_report_remote.py::test_dashboard_download_and_mqtt_report_equal_the_command_line",
+    "test_clinical_sim.py::test_spasm_vibration_starts_within_1_s_of_detection_in_real_time",
+    "test_exercise_agent.py::test_in_real_time_the_motor_rewards_each_repetition_within_50_ms_and_no_twitch",
+    "test_mqtt.py::test_every_topic_of_the_contract",
+    "test_mqtt_resilience.py::test_broker_down_for_two_minutes_loses_no_event",
+    "test_dashboard_browser.py::test_a_lost_broker_is_said_within_15_s_and_cleared_when_it_returns",
+    "test_bench.py::test_bench_quick_measurement_writes_its_keys[clinic]",
+    "test_outbox.py::test_a_long_time_without_broker_keeps_the_newest_and_says_so_once_when_it_returns",
+    "test_mqtt_security.py::test_tls_and_password_failures_each_have_their_own_line_once",
+    "test_dose_safety.py::",
+    "test_positioning.py::test_dst_changes",
+    "test_positioning.py::test_midnight_crossing_splits_time_between_days",
+    "test_bench.py::",
+    "test_dashboard_browser_devices.py::",
+    "test_mqtt_resilience.py::",
+    "test_therapy.py::test_daily_maximum",
+    "test_clinic.py::",
+    "test_weight_bearing.py::test_cues_follow_the_crossing_within_a_tenth_of_a_second",
+)
+
+
+def pytest_collection_modifyitems(items):
+    """The tests of SLOWEST_FIRST first, in its order, each followed by one of the others;
+    then the rest of the others, as collected."""
+    def rank(item) -> int:
+        name = item.nodeid.rsplit("/", 1)[-1]
+        return next((i for i, prefix in enumerate(SLOWEST_FIRST) if name.startswith(prefix)), len(SLOWEST_FIRST))
+    ranked = sorted(items, key=rank)
+    slow = [item for item in ranked if rank(item) < len(SLOWEST_FIRST)]
+    rest = ranked[len(slow):]
+    items[:] = [item for pair in zip(slow, rest) for item in pair] + slow[len(rest):] + rest[len(slow):]

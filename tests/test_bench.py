@@ -1,4 +1,9 @@
-"""The benchmarks run and report every figure (their values are judged by people, not here)."""
+"""The benchmarks run and report every figure (their values are judged by people, not here).
+
+Each measurement runs as its own test (`python -m bench --quick --only NAME`): most of them
+wait in real time (agent processes at --speed 1, a broker, a clinic of publishers), and as
+separate tests pytest-xdist spreads them over its workers instead of one worker waiting
+for all of them in a row."""
 
 from __future__ import annotations
 
@@ -6,23 +11,45 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 from bench.__main__ import BUDGETS
+from bench.measures import ALL
 from conftest import ROOT
 
+# Each measurement, in bench's order, and the figures it reports.
+MEASURES = {
+    "sample_cost": ("sample_us", "sample_us_daily", "floor_us", "sample_floor_ratio"),
+    "readings_delivered": ("schedule_kept", "data_rate_share"),
+    "feedback_latency": ("feedback_ms_p50", "feedback_ms_p99", "feedback_ms_max"),
+    "sim_day": ("sim_day_s",),
+    "cpu_states": ("cpu_idle_pct", "cpu_worn_pct", "cpu_pressed_pct", "cpu_mqtt_pct", "wakes_worn_per_s",
+                   "wakes_pressed_per_s", "rss_mb"),
+    "mqtt_latency": ("mqtt_ms_p50", "mqtt_ms_p99"),
+    "store_writes": ("store_writes_per_hour",),
+    "clinic": ("clinic", "clinic_dashboard_mb"),
+}
 KEYS = ("sample_us", "sample_us_daily", "floor_us", "sample_floor_ratio", "schedule_kept", "data_rate_share",
         "feedback_ms_p50", "feedback_ms_p99", "feedback_ms_max", "sim_day_s", "cpu_idle_pct", "cpu_worn_pct",
         "cpu_pressed_pct", "cpu_mqtt_pct", "wakes_worn_per_s", "wakes_pressed_per_s", "rss_mb", "mqtt_ms_p50",
         "mqtt_ms_p99", "store_writes_per_hour", "clinic", "clinic_dashboard_mb")
 
 
-def test_bench_quick_writes_every_key(tmp_path):
-    """`python -m bench --quick --json FILE` runs and writes every key, each a number with its budget."""
+def test_every_measurement_is_tested_and_together_they_report_every_key():
+    """The tests below cover bench's every measurement, and between them every key of the JSON."""
+    assert list(MEASURES) == [m.__name__ for m in ALL]
+    assert sorted(key for keys in MEASURES.values() for key in keys) == sorted(KEYS)
+
+
+@pytest.mark.parametrize("measure", MEASURES)
+def test_bench_quick_measurement_writes_its_keys(tmp_path, measure):
+    """`python -m bench --quick --only NAME --json FILE` runs and writes NAME's keys, each a number with its budget."""
     out = tmp_path / "out.json"
-    result = subprocess.run([sys.executable, "-m", "bench", "--quick", "--json", str(out)], cwd=ROOT,
-                            capture_output=True, text=True, timeout=600)
+    result = subprocess.run([sys.executable, "-m", "bench", "--quick", "--only", measure, "--json", str(out)],
+                            cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
     figures = json.loads(out.read_text())
-    for key in KEYS:
+    for key in MEASURES[measure]:
         assert isinstance(figures[key], (int, float)), key
         assert figures["budgets"][key]["budget"] == BUDGETS[key][0], f"{key} comes with its budget"
     assert "machine:" in result.stdout
