@@ -143,8 +143,10 @@ def test_malformed_messages_from_one_device_leave_the_others_updating(tmp_path):
           return {evil: text("evil"), junk: text("junk"), good: text("good"), cards: document.querySelectorAll("article.card").length};""")
         assert "could not be shown" in drawn["evil"] and "Position not known" in drawn["junk"]
         assert "Open today" in drawn["good"] and drawn["cards"] == 6, drawn
+        # The page draws itself again every second (and on every update), so on a busy machine
+        # the console may hold the same warning more than once: each one is evil's.
         warned = [e["message"] for e in problems_in_console(driver)]
-        assert len(warned) == 1 and "the card of evil could not be drawn" in warned[0], warned
+        assert warned and all("the card of evil could not be drawn" in w for w in warned), warned
     finally:
         driver.quit()
         sender.close()
