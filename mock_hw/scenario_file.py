@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pi_agent.core import jsontext
 from pi_agent.errors import ScenarioError
 from sensors.units import is_number
 
@@ -352,10 +353,10 @@ def load(path: str | Path, channels: dict[str, str]) -> Scenario:
     except (OSError, UnicodeDecodeError) as exc:
         raise ScenarioError(f"{path}: cannot read the scenario file: {exc}") from None
     try:
-        data = json.loads(text)
+        data = jsontext.loads(text)
     except json.JSONDecodeError as exc:
         raise ScenarioError(f"{path}: not valid JSON: {exc}") from None
-    except RecursionError:
+    except jsontext.TooDeep:
         raise ScenarioError(f"{path}: not valid JSON: nested too deeply") from None
     except ValueError:                   # an integer of more digits than Python converts (4300)
         raise ScenarioError(f"{path}: not valid JSON: a number with more digits than any setting "

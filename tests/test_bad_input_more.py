@@ -296,3 +296,28 @@ def test_a_scenario_with_nan_in_a_command_is_one_line_with_exit_65(tmp_path):
                     '{"command": {"name": "set_goal", "args": {"hours": NaN}}}, {"hold": 60}]}')
     line = _one_line_error(run_cli("simulate", str(path)), 65)
     assert "steps[1].command: set_goal.hours" in line
+
+
+@pytest.mark.parametrize("text, deep", [
+    ("1", 0), ('"[[[["', 0), ("[]", 1), ('{"a": [1, {"b": "]]]"}]}', 3),
+    ('["\\"[", [[]]]', 3), ("[" * 101 + "]" * 101, 101),
+])
+def test_json_depth_is_measured_on_the_text(text, deep):
+    """The nesting of JSON text, brackets inside strings (escaped quotes too) not counted."""
+    from pi_agent.core import jsontext
+    assert jsontext.depth(text) == deep
+
+
+def test_json_too_deep_is_refused_before_it_is_parsed(monkeypatch):
+    """Text nested over the bound is refused without json.loads recursing into it (a
+    RecursionError deep in a server's thread leaves 'unraisable' errors behind); text at
+    the bound is parsed."""
+    import json
+    from pi_agent.core import jsontext
+    parsed = []
+    monkeypatch.setattr(json, "loads", lambda text, **kw: parsed.append(text))
+    with pytest.raises(jsontext.TooDeep, match="nested more than 100 deep"):
+        jsontext.loads(b"[" * 101 + b"]" * 101)
+    assert parsed == []
+    jsontext.loads("[" * 100 + "]" * 100)
+    assert len(parsed) == 1

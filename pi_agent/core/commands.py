@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 import pi_agent.core.exercise as exercise
+from pi_agent.core import jsontext
 import pi_agent.core.orders as orders
 from pi_agent.core.orders import Out
 import pi_agent.core.therapy as therapy
@@ -72,8 +73,8 @@ def parse(name: str, payload: bytes | str | dict | None) -> tuple[dict, Any]:
             raise CommandError("empty payload: ignored (an empty message is how a retained request is "
                                "deleted; send {} for a command without arguments)")
         try:
-            payload = json.loads(payload, parse_constant=_not_a_number)
-        except (json.JSONDecodeError, RecursionError):
+            payload = jsontext.loads(payload, parse_constant=_not_a_number)
+        except (json.JSONDecodeError, jsontext.TooDeep):
             raise CommandError("payload is not valid JSON") from None
         except ValueError as exc:
             raise CommandError(str(exc)) from None

@@ -18,6 +18,8 @@ import math
 import re
 from typing import Any, Callable
 
+from pi_agent.core import jsontext
+
 __all__ = ["Unreadable", "read", "STATE", "LOAD", "DAY", "EVENT", "RESPONSE", "MAX_PAYLOAD", "DEVICE"]
 
 MAX_PAYLOAD = 64 * 1024          # bytes: far above any real message, and a bound on memory
@@ -229,8 +231,8 @@ def _json(payload: bytes) -> Any:
     if len(payload) > MAX_PAYLOAD:
         raise Unreadable(f"the message: expected at most {MAX_PAYLOAD} bytes, got {len(payload)}")
     try:
-        return json.loads(payload, parse_constant=_no_constant)
-    except RecursionError:
+        return jsontext.loads(payload, parse_constant=_no_constant)
+    except jsontext.TooDeep:
         raise Unreadable("the message: expected JSON, got JSON nested too deeply") from None
     except (ValueError, UnicodeDecodeError) as exc:
         raise Unreadable(f"the message: expected JSON, got {_shown(payload)} ({exc})") from None

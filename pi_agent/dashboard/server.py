@@ -28,6 +28,7 @@ from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from importlib import resources
 
+from pi_agent.core import jsontext
 from pi_agent.dashboard.auth import LoginGate, Sessions
 from pi_agent.dashboard.fleet import Fleet, Refused
 
@@ -225,9 +226,9 @@ class Dashboard:
                     answer(HTTPStatus.UNSUPPORTED_MEDIA_TYPE, {"error": "expected a JSON body"})
                     return
                 try:
-                    asked = json.loads(body)
+                    asked = jsontext.loads(body)
                     device, command = asked["device"], asked["command"]
-                except RecursionError:
+                except jsontext.TooDeep:
                     answer(HTTPStatus.BAD_REQUEST, {"error": "the JSON body is nested too deeply"})
                     return
                 except (ValueError, TypeError, KeyError):

@@ -1,0 +1,46 @@
+"""JSON from outside (MQTT messages, the dashboard's requests, scenario files), read with
+a bound on its nesting.
+
+``json.loads`` goes one level deeper in the stack for each level of nesting and stops at
+the interpreter's recursion limit with a ``RecursionError``, in whichever thread reads
+the text. That is too late: near the limit, anything else that runs in that thread (the
+garbage collector runs an object's finaliser at any allocation) fails in turn, and its
+error is printed as "unraisable" instead of handled. So the depth is measured first, on
+the text itself, with no recursion, and deeper text is refused before it is parsed.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+MAX_DEPTH = 100          # far above any message or scenario of ours (they nest 5 or 6 deep)
+_STRING = re.compile(r'"(?:[^"\\]|\\.)*"')       # a JSON string: its brackets are text, not nesting
+_BRACKETS = re.compile(r"[\[\]{}]")
+
+
+class TooDeep(ValueError):
+    """JSON text nested deeper than ``MAX_DEPTH``."""
+
+
+def depth(text: str) -> int:
+    """How deep the arrays and objects of JSON ``text`` nest (0: a bare value)."""
+    deepest = level = 0
+    for bracket in _BRACKETS.findall(_STRING.sub("", text)):
+        if bracket in "[{":
+            level += 1
+            if level > deepest:
+                deepest = level
+        else:
+            level -= 1
+    return deepest
+
+
+def loads(text: str | bytes, **kwargs) -> Any:
+    """``json.loads(text, **kwargs)``, or ``TooDeep`` for text nested over ``MAX_DEPTH``
+    (bytes are measured as UTF-8, as ``json.loads`` reads them)."""
+    shown = text.decode("utf-8", "replace") if isinstance(text, (bytes, bytearray)) else text
+    if depth(shown) > MAX_DEPTH:
+        raise TooDeep(f"JSON nested more than {MAX_DEPTH} deep")
+    return json.loads(text, **kwargs)
