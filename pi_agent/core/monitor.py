@@ -115,7 +115,11 @@ class Core:
 
     def next_due(self, t: float) -> float | None:
         """When the core next needs ``tick`` even if no reading comes (None: no need)."""
-        return min((x for x in (self.therapy.next_due(t), self.exercise.next_due(t)) if x is not None), default=None)
+        therapy = self.therapy.next_due(t) if self.therapy.running is not None else None
+        exercise = self.exercise.next_due(t)
+        if therapy is None or (exercise is not None and exercise < therapy):
+            return exercise
+        return therapy
 
     def _time_passes(self, t: float, wall: float, out: Out) -> None:
         if self.therapy.running is not None:
