@@ -57,8 +57,8 @@ def _cost_per_reading(cfg, values: dict, quick: bool) -> float:
 
 
 def sample_cost(quick: bool) -> dict:
-    """CPU time per channel reading through the whole path (the lean single-shot read or
-    Adafruit's driver on the register model, conversion, fault detection, trackers, day
+    """CPU time per channel reading through the whole path (the lean reads, single shot
+    and continuous, on the register model, conversion, fault detection, trackers, day
     accounting), in virtual time, median of 20 batches: ``sample_us_daily`` in the
     everyday state (splint worn, pad empty: 12 splint and 4 pad readings a second),
     ``sample_us`` in a weight-bearing session (200 pad readings a second, each one

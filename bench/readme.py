@@ -17,8 +17,8 @@ START, END = "<!-- bench:start -->", "<!-- bench:end -->"
 _CPU = ("`pi-agent run --simulate --speed 1` as a process, {state}: CPU time (user + system, every thread, "
         "from /proc) over 60 s after start-up, % of one core; median of {runs}")
 HOW = {
-    "sample_us": "CPU per channel reading through the whole path (the register model, the pad through Adafruit's "
-                 "driver, the splint through the lean read, conversion, faults, trackers, day accounting), virtual "
+    "sample_us": "CPU per channel reading through the whole path (the register model, the lean reads of the "
+                 "pad's continuous and the splint's single-shot conversions, conversion, faults, trackers, day accounting), virtual "
                  "time, in a weight-bearing session with the splint worn (200 pad and 12 splint readings a second), "
                  "median of 20 batches",
     "sample_us_daily": "the same in the everyday state: splint worn, pad empty (12 splint and 4 pad readings a second)",
