@@ -321,3 +321,24 @@ def test_json_too_deep_is_refused_before_it_is_parsed(monkeypatch):
     assert parsed == []
     jsontext.loads("[" * 100 + "]" * 100)
     assert len(parsed) == 1
+
+
+@pytest.mark.parametrize("encoding", ["utf-16-le", "utf-32-le", "utf-16"])
+def test_json_depth_is_measured_on_the_text_json_parses_whatever_its_encoding(encoding):
+    """UTF-16 or 32 bytes whose UTF-8 reading hides the brackets in a false string (U+0122
+    is the bytes 22 01): measured as json.loads decodes them, refused as too deep."""
+    from pi_agent.core import jsontext
+    payload = ('["\u0122",' + "[" * 1500 + '"x"').encode(encoding)
+    with pytest.raises(jsontext.TooDeep):
+        jsontext.loads(payload)
+
+
+def test_json_depth_of_an_unterminated_string_is_measured_in_linear_time():
+    """A quote and then 20,000 escaped quotes (40 KB, a string never closed): measured in
+    one pass, in milliseconds (seconds when each quote started a scan to the end again)."""
+    import time
+    from pi_agent.core import jsontext
+    text = '"' + '\\"' * 20_000
+    started = time.process_time()
+    assert jsontext.depth(text) == 0
+    assert time.process_time() - started < 0.5

@@ -74,8 +74,10 @@ def parse(name: str, payload: bytes | str | dict | None) -> tuple[dict, Any]:
                                "deleted; send {} for a command without arguments)")
         try:
             payload = jsontext.loads(payload, parse_constant=_not_a_number)
-        except (json.JSONDecodeError, jsontext.TooDeep):
+        except json.JSONDecodeError:
             raise CommandError("payload is not valid JSON") from None
+        except jsontext.TooDeep:
+            raise CommandError(f"payload is nested too deeply (more than {jsontext.MAX_DEPTH} levels)") from None
         except ValueError as exc:
             raise CommandError(str(exc)) from None
     if payload is None:

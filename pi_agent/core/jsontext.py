@@ -16,7 +16,9 @@ import re
 from typing import Any
 
 MAX_DEPTH = 100          # far above any message or scenario of ours (they nest 5 or 6 deep)
-_STRING = re.compile(r'"(?:[^"\\]|\\.)*"')       # a JSON string: its brackets are text, not nesting
+# A JSON string, its brackets text and not nesting; one left open runs to the end of the
+# text (so that every quote starts a match and the scan stays linear however the text ends).
+_STRING = re.compile(r'"(?:[^"\\]|\\.)*+(?:"|\\?\Z)', re.DOTALL)
 _BRACKETS = re.compile(r"[\[\]{}]")
 
 
@@ -25,7 +27,7 @@ class TooDeep(ValueError):
 
 
 def depth(text: str) -> int:
-    """How deep the arrays and objects of JSON ``text`` nest (0: a bare value)."""
+    """How deep the arrays and objects of JSON ``text`` nest (0: a bare value), in one pass."""
     deepest = level = 0
     for bracket in _BRACKETS.findall(_STRING.sub("", text)):
         if bracket in "[{":
@@ -38,9 +40,15 @@ def depth(text: str) -> int:
 
 
 def loads(text: str | bytes, **kwargs) -> Any:
-    """``json.loads(text, **kwargs)``, or ``TooDeep`` for text nested over ``MAX_DEPTH``
-    (bytes are measured as UTF-8, as ``json.loads`` reads them)."""
-    shown = text.decode("utf-8", "replace") if isinstance(text, (bytes, bytearray)) else text
-    if depth(shown) > MAX_DEPTH:
+    """``json.loads(text, **kwargs)``, or ``TooDeep`` for text nested over ``MAX_DEPTH``.
+    Bytes are decoded first as ``json.loads`` decodes them (UTF-8, 16 or 32, by their first
+    bytes), so that the depth measured is the depth of the text parsed; bytes that do not
+    decode raise ``UnicodeDecodeError`` (a ``ValueError``)."""
+    if isinstance(text, (bytes, bytearray)):
+        text = text.decode(json.detect_encoding(text), "surrogatepass")
+    if depth(text) > MAX_DEPTH:
         raise TooDeep(f"JSON nested more than {MAX_DEPTH} deep")
-    return json.loads(text, **kwargs)
+    try:
+        return json.loads(text, **kwargs)
+    except RecursionError:           # cannot happen at this depth; never let it out if it does
+        raise TooDeep(f"JSON nested more than {MAX_DEPTH} deep") from None
