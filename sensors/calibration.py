@@ -144,6 +144,8 @@ def _parse_pad(where: str, raw, problems: list[str]) -> PadCalibration | None:
 
 def load_calibration(path: Path) -> dict[str, Calibration]:
     """Read a calibration file; raise CalibrationError with one line per problem."""
+    if Path(path).exists() and not Path(path).is_file():      # a FIFO would block the read for ever
+        raise CalibrationError(f"{path}: expected a calibration file, got a folder or a special file")
     try:
         text = Path(path).read_text(encoding="utf-8")
     except FileNotFoundError:

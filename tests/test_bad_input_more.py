@@ -342,3 +342,23 @@ def test_json_depth_of_an_unterminated_string_is_measured_in_linear_time():
     started = time.process_time()
     assert jsontext.depth(text) == 0
     assert time.process_time() - started < 0.5
+
+
+def test_a_fifo_or_a_device_as_a_file_to_read_is_one_line_not_a_hang(tmp_path):
+    """A FIFO (whose read would wait for a writer for ever) or /dev/null as the
+    configuration, given by --config or $OPENPALM_CONFIG, or as the calibration file or
+    the MQTT password file it names: one line naming it, exit 78, at once."""
+    from agentproc import write_config
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    for args, env in [(("--config", str(fifo)), None), (("--config", "/dev/null"), None),
+                      ((), {"OPENPALM_CONFIG": str(fifo)})]:
+        line = _one_line_error(run_cli("check-config", *args, env=env, timeout=30), 78)
+        assert "expected a configuration file, got a special file" in line
+    cfgfile = write_config(tmp_path / "cal", f'[hardware]\ncalibration = "{fifo}"')
+    line = _one_line_error(run_cli("check-config", "--config", str(cfgfile), timeout=30), 78)
+    assert line.endswith(f"{fifo}: expected a calibration file, got a folder or a special file")
+    cfgfile = write_config(tmp_path / "pw", f'[mqtt]\npassword_file = "{fifo}"')
+    line = _one_line_error(run_cli("run", "--config", str(cfgfile), "--broker", "mqtt://127.0.0.1:1",
+                                   timeout=30), 78)
+    assert f"'{fifo}' is not a regular file" in line

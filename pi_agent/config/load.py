@@ -108,6 +108,8 @@ def _calibration_path(folder: Path, name: str) -> Path:
 
 
 def _load_file(path: Path) -> Config:
+    if path.exists() and not path.is_file() and not path.is_dir():   # a FIFO would block the read for ever
+        raise ConfigError(f"{path}: expected a configuration file, got a special file (a FIFO or a device)")
     try:
         raw_text = path.read_text(encoding="utf-8")
     except FileNotFoundError:

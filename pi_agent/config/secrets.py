@@ -25,6 +25,8 @@ def mqtt_password(cfg, environ=os.environ) -> str | None:
     path = Path(name)
     if not path.is_absolute() and cfg.path is not None:
         path = cfg.path.parent / path
+    if path.exists() and not path.is_file():          # a FIFO would block the read for ever
+        raise ConfigError(f"{cfg.path}: mqtt.password_file: '{path}' is not a regular file")
     try:
         return path.read_text(encoding="utf-8").strip() or None     # an empty file: no password
     except OSError as exc:
