@@ -362,3 +362,16 @@ def test_a_fifo_or_a_device_as_a_file_to_read_is_one_line_not_a_hang(tmp_path):
     line = _one_line_error(run_cli("run", "--config", str(cfgfile), "--broker", "mqtt://127.0.0.1:1",
                                    timeout=30), 78)
     assert f"'{fifo}' is not a regular file" in line
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="no /dev/full")
+@pytest.mark.parametrize("args", [("check-config",),
+                                  ("simulate", str(ROOT / "scenarios" / "example-exercise.json"), "--report", "json")])
+def test_a_full_standard_output_is_one_line_with_exit_74(args):
+    """A command whose printing fails (stdout on a full disk: /dev/full) says so in one line, exit 74, no traceback."""
+    with open("/dev/full", "w") as full:
+        result = subprocess.run([sys.executable, "-m", "pi_agent", *args], cwd=ROOT, stdout=full,
+                                stderr=subprocess.PIPE, text=True, timeout=120)
+    lines = [line for line in result.stderr.splitlines() if line.strip() and " INFO " not in line]
+    assert (result.returncode, lines) == (74, [f"pi-agent {args[0]}: cannot write the standard output: "
+                                               "No space left on device"])

@@ -12,6 +12,7 @@ that ``pi-agent --version`` or ``status`` does not load the agent.
 from __future__ import annotations
 
 import argparse
+import errno
 import os
 import signal
 import sys
@@ -19,6 +20,10 @@ import sys
 from pi_agent import __version__, config
 from pi_agent.cli import calibrate, check_config, common, dashboard, report, run, simulate, status
 from pi_agent.errors import ConfigError, InputError, OutputError, StoreAccessError, StoreError
+
+# What a write to a full or failing standard output raises (with no file name: files the
+# commands write name themselves in their errors).
+OUTPUT_ERRNOS = (errno.ENOSPC, errno.EIO, errno.EDQUOT, errno.EFBIG)
 
 # In the order of ``pi-agent --help``.
 COMMAND_MODULES = (run, simulate, status, report, check_config, dashboard, calibrate)
@@ -85,3 +90,10 @@ def main(argv: list[str] | None = None) -> int:
         return common.EX_UNAVAILABLE
     except KeyboardInterrupt:
         return 130
+    except OSError as exc:
+        if exc.filename is not None or exc.errno not in OUTPUT_ERRNOS:
+            raise
+        # A write to a full or broken standard output, inside the command: as at the end.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        print(f"pi-agent {args.command}: cannot write the standard output: {exc.strerror or exc}", file=sys.stderr)
+        return common.EX_IOERR
