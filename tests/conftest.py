@@ -143,3 +143,22 @@ def pytest_collection_modifyitems(items):
     slow = [item for item in ranked if rank(item) < len(SLOWEST_FIRST)]
     rest = ranked[len(slow):]
     items[:] = [item for pair in zip(slow, rest) for item in pair] + slow[len(rest):] + rest[len(slow):]
+
+
+@pytest.fixture
+def dashboard_base():
+    """A dashboard in this process on a free loopback port, and a valid session cookie."""
+    import threading
+    from pi_agent.dashboard.auth import hash_password
+    from pi_agent.dashboard.fleet import Fleet
+    from pi_agent.dashboard.server import COOKIE, serve
+    dashboard, server = serve(Fleet(), hash_password("a long enough password"), 1.0, "127.0.0.1", 0,
+                              send=lambda *_: True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"127.0.0.1:{server.server_address[1]}", f"{COOKIE}={dashboard.sessions.new()}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(10)

@@ -125,24 +125,6 @@ def test_checks_outside_the_core_refuse_an_integer_too_large_for_a_float():
         schema.number(0, 10)(HUGE, "x")
 
 
-@pytest.fixture
-def dashboard_base():
-    """A dashboard in this process on a free loopback port, and a valid session cookie."""
-    from pi_agent.dashboard.auth import hash_password
-    from pi_agent.dashboard.fleet import Fleet
-    from pi_agent.dashboard.server import COOKIE, serve
-    dashboard, server = serve(Fleet(), hash_password("a long enough password"), 1.0, "127.0.0.1", 0,
-                              send=lambda *_: True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"127.0.0.1:{server.server_address[1]}", f"{COOKIE}={dashboard.sessions.new()}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(10)
-
-
 def test_the_dashboard_answers_deeply_nested_json_with_400(dashboard_base):
     """POST /api/command with ~2,040 nested arrays (under 4 KiB): 400 with a one-line reason, connection answered."""
     import http.client
@@ -296,82 +278,3 @@ def test_a_scenario_with_nan_in_a_command_is_one_line_with_exit_65(tmp_path):
                     '{"command": {"name": "set_goal", "args": {"hours": NaN}}}, {"hold": 60}]}')
     line = _one_line_error(run_cli("simulate", str(path)), 65)
     assert "steps[1].command: set_goal.hours" in line
-
-
-@pytest.mark.parametrize("text, deep", [
-    ("1", 0), ('"[[[["', 0), ("[]", 1), ('{"a": [1, {"b": "]]]"}]}', 3),
-    ('["\\"[", [[]]]', 3), ("[" * 101 + "]" * 101, 101),
-])
-def test_json_depth_is_measured_on_the_text(text, deep):
-    """The nesting of JSON text, brackets inside strings (escaped quotes too) not counted."""
-    from pi_agent.core import jsontext
-    assert jsontext.depth(text) == deep
-
-
-def test_json_too_deep_is_refused_before_it_is_parsed(monkeypatch):
-    """Text nested over the bound is refused without json.loads recursing into it (a
-    RecursionError deep in a server's thread leaves 'unraisable' errors behind); text at
-    the bound is parsed."""
-    import json
-    from pi_agent.core import jsontext
-    parsed = []
-    monkeypatch.setattr(json, "loads", lambda text, **kw: parsed.append(text))
-    with pytest.raises(jsontext.TooDeep, match="nested more than 100 deep"):
-        jsontext.loads(b"[" * 101 + b"]" * 101)
-    assert parsed == []
-    jsontext.loads("[" * 100 + "]" * 100)
-    assert len(parsed) == 1
-
-
-@pytest.mark.parametrize("encoding", ["utf-16-le", "utf-32-le", "utf-16"])
-def test_json_depth_is_measured_on_the_text_json_parses_whatever_its_encoding(encoding):
-    """UTF-16 or 32 bytes whose UTF-8 reading hides the brackets in a false string (U+0122
-    is the bytes 22 01): measured as json.loads decodes them, refused as too deep."""
-    from pi_agent.core import jsontext
-    payload = ('["\u0122",' + "[" * 1500 + '"x"').encode(encoding)
-    with pytest.raises(jsontext.TooDeep):
-        jsontext.loads(payload)
-
-
-def test_json_depth_of_an_unterminated_string_is_measured_in_linear_time():
-    """A quote and then 20,000 escaped quotes (40 KB, a string never closed): measured in
-    one pass, in milliseconds (seconds when each quote started a scan to the end again)."""
-    import time
-    from pi_agent.core import jsontext
-    text = '"' + '\\"' * 20_000
-    started = time.process_time()
-    assert jsontext.depth(text) == 0
-    assert time.process_time() - started < 0.5
-
-
-def test_a_fifo_or_a_device_as_a_file_to_read_is_one_line_not_a_hang(tmp_path):
-    """A FIFO (whose read would wait for a writer for ever) or /dev/null as the
-    configuration, given by --config or $OPENPALM_CONFIG, or as the calibration file or
-    the MQTT password file it names: one line naming it, exit 78, at once."""
-    from agentproc import write_config
-    fifo = tmp_path / "fifo"
-    os.mkfifo(fifo)
-    for args, env in [(("--config", str(fifo)), None), (("--config", "/dev/null"), None),
-                      ((), {"OPENPALM_CONFIG": str(fifo)})]:
-        line = _one_line_error(run_cli("check-config", *args, env=env, timeout=30), 78)
-        assert "expected a configuration file, got a special file" in line
-    cfgfile = write_config(tmp_path / "cal", f'[hardware]\ncalibration = "{fifo}"')
-    line = _one_line_error(run_cli("check-config", "--config", str(cfgfile), timeout=30), 78)
-    assert line.endswith(f"{fifo}: expected a calibration file, got a folder or a special file")
-    cfgfile = write_config(tmp_path / "pw", f'[mqtt]\npassword_file = "{fifo}"')
-    line = _one_line_error(run_cli("run", "--config", str(cfgfile), "--broker", "mqtt://127.0.0.1:1",
-                                   timeout=30), 78)
-    assert f"'{fifo}' is not a regular file" in line
-
-
-@pytest.mark.skipif(not Path("/dev/full").exists(), reason="no /dev/full")
-@pytest.mark.parametrize("args", [("check-config",),
-                                  ("simulate", str(ROOT / "scenarios" / "example-exercise.json"), "--report", "json")])
-def test_a_full_standard_output_is_one_line_with_exit_74(args):
-    """A command whose printing fails (stdout on a full disk: /dev/full) says so in one line, exit 74, no traceback."""
-    with open("/dev/full", "w") as full:
-        result = subprocess.run([sys.executable, "-m", "pi_agent", *args], cwd=ROOT, stdout=full,
-                                stderr=subprocess.PIPE, text=True, timeout=120)
-    lines = [line for line in result.stderr.splitlines() if line.strip() and " INFO " not in line]
-    assert (result.returncode, lines) == (74, [f"pi-agent {args[0]}: cannot write the standard output: "
-                                               "No space left on device"])

@@ -20,6 +20,7 @@ import json
 import logging
 import socket
 import ssl
+import sys
 import threading
 import time
 import urllib.parse
@@ -83,6 +84,15 @@ class Server(ThreadingHTTPServer):
             super().process_request_thread(request, client_address)
         finally:
             self.slots.release()
+
+    def handle_error(self, request, client_address) -> None:
+        """A client that went away mid-answer (a closed tab, a reset) is routine: one debug
+        line, not a traceback; anything else is logged with its traceback."""
+        exc = sys.exc_info()[1]
+        if isinstance(exc, (ConnectionError, TimeoutError)):
+            log.debug("dashboard: %s went away: %s", client_address[0], exc)
+        else:
+            log.exception("dashboard: error answering %s", client_address[0])
 
 
 class Dashboard:
