@@ -104,14 +104,16 @@ def test_one_weight_on_an_fsr_pad_is_warned_about_and_asked_again(tmp_path):
 
 
 def test_one_weight_is_enough_for_a_load_cell(tmp_path):
-    """A load cell is a straight line: one weight per zone is taken without a warning, and
-    the line through it reads loads far above it (40 and 150 N) within 1 %."""
+    """A load cell is a straight line: one weight per zone is taken without asking for
+    another, the end notes that its slope rests on that weight alone (a second would check
+    the line), and the line through it reads loads far above it (40 and 150 N) within 1 %."""
     agent_toml, cal_toml = _private_config(tmp_path)
     physics = load_calibration(cal_toml)
     result = run_cli("calibrate", "pad", "--config", str(agent_toml), "--simulate", str(_one_weight_scenario(tmp_path)),
                      input="\n2\n\n2\n\n\n")
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "Only one weight" not in result.stdout and "one known weight only" not in result.stdout
+    assert "Only one weight" not in result.stdout
+    assert result.stdout.count("has one known weight only: its load cell's slope rests on it alone") == 2
     new = load_calibration(cal_toml)
     for zone in ("pad_palm", "pad_fingers"):
         assert len(new[zone].points) == 2

@@ -292,4 +292,7 @@ class PadWizard:
             if isinstance(cal, ForceCalibration) and len(cal.table) < 3:
                 self.say(f"Note: the {ZONES[ch]} has one known weight only; calibrate it again with two or "
                          f"more when you can.")
+            elif isinstance(cal, LoadCellCalibration) and len(cal.points) < 3:
+                self.say(f"Note: the {ZONES[ch]} has one known weight only: its load cell's slope rests on it "
+                         f"alone. Two or more would also check that it measures in a straight line.")
         return {**cals, PAD: PadCalibration(round(best, 1), today)}
