@@ -33,6 +33,10 @@ def browser(tmp_path, size=DESKTOP):
         options.add_argument(flag)
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    # A script or a page that takes long on a machine short of CPU is waited for, not failed
+    # at WebDriver's 30 s: what a test waits for, it names in until() with its own limit.
+    driver.set_script_timeout(180)
+    driver.set_page_load_timeout(180)
     driver.console = []                       # every console entry seen so far
     return driver
 

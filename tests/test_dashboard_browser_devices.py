@@ -111,15 +111,19 @@ def test_malformed_messages_from_one_device_leave_the_others_updating(tmp_path):
         hung.publish("openpalm/hung/status", b"online", retain=True)
         hung.publish("openpalm/hung/state", json.dumps(payloads["state"]).encode(), retain=True)
         until(driver, lambda d: condition(d, "hung") == "online", 20, "the hung device online")
-        js(driver, "window.turned = null; setInterval(() => { const c = document.querySelector("
-                   "'article[data-device=\"hung\"]'); if (window.turned === null && c && c.dataset.condition === 'silent')"
-                   " window.turned = Date.now(); }, 100);")
+        # When the card turns, on the page's clock; and how late the page's own timers ran
+        # meanwhile (a browser short of CPU runs them late, the page's redraw too).
+        js(driver, "window.turned = null; window.lag = 0; let last = Date.now(); setInterval(() => {"
+                   " const now = Date.now(); window.lag = Math.max(window.lag, now - last - 100); last = now;"
+                   " const c = document.querySelector('article[data-device=\"hung\"]');"
+                   " if (window.turned === null && c && c.dataset.condition === 'silent') window.turned = now; }, 100);")
         until(driver, lambda d: js(d, "return window.turned"), 30, "the hung device to be 'not heard from'")
         turned = js(driver, "return window.turned") / 1000
         last_seen = js(driver, "return page.fleet.devices.find(d => d.id === 'hung').last_seen")
         silent_after = js(driver, "return page.fleet.limits.silent_after_s")
         assert silent_after == 5.0
-        assert silent_after <= turned - last_seen <= silent_after + 3, turned - last_seen
+        lag = js(driver, "return window.lag") / 1000
+        assert silent_after <= turned - last_seen <= silent_after + 3 + lag, (turned - last_seen, lag)
         seen = card_text(driver, "hung", ".seen")
         assert seen.startswith("Not heard from for over 5\u00a0s") and "Last seen" in seen
         assert "just now" not in seen
@@ -182,10 +186,10 @@ def test_clinical_signals_of_a_real_monitor(tmp_path):
     scenario = {"start": f"{today}T10:00:00", "timezone": "UTC", "seed": 4, "noise": {"deg": 0.5, "newton": 0.2},
                 "steps": [{"hold": 5, "set": on}, {"ramp": 3, "to": {"palm": 10}},        # high pressure from ~7 s
                           {"ramp": 2, "to": {"pad_palm": 45, "pad_fingers": 25}}, *rock * 4,   # 5 weight shifts
-                          {"ramp": 0.5, "to": {"fingers": 60}}, {"hold": 60},        # a spasm, the alert in it
+                          {"ramp": 0.5, "to": {"fingers": 60}}, {"hold": 60},        # a spasm, the alert (~67 s) in it
                           {"ramp": 1, "to": {"fingers": 5}}, {"hold": 600}]}
     cfg = write_config(tmp_path / "cfg", "[mqtt]\nkeepalive_s = 2\nheartbeat_s = 5\n[weight_bearing]\ngoal_reps = 20\n"
-                                          "[pressure]\nalert_after_min = 0.5\n")
+                                          "[pressure]\nalert_after_min = 1.0\n")
     listener = Listener(broker.port, topics=("openpalm/kitchen/event", "homeassistant/device/openpalm_kitchen/config"))
     assert listener.connected.wait(10)
     agent = AgentProcess(scenario, tmp_path / "a1", speed=2, broker=broker.url, device="kitchen", config=cfg)
