@@ -160,8 +160,17 @@ def test_ten_thousand_generated_requests(tmp_path):
 
         def responses():
             return [m for m in listener.messages if "/response/" in m["topic"]]
+
+        def stalled() -> str:
+            """What a failure shows: answers against requests, the commands the agent ran
+            (its log), whether its load stream still flows (its loop), its last lines."""
+            log = agent.log()
+            last_load = json.loads(load.messages[-1]["payload"]).get("seq") if load.messages else None
+            return (f"{len(responses())} answers of {total}; {log.count(' command ')} commands in the agent's log; "
+                    f"{len(load.messages)} load messages, the last numbered {last_load}; alive: "
+                    f"{agent.proc.poll() is None}\n{log[-3000:]}")
         assert listener.wait_for(lambda ms: len([m for m in ms if "/response/" in m["topic"]]) >= total, 240), \
-            (len(responses()), agent.log()[-3000:])
+            stalled()
         # One request more, answered after all the others (the loop runs them in order):
         # once its answer is in, any second answer to an earlier request would be too.
         listener.publish("openpalm/dev1/request/identify", b'{"transaction": "last"}')
