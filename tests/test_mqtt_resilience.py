@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import time
 from collections import Counter
 
@@ -163,12 +164,19 @@ def test_ten_thousand_generated_requests(tmp_path):
 
         def stalled() -> str:
             """What a failure shows: answers against requests, the commands the agent ran
-            (its log), whether its load stream still flows (its loop), its last lines."""
+            (its log), whether its load stream still flows (its loop), where the agent's
+            threads wait (SIGUSR1), and what the test's own client still holds."""
+            if agent.proc.poll() is None:
+                agent.proc.send_signal(signal.SIGUSR1)
+                agent.wait_log("Thread 0x", 10)
             log = agent.log()
             last_load = json.loads(load.messages[-1]["payload"]).get("seq") if load.messages else None
+            c = listener.client
+            states = Counter(str(m.state) for m in list(c._out_messages.values()))
             return (f"{len(responses())} answers of {total}; {log.count(' command ')} commands in the agent's log; "
                     f"{len(load.messages)} load messages, the last numbered {last_load}; alive: "
-                    f"{agent.proc.poll() is None}\n{log[-3000:]}")
+                    f"{agent.proc.poll() is None}; the test's client: {c._inflight_messages} in flight, "
+                    f"{dict(states)}, {len(c._out_packet)} packets to write\n{log[-6000:]}")
         assert listener.wait_for(lambda ms: len([m for m in ms if "/response/" in m["topic"]]) >= total, 240), \
             stalled()
         # One request more, answered after all the others (the loop runs them in order):

@@ -84,7 +84,7 @@ def test_run_simulate_removes_its_temporary_store(tmp_path):
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
 def test_a_stopped_run_removes_its_temporary_store(tmp_path, signum):
     """Stopped by Ctrl+C or SIGTERM, a run without --state-dir removes its temporary store
-    and still shows the days so far."""
+    and still shows the days so far. SIGUSR1 before it shows the threads and does not stop it."""
     tmp = tmp_path / "tmp"
     tmp.mkdir()
     path = _scenario(tmp_path, "2031-05-01T10:00:00", [{"hold": 36000, "set": {"wrist": 25, "fingers": 5, "palm": 3}}])
@@ -100,6 +100,10 @@ def test_a_stopped_run_removes_its_temporary_store(tmp_path, signum):
             if held and int(held[1]) * 60 + int(held[2]) >= 1:
                 break
         assert [p.name[:13] for p in tmp.iterdir()] == ["openpalm-run-"]
+        proc.send_signal(signal.SIGUSR1)         # a look at its threads, which does not stop it
+        for line in proc.stdout:
+            if "hand open for" in line:         # it goes on after the dump
+                break
         proc.send_signal(signum)
         out, err = proc.communicate(timeout=60)
     finally:
@@ -108,6 +112,7 @@ def test_a_stopped_run_removes_its_temporary_store(tmp_path, signum):
             proc.kill()
             proc.wait()
     assert proc.returncode == 0, err
+    assert "Thread 0x" in err and "agent.py\", line" in err, err        # SIGUSR1: where each thread was
     assert list(tmp.iterdir()) == []
     assert "The simulated day, so far:" in out and "2031-05-01: open" in out
 
