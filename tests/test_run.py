@@ -112,7 +112,7 @@ def test_a_stopped_run_removes_its_temporary_store(tmp_path, signum):
             proc.kill()
             proc.wait()
     assert proc.returncode == 0, err
-    assert "Thread 0x" in err and "agent.py\", line" in err, err        # SIGUSR1: where each thread was
+    assert "Current thread 0x" in err and "in cmd_run" in err, err       # SIGUSR1: where each thread was
     assert list(tmp.iterdir()) == []
     assert "The simulated day, so far:" in out and "2031-05-01: open" in out
 

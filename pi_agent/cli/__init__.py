@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import errno
+import faulthandler
 import os
 import signal
 import sys
@@ -48,6 +49,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     from pi_agent import logs
     logs.setup(args.log_level)
+    # SIGUSR1 writes every thread's stack to standard error (the journal) and stops nothing:
+    # where a process that stopped answering waits.
+    faulthandler.register(signal.SIGUSR1, all_threads=True)
     try:
         if hasattr(args, "config"):
             args.config = config.locate(args.config)

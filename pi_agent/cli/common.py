@@ -3,7 +3,6 @@ configuration names, and the handling of SIGTERM and SIGINT."""
 
 from __future__ import annotations
 
-import faulthandler
 import logging
 import os
 import signal
@@ -62,9 +61,7 @@ def exit_on_signal(signum, _frame) -> None:
 
 def on_signals(handler) -> None:
     """SIGTERM and SIGINT stop a long-running command through ``handler`` (logged, and told
-    to systemd). SIGUSR1 writes every thread's stack to standard error (the journal), to
-    see where a process that stopped answering waits, without stopping it."""
-    faulthandler.register(signal.SIGUSR1, all_threads=True)
+    to systemd)."""
     def on_signal(signum, _frame):
         log.info("%s received: stopping", signal.Signals(signum).name)
         Notifier().stopping()
