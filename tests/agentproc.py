@@ -131,8 +131,9 @@ class AgentProcess:
     def count(self, text: str) -> int:
         return sum(text in line for line in list(self.lines))
 
-    def wait_count(self, text: str, n: int, timeout: float = 60.0) -> bool:
-        """Wait until ``n`` log lines contain ``text`` (or the process ended)."""
+    def wait_count(self, text: str, n: int, timeout: float = 60.0, dump: bool = True) -> bool:
+        """Wait until ``n`` log lines contain ``text`` (or the process ended); in vain, the
+        agent's threads are dumped to its log."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.count(text) >= n:
@@ -141,7 +142,16 @@ class AgentProcess:
                 self.reader.join(5)         # the lines it wrote before it ended
                 return self.count(text) >= n
             time.sleep(0.05)
+        if dump:
+            self.dump_threads()         # a failure shows where the agent's threads were waiting
         return False
+
+    def dump_threads(self, timeout: float = 10.0) -> None:
+        """SIGUSR1: the agent writes every thread's stack to its log (and goes on)."""
+        if self.proc.poll() is None:
+            seen = self.count("Current thread 0x")
+            self.proc.send_signal(signal.SIGUSR1)
+            self.wait_count("Current thread 0x", seen + 1, timeout, dump=False)
 
     def log(self) -> str:
         return "".join(self.lines)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import time
 from collections import Counter
 
@@ -166,9 +165,7 @@ def test_ten_thousand_generated_requests(tmp_path):
             """What a failure shows: answers against requests, the commands the agent ran
             (its log), whether its load stream still flows (its loop), where the agent's
             threads wait (SIGUSR1), and what the test's own client still holds."""
-            if agent.proc.poll() is None:
-                agent.proc.send_signal(signal.SIGUSR1)
-                agent.wait_log("Thread 0x", 10)
+            agent.dump_threads()
             log = agent.log()
             last_load = json.loads(load.messages[-1]["payload"]).get("seq") if load.messages else None
             c = listener.client
