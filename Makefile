@@ -1,6 +1,6 @@
 # Two commands do all the set-up on a fresh machine (Python 3.11+ with venv):
 #   make demo   the agent on a simulated day: no Raspberry Pi, no MQTT broker needed
-#   make test   the whole test suite
+#   make test   the whole test suite (it needs Mosquitto, OpenSSL, Chromium and chromedriver)
 PYTHON ?= python3
 VENV := .venv
 STAMP := $(VENV)/.installed-$(shell cksum < pyproject.toml | cut -d' ' -f1)
@@ -32,7 +32,12 @@ report-demo: $(STAMP)
 # more workers keep the CPU busier (on two cores: 8 min 2 s on four, 6 min 27 s on six,
 # 4 min 14 s on eight).
 # PYTEST_ARGS: more options, e.g. -k or a file.
+# The real parts the tests use, said in one line when one is missing (as .ci/run installs them).
+NEEDED := mosquitto mosquitto_pub openssl chromedriver
 test: $(STAMP)
+	@missing=""; for tool in $(NEEDED); do command -v $$tool >/dev/null || [ -x /usr/sbin/$$tool ] || missing="$$missing $$tool"; done; \
+	command -v chromium >/dev/null || command -v chromium-browser >/dev/null || missing="$$missing chromium"; \
+	if [ -n "$$missing" ]; then echo "make test: not installed:$$missing (Debian, Ubuntu: sudo apt-get install mosquitto mosquitto-clients openssl chromium chromium-driver)" >&2; exit 1; fi
 	$(VENV)/bin/python -m pytest -n 8 $(PYTEST_ARGS)
 
 clean:
