@@ -42,6 +42,21 @@ CREATE TABLE IF NOT EXISTS doses (
 """
 
 
+def integrity_problem(rows: list[tuple]) -> str | None:
+    """``PRAGMA integrity_check``'s rows in one line: the first problem and how many more
+    (None: the file is sound). Its headings (``*** in database main ***``) are left out."""
+    if rows == [("ok",)]:
+        return None
+    lines = [line.strip() for row in rows for line in str(row[0]).splitlines()]
+    problems = [line for line in lines if line and not (line.startswith("***") and line.endswith("***"))]
+    if not problems:
+        return "the integrity check failed"
+    more = len(problems) - 1
+    if more == 0:
+        return problems[0]
+    return f"{problems[0]}, and {more} more problem{'s' if more > 1 else ''}"
+
+
 def _access_problem(exc: sqlite3.Error) -> bool:
     """SQLite's words for a file or folder it may not read or write (not damage)."""
     text = str(exc).lower()
@@ -74,6 +89,10 @@ class Store:
             except sqlite3.Error as exc:
                 raise StoreError(f"{self.path}: cannot open the store: {exc}") from None
             self._refuse_foreign(self.db)
+            if not self._read("SELECT name FROM sqlite_master WHERE type = 'table'"):
+                self.db.close()          # (a file of no table, 0 bytes say: the agent starts a new store in it)
+                raise StoreError(f"{self.path}: an empty store, no day recorded yet (the agent has not "
+                                 f"written to it)")
             self._read("SELECT 1 FROM meta LIMIT 1")      # a damaged file says so now, in one line
             return
         try:
@@ -137,17 +156,16 @@ class Store:
                 self._refuse_foreign(db)
                 db.close()
                 db = self._connect()
-                result = db.execute("PRAGMA integrity_check").fetchall()
-                if result != [("ok",)]:
-                    problem = "; ".join(r[0] for r in result[:3])
+                problem = integrity_problem(db.execute("PRAGMA integrity_check").fetchall())
+                if problem is not None:
                     db.close()
             except sqlite3.OperationalError as exc:
                 if _access_problem(exc):
                     raise StoreAccessError(f"{self.path}: cannot open the store: {exc} (check the owner and "
                                            f"mode of the file and its folder); nothing was changed") from None
-                problem = str(exc)
+                problem = integrity_problem([(str(exc),)])
             except sqlite3.DatabaseError as exc:
-                problem = str(exc)
+                problem = integrity_problem([(str(exc),)])
             if problem is not None:
                 self._move_aside(problem)
         try:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import sqlite3
 import time
 
@@ -11,7 +12,7 @@ import pytest
 
 from conftest import CONFIG, SCENARIOS, run_cli
 from pi_agent.core.days import Day
-from pi_agent.store import FILENAME, Store
+from pi_agent.store import FILENAME, Store, integrity_problem
 
 
 def test_checkpoint_round_trip(tmp_path):
@@ -55,6 +56,52 @@ def test_not_a_database_is_moved_aside(tmp_path):
     Store(tmp_path).close()
     aside = [p for p in tmp_path.iterdir() if ".damaged-" in p.name]
     assert aside and aside[0].read_text() == "hello, I am not a database"
+
+
+def test_a_damaged_stores_log_line_is_one_line_with_its_first_problem_and_how_many_more(tmp_path, caplog):
+    """Three pages' headers broken: the log line names the first problem and counts the others,
+    not SQLite's integrity_check output pasted over many lines."""
+    store = Store(tmp_path)
+    store.checkpoint({f"2026-06-{i:02d}": {"open_s": float(i), "note": "x" * 3000} for i in range(1, 20)})
+    store.close()
+    data = bytearray((tmp_path / FILENAME).read_bytes())
+    page = int.from_bytes(data[16:18], "big")
+    for number in (2, 3, 4):
+        data[(number - 1) * page + 5:(number - 1) * page + 7] = b"\xff\xf0"    # cell content past the page's end
+    (tmp_path / FILENAME).write_bytes(bytes(data))
+    with caplog.at_level(logging.ERROR, logger="pi_agent.store"):
+        Store(tmp_path).close()
+    [line] = [r.getMessage() for r in caplog.records if "is damaged" in r.getMessage()]
+    assert "\n" not in line and "***" not in line, line
+    assert re.search(r"is damaged \(Page \d: free space corruption, and \d+ more problems\): moved aside", line), line
+
+
+@pytest.mark.parametrize("rows, said", [
+    ([("ok",)], None),
+    ([("*** in database main ***\nPage 2: free space corruption",)], "Page 2: free space corruption"),
+    ([("*** in database main ***\nPage 2: free space corruption\nPage 9 is never used",)],
+     "Page 2: free space corruption, and 1 more problem"),
+    ([("row 3 missing from index bouts_day",), ("row 4 missing from index bouts_day",),
+      ("wrong # of entries in index bouts_day",)], "row 3 missing from index bouts_day, and 2 more problems"),
+])
+def test_integrity_problems_in_one_line(rows, said):
+    """integrity_check's rows (one row of many lines, or many rows): the first problem and a count."""
+    assert integrity_problem(rows) == said
+
+
+def test_status_on_an_empty_file_says_what_the_agent_sees_a_store_with_no_day(tmp_path):
+    """A 0-byte openpalm.db: status and report say in one line that the store is empty (no day
+    yet), exit 69 as with no store, and leave the file as it was; the agent takes it as a new store."""
+    (tmp_path / FILENAME).write_bytes(b"")
+    for args in (("status",), ("report", "--format", "json")):
+        result = run_cli(*args, "--state-dir", str(tmp_path))
+        assert result.returncode == 69 and "Traceback" not in result.stderr, result.stderr
+        [line] = [x for x in result.stderr.splitlines() if " INFO " not in x]
+        assert "an empty store, no day recorded yet" in line and "no such table" not in line, line
+    assert (tmp_path / FILENAME).read_bytes() == b""
+    store = Store(tmp_path)
+    assert store.days() == {} and not list(tmp_path.glob("*.damaged-*"))
+    store.close()
 
 
 def test_steady_state_writes_at_most_once_a_minute(cfg, tmp_path):
