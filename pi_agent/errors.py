@@ -55,6 +55,12 @@ class StoreError(OpenPalmError, OSError):
     """The durable store cannot be used."""
 
 
+class StoreDamagedError(StoreError):
+    """The store's file is damaged, or holds a value no OpenPalm writes (JSON that does not
+    decode, a day that is no date, a time out of the clock's range): the agent moves such
+    a store aside at start; status and report say so in one line."""
+
+
 class StoreAccessError(StoreError, PermissionError):
     """The store or its folder cannot be read or written by this user: a fault of the
     set-up (owner, mode, a read-only file system), never damage; it does not heal by a

@@ -8,20 +8,29 @@ card; SQLite's write-ahead log with ``synchronous=FULL`` makes each checkpoint
 all-or-nothing, so a power cut loses at most the time since the last one and never
 corrupts the file.
 
-At start the file's integrity is checked; a damaged file is moved aside (with a clear
-log line) and a new one started: never silently reset.
+At start the file's integrity is checked, and so is every value the store's readers
+hand out (JSON that decodes, and to an object; days that are dates; wall times and
+durations that are finite and within the clock's range); a damaged file is moved aside
+(with a clear log line) and a new one started: never silently reset. Read-only readers
+(``status``, ``report``) check the values they read the same way and say, in one line,
+that the store is damaged.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import logging
+import math
 import os
+import re
 import sqlite3
 import time
 from pathlib import Path
+from typing import Any, Callable
 
-from pi_agent.errors import StoreAccessError, StoreError
+from pi_agent.core import jsontext
+from pi_agent.errors import StoreAccessError, StoreDamagedError, StoreError
 
 log = logging.getLogger("pi_agent.store")
 
@@ -40,6 +49,59 @@ CREATE TABLE IF NOT EXISTS doses (
     id INTEGER PRIMARY KEY, day TEXT NOT NULL, start REAL NOT NULL, stop REAL, seconds REAL,
     level TEXT NOT NULL, source TEXT NOT NULL, reason TEXT, planned_end REAL);
 """
+
+
+# -- the values the store hands out, and what each must be --------------------------------
+FIRST_YEAR, LAST_YEAR = 1971, 9998      # a local day of any zone, and the day after it, within the clock's range
+WALL_MAX = 253_370_764_800.0            # 9999-01-01 UTC: any zone's local day of a wall time up to it is a date
+_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+Check = Callable[[Any], bool]
+
+
+def _is_date(value: Any) -> bool:
+    """A local day, YYYY-MM-DD, from 1971 to 9998 (as ``--date`` and ``--from`` take them)."""
+    if not isinstance(value, str) or not _DAY.fullmatch(value):
+        return False
+    try:
+        return FIRST_YEAR <= dt.date.fromisoformat(value).year <= LAST_YEAR
+    except ValueError:
+        return False
+
+
+def _is_text(value: Any) -> bool:
+    return isinstance(value, str)
+
+
+def _is_count(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_wall(value: Any) -> bool:
+    """A wall time (or a duration) that is finite, not negative and within the clock's range."""
+    return (isinstance(value, (int, float)) and not isinstance(value, bool)
+            and math.isfinite(value) and 0.0 <= value <= WALL_MAX)
+
+
+def _or_none(check: Check) -> Check:
+    return lambda value: value is None or check(value)
+
+
+LIVE: dict[str, Check] = {"position": _or_none(_is_text), "state": _or_none(_is_text), "zone": _or_none(_is_text),
+                          "worn": _or_none(lambda v: isinstance(v, bool)), "since": _or_none(_is_wall),
+                          "updated": _or_none(_is_wall)}
+DOSE: dict[str, Check] = {"id": _is_count, "day": _is_date, "start": _is_wall, "stop": _or_none(_is_wall),
+                          "seconds": _or_none(_is_wall), "level": _is_text, "source": _is_text,
+                          "reason": _or_none(_is_text), "planned_end": _or_none(_is_wall)}
+BOUT: dict[str, Check] = {"start": _is_wall, "duration_s": _is_wall}
+# The meta records read as JSON objects (or null: no record), and the fields checked in each
+# (the settings' own are checked as their commands check them: ``stored_settings``).
+META: dict[str, dict[str, Check]] = {"live": LIVE, "settings": {}, "exercise": {}}
+
+
+def _shown(value: Any) -> str:
+    """A stored value in a few characters, on one line."""
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def integrity_problem(rows: list[tuple]) -> str | None:
@@ -104,6 +166,28 @@ class Store:
         self._check_access()
         self.db = self._open_checked()
 
+    @classmethod
+    def refuse_unusable(cls, state_dir: Path | str) -> None:
+        """Refuse, as opening the store for writing would, a store that must be left alone (no
+        permission, a folder or another program's database in its place, a newer OpenPalm's
+        store), without opening it: for whoever writes in its folder before opening it."""
+        probe = cls.__new__(cls)
+        probe.dir = Path(state_dir)
+        probe.path = probe.dir / FILENAME
+        if not probe.dir.exists():
+            return
+        probe._check_access()
+        probe._refuse_non_file()
+        if probe.path.exists():
+            try:
+                db = sqlite3.connect(probe.path, timeout=10, isolation_level=None)
+            except sqlite3.Error:
+                return                                  # opening it says what is wrong
+            try:
+                probe._refuse_foreign(db)
+            finally:
+                db.close()
+
     def _check_access(self) -> None:
         """A store this user may not read and write is a set-up fault: said, never 'repaired'."""
         if not os.access(self.dir, os.W_OK | os.X_OK):
@@ -156,8 +240,10 @@ class Store:
                 self._refuse_foreign(db)
                 db.close()
                 db = self._connect()
-                problem = integrity_problem(db.execute("PRAGMA integrity_check").fetchall())
-                if problem is not None:
+                try:
+                    problem = integrity_problem(db.execute("PRAGMA integrity_check").fetchall()) \
+                        or self._values_problem(db)
+                finally:
                     db.close()
             except sqlite3.OperationalError as exc:
                 if _access_problem(exc):
@@ -179,6 +265,28 @@ class Store:
             raise StoreError(f"{self.path}: cannot open the store: {exc}") from None
         return db
 
+    def _values_problem(self, db: sqlite3.Connection) -> str | None:
+        """The first value in the store that its readers would refuse, in words (None: all
+        are good): a store the agent keeps is one that status and report can read."""
+        tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        self.db = db
+        try:
+            if "days" in tables:
+                self._days("SELECT day, data FROM days")
+            if "meta" in tables:
+                for key, value in self._read(f"SELECT key, value FROM meta WHERE key IN ({', '.join('?' * len(META))})",
+                                             tuple(META)):
+                    self._meta(key, value)
+            if "doses" in tables:
+                self._records("SELECT * FROM doses", (), DOSE, "dose")
+            if "bouts" in tables:
+                self._records("SELECT * FROM bouts", (), BOUT, "bout")
+        except StoreDamagedError as exc:
+            return exc.problem
+        finally:
+            del self.db
+        return None
+
     def _move_aside(self, problem: str) -> None:
         stamp = time.strftime("%Y%m%dT%H%M%S")
         aside = self.path.with_name(f"{FILENAME}.damaged-{stamp}")
@@ -192,47 +300,92 @@ class Store:
     # -- reading -----------------------------------------------------------------------
     def _read(self, sql: str, params: tuple = ()) -> list[tuple]:
         """Rows of a query; a damaged or unreadable file is a StoreError of one line."""
+        return self._query(sql, params)[1]
+
+    def _query(self, sql: str, params: tuple = ()) -> tuple[list[str], list[tuple]]:
+        """The column names and rows of a query (errors as ``_read``)."""
         try:
-            return self.db.execute(sql, params).fetchall()
+            cursor = self.db.execute(sql, params)
+            return [d[0] for d in cursor.description or ()], cursor.fetchall()
         except sqlite3.OperationalError as exc:
             if _access_problem(exc):
                 raise StoreAccessError(f"{self.path}: cannot read the store: {exc}") from None
             raise StoreError(f"{self.path}: cannot read the store: {exc}") from None
         except sqlite3.DatabaseError as exc:
-            raise StoreError(f"{self.path}: the store is damaged ({exc}); the agent moves a damaged store "
-                             f"aside and starts a new one when it next starts") from None
+            raise self._damaged(integrity_problem([(str(exc),)])) from None
 
-    def _json(self, text: str, what: str):
+    def _records(self, sql: str, params: tuple, shape: dict[str, Check], what: str) -> list[dict]:
+        """The rows of a query as dicts by column, each column of ``shape`` checked."""
+        names, rows = self._query(sql, params)
+        return [self._checked(dict(zip(names, row)), shape, f"{what} {_shown(row[0])}") for row in rows]
+
+    # -- the one place stored values are checked: anything else is a damaged store ---------
+    def _damaged(self, problem: str) -> StoreDamagedError:
+        err = StoreDamagedError(f"{self.path}: the store is damaged ({problem}); the agent moves a damaged "
+                                f"store aside and starts a new one when it next starts")
+        err.problem = problem
+        return err
+
+    def _checked(self, record: dict, shape: dict[str, Check], what: str) -> dict:
+        for key, check in shape.items():
+            if not check(record.get(key)):
+                raise self._damaged(f"{what}: {key} is {_shown(record.get(key))}")
+        return record
+
+    def _date(self, value: Any) -> str:
+        if not _is_date(value):
+            raise self._damaged(f"a day is stored as {_shown(value)}, not a date")
+        return value
+
+    def _json(self, raw: Any, what: str, null: bool = False) -> dict | None:
+        """Stored JSON text as an object (``null``: or None), its depth bounded before it is
+        parsed (``jsontext``): text that does not decode, or decodes to anything else, is
+        a damaged store."""
         try:
-            return json.loads(text)
-        except ValueError:
-            raise StoreError(f"{self.path}: the store is damaged ({what} is not readable)") from None
+            if not isinstance(raw, (str, bytes)):
+                raise TypeError(f"a {type(raw).__name__}, not text")
+            value = jsontext.loads(raw)
+        except (ValueError, TypeError) as exc:
+            raise self._damaged(f"{what} is not readable: {str(exc).splitlines()[0][:80]}") from None
+        if value is None and null:
+            return None
+        if not isinstance(value, dict):
+            raise self._damaged(f"{what} is {type(value).__name__ if value is not None else 'null'}, "
+                                f"not an object")
+        return value
+
+    def _days(self, sql: str, params: tuple = ()) -> dict[str, dict]:
+        return {self._date(day): self._json(data, f"day {day}") for day, data in self._read(sql, params)}
+
+    def _meta(self, key: str, raw: Any) -> dict | None:
+        value = self._json(raw, f"the {key} record", null=True)
+        return None if value is None else self._checked(value, META.get(key, {}), f"the {key} record")
 
     def load_day(self, day: str) -> dict | None:
-        rows = self._read("SELECT data FROM days WHERE day = ?", (day,))
-        return self._json(rows[0][0], f"day {day}") if rows else None
+        return self._days("SELECT day, data FROM days WHERE day = ?", (day,)).get(day)
 
     def days(self, first: str | None = None, last: str | None = None) -> dict[str, dict]:
-        rows = self._read("SELECT day, data FROM days WHERE day >= ? AND day <= ? ORDER BY day",
+        return self._days("SELECT day, data FROM days WHERE day >= ? AND day <= ? ORDER BY day",
                           (first or "0000", last or "9999"))
-        return {day: self._json(data, f"day {day}") for day, data in rows}
 
     def last_day(self) -> str | None:
         """The latest local day the store holds (a simulated store's days may be long past)."""
-        return self.db.execute("SELECT MAX(day) FROM days").fetchone()[0]
+        last = self._read("SELECT MAX(day) FROM days")[0][0]
+        return None if last is None else self._date(last)
 
     def day_span(self) -> tuple[str, str] | None:
         """The first and last day that have a record (None: no day yet)."""
         first, last = self._read("SELECT MIN(day), MAX(day) FROM days")[0]
-        return None if first is None else (first, last)
+        return None if first is None else (self._date(first), self._date(last))
 
     def bouts(self, day: str) -> list[dict]:
-        rows = self._read("SELECT start, duration_s FROM bouts WHERE day = ? ORDER BY start", (day,))
-        return [{"start": s, "duration_s": d} for s, d in rows]
+        return [{"start": b["start"], "duration_s": b["duration_s"]}
+                for b in self._records("SELECT id, start, duration_s FROM bouts WHERE day = ? ORDER BY start",
+                                       (day,), BOUT, "bout")]
 
     def meta(self, key: str) -> dict | None:
         rows = self._read("SELECT value FROM meta WHERE key = ?", (key,))
-        return self._json(rows[0][0], key) if rows else None
+        return self._meta(key, rows[0][0]) if rows else None
 
     # -- writing -----------------------------------------------------------------------
     def checkpoint(self, days: dict[str, dict], bouts: list[dict] = (), meta: dict | None = None,
@@ -280,11 +433,9 @@ class Store:
 
     def doses(self, day: str | None = None, since: float | None = None) -> list[dict]:
         """The dose log (of a day, or of doses started since a wall time), oldest first."""
-        rows = self._read("SELECT id, day, start, stop, seconds, level, source, reason, planned_end FROM doses "
-                          "WHERE (? IS NULL OR day = ?) AND (? IS NULL OR start >= ?) ORDER BY start",
-                          (day, day, since, since))
-        keys = ("id", "day", "start", "stop", "seconds", "level", "source", "reason", "planned_end")
-        return [dict(zip(keys, r)) for r in rows]
+        return self._records("SELECT id, day, start, stop, seconds, level, source, reason, planned_end FROM doses "
+                             "WHERE (? IS NULL OR day = ?) AND (? IS NULL OR start >= ?) ORDER BY start",
+                             (day, day, since, since), DOSE, "dose")
 
     def integrity_ok(self) -> bool:
         return self.db.execute("PRAGMA integrity_check").fetchall() == [("ok",)]

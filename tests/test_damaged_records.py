@@ -142,3 +142,113 @@ def test_a_damaged_vibration_total_never_opens_the_daily_maximum(stored):
     [answer] = [o for o in step.orders if isinstance(o, orders.Response)]
     assert answer.status == "error" and "daily maximum" in answer.error
     assert not [o for o in step.orders if isinstance(o, orders.Therapy)]
+
+
+def _small_store(path) -> None:
+    """A store as the agent leaves it: two days, a bout, a dose, the live record and settings."""
+    from pi_agent.core.days import Day
+    store = Store(path)
+    day = Day(goal_s=21600.0, open_s=1000.0).to_json()
+    store.checkpoint({"2026-06-01": day, "2026-06-02": day},
+                     [{"day": "2026-06-01", "start_wall": 1.78e9, "duration_s": 60.0}],
+                     {"live": {"position": "open", "state": "open", "worn": True, "since": 1.78e9,
+                               "updated": 1.78e9 + 60, "zone": "Europe/Berlin"},
+                      "settings": {"goal_s": 21600.0}, "exercise": None})
+    store.dose_start("2026-06-01", 1.78e9, 1.78e9 + 600, "low", "command")
+    store.close()
+
+
+DEEP = "'[' || replace(hex(zeroblob(5000)), '00', '[')"        # 10,001 nested arrays
+# (what is damaged, SQL that damages it, the reader that meets it)
+DAMAGE = [
+    ("nested too deep", f"UPDATE days SET data = {DEEP}", lambda s: s.days()),
+    ("not JSON", "UPDATE days SET data = '{\"open_s\": ' WHERE day = '2026-06-01'", lambda s: s.load_day("2026-06-01")),
+    ("a list, not an object", "UPDATE days SET data = '[1, 2]'", lambda s: s.days()),
+    ("a number, not text", "UPDATE days SET data = 5", lambda s: s.days()),
+    ("live updated out of range", "UPDATE meta SET value = '{\"updated\": -1e308}' WHERE key = 'live'",
+     lambda s: s.meta("live")),
+    ("live state not text", "UPDATE meta SET value = '{\"state\": [1]}' WHERE key = 'live'", lambda s: s.meta("live")),
+    ("live a list", "UPDATE meta SET value = '[1]' WHERE key = 'live'", lambda s: s.meta("live")),
+    ("settings nested too deep", f"UPDATE meta SET value = {DEEP} WHERE key = 'settings'",
+     lambda s: s.meta("settings")),
+    ("exercise a list", "UPDATE meta SET value = '[]' WHERE key = 'exercise'", lambda s: s.meta("exercise")),
+    ("a day as a BLOB", "UPDATE days SET day = X'C3A9FF' WHERE day = '2026-06-02'", lambda s: s.day_span()),
+    ("a day before 1971", "UPDATE days SET day = '0001-01-01' WHERE day = '2026-06-01'", lambda s: s.day_span()),
+    ("a dose's start as text", "UPDATE doses SET start = 'soon'", lambda s: s.doses()),
+    ("a dose's seconds NaN-like", "UPDATE doses SET seconds = 1e999", lambda s: s.doses()),
+    ("a bout's duration negative", "UPDATE bouts SET duration_s = -5", lambda s: s.bouts("2026-06-01")),
+]
+
+
+def _damage(path, sql: str) -> None:
+    db = sqlite3.connect(path / FILENAME)
+    db.execute(sql)
+    db.commit()
+    db.close()
+
+
+@pytest.mark.parametrize("sql, reader", [d[1:] for d in DAMAGE], ids=[d[0] for d in DAMAGE])
+def test_a_value_no_openpalm_writes_is_a_damaged_store_for_every_reader(tmp_path, caplog, sql, reader):
+    """Read-only (status, report): the reader raises StoreDamagedError of one line, the file
+    unchanged. The agent's open: the store is moved aside with one log line and a new one starts."""
+    from pi_agent.errors import StoreDamagedError
+    _small_store(tmp_path)
+    _damage(tmp_path, sql)
+    before = (tmp_path / FILENAME).read_bytes()
+    store = Store(tmp_path, readonly=True)
+    try:
+        with pytest.raises(StoreDamagedError, match="the store is damaged") as err:
+            reader(store)
+    finally:
+        store.close()
+    assert "\n" not in str(err.value) and (tmp_path / FILENAME).read_bytes() == before
+    with caplog.at_level("ERROR", logger="pi_agent.store"):
+        fresh = Store(tmp_path)
+    [line] = [r.getMessage() for r in caplog.records if "is damaged" in r.getMessage()]
+    assert "moved aside" in line and "\n" not in line
+    assert fresh.days() == {} and fresh.meta("live") is None and fresh.doses() == []
+    fresh.close()
+    [aside] = [p for p in tmp_path.glob(FILENAME + ".damaged-*") if not p.name.endswith(("-wal", "-shm"))]
+    assert aside.read_bytes() == before, "the damaged store is kept as it was"
+
+
+def test_a_store_the_agent_writes_has_nothing_damaged(tmp_path, caplog):
+    """Every value the agent writes passes the checks: its store is kept and reads back whole."""
+    _small_store(tmp_path)
+    with caplog.at_level("ERROR", logger="pi_agent.store"):
+        store = Store(tmp_path)
+    assert not caplog.records and not list(tmp_path.glob("*.damaged-*"))
+    assert set(store.days()) == {"2026-06-01", "2026-06-02"} and store.day_span() == ("2026-06-01", "2026-06-02")
+    assert store.meta("live")["updated"] == 1.78e9 + 60 and store.meta("exercise") is None
+    assert len(store.doses()) == 1 and store.bouts("2026-06-01") == [{"start": 1.78e9, "duration_s": 60.0}]
+    store.close()
+
+
+@pytest.mark.parametrize("sql", ["UPDATE days SET data = " + DEEP,
+                                 "UPDATE meta SET value = '{\"updated\": -1e308}' WHERE key = 'live'",
+                                 "UPDATE days SET day = X'C3A9FF' WHERE day = '2026-06-02'"],
+                         ids=["deep JSON", "live updated -1e308", "a day as a BLOB"])
+def test_status_and_report_on_a_damaged_value_say_so_in_one_line(tmp_path, sql):
+    """status and report --format json: exit 69, one line naming the damage, no traceback."""
+    _small_store(tmp_path)
+    _damage(tmp_path, sql)
+    for args in (("status",), ("report", "--format", "json", "--from", "2026-06-01", "--to", "2026-06-01")):
+        result = run_cli(*args, "--state-dir", str(tmp_path))
+        assert result.returncode == 69 and "Traceback" not in result.stderr, result.stderr
+        [line] = [x for x in result.stderr.splitlines() if " INFO " not in x]
+        assert "the store is damaged" in line, line
+
+
+def test_run_on_a_store_of_too_deep_json_moves_it_aside_and_runs(tmp_path):
+    """`run --simulate` on a store whose day is 10,001 arrays deep: one log line, the store
+    moved aside, a new one started, exit 0 (no RecursionError, no restart loop)."""
+    _small_store(tmp_path / "st")
+    _damage(tmp_path / "st", "UPDATE days SET data = " + DEEP)
+    scenario = tmp_path / "s.json"
+    scenario.write_text(json.dumps({"start": "2026-06-03T10:00:00", "timezone": "Europe/Berlin",
+                                    "steps": [{"hold": 5, "set": {"wrist": 25, "fingers": 5, "palm": 3}}]}))
+    result = run_cli("run", "--simulate", str(scenario), "--speed", "20", "--state-dir", str(tmp_path / "st"))
+    assert result.returncode == 0 and "Traceback" not in result.stderr, result.stderr
+    [line] = [x for x in result.stderr.splitlines() if " ERROR " in x]
+    assert "is damaged (day 2026-06-01 is not readable: JSON nested more than 100 deep): moved aside" in line
+    assert list((tmp_path / "st").glob(FILENAME + ".damaged-*"))
