@@ -326,6 +326,21 @@ def test_another_programs_database_is_never_written_into(tmp_path, readonly):
     assert path.read_bytes() == before and not list(tmp_path.glob("*.damaged-*"))
 
 
+def test_run_on_another_programs_database_writes_nothing_in_its_folder(tmp_path):
+    """`run --simulate --state-dir DIR` where DIR/openpalm.db is a foreign SQLite file: exit 77,
+    one line, and nothing written beside it (no resume marker, simulation.json)."""
+    path = tmp_path / FILENAME
+    db = sqlite3.connect(path)
+    db.execute("CREATE TABLE contacts (name TEXT)")
+    db.commit()
+    db.close()
+    before = path.read_bytes()
+    line = _one_line_error(run_cli("run", "--simulate", str(SCENARIOS / "example-day.json"),
+                                   "--state-dir", str(tmp_path)), 77)
+    assert "is not an OpenPalm store" in line and "nothing was changed" in line
+    assert [p.name for p in tmp_path.iterdir()] == [FILENAME] and path.read_bytes() == before
+
+
 def test_status_on_a_folder_in_the_stores_place_is_one_line(tmp_path):
     """`pi-agent status` where openpalm.db is a folder: one line, exit 77, no traceback."""
     (tmp_path / FILENAME).mkdir()
