@@ -91,10 +91,15 @@ def test_an_empty_payload_is_never_a_command(name, payload):
 @pytest.mark.parametrize("payload, message", [
     (b'{"hours": NaN}', "NaN, which is not a number JSON allows"),
     (b'{"hours": Infinity}', "Infinity"),
-    (b'{"hours": 1e308}', "set_goal.hours: expected a number from 0 to 24, got 1e+308"),
+    (b'{"hours": 1e308}', "set_goal.hours: expected a number from 0.5 to 24, got 1e+308"),
+    (b'{"hours": 1e-300}', "set_goal.hours: expected a number from 0.5 to 24, got 1e-300"),
+    (b'{"hours": 0}', "set_goal.hours: expected a number from 0.5 to 24, got 0"),
+    (b'{"hours": -0.0}', "set_goal.hours: expected a number from 0.5 to 24, got -0.0"),
+    (b'{"hours": 0.49}', "set_goal.hours: expected a number from 0.5 to 24, got 0.49"),
 ])
 def test_set_goal_refuses_what_json_lets_through(payload, message):
-    """Python's json reads NaN and Infinity; the command refuses them, and 1e308."""
+    """Python's json reads NaN and Infinity; the command refuses them, 1e308, and a goal of
+    zero or next to it (a share of it would be a 300-digit percentage)."""
     core = _core()
     step = core.command("set_goal", payload, 1.0, WALL0 + 1.0)
     [response] = [o for o in step.orders if isinstance(o, orders.Response)]

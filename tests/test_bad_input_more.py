@@ -241,8 +241,8 @@ def test_a_therapy_cut_by_the_daily_maximum_says_what_is_granted(used_s, granted
 
 
 @pytest.mark.parametrize("args, words", [
-    ({"hours": "lots"}, "steps[1].command: set_goal.hours: expected a number from 0 to 24"),
-    ({"hours": float("nan")}, "steps[1].command: set_goal.hours: expected a number from 0 to 24"),
+    ({"hours": "lots"}, "steps[1].command: set_goal.hours: expected a number from 0.5 to 24"),
+    ({"hours": float("nan")}, "steps[1].command: set_goal.hours: expected a number from 0.5 to 24"),
     ({"hours": float("inf")}, "steps[1].command: set_goal.hours"),
     ({"hours": 4, "speed": 2}, "steps[1].command: set_goal: unknown argument 'speed'"),
     ({"hours": 4, "transaction": "x" * 5000}, "steps[1].command: args: expected at most 4096 bytes"),

@@ -7,6 +7,7 @@ import pytest
 from mock_hw import scenario_file
 from pi_agent.core import commands
 from pi_agent.core.commands import CommandError
+from pi_agent.errors import ScenarioError
 from pi_agent.simulated_run import run_scenario
 
 
@@ -15,8 +16,8 @@ from pi_agent.simulated_run import run_scenario
     ("set_goal", b"[1, 2]", "expected a JSON object of arguments, got list"),
     ("set_goal", b"x" * 5000, "over the 4096-byte limit"),
     ("set_goal", b"\xff\xfe", "payload is not UTF-8 text"),
-    ("set_goal", b'{"hours": "six"}', "set_goal.hours: expected a number from 0 to 24, got 'six'"),
-    ("set_goal", b'{"hours": 30}', "set_goal.hours: expected a number from 0 to 24, got 30"),
+    ("set_goal", b'{"hours": "six"}', "set_goal.hours: expected a number from 0.5 to 24, got 'six'"),
+    ("set_goal", b'{"hours": 30}', "set_goal.hours: expected a number from 0.5 to 24, got 30"),
     ("set_goal", b"{}", "set_goal.hours: missing"),
     ("set_goal", b'{"hours": 5, "minutes": 3}', "set_goal: unknown argument 'minutes'"),
     ("launch", b"{}", "unknown command 'launch'"),
@@ -35,6 +36,23 @@ def test_transaction_is_echoed_even_in_errors():
     assert info.value.transaction == "t-1"
     args, transaction = commands.parse("set_goal", b'{"transaction": 7, "hours": 4.5}')
     assert args == {"hours": 4.5} and transaction == 7
+
+
+def test_the_daily_goal_has_one_bound_wherever_it_is_set(cfg):
+    """The configuration's goal_h, set_goal (MQTT and scenarios) and Home Assistant's goal box
+    share one bound, half an hour to 24 hours; the configuration refuses 0.1 h in one line."""
+    from pi_agent import config
+    from pi_agent.config.schema import GOAL_H_MAX, GOAL_H_MIN, SCHEMA
+    from pi_agent.mqtt.discovery import discovery_payload
+    assert SCHEMA["positioning"]["goal_h"].check is commands.COMMANDS["set_goal"].args["hours"].check
+    box = discovery_payload("dev1", "N")["cmps"]["goal"]      # Home Assistant's abbreviation
+    assert (box["min"], box["max"]) == (GOAL_H_MIN, GOAL_H_MAX) == (0.5, 24.0)
+    with pytest.raises(config.ConfigError) as info:
+        config.changed(cfg, positioning={"goal_h": 0.1})
+    assert "positioning.goal_h: expected a number from 0.5 to 24, got 0.1" in str(info.value)
+    with pytest.raises(ScenarioError, match="set_goal.hours: expected a number from 0.5 to 24, got 0.1"):
+        scenario_file.parse({"start": "2026-06-01T10:00:00", "steps": [
+            {"command": {"name": "set_goal", "args": {"hours": 0.1}}}]}, {n: s.kind for n, s in cfg.sensors.items()})
 
 
 def test_scenario_command_step_changes_the_goal(cfg, tmp_path):

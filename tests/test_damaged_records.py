@@ -12,7 +12,7 @@ import pytest
 
 from conftest import run_cli
 from pi_agent.core.commands import stored_settings
-from pi_agent.core.days import Day, damaged_fields
+from pi_agent.core.days import Day, damaged_fields, report_day
 from pi_agent.errors import StoreAccessError
 from pi_agent.store import FILENAME, Store
 
@@ -29,6 +29,20 @@ def test_a_damaged_days_value_counts_as_nothing_and_is_named(value):
     assert day.worn_s == 3600.0 and day.weight_bearing.sessions == 2
 
 
+def test_a_stored_day_with_a_goal_of_next_to_nothing_gets_no_share_of_it():
+    """An older store's day with a goal of 1e-300 s or 1 s: named as damaged, the goal in
+    force holds, and no percentage of the tiny goal is reported (it was a 300-digit one);
+    a goal of 0 is none, and gets no percentage either."""
+    assert damaged_fields(Day(goal_s=0.0).to_json()) == [] and "goal_pct" not in report_day(Day(open_s=1.0))
+    for goal_s in (1e-300, 1.0):
+        record = Day(open_s=3600.0, goal_s=goal_s).to_json()
+        assert damaged_fields(record) == [f"goal_s is {goal_s:g}, outside the goal's 0.5 to 24 hours"]
+        day = Day.from_json(record, goal_s=6 * 3600.0)
+        assert day.goal_s == 6 * 3600.0 and report_day(day)["goal_pct"] == 16.7
+        assert "goal_pct" not in report_day(Day.from_json(record))
+        assert "goal_pct" not in report_day(Day(open_s=3600.0, goal_s=goal_s))
+
+
 def test_good_days_have_no_damage():
     """A real day's record, as the agent writes it, has nothing damaged."""
     assert damaged_fields(Day(worn_s=86400.0, open_s=3600.0, spasms=3, vibration_s=5400.0).to_json()) == []
@@ -40,6 +54,8 @@ def test_good_days_have_no_damage():
     ({"goal_s": "x", "targets": {"low": 50.0, "high": 100.0, "unit": "N"}}, {"targets"}, 1),
     ({"goal_s": math.nan}, set(), 1),
     ({"goal_s": 10 ** 400}, set(), 1),
+    ({"goal_s": 1e-300}, set(), 1),          # an older agent let set_goal store a goal of next to nothing
+    ({"goal_s": 0.0}, set(), 1),
     ({"targets": {"low": 100.0, "high": 50.0, "unit": "N"}}, set(), 1),
     ({"targets": {"low": 50.0, "high": math.inf, "unit": "N"}}, set(), 1),
     ({"targets": {"low": 50.0, "high": 100.0, "unit": "stone"}}, set(), 1),

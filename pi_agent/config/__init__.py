@@ -16,7 +16,8 @@ from pi_agent.config.checks import Check, boolean, choice, gain, i2c_address, nu
 from pi_agent.config.load import (PATH_ENV, SHIPPED, SHIPPED_CALIBRATION, SYSTEM_PATH, changed, defaults, load,
                                   locate, set_key, validate)
 from pi_agent.config.reference import README_END, README_START, render_markdown, render_readme, render_toml
-from pi_agent.config.schema import DEVICE_ID, DEVICE_ID_TEXT, SCHEMA, Key, Named, cross_check
+from pi_agent.config.schema import (DEVICE_ID, DEVICE_ID_TEXT, GOAL_H_MAX, GOAL_H_MIN, GOAL_HOURS, SCHEMA, Key, Named,
+                                    cross_check)
 from pi_agent.config.secrets import PASSWORD_ENV, mqtt_password
 from pi_agent.config.typed import SECTIONS, Config
 from pi_agent.errors import ConfigError
@@ -26,7 +27,7 @@ __all__ = [
     "PATH_ENV", "SHIPPED", "SHIPPED_CALIBRATION", "SYSTEM_PATH", "changed", "defaults", "load", "locate",
     "set_key", "validate",
     "README_END", "README_START", "render_markdown", "render_readme", "render_toml",
-    "DEVICE_ID", "DEVICE_ID_TEXT", "SCHEMA", "Key", "Named", "cross_check",
+    "DEVICE_ID", "DEVICE_ID_TEXT", "GOAL_H_MAX", "GOAL_H_MIN", "GOAL_HOURS", "SCHEMA", "Key", "Named", "cross_check",
     "PASSWORD_ENV", "mqtt_password",
     "SECTIONS", "Config", "ConfigError",
 ]

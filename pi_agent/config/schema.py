@@ -47,6 +47,14 @@ class Named:
 # A device id, in MQTT topics and client ids (also checked for ``pi-agent run --device-id``).
 DEVICE_ID, DEVICE_ID_TEXT = r"[A-Za-z0-9_-]{1,64}", "letters, digits, _ and - (at most 64)"
 
+# The daily goal of hours with the hand open in the resting splint, wherever one is set (this
+# key, the set_goal command, a scenario's command, Home Assistant's goal box, a stored
+# setting). Half an hour is the shortest wear any splinting regime prescribes; below it a
+# "goal" is a typo or an attack, and a day's open time (at most 25 h) against it stays
+# under 5,000 %, so no view ever divides by a goal near zero.
+GOAL_H_MIN, GOAL_H_MAX = 0.5, 24.0
+GOAL_HOURS = number(GOAL_H_MIN, GOAL_H_MAX)
+
 SCHEMA: dict[str, dict[str, Key] | Named] = {
     "device": {
         "id": Key("", "Device id in MQTT topics (letters, digits, _ and -); empty: derived from /etc/machine-id.",
@@ -122,7 +130,7 @@ SCHEMA: dict[str, dict[str, Key] | Named] = {
         "hysteresis_deg": Key(2.0, "Width of the band around the angle thresholds, in degrees.", number(0, 20)),
         "debounce_s": Key(3.0, "A change of position must hold this long to count (its time is dated back), in seconds.",
                           number(0, 120)),
-        "goal_h": Key(6.0, "Daily goal of hours in the open position.", number(0, 24)),
+        "goal_h": Key(6.0, "Daily goal of hours in the open position.", GOAL_HOURS),
         "long_bout_min": Key(20, "Open bouts at least this long are counted apart (reflex reduction shows after about 20 min), in minutes.",
                              number(1, 600, integer=True)),
     },

@@ -22,7 +22,7 @@ import pi_agent.core.therapy as therapy
 from pi_agent.core.events import Event
 from pi_agent.core.snapshot import Targets
 from pi_agent.core.tare import TareJob
-from pi_agent.config import Check, choice, number
+from pi_agent.config import GOAL_HOURS, Check, choice, number
 from pi_agent.config.checks import got, is_number
 from pi_agent.errors import InputError
 
@@ -316,7 +316,7 @@ def _exercise_stop(core, _args, _tx, t, wall, out) -> dict:
 
 # -- the commands --------------------------------------------------------------------------
 COMMANDS: dict[str, Command] = {
-    "set_goal": Command({"hours": Arg(number(0, 24), "daily goal of hours in the open position", required=True)},
+    "set_goal": Command({"hours": Arg(GOAL_HOURS, "daily goal of hours in the open position", required=True)},
                         _set_goal, "set the daily goal of open hours"),
     "set_targets": Command({
         "low": Arg(number(0, 2000), "bottom of the target band"),

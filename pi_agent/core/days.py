@@ -20,6 +20,8 @@ import zoneinfo
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
+from pi_agent.config.schema import GOAL_H_MAX, GOAL_H_MIN
+
 
 @dataclass(slots=True)
 class WeightBearingDay:
@@ -84,6 +86,7 @@ class Day:
 
 MAX_DAY_S = 2 * 86400.0     # a day's seconds: more than this is damage (a DST day has 25 hours)
 MAX_COUNT = 1e9            # no count, force or load integral of one day comes near this
+MIN_GOAL_S = GOAL_H_MIN * 3600.0   # a day's goal below this is none: no share of it is computed
 
 
 def _damage(name: str, value: Any) -> str | None:
@@ -94,6 +97,8 @@ def _damage(name: str, value: Any) -> str | None:
         return f"{name} is {value!r}"
     if value > (MAX_DAY_S if name.endswith("_s") else MAX_COUNT):
         return f"{name} is {value:g}, more than a day holds"
+    if name == "goal_s" and value and not MIN_GOAL_S <= value <= GOAL_H_MAX * 3600.0:   # 0: no goal
+        return f"goal_s is {value:g}, outside the goal's {GOAL_H_MIN:g} to {GOAL_H_MAX:g} hours"
     return None
 
 
@@ -134,7 +139,7 @@ def report_day(day: Day) -> dict[str, Any]:
         else:
             out[key] = _num(value)
     out.update({k: _num(v) for k, v in sorted(record.items())})
-    if day.goal_s:
+    if day.goal_s >= MIN_GOAL_S:
         out["goal_pct"] = round(100.0 * day.open_s / day.goal_s, 1)
     return out
 

@@ -12,6 +12,7 @@ and no enum offers ``unknown`` (Home Assistant's own word for "no data").
 from __future__ import annotations
 
 from pi_agent import __version__
+from pi_agent.config.schema import GOAL_H_MAX, GOAL_H_MIN
 from pi_agent.mqtt.payloads import EVENT_TYPES, topic_root
 
 QOS = 1
@@ -118,7 +119,7 @@ def discovery_payload(device: str, targets_unit: str = "N") -> dict:
                          value_template="{{ dict(value_json, event_type='spasm') | tojson "
                                         "if value_json.type == 'spasm' else '' }}"),
         "goal": number("goal", "Daily open goal", "{{ value_json.goal_h }}", "set_goal", '{"hours": {{ value }}}',
-                       "h", 0, 24, 0.5),
+                       "h", GOAL_H_MIN, GOAL_H_MAX, 0.5),
         "target_low": number("target_low", "Target band bottom", "{{ value_json.targets.low }}", "set_targets",
                              '{"low": {{ value }}}', band_unit, band_lo, band_hi, band_step),
         "target_high": number("target_high", "Target band top", "{{ value_json.targets.high }}", "set_targets",
