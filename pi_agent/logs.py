@@ -3,8 +3,10 @@
 Under systemd (``JOURNAL_STREAM`` set) each line starts with its syslog priority
 (``<4>``) and carries no timestamp, since the journal adds its own; on a terminal or in
 a file, lines carry the time: the agent's own wall time, so in a simulated run they
-carry the simulated day's time (``use_clock``). One line per event; secrets are never
-passed to a logger.
+carry the simulated day's time (``use_clock``). One line per event: every formatter
+escapes the control characters of a message (a newline in an MQTT argument's name cannot
+forge a line of its own), and only a traceback ``log.exception`` appends spans lines (the
+journal's joined by `` | ``). Secrets are never passed to a logger.
 """
 
 from __future__ import annotations
@@ -13,19 +15,43 @@ import contextlib
 import datetime as dt
 import logging
 import os
+import re
 import sys
 from typing import Callable
 
 _PRIORITY = {logging.DEBUG: 7, logging.INFO: 6, logging.WARNING: 4, logging.ERROR: 3, logging.CRITICAL: 2}
 
 
-class JournalFormatter(logging.Formatter):
+# C0 and C1 controls (newline, carriage return, tab, escape, NEL...) and the Unicode line
+# and paragraph separators: anything a terminal or a log reader may take as a new line.
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def one_line(text: str) -> str:
+    """``text`` with its control characters escaped as ``repr`` escapes them (``\\n``)."""
+    return _CONTROL.sub(lambda m: repr(m.group())[1:-1], text)
+
+
+class LineFormatter(logging.Formatter):
+    """A record's message on one line, whatever its arguments held; a traceback appended
+    after it is left as it is."""
+
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        message = record.message
+        record.message = one_line(message)
+        try:
+            return super().formatMessage(record)
+        finally:
+            record.message = message
+
+
+class JournalFormatter(LineFormatter):
     def format(self, record: logging.LogRecord) -> str:
         text = super().format(record).replace("\n", " | ")
         return f"<{_PRIORITY.get(record.levelno, 6)}>{text}"
 
 
-class ClockFormatter(logging.Formatter):
+class ClockFormatter(LineFormatter):
     """Lines dated by a clock of the program's own (a simulated day's), in its zone."""
 
     def __init__(self, fmt: str, wall: Callable[[], float], zone) -> None:
@@ -96,7 +122,7 @@ def setup(level: str = "INFO", stream=None) -> None:
     if os.environ.get("JOURNAL_STREAM"):
         handler.setFormatter(JournalFormatter("%(name)s: %(message)s"))
     else:
-        handler.setFormatter(logging.Formatter(FORMAT, "%Y-%m-%d %H:%M:%S"))
+        handler.setFormatter(LineFormatter(FORMAT, "%Y-%m-%d %H:%M:%S"))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
