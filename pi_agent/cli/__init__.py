@@ -11,16 +11,23 @@ that ``pi-agent --version`` or ``status`` does not load the agent.
 
 from __future__ import annotations
 
-import argparse
-import errno
 import faulthandler
-import os
 import signal
-import sys
 
-from pi_agent import __version__, config
-from pi_agent.cli import calibrate, check_config, common, dashboard, report, run, simulate, status
-from pi_agent.errors import ConfigError, InputError, OutputError, StoreAccessError, StoreError
+# SIGUSR1 writes every thread's stack to standard error (the journal) and stops nothing:
+# where a process that stopped answering waits. Set before the heavier imports below, since
+# until a handler is set SIGUSR1 kills the process (``python -m pi_agent`` sets it even
+# earlier, in ``__main__``). ``import pi_agent`` alone sets nothing.
+faulthandler.register(signal.SIGUSR1, all_threads=True)
+
+import argparse  # noqa: E402
+import errno  # noqa: E402
+import os  # noqa: E402
+import sys  # noqa: E402
+
+from pi_agent import __version__, config  # noqa: E402
+from pi_agent.cli import calibrate, check_config, common, dashboard, report, run, simulate, status  # noqa: E402
+from pi_agent.errors import ConfigError, InputError, OutputError, StoreAccessError, StoreError  # noqa: E402
 
 # What a write to a full or failing standard output raises (with no file name: files the
 # commands write name themselves in their errors).
@@ -49,9 +56,6 @@ def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     from pi_agent import logs
     logs.setup(args.log_level)
-    # SIGUSR1 writes every thread's stack to standard error (the journal) and stops nothing:
-    # where a process that stopped answering waits.
-    faulthandler.register(signal.SIGUSR1, all_threads=True)
     try:
         if hasattr(args, "config"):
             args.config = config.locate(args.config)
