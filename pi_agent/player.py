@@ -39,6 +39,7 @@ from pi_agent.core.therapy import add_span, played_within
 log = logging.getLogger("pi_agent.motor")
 
 EFFECT = -1.0             # timeline marker: the driver chip plays a cue effect by itself
+ASKED_STOPS = frozenset({"shutdown"})   # why a stop the user asked for ends therapy (``close``)
 
 
 class MotorPlayer:
@@ -213,7 +214,10 @@ class MotorPlayer:
                 self._end(now, "continuous_limit")
 
     def _end(self, now: float, reason: str) -> None:
-        log.error("therapy stopped at the output: %s", reason.replace("_", " "))
+        # A stop the user asked for (SIGTERM, Ctrl-C: ``close``) is news, not a failure;
+        # a limit held at the output, a stalled loop or an error is.
+        log.log(logging.INFO if reason in ASKED_STOPS else logging.ERROR, "therapy stopped at the output: %s",
+                reason.replace("_", " "))
         self._therapy = None
         self.stops.append((now, reason))
 

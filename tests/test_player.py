@@ -173,3 +173,18 @@ def test_safety_stop_ends_therapy_and_reports_it():
     _run(p, clock, 12)
     p.safety_stop("loop_stalled")
     assert rec.log[-1] == (12.0, 0.0) and p.take_stops() == [(12.0, "loop_stalled")]
+
+
+@pytest.mark.parametrize("why, level", [("shutdown", "INFO"), ("loop_stalled", "ERROR"), ("error", "ERROR")])
+def test_a_stop_the_user_asked_for_is_info_and_a_fault_an_error(caplog, why, level):
+    """Therapy running: a close the user asked for (SIGTERM, Ctrl-C) logs its one line at
+    INFO; a stalled loop or an error stays ERROR. The motor is off either way."""
+    clock = VirtualClock()
+    p = player(NullMotor(), clock)
+    p.apply(therapy(0.5, 0.0, (600, 0)))
+    _run(p, clock, 10.0)
+    assert p.level > 0
+    with caplog.at_level("INFO", logger="pi_agent.motor"):
+        p.close(why) if why == "shutdown" else p.safety_stop(why)
+    [record] = [r for r in caplog.records if "therapy stopped" in r.getMessage()]
+    assert record.levelname == level and p.level == 0.0
