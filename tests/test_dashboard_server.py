@@ -18,7 +18,8 @@ from dashboard_proc import PASSWORD, NoRedirect, start_dashboard, stop
 
 def test_without_the_password_every_page_and_endpoint_is_closed(tmp_path):
     """Without logging in: pages redirect to the login, data answers 401; only the login
-    page, the icons and the manifest are public; a wrong password fails; headers are strict."""
+    page, the icons and the manifest are public; a wrong password fails; headers are strict.
+    SIGTERM then stops it with exit 0, and the disconnection it asked for logs no warning."""
     broker = Broker(tmp_path / "broker").start()
     proc, base = start_dashboard(tmp_path, broker.url)
     opener = urllib.request.build_opener(NoRedirect)
@@ -51,6 +52,9 @@ def test_without_the_password_every_page_and_endpoint_is_closed(tmp_path):
     finally:
         stop(proc)
         broker.stop()
+    log = (tmp_path / "dashboard.log").read_text()
+    assert proc.returncode == 0 and "connected to the broker" in log, log
+    assert "WARNING" not in log and "lost the broker" not in log, log
 
 
 def _post_login(base: str, password: str, source: str) -> http.client.HTTPResponse:

@@ -24,6 +24,7 @@ def cmd_dashboard(args) -> int:
     from pi_agent.dashboard import auth
     from pi_agent.dashboard.fleet import Fleet
     from pi_agent.dashboard.link import sender, subscribe
+    from pi_agent.dashboard.link import stop as stop_link
     from pi_agent.dashboard.server import serve
     cfg = config.load(args.config)
     broker = args.broker or cfg.mqtt.broker
@@ -59,8 +60,7 @@ def cmd_dashboard(args) -> int:
     finally:
         dashboard.stopping.set()
         server.server_close()
-        client.loop_stop()
-        client.disconnect()
+        stop_link(client)
     return 0
 
 

@@ -18,6 +18,7 @@ log = logging.getLogger("pi_agent.dashboard")
 TOPICS = [("openpalm/+/status", 1), ("openpalm/+/state", 1), ("openpalm/+/load", 0),
           ("openpalm/+/day/+", 1), ("openpalm/+/event", 1),
           ("openpalm/+/response/exercise_start", 1), ("openpalm/+/response/exercise_stop", 1)]
+STOPPING = "stopping"     # the client's user data once ``stop`` has been called
 
 
 def subscribe(fleet: Fleet, cfg, broker: str, password: str | None) -> paho.Client:
@@ -56,6 +57,8 @@ def subscribe(fleet: Fleet, cfg, broker: str, password: str | None) -> paho.Clie
 
     def on_disconnect(c, userdata, flags, reason_code, properties=None):
         try:
+            if userdata == STOPPING:
+                return                      # the disconnection ``stop`` asked for is no news
             log.warning("dashboard lost the broker at %s:%d (%s); reconnecting", host, port, reason_code)
             fleet.link_down(str(reason_code))
         except Exception:
@@ -74,6 +77,13 @@ def subscribe(fleet: Fleet, cfg, broker: str, password: str | None) -> paho.Clie
     client.connect_async(host, port, keepalive=cfg.mqtt.keepalive_s)
     client.loop_start()
     return client
+
+
+def stop(client: paho.Client) -> None:
+    """A clean stop of the link ``subscribe`` started: disconnect, quietly."""
+    client.user_data_set(STOPPING)
+    client.disconnect()
+    client.loop_stop()
 
 
 def sender(client: paho.Client):
