@@ -35,6 +35,7 @@ MAX_CLOCK_STEP_S = 10 * 365 * 86400.0
 MAX_VALUE = 10_000.0               # degrees or newtons: far beyond any hand
 MAX_NOISE = 100.0
 MAX_BYTES = 16_000_000             # a year of steps fits in far less
+MAX_NAME = 300                     # characters: the name is one log line's text (the longest shipped: 193)
 
 
 @dataclass(frozen=True)
@@ -172,9 +173,13 @@ def parse(data: Any, channels: dict[str, str], where: str = "scenario") -> Scena
         if total > MAX_SECONDS:
             bad("steps", f"expected at most {MAX_SECONDS / 86400:g} days in all, got {total / 86400:.1f} days")
     name = data.get("name", "")
+    if not isinstance(name, str):
+        bad("name", f"expected a short description (text), got {type(name).__name__}")
+    elif len(name) > MAX_NAME:
+        bad("name", f"expected at most {MAX_NAME} characters, got {len(name)}")
     if problems:
         raise ScenarioError(problems)
-    scenario = Scenario(str(name), start, tz, seed, noise_deg, noise_newton, steps, where)
+    scenario = Scenario(name, start, tz, seed, noise_deg, noise_newton, steps, where)
     scenario.timeline = build_timeline(steps, channels)
     return scenario
 

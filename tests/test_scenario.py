@@ -63,6 +63,10 @@ def test_shipped_examples_parse():
     ({"start": "2026-01-01T00:00:00", "steps": [{"fault": {"kind": "melted", "channel": "palm", "for": 1}}]},
      "steps[0].fault.kind: expected one of disconnected, stuck, i2c_error"),
     ({"start": "2026-01-01T00:00:00", "timezone": "Nowhere/City", "steps": []}, "timezone: expected an IANA time zone"),
+    ({"name": "x" * 10_000_000, "start": "2026-01-01T00:00:00", "steps": []},
+     "name: expected at most 300 characters, got 10000000"),
+    ({"name": ["a", "list"], "start": "2026-01-01T00:00:00", "steps": []},
+     "name: expected a short description (text), got list"),
 ])
 def test_bad_scenarios_are_refused_with_one_clear_line(data, message):
     """Each mistake in a scenario is named with its place in the file."""
