@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from conftest import ROOT, run_cli
+from pi_agent.errors import InputError
 from pi_agent.store import Store
 from test_bad_input import _one_line_error
 
@@ -202,6 +203,29 @@ def test_the_mqtt_report_request_refuses_a_week_date():
     [response] = [o for o in step.orders if isinstance(o, orders.Response)]
     assert response.status == "error" and "report.from: expected a date as YYYY-MM-DD" in response.error
     assert _moves_or_stores(step) == []
+
+
+@pytest.mark.parametrize("first, last, said", [
+    ("0001-01-01", "0001-01-02", "report.from: expected a date from 1971 to 9998, got '0001-01-01'"),
+    ("9999-12-30", "9999-12-31", "report.from: expected a date from 1971 to 9998, got '9999-12-30'"),
+    ("1970-12-31", "1971-01-01", "report.from: expected a date from 1971 to 9998, got '1970-12-31'"),
+    ("9998-12-31", "9999-01-01", "report.to: expected a date from 1971 to 9998, got '9999-01-01'"),
+])
+def test_the_mqtt_report_request_takes_the_years_pi_agent_report_takes(first, last, said):
+    """The `report` command refuses what `pi-agent report --from/--to` refuses (before 1971,
+    after 9998), in the same words: one bound for both; no order."""
+    from pi_agent.core import orders
+    from pi_agent.report.period import parse_date
+    from test_bad_input import _core, _moves_or_stores, WALL0
+    step = _core().command("report", {"from": first, "to": last}, 1.0, WALL0 + 1.0)
+    [response] = [o for o in step.orders if isinstance(o, orders.Response)]
+    assert response.status == "error" and response.error == said
+    assert _moves_or_stores(step) == []
+    bad = first if "from" in said.split(":")[0] else last
+    with pytest.raises(InputError, match=said.split(": ", 1)[1]):
+        parse_date(bad, "--from")
+    ok = _core().command("report", {"from": "1971-01-01", "to": "1971-01-02"}, 1.0, WALL0 + 1.0)
+    assert [o for o in ok.orders if isinstance(o, orders.ReportRequest)]
 
 
 def test_a_default_period_never_starts_before_1971():

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import re
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -25,6 +24,7 @@ from pi_agent.core.tare import TareJob
 from pi_agent.config import GOAL_HOURS, Check, choice, number
 from pi_agent.config.checks import got, is_number
 from pi_agent.errors import InputError
+from pi_agent.report.period import FIRST_YEAR, LAST_YEAR, YYYY_MM_DD
 
 MAX_PAYLOAD = 4096
 MAX_REPORT_DAYS = 93      # a quarter: one answer stays well under a broker's message limits
@@ -189,12 +189,17 @@ def respond(out: Out, name: str, transaction: Any, t: float, wall: float, *,
 
 
 def date(v):
-    """A local date written YYYY-MM-DD (as the store keys days)."""
-    if isinstance(v, str) and re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", v):   # (not 2026-W18-1)
+    """A local date written YYYY-MM-DD (as the store keys days), in the years
+    ``pi-agent report`` takes (its --from and --to: one bound for both)."""
+    if isinstance(v, str) and YYYY_MM_DD.fullmatch(v):   # (not 2026-W18-1)
         try:
-            return dt.date.fromisoformat(v), None
+            day = dt.date.fromisoformat(v)
         except ValueError:
             pass
+        else:
+            if FIRST_YEAR <= day.year <= LAST_YEAR:
+                return day, None
+            return None, f"expected a date from {FIRST_YEAR} to {LAST_YEAR}, {got(v)}"
     return None, f"expected a date as YYYY-MM-DD, {got(v)}"
 
 
