@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import sqlite3
 
 import pytest
@@ -124,6 +125,24 @@ def test_status_and_report_on_damaged_values_show_no_nan_and_do_not_crash(tmp_pa
     assert again.returncode == 0, again.stderr
     assert "damaged values (open_s is -1e+308; vibration_s is nan)" in again.stderr
     assert "damaged settings left out" in again.stderr and "nan" not in again.stdout.lower()
+
+
+def test_an_older_stores_goal_of_next_to_nothing_falls_back_to_the_configured_goal(tmp_path):
+    """A store an older agent wrote with set_goal 1e-300: status and the report show no
+    percentage of it (it was 300 digits); the agent names the setting and the day's goal as
+    damaged, runs on the configured goal (6 h), and says so in its report."""
+    day = _store_with(tmp_path, {"goal_s": 3.6e-297}, {"goal_s": 3.6e-297})
+    status = run_cli("status", "--state-dir", str(tmp_path / "state"), "--date", day)
+    assert status.returncode == 0 and not re.search(r"\d{7}|e\+", status.stdout), status.stdout
+    report = run_cli("report", "--state-dir", str(tmp_path / "state"), "--from", day, "--to", day, "--format", "json")
+    assert report.returncode == 0 and "goal_pct" not in json.loads(report.stdout)["days"][day], report.stdout
+    again = run_cli("simulate", _night(tmp_path), "--state-dir", str(tmp_path / "state"), "--report", "json")
+    assert again.returncode == 0, again.stderr
+    assert "damaged settings left out, the configuration's hold: goal_s (set_goal.hours: expected a number " \
+           "from 0.5 to 24, got 1e-300)" in again.stderr
+    assert "goal_s is 3.6e-297, outside the goal's 0.5 to 24 hours" in again.stderr
+    days = json.loads(again.stdout)["days"]
+    assert days[day]["goal_s"] == 6 * 3600 and days[day]["goal_pct"] < 1000
 
 
 def test_a_store_of_a_newer_openpalm_is_left_alone(tmp_path):
