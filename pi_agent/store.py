@@ -18,19 +18,15 @@ that the store is damaged.
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import logging
-import math
 import os
-import re
 import sqlite3
 import time
 from pathlib import Path
-from typing import Any, Callable
 
-from pi_agent.core import jsontext
-from pi_agent.errors import StoreAccessError, StoreDamagedError, StoreError
+from pi_agent.errors import StoreAccessError, StoreError
+from pi_agent.store_values import BOUT, DOSE, Check, StoredValues, integrity_problem, shown
 
 log = logging.getLogger("pi_agent.store")
 
@@ -51,74 +47,6 @@ CREATE TABLE IF NOT EXISTS doses (
 """
 
 
-# -- the values the store hands out, and what each must be --------------------------------
-FIRST_YEAR, LAST_YEAR = 1971, 9998      # a local day of any zone, and the day after it, within the clock's range
-WALL_MAX = 253_370_764_800.0            # 9999-01-01 UTC: any zone's local day of a wall time up to it is a date
-_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
-Check = Callable[[Any], bool]
-
-
-def _is_date(value: Any) -> bool:
-    """A local day, YYYY-MM-DD, from 1971 to 9998 (as ``--date`` and ``--from`` take them)."""
-    if not isinstance(value, str) or not _DAY.fullmatch(value):
-        return False
-    try:
-        return FIRST_YEAR <= dt.date.fromisoformat(value).year <= LAST_YEAR
-    except ValueError:
-        return False
-
-
-def _is_text(value: Any) -> bool:
-    return isinstance(value, str)
-
-
-def _is_count(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _is_wall(value: Any) -> bool:
-    """A wall time (or a duration) that is finite, not negative and within the clock's range."""
-    return (isinstance(value, (int, float)) and not isinstance(value, bool)
-            and math.isfinite(value) and 0.0 <= value <= WALL_MAX)
-
-
-def _or_none(check: Check) -> Check:
-    return lambda value: value is None or check(value)
-
-
-LIVE: dict[str, Check] = {"position": _or_none(_is_text), "state": _or_none(_is_text), "zone": _or_none(_is_text),
-                          "worn": _or_none(lambda v: isinstance(v, bool)), "since": _or_none(_is_wall),
-                          "updated": _or_none(_is_wall)}
-DOSE: dict[str, Check] = {"id": _is_count, "day": _is_date, "start": _is_wall, "stop": _or_none(_is_wall),
-                          "seconds": _or_none(_is_wall), "level": _is_text, "source": _is_text,
-                          "reason": _or_none(_is_text), "planned_end": _or_none(_is_wall)}
-BOUT: dict[str, Check] = {"start": _is_wall, "duration_s": _is_wall}
-# The meta records read as JSON objects (or null: no record), and the fields checked in each
-# (the settings' own are checked as their commands check them: ``stored_settings``).
-META: dict[str, dict[str, Check]] = {"live": LIVE, "settings": {}, "exercise": {}}
-
-
-def _shown(value: Any) -> str:
-    """A stored value in a few characters, on one line."""
-    text = repr(value)
-    return text if len(text) <= 40 else text[:37] + "..."
-
-
-def integrity_problem(rows: list[tuple]) -> str | None:
-    """``PRAGMA integrity_check``'s rows in one line: the first problem and how many more
-    (None: the file is sound). Its headings (``*** in database main ***``) are left out."""
-    if rows == [("ok",)]:
-        return None
-    lines = [line.strip() for row in rows for line in str(row[0]).splitlines()]
-    problems = [line for line in lines if line and not (line.startswith("***") and line.endswith("***"))]
-    if not problems:
-        return "the integrity check failed"
-    more = len(problems) - 1
-    if more == 0:
-        return problems[0]
-    return f"{problems[0]}, and {more} more problem{'s' if more > 1 else ''}"
-
-
 def _access_problem(exc: sqlite3.Error) -> bool:
     """SQLite's words for a file or folder it may not read or write (not damage)."""
     text = str(exc).lower()
@@ -130,6 +58,7 @@ class Store:
     def __init__(self, state_dir: Path | str, *, readonly: bool = False) -> None:
         self.dir = Path(state_dir)
         self.path = self.dir / FILENAME
+        self.values = StoredValues(self.path)
         self.commits = 0
         self.readonly = readonly
         if readonly:
@@ -165,28 +94,6 @@ class Store:
             raise StoreError(f"{self.dir}: cannot create the state directory: {exc.strerror}") from None
         self._check_access()
         self.db = self._open_checked()
-
-    @classmethod
-    def refuse_unusable(cls, state_dir: Path | str) -> None:
-        """Refuse, as opening the store for writing would, a store that must be left alone (no
-        permission, a folder or another program's database in its place, a newer OpenPalm's
-        store), without opening it: for whoever writes in its folder before opening it."""
-        probe = cls.__new__(cls)
-        probe.dir = Path(state_dir)
-        probe.path = probe.dir / FILENAME
-        if not probe.dir.exists():
-            return
-        probe._check_access()
-        probe._refuse_non_file()
-        if probe.path.exists():
-            try:
-                db = sqlite3.connect(probe.path, timeout=10, isolation_level=None)
-            except sqlite3.Error:
-                return                                  # opening it says what is wrong
-            try:
-                probe._refuse_foreign(db)
-            finally:
-                db.close()
 
     def _check_access(self) -> None:
         """A store this user may not read and write is a set-up fault: said, never 'repaired'."""
@@ -242,7 +149,7 @@ class Store:
                 db = self._connect()
                 try:
                     problem = integrity_problem(db.execute("PRAGMA integrity_check").fetchall()) \
-                        or self._values_problem(db)
+                        or self.values.problem(db)
                 finally:
                     db.close()
             except sqlite3.OperationalError as exc:
@@ -264,28 +171,6 @@ class Store:
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"{self.path}: cannot open the store: {exc}") from None
         return db
-
-    def _values_problem(self, db: sqlite3.Connection) -> str | None:
-        """The first value in the store that its readers would refuse, in words (None: all
-        are good): a store the agent keeps is one that status and report can read."""
-        tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-        self.db = db
-        try:
-            if "days" in tables:
-                self._days("SELECT day, data FROM days")
-            if "meta" in tables:
-                for key, value in self._read(f"SELECT key, value FROM meta WHERE key IN ({', '.join('?' * len(META))})",
-                                             tuple(META)):
-                    self._meta(key, value)
-            if "doses" in tables:
-                self._records("SELECT * FROM doses", (), DOSE, "dose")
-            if "bouts" in tables:
-                self._records("SELECT * FROM bouts", (), BOUT, "bout")
-        except StoreDamagedError as exc:
-            return exc.problem
-        finally:
-            del self.db
-        return None
 
     def _move_aside(self, problem: str) -> None:
         stamp = time.strftime("%Y%m%dT%H%M%S")
@@ -312,54 +197,15 @@ class Store:
                 raise StoreAccessError(f"{self.path}: cannot read the store: {exc}") from None
             raise StoreError(f"{self.path}: cannot read the store: {exc}") from None
         except sqlite3.DatabaseError as exc:
-            raise self._damaged(integrity_problem([(str(exc),)])) from None
+            raise self.values.damaged(integrity_problem([(str(exc),)])) from None
 
     def _records(self, sql: str, params: tuple, shape: dict[str, Check], what: str) -> list[dict]:
         """The rows of a query as dicts by column, each column of ``shape`` checked."""
         names, rows = self._query(sql, params)
-        return [self._checked(dict(zip(names, row)), shape, f"{what} {_shown(row[0])}") for row in rows]
-
-    # -- the one place stored values are checked: anything else is a damaged store ---------
-    def _damaged(self, problem: str) -> StoreDamagedError:
-        err = StoreDamagedError(f"{self.path}: the store is damaged ({problem}); the agent moves a damaged "
-                                f"store aside and starts a new one when it next starts")
-        err.problem = problem
-        return err
-
-    def _checked(self, record: dict, shape: dict[str, Check], what: str) -> dict:
-        for key, check in shape.items():
-            if not check(record.get(key)):
-                raise self._damaged(f"{what}: {key} is {_shown(record.get(key))}")
-        return record
-
-    def _date(self, value: Any) -> str:
-        if not _is_date(value):
-            raise self._damaged(f"a day is stored as {_shown(value)}, not a date")
-        return value
-
-    def _json(self, raw: Any, what: str, null: bool = False) -> dict | None:
-        """Stored JSON text as an object (``null``: or None), its depth bounded before it is
-        parsed (``jsontext``): text that does not decode, or decodes to anything else, is
-        a damaged store."""
-        try:
-            if not isinstance(raw, (str, bytes)):
-                raise TypeError(f"a {type(raw).__name__}, not text")
-            value = jsontext.loads(raw)
-        except (ValueError, TypeError) as exc:
-            raise self._damaged(f"{what} is not readable: {str(exc).splitlines()[0][:80]}") from None
-        if value is None and null:
-            return None
-        if not isinstance(value, dict):
-            raise self._damaged(f"{what} is {type(value).__name__ if value is not None else 'null'}, "
-                                f"not an object")
-        return value
+        return [self.values.record(dict(zip(names, row)), shape, f"{what} {shown(row[0])}") for row in rows]
 
     def _days(self, sql: str, params: tuple = ()) -> dict[str, dict]:
-        return {self._date(day): self._json(data, f"day {day}") for day, data in self._read(sql, params)}
-
-    def _meta(self, key: str, raw: Any) -> dict | None:
-        value = self._json(raw, f"the {key} record", null=True)
-        return None if value is None else self._checked(value, META.get(key, {}), f"the {key} record")
+        return {self.values.date(day): self.values.json(data, f"day {day}") for day, data in self._read(sql, params)}
 
     def load_day(self, day: str) -> dict | None:
         return self._days("SELECT day, data FROM days WHERE day = ?", (day,)).get(day)
@@ -371,12 +217,12 @@ class Store:
     def last_day(self) -> str | None:
         """The latest local day the store holds (a simulated store's days may be long past)."""
         last = self._read("SELECT MAX(day) FROM days")[0][0]
-        return None if last is None else self._date(last)
+        return None if last is None else self.values.date(last)
 
     def day_span(self) -> tuple[str, str] | None:
         """The first and last day that have a record (None: no day yet)."""
         first, last = self._read("SELECT MIN(day), MAX(day) FROM days")[0]
-        return None if first is None else (self._date(first), self._date(last))
+        return None if first is None else (self.values.date(first), self.values.date(last))
 
     def bouts(self, day: str) -> list[dict]:
         return [{"start": b["start"], "duration_s": b["duration_s"]}
@@ -385,7 +231,7 @@ class Store:
 
     def meta(self, key: str) -> dict | None:
         rows = self._read("SELECT value FROM meta WHERE key = ?", (key,))
-        return self._meta(key, rows[0][0]) if rows else None
+        return self.values.meta(key, rows[0][0]) if rows else None
 
     # -- writing -----------------------------------------------------------------------
     def checkpoint(self, days: dict[str, dict], bouts: list[dict] = (), meta: dict | None = None,
@@ -446,3 +292,24 @@ class Store:
         except sqlite3.Error:
             pass
 
+
+def refuse_unusable(state_dir: Path | str) -> None:
+    """Refuse, as opening the store for writing would, a store that must be left alone (no
+    permission, a folder or another program's database in its place, a newer OpenPalm's
+    store), without opening it: for whoever writes in its folder before opening it."""
+    probe = Store.__new__(Store)
+    probe.dir = Path(state_dir)
+    probe.path = probe.dir / FILENAME
+    if not probe.dir.exists():
+        return
+    probe._check_access()
+    probe._refuse_non_file()
+    if probe.path.exists():
+        try:
+            db = sqlite3.connect(probe.path, timeout=10, isolation_level=None)
+        except sqlite3.Error:
+            return                                  # opening it says what is wrong
+        try:
+            probe._refuse_foreign(db)
+        finally:
+            db.close()

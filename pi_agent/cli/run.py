@@ -84,7 +84,7 @@ def _run(args) -> int:
     from pi_agent.agent import Agent, load_channels
     from pi_agent.display import LineDisplay
     from pi_agent.render import status_line
-    from pi_agent.store import Store
+    from pi_agent.store import Store, refuse_unusable
 
     cfg = config.load(args.config)
     if args.device_id is not None:
@@ -143,7 +143,7 @@ def _run(args) -> int:
         signal.signal(signal.SIGTERM, exit_on_signal)
         state_dir = Path(tempfile.mkdtemp(prefix="openpalm-run-")) if temporary else args.state_dir
         try:
-            Store.refuse_unusable(state_dir)       # before the resume marker is written beside it
+            refuse_unusable(state_dir)       # before the resume marker is written beside it
             start_at = _resume_point(state_dir, args.simulate, args.speed)
             if start_at >= scen.timeline.duration:
                 log.info("scenario %s already finished in %s", args.simulate, state_dir)
