@@ -60,9 +60,11 @@ DOSE: dict[str, Check] = {"id": _is_count, "day": _is_date, "start": _is_wall, "
                           "seconds": _or_none(_is_wall), "level": _is_text, "source": _is_text,
                           "reason": _or_none(_is_text), "planned_end": _or_none(_is_wall)}
 BOUT: dict[str, Check] = {"start": _is_wall, "duration_s": _is_wall}
+OUTBOX: dict[str, Check] = {"id": _is_text, "topic": _is_text, "payload": _is_text, "created": _is_wall}
+DROPS: dict[str, Check] = {"count": _is_count, "first": _or_none(_is_wall), "last": _or_none(_is_wall)}
 # The meta records read as JSON objects (or null: no record), and the fields checked in each
 # (the settings' own are checked as their commands check them: ``stored_settings``).
-META: dict[str, dict[str, Check]] = {"live": LIVE, "settings": {}, "exercise": {}}
+META: dict[str, dict[str, Check]] = {"live": LIVE, "settings": {}, "exercise": {}, "outbox_dropped": DROPS}
 
 
 def shown(value: Any) -> str:
@@ -144,12 +146,13 @@ class StoredValues:
                 for key, value in db.execute(f"SELECT key, value FROM meta WHERE key IN "
                                              f"({', '.join('?' * len(META))})", tuple(META)):
                     self.meta(key, value)
-            for table, shape in (("doses", DOSE), ("bouts", BOUT)):
+            for table, shape, what in (("doses", DOSE, "dose"), ("bouts", BOUT, "bout"),
+                                       ("outbox", OUTBOX, "outbox event")):
                 if table in tables:
                     cursor = db.execute(f"SELECT * FROM {table}")
                     names = [d[0] for d in cursor.description]
                     for row in cursor:
-                        self.record(dict(zip(names, row)), shape, f"{table[:-1]} {shown(row[0])}")
+                        self.record(dict(zip(names, row)), shape, f"{what} {shown(row[0])}")
         except StoreDamagedError as exc:
             return exc.problem
         return None

@@ -212,6 +212,10 @@ DAMAGE = [
     ("a dose's start as text", "UPDATE doses SET start = 'soon'", lambda s: s.doses()),
     ("a dose's seconds NaN-like", "UPDATE doses SET seconds = 1e999", lambda s: s.doses()),
     ("a bout's duration negative", "UPDATE bouts SET duration_s = -5", lambda s: s.bouts("2026-06-01")),
+    ("the outbox's drops nested too deep", f"INSERT INTO meta VALUES ('outbox_dropped', {DEEP})",
+     lambda s: s.meta("outbox_dropped")),
+    ("the outbox's drops counted in text", "INSERT INTO meta VALUES ('outbox_dropped', '{\"count\": \"3\"}')",
+     lambda s: s.meta("outbox_dropped")),
 ]
 
 
@@ -247,15 +251,33 @@ def test_a_value_no_openpalm_writes_is_a_damaged_store_for_every_reader(tmp_path
     assert aside.read_bytes() == before, "the damaged store is kept as it was"
 
 
-def test_a_store_the_agent_writes_has_nothing_damaged(tmp_path, caplog):
-    """Every value the agent writes passes the checks: its store is kept and reads back whole."""
+def test_an_outbox_event_of_no_time_is_a_damaged_store_for_the_agent(tmp_path, caplog):
+    """An event in the outbox whose time is text (the outbox compares and subtracts it): the
+    agent's open moves the store aside with one log line naming it."""
     _small_store(tmp_path)
+    _damage(tmp_path, "INSERT INTO outbox VALUES ('e1', 'openpalm/dev1/event', '{}', 'soon')")
+    with caplog.at_level("ERROR", logger="pi_agent.store"):
+        Store(tmp_path).close()
+    [line] = [r.getMessage() for r in caplog.records if "is damaged" in r.getMessage()]
+    assert "outbox event 'e1': created is 'soon'" in line and "moved aside" in line
+
+
+def test_a_store_the_agent_writes_has_nothing_damaged(tmp_path, caplog):
+    """Every value the agent writes (the outbox's events and drops too) passes the checks: its
+    store is kept and reads back whole."""
+    from pi_agent.mqtt.outbox import Outbox
+    _small_store(tmp_path)
+    outbox = Outbox(tmp_path, max_events=1, wall=lambda: 1.78e9)
+    for i in range(3):
+        outbox.add(f"e{i}", "openpalm/dev1/event", "{}")
+    outbox.close()
     with caplog.at_level("ERROR", logger="pi_agent.store"):
         store = Store(tmp_path)
-    assert not caplog.records and not list(tmp_path.glob("*.damaged-*"))
+    assert not [r for r in caplog.records if r.name == "pi_agent.store"] and not list(tmp_path.glob("*.damaged-*"))
     assert set(store.days()) == {"2026-06-01", "2026-06-02"} and store.day_span() == ("2026-06-01", "2026-06-02")
     assert store.meta("live")["updated"] == 1.78e9 + 60 and store.meta("exercise") is None
     assert len(store.doses()) == 1 and store.bouts("2026-06-01") == [{"start": 1.78e9, "duration_s": 60.0}]
+    assert store.meta("outbox_dropped")["count"] == 2
     store.close()
 
 

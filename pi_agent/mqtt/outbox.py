@@ -22,6 +22,7 @@ import time
 from pathlib import Path
 from typing import Callable, Protocol
 
+from pi_agent.core import jsontext
 from pi_agent.errors import StoreError
 from pi_agent.store import FILENAME, SCHEMA
 
@@ -99,9 +100,10 @@ class Outbox:
     def _drops(self) -> dict | None:
         row = self.db.execute("SELECT value FROM meta WHERE key = ?", (DROPS,)).fetchone()
         try:
-            return json.loads(row[0]) if row else None
-        except ValueError:
+            drops = jsontext.loads(row[0]) if row else None     # (the store's start checks it whole)
+        except (ValueError, TypeError):
             return None
+        return drops if isinstance(drops, dict) else None
 
     def take_drops(self, report: Callable[[dict], tuple[str, str, str]]) -> dict | None:
         """If events were dropped and not told yet: in one transaction, build the report
