@@ -101,7 +101,8 @@ class CpuWait:
 
 class AgentProcess:
     def __init__(self, scenario: dict | Path, folder: Path, *, speed: float = 10, broker: str | None = None,
-                 device: str = "dev1", config: Path | None = None, extra_args=()) -> None:
+                 device: str = "dev1", config: Path | None = None, extra_args=(),
+                 state_dir: Path | None = None) -> None:
         self.folder = Path(folder)
         self.folder.mkdir(parents=True, exist_ok=True)
         if isinstance(scenario, dict):
@@ -109,7 +110,7 @@ class AgentProcess:
             path.write_text(json.dumps(scenario))
             scenario = path
         args = [sys.executable, "-m", "pi_agent", "run", "--config", str(config or CONFIG),
-                "--simulate", str(scenario), "--speed", str(speed), "--state-dir", str(self.folder / "state"),
+                "--simulate", str(scenario), "--speed", str(speed), "--state-dir", str(state_dir or self.folder / "state"),
                 "--device-id", device, *extra_args]
         if broker:
             args += ["--broker", broker]

@@ -69,7 +69,7 @@ def test_report_names_the_new_keys_as_the_contract_does(tmp_path):
 
 
 # -- vibration that answers a spasm, on the simulated motor's own trace -------------------------------
-def test_spasm_vibration_starts_within_1_s_of_detection_in_real_time(cfg, tmp_path):
+def test_spasm_vibration_starts_within_1_s_of_detection_in_real_time(cfg, tmp_path, ram_dir):
     """The real agent in real time (its motor thread, the rig's motor): each detected spasm is
     followed by the motor within 1 s of the detection, by the agent's clock on the motor's own
     trace (less any time the kernel kept the process from a CPU), for spasm.vibrate_s at the
@@ -80,7 +80,7 @@ def test_spasm_vibration_starts_within_1_s_of_detection_in_real_time(cfg, tmp_pa
              + fast_spasm(55, rise_s=0.3, hold=1.5, back_s=0.5)[:-1] + [{"hold": 8}])
     scen = scenario_mod.parse(scene(steps, NOISES[0]), {n: s.kind for n, s in cfg.sensors.items()})
     trace = tmp_path / "motor.trace"
-    events, origin, real, waits = traced_real_time_run(cfg, scen, tmp_path / "state", trace)
+    events, origin, real, waits = traced_real_time_run(cfg, scen, ram_dir, trace)
     detected = [e.t - origin for e in events if e.type == "spasm_started"]
     runs = motor_runs(trace)
     assert len(detected) == 2 and len(runs) == 2, (detected, runs)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any, Iterable, Mapping
 
-from pi_agent.core.days import Day, report_day
+from pi_agent.core.days import MIN_GOAL_S, Day, report_day
 
 PREFIXES = {"weight_bearing": "wb_"}
 TRACKED = "tracked"        # 1: the device kept a record of the day; 0: it has none (a row of zeros)
@@ -32,7 +32,7 @@ def flatten(record: Mapping[str, Any]) -> dict[str, Any]:
 
 def template() -> dict[str, Any]:
     """Every column the day record has, in the report's order (``goal_pct`` included)."""
-    return flatten(report_day(Day(goal_s=1.0)))
+    return flatten(report_day(Day(goal_s=MIN_GOAL_S)))
 
 
 def columns(days: Iterable[Mapping[str, Any]] = ()) -> list[str]:
