@@ -41,10 +41,17 @@ def browser(tmp_path, size=DESKTOP):
     return driver
 
 
+# No wait is shorter: a wait is for an event, and its timeout only decides how long a failing
+# test takes. A browser starved by a loaded machine took more than 10 s to take a click.
+LEAST_WAIT_S = 60.0
+
+
 def until(driver, predicate, timeout=30.0, what="the page"):
-    """Wait for the page's state (a function of the driver); its value."""
+    """Wait for the page's state (a function of the driver); its value. ``timeout`` is raised
+    to ``LEAST_WAIT_S``: the time the page takes is asserted on its own clock, never by this."""
     from selenium.webdriver.support.ui import WebDriverWait
-    return WebDriverWait(driver, timeout, poll_frequency=0.2).until(predicate, message=f"timed out waiting for {what}")
+    return WebDriverWait(driver, max(timeout, LEAST_WAIT_S), poll_frequency=0.2).until(
+        predicate, message=f"timed out waiting for {what}")
 
 
 def click_fresh(driver, selector: str) -> bool:
