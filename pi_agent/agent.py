@@ -249,7 +249,7 @@ class Agent:
             interrupt()
 
     # -- commands --------------------------------------------------------------------
-    def submit(self, name: str, payload, respond: Callable[[dict], None] | None = None) -> None:
+    def submit(self, name: "str | button.Report", payload, respond: Callable[[dict], None] | None = None) -> None:
         """Queue a command from another thread (MQTT, the button); it runs in the loop."""
         self.inbox.put((name, payload, respond))
         self.wake()

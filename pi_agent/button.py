@@ -7,14 +7,24 @@ therapy; held for ``HOLD_S`` it starts or stops an exercise session.
 
 from __future__ import annotations
 
+import enum
 import threading
 from typing import Callable
 
 HOLD_S = 2.0              # held this long, the button reports a hold (an exercise session)
-PRESS, HOLD = "_button", "_button_held"     # what it reports (names in the agent's inbox)
 
 
-def attach(pin: int, report: Callable[[str], None], pin_factory=None):
+class Report(enum.Enum):
+    """What the button reports, in the agent's inbox beside the commands: never a string, so
+    that no MQTT request, whatever its name, can pass for the hand on the button."""
+    PRESS = "press"
+    HOLD = "hold"
+
+
+PRESS, HOLD = Report.PRESS, Report.HOLD
+
+
+def attach(pin: int, report: Callable[[Report], None], pin_factory=None):
     """The gpiozero ``Button`` on ``pin`` (BCM), with the internal pull-up; ``report(what)``
     is called from gpiozero's threads with ``PRESS`` or ``HOLD``."""
     from gpiozero import Button

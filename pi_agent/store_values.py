@@ -11,23 +11,21 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-import re
 import sqlite3
 from pathlib import Path
 from typing import Any, Callable
 
 from pi_agent.core import jsontext
+from pi_agent.core.days import FIRST_YEAR, LAST_YEAR, YYYY_MM_DD
 from pi_agent.errors import StoreDamagedError
 
-FIRST_YEAR, LAST_YEAR = 1971, 9998      # a local day of any zone, and the day after it, within the clock's range
 WALL_MAX = 253_370_764_800.0            # 9999-01-01 UTC: any zone's local day of a wall time up to it is a date
-_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 Check = Callable[[Any], bool]
 
 
 def _is_date(value: Any) -> bool:
     """A local day, YYYY-MM-DD, from 1971 to 9998 (as ``--date`` and ``--from`` take them)."""
-    if not isinstance(value, str) or not _DAY.fullmatch(value):
+    if not isinstance(value, str) or not YYYY_MM_DD.fullmatch(value):
         return False
     try:
         return FIRST_YEAR <= dt.date.fromisoformat(value).year <= LAST_YEAR

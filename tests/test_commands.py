@@ -65,6 +65,32 @@ def test_scenario_command_step_changes_the_goal(cfg, tmp_path):
     assert report["days"]["2026-06-01"]["goal_s"] == 4 * 3600
 
 
+def test_no_request_passes_for_the_button(cfg, monkeypatch):
+    """Requests named as the button's reports once were ('_button', '_button_held') or as its
+    report's values are ('press', 'hold') are unknown commands, answered so, and press nothing;
+    the button's own report still does."""
+    from pi_agent import button
+    from pi_agent.clock import VirtualClock
+    from pi_agent.simulated_run import SimulatedRun
+    scen = scenario_file.parse({"start": "2026-06-01T10:00:00", "steps": [{"hold": 60}]},
+                               {n: s.kind for n, s in cfg.sensors.items()})
+    with SimulatedRun(cfg, scen, VirtualClock(scen.start_wall()), zone=scen.zone()) as sim:
+        agent, pressed, answers = sim.agent, [], []
+        real = agent.core.button
+        monkeypatch.setattr(agent.core, "button", lambda t, wall, held: (pressed.append(held), real(t, wall, held=held))[1])
+        agent.run_until(sim.origin + 5)
+        for name in ("_button", "_button_held", "press", "hold", "PRESS"):
+            agent.submit(name, b"{}", answers.append)
+        while not agent.inbox.empty():
+            agent.step()
+        assert [a["status"] for a in answers] == ["error"] * 5 and pressed == []
+        assert all("unknown command" in a["error"] for a in answers)
+        agent.submit(button.HOLD, None)
+        while not agent.inbox.empty():
+            agent.step()
+        assert pressed == [True]
+
+
 def test_a_flood_of_commands_runs_a_few_a_turn(cfg):
     """10,000 queued commands never hold the sampling loop: no turn spends more than 30 ms
     of the loop's own CPU time (all of them in one turn take a second), the readings go on,

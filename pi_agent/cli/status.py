@@ -15,16 +15,14 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
-import re
 import time
 import zoneinfo
 from pathlib import Path
 
 from pi_agent import config
 from pi_agent.cli.common import state_dir_of, with_config, zone_of
+from pi_agent.core.days import FIRST_YEAR, LAST_YEAR, YYYY_MM_DD
 
-
-YYYY_MM_DD = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 
 def parse_date(text: str) -> dt.date:
@@ -35,8 +33,8 @@ def parse_date(text: str) -> dt.date:
         day = dt.date.fromisoformat(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a day as YYYY-MM-DD, got '{text}'") from None
-    if not 1971 <= day.year <= 9998:          # a local day of any zone stays within the clock's range
-        raise argparse.ArgumentTypeError(f"expected a day from 1971 to 9998, got '{text}'")
+    if not FIRST_YEAR <= day.year <= LAST_YEAR:
+        raise argparse.ArgumentTypeError(f"expected a day from {FIRST_YEAR} to {LAST_YEAR}, got '{text}'")
     return day
 
 

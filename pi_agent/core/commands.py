@@ -18,13 +18,13 @@ from pi_agent.core import jsontext
 import pi_agent.core.orders as orders
 from pi_agent.core.orders import Out
 import pi_agent.core.therapy as therapy
+from pi_agent.core.days import FIRST_YEAR, LAST_YEAR, YYYY_MM_DD
 from pi_agent.core.events import Event
 from pi_agent.core.snapshot import Targets
 from pi_agent.core.tare import TareJob
 from pi_agent.config import GOAL_HOURS, Check, choice, number
 from pi_agent.config.checks import got, is_number
 from pi_agent.errors import InputError
-from pi_agent.report.period import FIRST_YEAR, LAST_YEAR, YYYY_MM_DD
 
 MAX_PAYLOAD = 4096
 MAX_REPORT_DAYS = 93      # a quarter: one answer stays well under a broker's message limits

@@ -16,6 +16,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import math
+import re
 import zoneinfo
 from dataclasses import dataclass, field
 from typing import Any, Mapping
@@ -83,6 +84,11 @@ class Day:
     def copy(self) -> "Day":
         return Day.from_json(self.to_json())
 
+
+# A local day as the store keys it, and the days taken anywhere (commands, options, the store):
+# a local day of any zone, and the day after it, stay within the clock's range.
+YYYY_MM_DD = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")     # (fromisoformat also takes 2026-W18-1)
+FIRST_YEAR, LAST_YEAR = 1971, 9998
 
 MAX_DAY_S = 2 * 86400.0     # a day's seconds: more than this is damage (a DST day has 25 hours)
 MAX_COUNT = 1e9            # no count, force or load integral of one day comes near this

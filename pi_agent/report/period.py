@@ -8,10 +8,10 @@ local midnight, so the day the clocks go forward has 23 hours and the day they g
 from __future__ import annotations
 
 import datetime as dt
-import re
 import zoneinfo
 from dataclasses import dataclass
 
+from pi_agent.core.days import FIRST_YEAR, LAST_YEAR, YYYY_MM_DD
 from pi_agent.errors import InputError
 
 DEFAULT_DAYS = 28          # four weeks: what a therapist compares from one visit to the next
@@ -68,8 +68,6 @@ class Period:
         return f"{span} ({len(self)} day{'s' if len(self) != 1 else ''})"
 
 
-YYYY_MM_DD = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
-FIRST_YEAR, LAST_YEAR = 1971, 9998      # a local day of any zone, and the day after it, within the clock's range
 
 
 def parse_date(text: str, what: str) -> dt.date:
