@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import time
 from collections import Counter
 
@@ -104,6 +105,9 @@ def test_no_broker_for_ten_minutes_then_events_are_delivered(tmp_path):
         broker.stop()
 
 
+# A packet in Mosquitto's log (log_type all).
+PUBLISH_LINE = re.compile(r"\d+: (?P<way>Received|Sending) PUBLISH (?:from|to) (?P<client>\S+) "
+                          r"\(d\d, q\d, r(?P<retain>\d), m\d+, '(?P<topic>.*)', \.\.\. \(\d+ bytes\)\)$")
 EXAMPLES = int(os.environ.get("OPENPALM_FUZZ_EXAMPLES", "100"))   # 100 batches of 100: 10,000 payloads
 KNOWN = ["vibration_start", "vibration_stop", "tare", "set_targets", "set_goal", "identify", "refresh"]
 json_values = st.recursive(st.none() | st.booleans() | st.integers(-10**6, 10**6) | st.floats(allow_nan=False)
@@ -137,7 +141,8 @@ def test_ten_thousand_generated_requests(tmp_path, ram_dir):
     failing loop's back-off costs.)"""
     # No limit on the broker's queues: a qos-1 message is never dropped because the
     # test's subscriber, sharing the CPU, falls behind.
-    broker = Broker(tmp_path / "broker", extra="max_queued_messages 0\n").start()
+    # Every packet in the broker's log: a failure can then tell where a lost request went.
+    broker = Broker(tmp_path / "broker", extra="max_queued_messages 0\nlog_type all\n").start()
     cfg = write_config(tmp_path / "cfg", "[therapy]\nmax_daily_min = 600\n")
     listener = Listener(broker.port, topics=("openpalm/dev1/response/#", "openpalm/dev1/status"))
     # The load stream on a connection of its own, so the flood of responses never
@@ -182,10 +187,25 @@ def test_ten_thousand_generated_requests(tmp_path, ram_dir):
             last_load = json.loads(load.messages[-1]["payload"]).get("seq") if load.messages else None
             c = listener.client
             states = Counter(str(m.state) for m in list(c._out_messages.values()))
+            answered = Counter(m["topic"].split("/response/", 1)[1] for m in responses())
+            unanswered = {n: k - answered[n] for n, k in sent.items() if k > answered[n]}
             return (f"{len(responses())} answers of {total}; {log.count(' command ')} commands in the agent's log; "
                     f"{len(load.messages)} load messages, the last numbered {last_load}; alive: "
                     f"{agent.proc.poll() is None}; the test's client: {c._inflight_messages} in flight, "
-                    f"{dict(states)}, {len(c._out_packet)} packets to write\n{log[-6000:]}")
+                    f"{dict(states)}, {len(c._out_packet)} packets to write; unanswered: "
+                    f"{dict(list(unanswered.items())[:5])}; {broker_saw(list(unanswered)[:5])}\n{log[-6000:]}")
+
+        def broker_saw(names) -> str:
+            """What the broker's log says of these requests: how often it received each from the
+            test and sent it to the agent, by the retain flag (r0, r1)."""
+            seen: Counter = Counter()
+            for line in (tmp_path / "broker" / "mosquitto.log").read_text(errors="replace").splitlines():
+                m = PUBLISH_LINE.match(line)
+                if m and m["topic"].startswith("openpalm/dev1/request/"):
+                    who = "from the test" if m["way"] == "Received" else f"to {m['client']}"
+                    seen[(m["topic"].rsplit("/", 1)[1], f"{who} r{m['retain']}")] += 1
+            return "; ".join(f"{n!r}: " + (", ".join(f"{k} {w}" for (name, w), k in seen.items() if name == n) or "never")
+                             for n in names)
         assert listener.wait_for(lambda ms: len([m for m in ms if "/response/" in m["topic"]]) >= total, 240), \
             stalled()
         # One request more, answered after all the others (the loop runs them in order):
