@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import json
 import os
@@ -87,7 +88,9 @@ def shipped_day(tmp_path_factory):
     the golden and the ground-truth tests read the same run."""
     def simulate(name: str, folder: Path) -> tuple[dict, list[str]]:
         events = folder / "events.jsonl"
-        result = run_cli("simulate", str(SCENARIOS / f"{name}.json"), "--report", "json", "--events", str(events))
+        # Its temporary store in memory: the report is the subject, not the disk.
+        result = run_cli("simulate", str(SCENARIOS / f"{name}.json"), "--report", "json", "--events", str(events),
+                         env={"TMPDIR": str(RAM)} if RAM else None)
         assert result.returncode == 0, result.stderr
         return json.loads(result.stdout), events.read_text().splitlines()
     return lambda name: run_once(tmp_path_factory, f"simulate-{name}", lambda folder: simulate(name, folder))
@@ -147,21 +150,32 @@ def pytest_collection_modifyitems(items):
     items[:] = [item for pair in zip(slow, rest) for item in pair] + slow[len(rest):] + rest[len(slow):]
 
 
-@pytest.fixture
-def ram_dir(tmp_path):
-    """A folder in memory (/dev/shm) for the store of a test that times the agent in real
-    time: an fsync there costs nothing, so what the test measures is the agent's loop, not
-    this machine's disk, which the suite's other workers share (their stores, the browser's
-    profile). On a busy disk one fsync took up to 0.7 s. Without /dev/shm, ``tmp_path``."""
-    shm = Path("/dev/shm")
-    if not (shm.is_dir() and os.access(shm, os.W_OK)):
-        yield tmp_path / "store"
+# Memory to keep a store in, where a test's subject is not the disk: an fsync there costs
+# nothing. The disk is shared by the suite's workers (their stores, the browser's profiles),
+# and on it one fsync took up to 0.7 s; a simulated day's checkpoints were half its time.
+SHM = Path("/dev/shm")
+RAM = SHM if SHM.is_dir() and os.access(SHM, os.W_OK) else None
+
+
+@contextlib.contextmanager
+def ram_folder(fallback: Path):
+    """A new folder in memory, removed afterwards (``fallback`` without /dev/shm)."""
+    if RAM is None:
+        yield fallback
         return
-    folder = Path(tempfile.mkdtemp(prefix="openpalm-test-", dir=shm))
+    folder = Path(tempfile.mkdtemp(prefix="openpalm-test-", dir=RAM))
     try:
         yield folder
     finally:
         shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture
+def ram_dir(tmp_path):
+    """A folder in memory for the store of a test that times the agent in real time: what it
+    measures is then the agent's loop, not this machine's disk."""
+    with ram_folder(tmp_path / "store") as folder:
+        yield folder
 
 
 @pytest.fixture

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from conftest import CONFIG
+from conftest import CONFIG, ram_folder
 from mock_hw import scenario_file
 from pi_agent import config
 from pi_agent.clock import VirtualClock
@@ -23,7 +23,11 @@ def test_totals_only_grow_within_a_day_and_open_never_exceeds_worn(tmp_path_fact
     data = {"start": start, "timezone": "Europe/London", "seed": seed,
             "noise": {"deg": 1.0, "newton": 0.2}, "steps": body}
     scen = scenario_file.parse(data, {n: s.kind for n, s in cfg.sensors.items()})
-    state_dir = tmp_path_factory.mktemp("store")
+    with ram_folder(tmp_path_factory.mktemp("store")) as state_dir:
+        _play(cfg, scen, state_dir)
+
+
+def _play(cfg, scen, state_dir) -> None:
     seen: dict[str, tuple[float, float]] = {}
     agents = []
 
