@@ -15,6 +15,18 @@ import socket
 log = logging.getLogger("pi_agent.systemd")
 
 
+def writes_to_journal(stream) -> bool:
+    """``stream`` goes to the journal: systemd names the stream it connected in
+    ``$JOURNAL_STREAM`` (``device:inode``, systemd.exec(5)); a stream redirected elsewhere
+    has another device or inode."""
+    want = os.environ.get("JOURNAL_STREAM", "")
+    try:
+        st = os.fstat(stream.fileno())
+    except (AttributeError, OSError, ValueError):
+        return False
+    return want == f"{st.st_dev}:{st.st_ino}"
+
+
 class Notifier:
     def __init__(self, environ=os.environ) -> None:
         path = environ.get("NOTIFY_SOCKET", "")

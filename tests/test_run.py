@@ -187,3 +187,26 @@ def test_a_storm_of_stop_signals_stops_the_loop_and_never_deadlocks(tmp_path):
                             env=dict(os.environ, PYTHONPATH=str(ROOT)))
     assert result.returncode == 0, result.stderr[-2000:]
     assert json.loads(result.stdout.splitlines()[-1])["stops"] >= 1
+
+
+def test_under_systemd_the_journal_gets_no_status_line_a_second(tmp_path):
+    """Standard output connected to the journal (``$JOURNAL_STREAM`` names it) gets no
+    status line a second, only the events: 86,400 lines a day would bury them and cost a
+    Pi's journal and SD card. Redirected elsewhere, the same run shows its lines."""
+    path = tmp_path / "s.json"
+    path.write_text(json.dumps({"start": "2026-05-01T09:00:00", "timezone": "UTC", "steps": [
+        {"hold": 20, "set": {"wrist": 25, "fingers": 5, "palm": 3}}]}))
+    outputs = {}
+    for where in ("journal", "file"):
+        out = tmp_path / f"{where}.txt"
+        with open(out, "w") as f:
+            st = os.fstat(f.fileno())
+            journal = f"{st.st_dev}:{st.st_ino}" if where == "journal" else f"{st.st_dev}:{st.st_ino + 1}"
+            env = dict(os.environ, PYTHONUNBUFFERED="1", JOURNAL_STREAM=journal)
+            done = subprocess.run([sys.executable, "-m", "pi_agent", "run", "--simulate", str(path), "--speed", "20",
+                                   "--state-dir", str(tmp_path / f"st-{where}")],
+                                  cwd=ROOT, env=env, stdout=f, stderr=subprocess.PIPE, text=True, timeout=120)
+        assert done.returncode == 0, done.stderr
+        outputs[where] = [line for line in out.read_text().splitlines() if line.startswith("2026-05-01 09:00:")]
+    assert outputs["journal"] == []
+    assert len(outputs["file"]) >= 2

@@ -20,7 +20,7 @@ from pi_agent import config
 from pi_agent.cli.common import (EX_UNAVAILABLE, exit_on_signal, log, on_signals, state_dir_of, with_config,
                                  zone_of)
 from pi_agent.errors import ConfigError, OutputError, SensorError, StoreAccessError, StoreError
-from pi_agent.systemd import Notifier
+from pi_agent.systemd import Notifier, writes_to_journal
 
 LINE_HELP = """\
 what the line says:
@@ -95,7 +95,8 @@ def _run(args) -> int:
     if broker:
         from pi_agent.mqtt import check_credentials
         check_credentials(cfg, broker, password)  # a bad URL or clear-text password: before anything starts
-    display = LineDisplay(sys.stdout, every_s=0.25 if sys.stdout.isatty() else 1.0)
+    display = LineDisplay(sys.stdout, every_s=0.25 if sys.stdout.isatty() else 1.0,
+                          shown=not writes_to_journal(sys.stdout))    # the journal: one line per event
     links = []
     notifier = Notifier()
 
