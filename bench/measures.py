@@ -148,9 +148,12 @@ def _agent_process(folder: Path, steps: list, *extra: str) -> subprocess.Popen:
     scenario = folder / f"scenario-{len(list(folder.glob('scenario-*')))}.json"
     scenario.write_text(json.dumps({"start": "2026-05-01T10:00:00", "timezone": "UTC", "seed": 9,
                                     "noise": {"deg": 1.0, "newton": 0.2}, "steps": steps}))
-    return subprocess.Popen([sys.executable, "-m", "pi_agent", "run", "--simulate", str(scenario), "--speed", "1",
-                             "--state-dir", str(folder / f"state-{scenario.stem}"), *extra], cwd=ROOT,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    with open(os.devnull, "w") as out:      # as under systemd: standard output is the journal
+        st = os.fstat(out.fileno())
+        env = dict(os.environ, JOURNAL_STREAM=f"{st.st_dev}:{st.st_ino}")
+        return subprocess.Popen([sys.executable, "-m", "pi_agent", "run", "--simulate", str(scenario), "--speed", "1",
+                                 "--state-dir", str(folder / f"state-{scenario.stem}"), *extra], cwd=ROOT,
+                                stdout=out, stderr=subprocess.DEVNULL, env=env)
 
 
 def _process_cpu_s(pid: int) -> float:
@@ -250,6 +253,62 @@ def cpu_states(quick: bool) -> dict:
             out[f"cpu_{name}_runs"] = [round(c, 3) for c in cpu]
             out[f"wakes_{name}_per_s"] = round(statistics.median(f[1] for f in figures), 1)
     shutil.rmtree(folder, ignore_errors=True)
+    return out
+
+
+# What a wake-up costs before the agent does anything: the floor under the CPU figures.
+_WAIT_LOOP = """
+import sys, time
+from pi_agent.clock import SystemClock
+clock, period = SystemClock(), 1.0 / float(sys.argv[1])
+due = time.monotonic()
+while True:
+    due += period
+    clock.sleep(due - time.monotonic())
+"""
+
+
+def wake_costs(quick: bool) -> dict:
+    """Why a reading costs microseconds in virtual time and far more in real time.
+    ``cpu_floor_{worn,pressed}_pct``: a process that only waits as the agent does (the
+    same timed lock acquire, ``SystemClock.sleep``) at the agent's wake-up rates, 12 and
+    100 a second, measured as ``cpu_states`` measures the agent: CPU over a window (20 s,
+    5 s with --quick) after start-up; the kernel's and Python's share of each wake-up.
+    ``turn_us_warm`` and ``turn_us_cold``: one turn of the loop in the everyday state (as
+    ``sample_us_daily``, but per turn), warm, and after 64 MB were written between two
+    turns, evicting the caches, as a process that slept finds them on a shared machine;
+    the median of 10 batches of 200 turns."""
+    from pi_agent.clock import VirtualClock
+    from pi_agent.simulated_run import SimulatedRun
+    out: dict = {}
+    window = 5.0 if quick else 20.0
+    for name, rate in (("worn", 12), ("pressed", 100)):
+        proc = subprocess.Popen([sys.executable, "-c", _WAIT_LOOP, str(rate)], cwd=ROOT)
+        try:
+            time.sleep(1.0)
+            out[f"cpu_floor_{name}_pct"] = round(_cpu_window(proc, window)[0], 3)
+        finally:
+            proc.terminate()
+            proc.wait(10)
+    cfg = _cfg()
+    scen = _scenario(cfg, [{"hold": 36000, "set": OPEN}])
+    with SimulatedRun(cfg, scen, VirtualClock(scen.start_wall()), zone=scen.zone(), state_dir=None) as sim:
+        agent = sim.agent
+        agent.run_until(5)
+        caches = bytearray(64 << 20)
+        ones = b"\x01" * (len(caches) // 64)        # a byte per 64-byte cache line
+        for label, evict in (("warm", False), ("cold", True)):
+            batches = []
+            for _ in range(10):
+                spent = 0
+                for _ in range(200):
+                    if evict:
+                        caches[::64] = ones
+                    t0 = time.thread_time_ns()
+                    agent.step()
+                    spent += time.thread_time_ns() - t0
+                batches.append(spent / 200 / 1e3)
+            out[f"turn_us_{label}"] = round(statistics.median(batches), 1)
     return out
 
 
@@ -396,4 +455,4 @@ def clinic(quick: bool) -> dict:
     return clinic_capacity(quick)
 
 
-ALL = [sample_cost, readings_delivered, feedback_latency, sim_day, cpu_states, mqtt_latency, store_writes, clinic]
+ALL = [sample_cost, readings_delivered, feedback_latency, sim_day, cpu_states, wake_costs, mqtt_latency, store_writes, clinic]

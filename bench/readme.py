@@ -41,6 +41,12 @@ HOW = {
     "wakes_worn_per_s": "voluntary context switches a second of that process, splint worn (one per splint reading; "
                         "the pad's slow reads ride along)",
     "wakes_pressed_per_s": "the same, pad pressed (one per pad reading; the splint's reads ride along)",
+    "cpu_floor_worn_pct": "a process that only waits as the agent waits (`SystemClock.sleep`, a timed lock acquire) "
+                          "12 times a second, measured as the agent is, over 20 s",
+    "cpu_floor_pressed_pct": "the same, 100 times a second",
+    "turn_us_warm": "CPU of one turn of the loop (`Agent.step`) in the everyday state, virtual time, median of 10 "
+                    "batches of 200",
+    "turn_us_cold": "the same with 64 MB written between two turns, so each turn starts with the caches evicted",
     "rss_mb": "peak resident memory (VmHWM) of the idle process",
     "mqtt_ms_p50": "from the wall time a load message carries (its pad reading's) to a subscriber on a real "
                    "Mosquitto on loopback",
@@ -54,9 +60,9 @@ HOW = {
 
 
 def _moves(key: str, runs: list[dict]) -> str:
-    if key.startswith("cpu_"):      # each CPU run, of each full run
-        values = [v for r in runs for v in r.get(f"{key.removesuffix('_pct')}_runs", [])]
-    else:
+    # each CPU run, of each full run (a figure measured once a full run: each full run's)
+    values = [v for r in runs for v in r.get(f"{key.removesuffix('_pct')}_runs", [])]
+    if not values:
         values = [r[key] for r in runs if isinstance(r.get(key), (int, float))]
     if len(values) < 2:
         return "one run"

@@ -25,13 +25,15 @@ MEASURES = {
     "sim_day": ("sim_day_s",),
     "cpu_states": ("cpu_idle_pct", "cpu_worn_pct", "cpu_pressed_pct", "cpu_mqtt_pct", "wakes_worn_per_s",
                    "wakes_pressed_per_s", "rss_mb"),
+    "wake_costs": ("cpu_floor_worn_pct", "cpu_floor_pressed_pct", "turn_us_warm", "turn_us_cold"),
     "mqtt_latency": ("mqtt_ms_p50", "mqtt_ms_p99"),
     "store_writes": ("store_writes_per_hour",),
     "clinic": ("clinic", "clinic_dashboard_mb"),
 }
 KEYS = ("sample_us", "sample_us_daily", "floor_us", "sample_floor_ratio", "schedule_kept", "data_rate_share",
         "feedback_ms_p50", "feedback_ms_p99", "feedback_ms_max", "sim_day_s", "cpu_idle_pct", "cpu_worn_pct",
-        "cpu_pressed_pct", "cpu_mqtt_pct", "wakes_worn_per_s", "wakes_pressed_per_s", "rss_mb", "mqtt_ms_p50",
+        "cpu_pressed_pct", "cpu_mqtt_pct", "wakes_worn_per_s", "wakes_pressed_per_s", "rss_mb", "cpu_floor_worn_pct",
+        "cpu_floor_pressed_pct", "turn_us_warm", "turn_us_cold", "mqtt_ms_p50",
         "mqtt_ms_p99", "store_writes_per_hour", "clinic", "clinic_dashboard_mb")
 
 
