@@ -61,7 +61,7 @@ HOW = {
 
 def _moves(key: str, runs: list[dict]) -> str:
     # each CPU run, of each full run (a figure measured once a full run: each full run's)
-    values = [v for r in runs for v in r.get(f"{key.removesuffix('_pct')}_runs", [])]
+    values = [v for r in runs for v in r.get(f"{key.removesuffix('_pct')}_runs", [])] if key.startswith("cpu_") else []
     if not values:
         values = [r[key] for r in runs if isinstance(r.get(key), (int, float))]
     if len(values) < 2:
