@@ -23,6 +23,7 @@ Pi, and in virtual time with ``--simulate SCENARIO`` for tests.
 from __future__ import annotations
 
 import datetime as dt
+import re
 import statistics
 from typing import TextIO
 
@@ -36,6 +37,7 @@ ZONES = {"pad_palm": "PALM zone (under the heel of the hand)",
 RATE_HZ = 50.0
 WAIT_S = 120.0
 MIN_KG, MAX_KG = 0.1, 200.0   # a known weight: above the pad's noise, within its cells' rating
+MASS = re.compile(r"\d+(?:[.,]\d*)?|[.,]\d+")   # a mass as people type it: 2, 0.5, 2,5, .5
 TRIES = 3             # a zone's weights are asked for again at most this often
 LABEL_OFF = 0.25      # a load cell's measured output this far from its label is pointed out
 
@@ -175,8 +177,10 @@ class PadWizard:
                 warned = True
                 continue
             try:
+                if not MASS.fullmatch(answer):        # not Python's syntax: no 1_0, 1e1, nan
+                    raise ValueError
                 kg = float(answer.replace(",", "."))
-                if not MIN_KG <= kg <= MAX_KG:          # NaN too
+                if not MIN_KG <= kg <= MAX_KG:
                     raise ValueError
             except ValueError:
                 self.say(f"Please type a mass in kilograms from {MIN_KG:g} to {MAX_KG:g}, such as 2 or 0.5 "
