@@ -374,3 +374,12 @@ def test_a_scenario_that_is_no_plain_json_file_is_refused_without_hanging(tmp_pa
 def test_a_device_as_scenario_is_refused():
     """`simulate /dev/zero` (endless bytes): one line, exit 65, no memory exhausted."""
     assert "not a regular file" in _one_line_error(run_cli("simulate", "/dev/zero"), 65)
+
+
+def test_events_to_a_dash_is_refused_not_written_to_a_file_named_dash(tmp_path):
+    """`simulate --events -`: `-` is no file name a person means (standard output carries the
+    report): one line, exit 65, and no file named `-`."""
+    scenario = ROOT / "scenarios" / "demo-day.json"
+    line = _one_line_error(run_cli("simulate", str(scenario), "--events", "-", cwd=tmp_path), 65)
+    assert line.startswith("--events -:")
+    assert not (tmp_path / "-").exists()

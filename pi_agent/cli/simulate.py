@@ -36,6 +36,8 @@ def simulate_command(args) -> int:
     channels = load_channels(cfg)
     scen = scenario_file.load(args.scenario, {n: c.kind for n, c in channels.items()})
     zone = zone_of(cfg, scen.timezone)
+    if args.events is not None and str(args.events) == "-":
+        raise InputError("--events -: give the events file a name (standard output carries the report)")
     try:
         events_out = open(args.events, "w", encoding="utf-8") if args.events else None
     except OSError as exc:
