@@ -10,38 +10,20 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-CONFIG = ROOT / "config" / "agent.toml"
-OPEN = {"palm": 3.0, "wrist": 25.0, "fingers": 5.0}
-
-
-def _cfg():
-    from pi_agent import config
-    return config.load(CONFIG)
-
-
-def _scenario(cfg, steps, start="2026-05-01T10:00:00", noise=True):
-    from mock_hw import scenario_file
-    data = {"start": start, "timezone": "UTC", "seed": 9, "steps": steps}
-    if noise:
-        data["noise"] = {"deg": 1.0, "newton": 0.2}
-    return scenario_file.parse(data, {n: s.kind for n, s in cfg.sensors.items()})
+from bench.common import OPEN, PRESSED, ROOT, agent_process, bench_config, bench_scenario
+from bench.cpu import cpu_states, wake_costs
 
 
 # -- sample_us, sample_us_daily and floor_us ---------------------------------------------------
-PRESSED = {**OPEN, "pad_palm": 40, "pad_fingers": 25}
-
-
 def _cost_per_reading(cfg, values: dict, quick: bool) -> float:
     """CPU time per channel reading through the whole loop, in virtual time with the
     hand as ``values`` says; the median of 20 batches."""
     from pi_agent.clock import VirtualClock
     from pi_agent.simulated_run import SimulatedRun
-    scen = _scenario(cfg, [{"hold": 36000, "set": values}])
+    scen = bench_scenario(cfg, [{"hold": 36000, "set": values}])
     sim = SimulatedRun(cfg, scen, VirtualClock(scen.start_wall()), zone=scen.zone(), state_dir=None)
     agent = sim.agent
     agent.run_until(5)
@@ -69,11 +51,11 @@ def sample_cost(quick: bool) -> dict:
     from pi_agent.clock import VirtualClock
     from pi_agent.core import PAD_CHANNELS
     from pi_agent.simulated_run import SimulatedRun
-    cfg = _cfg()
+    cfg = bench_config()
     sample_us = _cost_per_reading(cfg, PRESSED, quick)
     daily_us = _cost_per_reading(cfg, OPEN, quick)
     per_batch = 500 if quick else 3000
-    scen = _scenario(cfg, [{"hold": 36000, "set": PRESSED}])
+    scen = bench_scenario(cfg, [{"hold": 36000, "set": PRESSED}])
     sim = SimulatedRun(cfg, scen, VirtualClock(scen.start_wall()), zone=scen.zone(), state_dir=None)
     sim.agent.run_until(5)             # the chips as the agent leaves them: the pad's converting
     # The floor: each channel's chip, its registers written and read directly.
@@ -112,7 +94,7 @@ def sample_cost(quick: bool) -> dict:
 def _real_time_sim(cfg, steps, state_dir=None):
     from pi_agent.clock import ScaledClock
     from pi_agent.simulated_run import SimulatedRun
-    scen = _scenario(cfg, steps)
+    scen = bench_scenario(cfg, steps)
     clock = ScaledClock(time.time(), 1.0)
     sim = SimulatedRun(cfg, scen, clock, zone=scen.zone(), state_dir=state_dir, bus_time=False, real_time=True)
     return sim, clock
@@ -125,7 +107,7 @@ def readings_delivered(quick: bool) -> dict:
     zones at active_rate_hz, each splint channel at its chip's rate_hz: 212 a second);
     ``data_rate_share``, the conversions the chips make at their configured data rates
     (128 + 475 + 475 a second): how much of what the converters produce the agent uses."""
-    cfg = _cfg()
+    cfg = bench_config()
     seconds = 5.0 if quick else 20.0
     sim, clock = _real_time_sim(cfg, [{"hold": 3600, "set": PRESSED}])
     agent = sim.agent
@@ -141,175 +123,6 @@ def readings_delivered(quick: bool) -> dict:
     return {"schedule_kept": round(delivered / asked, 3),
             "data_rate_share": round(delivered / (sum(data_rates.values()) * elapsed), 3),
             "readings_per_s": round(delivered / elapsed, 1)}
-
-
-# -- processes of `pi-agent run --simulate --speed 1` -----------------------------------------------
-def _agent_process(folder: Path, steps: list, *extra: str) -> subprocess.Popen:
-    scenario = folder / f"scenario-{len(list(folder.glob('scenario-*')))}.json"
-    scenario.write_text(json.dumps({"start": "2026-05-01T10:00:00", "timezone": "UTC", "seed": 9,
-                                    "noise": {"deg": 1.0, "newton": 0.2}, "steps": steps}))
-    with open(os.devnull, "w") as out:      # as under systemd: standard output is the journal
-        st = os.fstat(out.fileno())
-        env = dict(os.environ, JOURNAL_STREAM=f"{st.st_dev}:{st.st_ino}")
-        return subprocess.Popen([sys.executable, "-m", "pi_agent", "run", "--simulate", str(scenario), "--speed", "1",
-                                 "--state-dir", str(folder / f"state-{scenario.stem}"), *extra], cwd=ROOT,
-                                stdout=out, stderr=subprocess.DEVNULL, env=env)
-
-
-def _process_cpu_s(pid: int) -> float:
-    """CPU time (user + system) of every thread of a process, in seconds: the scheduler's
-    nanosecond count where the kernel keeps one, else the 10-ms ticks of /proc/PID/stat."""
-    try:
-        total = 0
-        for task in Path(f"/proc/{pid}/task").iterdir():
-            total += int((task / "schedstat").read_text().split()[0])
-        if total:
-            return total / 1e9
-    except (OSError, ValueError, IndexError):
-        pass
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def _wakes(pid: int) -> int:
-    """Voluntary context switches of a process's threads: its sleeps, so its wake-ups."""
-    total = 0
-    for task in Path(f"/proc/{pid}/task").iterdir():
-        for line in (task / "status").read_text().splitlines():
-            if line.startswith("voluntary_ctxt_switches"):
-                total += int(line.split()[1])
-    return total
-
-
-def _cpu_window(proc: subprocess.Popen, window: float) -> tuple[float, float]:
-    """(% of one core, wake-ups a second) of a running process over ``window`` seconds."""
-    c0, w0, t0 = _process_cpu_s(proc.pid), _wakes(proc.pid), time.monotonic()
-    time.sleep(window)
-    c1, w1, t1 = _process_cpu_s(proc.pid), _wakes(proc.pid), time.monotonic()
-    return 100 * (c1 - c0) / (t1 - t0), (w1 - w0) / (t1 - t0)
-
-
-def _broker(folder: Path):
-    """A Mosquitto on a free loopback port: (process, port), or None if not installed."""
-    mosquitto = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
-    if not Path(mosquitto).exists():
-        return None
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    conf = folder / f"mosquitto-{port}.conf"
-    conf.write_text(f"listener {port} 127.0.0.1\nallow_anonymous true\n" + ("user root\n" if os.geteuid() == 0 else ""))
-    broker = subprocess.Popen([mosquitto, "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    time.sleep(0.5)
-    return broker, port
-
-
-CPU_STATES = {            # name: (what the hand does, runs in a full measurement)
-    "idle": ({}, 1),
-    "worn": (OPEN, 3),
-    "pressed": (PRESSED, 3),
-    "mqtt": (PRESSED, 1),
-}
-
-
-def cpu_states(quick: bool) -> dict:
-    """`pi-agent run --simulate --speed 1` as a process, in real time, in four states: the
-    splint off and the pad empty (idle); the splint worn, the pad empty (worn); the splint
-    worn and the pad pressed in a weight-bearing session (pressed); pressed, connected to
-    a Mosquitto on loopback and publishing 20 load messages a second (mqtt). For each, its
-    CPU time (user + system, every thread, from /proc) over a window after start-up, in
-    % of one core: 60 s (5 s with --quick), the median of the runs and their range; and
-    its wake-ups a second. Peak resident memory (VmHWM) of the idle process."""
-    folder = Path(tempfile.mkdtemp())
-    window = 5.0 if quick else 60.0
-    out: dict = {}
-    for name, (values, runs) in CPU_STATES.items():
-        figures = []
-        for _ in range(1 if quick else runs):
-            broker, extra = None, ()
-            if name == "mqtt":
-                broker = _broker(folder)
-                if broker is None:
-                    out["cpu_mqtt_note"] = "mosquitto is not installed"
-                    break
-                extra = ("--broker", f"mqtt://127.0.0.1:{broker[1]}", "--device-id", "bench")
-            proc = _agent_process(folder, [{"hold": 86400, "set": values}], *extra)
-            try:
-                time.sleep(4.0)                 # start-up (imports, the store) is not the steady cost
-                figures.append(_cpu_window(proc, window))
-                if name == "idle":
-                    status = Path(f"/proc/{proc.pid}/status").read_text()
-                    hwm = next(line for line in status.splitlines() if line.startswith("VmHWM"))
-                    out["rss_mb"] = round(int(hwm.split()[1]) / 1024, 1)
-            finally:
-                proc.terminate()
-                proc.wait(10)
-                if broker is not None:
-                    broker[0].terminate()
-                    broker[0].wait(5)
-        if figures:
-            cpu = sorted(f[0] for f in figures)
-            out[f"cpu_{name}_pct"] = round(statistics.median(cpu), 3)
-            out[f"cpu_{name}_runs"] = [round(c, 3) for c in cpu]
-            out[f"wakes_{name}_per_s"] = round(statistics.median(f[1] for f in figures), 1)
-    shutil.rmtree(folder, ignore_errors=True)
-    return out
-
-
-# What a wake-up costs before the agent does anything: the floor under the CPU figures.
-_WAIT_LOOP = """
-import sys, time
-from pi_agent.clock import SystemClock
-clock, period = SystemClock(), 1.0 / float(sys.argv[1])
-due = time.monotonic()
-while True:
-    due += period
-    clock.sleep(due - time.monotonic())
-"""
-
-
-def wake_costs(quick: bool) -> dict:
-    """Why a reading costs microseconds in virtual time and far more in real time.
-    ``cpu_floor_{worn,pressed}_pct``: a process that only waits as the agent does (the
-    same timed lock acquire, ``SystemClock.sleep``) at the agent's wake-up rates, 12 and
-    100 a second, measured as ``cpu_states`` measures the agent: CPU over a window (20 s,
-    5 s with --quick) after start-up; the kernel's and Python's share of each wake-up.
-    ``turn_us_warm`` and ``turn_us_cold``: one turn of the loop in the everyday state (as
-    ``sample_us_daily``, but per turn), warm, and after 64 MB were written between two
-    turns, evicting the caches, as a process that slept finds them on a shared machine;
-    the median of 10 batches of 200 turns."""
-    from pi_agent.clock import VirtualClock
-    from pi_agent.simulated_run import SimulatedRun
-    out: dict = {}
-    window = 5.0 if quick else 20.0
-    for name, rate in (("worn", 12), ("pressed", 100)):
-        proc = subprocess.Popen([sys.executable, "-c", _WAIT_LOOP, str(rate)], cwd=ROOT)
-        try:
-            time.sleep(1.0)
-            out[f"cpu_floor_{name}_pct"] = round(_cpu_window(proc, window)[0], 3)
-        finally:
-            proc.terminate()
-            proc.wait(10)
-    cfg = _cfg()
-    scen = _scenario(cfg, [{"hold": 36000, "set": OPEN}])
-    with SimulatedRun(cfg, scen, VirtualClock(scen.start_wall()), zone=scen.zone(), state_dir=None) as sim:
-        agent = sim.agent
-        agent.run_until(5)
-        caches = bytearray(64 << 20)
-        ones = b"\x01" * (len(caches) // 64)        # a byte per 64-byte cache line
-        for label, evict in (("warm", False), ("cold", True)):
-            batches = []
-            for _ in range(10):
-                spent = 0
-                for _ in range(200):
-                    if evict:
-                        caches[::64] = ones
-                    t0 = time.thread_time_ns()
-                    agent.step()
-                    spent += time.thread_time_ns() - t0
-                batches.append(spent / 200 / 1e3)
-            out[f"turn_us_{label}"] = round(statistics.median(batches), 1)
-    return out
 
 
 def feedback_latency(quick: bool) -> dict:
@@ -331,7 +144,7 @@ def feedback_latency(quick: bool) -> dict:
         t += up + down
     folder = Path(tempfile.mkdtemp())
     trace = folder / "motor.trace"
-    proc = _agent_process(folder, steps + [{"hold": 1.0}], "--motor-trace", str(trace))
+    proc = agent_process(folder, steps + [{"hold": 1.0}], "--motor-trace", str(trace))
     try:
         proc.wait(t + 60)
     finally:
@@ -408,8 +221,8 @@ def mqtt_latency(quick: bool) -> dict:
         sub.connect("127.0.0.1", port)
         sub.subscribe("openpalm/bench/load", 0)
         sub.loop_start()
-        cfg = _cfg()
-        scen = _scenario(cfg, [{"hold": 1, "set": {"pad_palm": 40, "pad_fingers": 25}}, {"hold": 3600}])
+        cfg = bench_config()
+        scen = bench_scenario(cfg, [{"hold": 1, "set": {"pad_palm": 40, "pad_fingers": 25}}, {"hold": 3600}])
         clock = ScaledClock(time.time(), 1.0)
         sim = SimulatedRun(cfg, scen, clock, zone=scen.zone(), state_dir=folder / "state", bus_time=False,
                             real_time=True)
@@ -437,8 +250,8 @@ def store_writes(quick: bool) -> dict:
     in virtual time): checkpoints, plus any outbox and dose writes."""
     from pi_agent.clock import VirtualClock
     from pi_agent.simulated_run import SimulatedRun
-    cfg = _cfg()
-    scen = _scenario(cfg, [{"hold": 7200, "set": OPEN}])
+    cfg = bench_config()
+    scen = bench_scenario(cfg, [{"hold": 7200, "set": OPEN}])
     sim = SimulatedRun(cfg, scen, VirtualClock(scen.start_wall()), zone=scen.zone(), state_dir=Path(tempfile.mkdtemp()))
     sim._run_until(3600)
     before = sim.agent.store.commits
