@@ -54,6 +54,7 @@ def test_the_wizard_completes_on_the_shipped_scenario(tmp_path):
     assert len(said) == 2, result.stdout
     push = max(sum(s["to"].values()) for s in steps if "ramp" in s and len(s["to"]) == 2)
     assert abs(new["weight_bearing"].max_push_n - push) <= 0.08 * push, new["weight_bearing"]
+    assert "above this maximum push" not in result.stdout        # the default band, 50 to 100 N, is reachable
     comments = [line for line in before.splitlines() if line.startswith("#")]
     after = cal_toml.read_text().splitlines()
     assert comments and all(c in after for c in comments)
@@ -251,3 +252,20 @@ def test_a_mass_that_no_weight_can_have_is_asked_again(tmp_path):
     assert result.returncode == 0, result.stdout + result.stderr
     assert result.stdout.count("Please type a mass in kilograms from 0.1 to 200") == 6
     assert all(len(load_calibration(cal_toml)[z].points) == 2 for z in ("pad_palm", "pad_fingers"))
+
+
+def test_a_maximum_push_below_the_target_band_is_said(tmp_path):
+    """A push of about 9 kg against a configured band of 100 to 150 N: the wizard says the
+    band starts above what the hand can push, and still saves the calibration."""
+    agent_toml, cal_toml = _private_config(tmp_path)
+    text = agent_toml.read_text()
+    assert "target_low = 50.0" in text and "target_high = 100.0" in text
+    agent_toml.write_text(text.replace("target_low = 50.0", "target_low = 100.0")
+                          .replace("target_high = 100.0", "target_high = 150.0"))
+    scenario = json.loads(SHIPPED.read_text())
+    result = run_cli("calibrate", "pad", "--config", str(agent_toml), "--simulate", str(SHIPPED),
+                     input=_answers(scenario["name"]))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert re.search(r"target band in the configuration starts at 100\.0 N, above this maximum push \(\d+\.\d N\)",
+                     result.stdout), result.stdout
+    assert "Saved the pad calibration" in result.stdout

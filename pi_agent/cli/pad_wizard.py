@@ -27,6 +27,7 @@ import re
 import statistics
 from typing import TextIO
 
+from pi_agent.core.weight_bearing import resolve_band
 from pi_agent.errors import InputError
 from sensors.array import SensorArray
 from sensors.calibration import PAD, ForceCalibration, LoadCellCalibration, PadCalibration
@@ -299,4 +300,16 @@ class PadWizard:
             elif isinstance(cal, LoadCellCalibration) and len(cal.points) < 3:
                 self.say(f"Note: the {ZONES[ch]} has one known weight only: its load cell's slope rests on it "
                          f"alone. Two or more would also check that it measures in a straight line.")
+        self.band_note(best)
         return {**cals, PAD: PadCalibration(round(best, 1), today)}
+
+    def band_note(self, best: float) -> None:
+        """Said when the configuration's target band starts above this maximum push: the
+        person could not reach it (a band in % of the maximum push follows the push)."""
+        wb = self.cfg.weight_bearing
+        band = resolve_band(wb.target_low, wb.target_high, wb.target_unit, body_weight_kg=wb.body_weight_kg,
+                            max_push_n=best)
+        if band is not None and wb.target_unit != "percent_max_push" and band.low_n > best:
+            self.say(f"Note: the target band in the configuration starts at {band.low_n:.1f} N, above this maximum "
+                     f"push ({best:.1f} N): the hand could not reach it. Ask the therapist to set the band again, "
+                     f"or set it in % of the maximum push (target_unit = \"percent_max_push\").")
