@@ -149,6 +149,7 @@ def day_lines(label: str, day: Day | None, long_bout_min: float, goals: Goals = 
             + _of_goal(day.extension_reps, goals.extension_reps) + f", {day.exercise_s / 60:.1f} min"]
 
 
+WB_LEGEND = "WB: weight bearing, the open hand pressing on the table pad"
 WEEK_HEAD = ("    day         open h  worn h  goal %  WB sessions  weight shifts  vibration min  spasms"
              "  pressure alerts  extension reps")
 
@@ -197,6 +198,7 @@ def status_view(day: dt.date, today: dt.date, days: Mapping[str, Day], live: Map
     for i in range(7, 0, -1):
         name = (day - dt.timedelta(days=i)).isoformat()
         lines.append(week_row(name, days.get(name)))
+    lines.append(f"  ({WB_LEGEND})")
     return lines
 
 
@@ -219,8 +221,8 @@ def report_table(days: Mapping[str, Day]) -> str:
     """``simulate --report text``: the report's days as a table, columns aligned."""
     rows = [REPORT_HEAD] + [report_row(name, day) for name, day in days.items()]
     widths = [max(len(r[i]) for r in rows) for i in range(len(REPORT_HEAD))]
-    return "\n".join("  ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(zip(r, widths)))
-                     for r in rows)
+    return "\n".join(["  ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(zip(r, widths)))
+                      for r in rows] + [WB_LEGEND])
 
 
 # -- the journal ------------------------------------------------------------------------------

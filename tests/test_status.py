@@ -139,7 +139,8 @@ def test_the_simulate_table_shows_the_clinical_signals():
     skin-pressure alerts and high-pressure seconds, each under its own heading."""
     day = Day(spasms=3, spasm_s=41.6, pressure_alerts=1, high_pressure_s=372.2,
               weight_bearing=WeightBearingDay(sessions=2, reps=17))
-    head, row = report_table({"2026-03-02": day}).splitlines()
+    head, row, legend = report_table({"2026-03-02": day}).splitlines()
+    assert legend.startswith("WB: weight bearing"), "the abbreviation is said"
     columns = [name for name in re.split(r"\s{2,}", head.strip())]
     cells = dict(zip(columns, row.split()))
     assert (cells["WB reps"], cells["spasms"], cells["spasm s"], cells["pressure alerts"],
