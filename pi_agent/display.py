@@ -3,7 +3,8 @@
 On a terminal the line is rewritten in place; anywhere else (a pipe, the journal) it
 is printed as a new line every ``every_s`` seconds of agent time. Under systemd, where
 standard output is the journal, it is not printed at all (``shown=False``): the journal
-gets one line per event, and ``systemctl status`` shows the same line from sd_notify.
+gets one line per event, and ``systemctl status`` shows a shorter status (position,
+today's open hours, broker, faults) that the agent sends through sd_notify.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Logging that suits where it goes.
 
-Under systemd (``JOURNAL_STREAM`` set) each line starts with its syslog priority
+Under systemd (``JOURNAL_STREAM`` names the stream the log goes to) each line starts with its syslog priority
 (``<4>``) and carries no timestamp, since the journal adds its own; on a terminal or in
 a file, lines carry the time: the agent's own wall time, so in a simulated run they
 carry the simulated day's time (``use_clock``). One line per event: every formatter
@@ -14,10 +14,11 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import logging
-import os
 import re
 import sys
 from typing import Callable
+
+from pi_agent.systemd import writes_to_journal
 
 _PRIORITY = {logging.DEBUG: 7, logging.INFO: 6, logging.WARNING: 4, logging.ERROR: 3, logging.CRITICAL: 2}
 
@@ -119,7 +120,7 @@ def use_clock(wall: Callable[[], float], zone) -> None:
 def setup(level: str = "INFO", stream=None) -> None:
     stream = stream or sys.stderr
     handler = logging.StreamHandler(stream)
-    if os.environ.get("JOURNAL_STREAM"):
+    if writes_to_journal(stream):
         handler.setFormatter(JournalFormatter("%(name)s: %(message)s"))
     else:
         handler.setFormatter(LineFormatter(FORMAT, "%Y-%m-%d %H:%M:%S"))

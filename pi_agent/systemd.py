@@ -11,8 +11,10 @@ from __future__ import annotations
 import logging
 import os
 import socket
+from typing import Callable
 
 log = logging.getLogger("pi_agent.systemd")
+STATUS_EVERY_S = 2.0     # how often the status line is looked at (and sent when it changed)
 
 
 def writes_to_journal(stream) -> bool:
@@ -41,7 +43,7 @@ class Notifier:
         self.watchdog_s = int(usec) / 1e6 / 2 if usec.isdigit() and int(usec) > 0 and mine else None
         self._last_ping = float("-inf")
         self._last_status = ""
-        self._last_status_at = float("-inf")
+        self._status_seen_at = float("-inf")
         self.ready = False
 
     @property
@@ -56,21 +58,25 @@ class Notifier:
         except OSError as exc:
             log.warning("could not notify systemd: %s", exc)
 
-    def loop_alive(self, now: float, status: str) -> None:
+    def loop_alive(self, now: float, status: Callable[[], str]) -> None:
         """Called by the sampling loop after each turn: READY once, the watchdog ping when
-        due, and the status line when it changed (at most every 2 s)."""
+        due, and the status line when it changed, looked at every 2 s (``status()`` builds
+        it from a snapshot of the core: far more than a turn costs, so never at each turn)."""
         if self.sock is None:
             return
         if not self.ready:
             self.ready = True
-            self.send(f"READY=1\nSTATUS={status}")
-            self._last_status, self._last_status_at = status, now
+            self._last_status, self._status_seen_at = status(), now
+            self.send(f"READY=1\nSTATUS={self._last_status}")
         if self.watchdog_s is not None and now - self._last_ping >= self.watchdog_s:
             self._last_ping = now
             self.send("WATCHDOG=1")
-        if status != self._last_status and now - self._last_status_at >= 2.0:
-            self._last_status, self._last_status_at = status, now
-            self.send(f"STATUS={status}")
+        if now - self._status_seen_at >= STATUS_EVERY_S:
+            self._status_seen_at = now
+            text = status()
+            if text != self._last_status:
+                self._last_status = text
+                self.send(f"STATUS={text}")
 
     def stopping(self) -> None:
         self.send("STOPPING=1\nSTATUS=stopping: motor off, saving the totals")

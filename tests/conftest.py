@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import json
+import io
 import os
 import shutil
 import subprocess
@@ -61,6 +62,26 @@ def gpiozero_default_is_left_as_found():
     before = Device.pin_factory
     yield
     assert Device.pin_factory is before, "a Rig or SimulatedRun was left open (close it, or use `with`)"
+
+
+class JournalStream(io.StringIO):
+    """A log stream kept in memory that systemd would take for the journal: it has the file
+    number of a real file, whose device and inode ``journal_env`` puts in ``$JOURNAL_STREAM``."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__()
+        self._file = open(path, "w")
+
+    def fileno(self) -> int:
+        return self._file.fileno()
+
+    def journal_env(self) -> str:
+        st = os.fstat(self._file.fileno())
+        return f"{st.st_dev}:{st.st_ino}"
+
+    def close(self) -> None:
+        self._file.close()
+        super().close()
 
 
 def run_once(tmp_path_factory, key: str, make):

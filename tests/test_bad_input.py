@@ -377,9 +377,21 @@ def test_a_device_as_scenario_is_refused():
 
 
 def test_events_to_a_dash_is_refused_not_written_to_a_file_named_dash(tmp_path):
-    """`simulate --events -`: `-` is no file name a person means (standard output carries the
-    report): one line, exit 65, and no file named `-`."""
-    scenario = ROOT / "scenarios" / "demo-day.json"
-    line = _one_line_error(run_cli("simulate", str(scenario), "--events", "-", cwd=tmp_path), 65)
-    assert line.startswith("--events -:")
+    """`simulate --events -`, `--events ''` and `--events /dev/stdout` (the file the report
+    goes to): one line each, exit 65, nothing written (no file named `-`, the report file
+    untouched); `./-` names a file, and gets one."""
+    scenario = ROOT / "scenarios" / "example-day.json"
+    for name in ("-", ""):
+        line = _one_line_error(run_cli("simulate", str(scenario), "--events", name, cwd=tmp_path), 65)
+        assert line.startswith(f"--events {name!r}:")
     assert not (tmp_path / "-").exists()
+    out = tmp_path / "report.json"
+    out.write_text("kept")
+    with open(out, "a") as stdout:
+        done = subprocess.run([sys.executable, "-m", "pi_agent", "simulate", str(scenario), "--events", "/dev/stdout"],
+                              cwd=ROOT, stdout=stdout, stderr=subprocess.PIPE, text=True, timeout=120)
+    assert done.returncode == 65 and "that is standard output" in done.stderr, done.stderr
+    assert out.read_text() == "kept"
+    done = run_cli("simulate", str(scenario), "--events", "./-", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert json.loads((tmp_path / "-").read_text().splitlines()[0])["type"]

@@ -244,13 +244,14 @@ def test_a_calibration_saved_twice_is_the_same_file(tmp_path):
 
 def test_a_mass_that_no_weight_can_have_is_asked_again(tmp_path):
     """1e-9 kg (lost in the noise), NaN, a negative or a 300-kg mass, and Python's own number
-    syntax that nobody types for a mass (1_0 is ten to Python, 1e1 too): each asked again in
-    one sentence, and the wizard goes on with the next real mass."""
+    syntax that nobody types for a mass (1_0 is ten to Python, 1e1 too, and 1 followed by an
+    Arabic-Indic 2 is twelve; a full-width 2 is two): each asked again in one sentence, and
+    the wizard goes on with the next real mass."""
     agent_toml, cal_toml = _private_config(tmp_path)
     result = run_cli("calibrate", "pad", "--config", str(agent_toml), "--simulate", str(_one_weight_scenario(tmp_path)),
-                     input="\n1e-9\nnan\n-2\n300\n1_0\n1e1\n2\n\n2,0\n\n\n")
+                     input="\n1e-9\nnan\n-2\n300\n1_0\n1e1\n1\u0662\n\uff12\n2\n\n2,0\n\n\n")
     assert result.returncode == 0, result.stdout + result.stderr
-    assert result.stdout.count("Please type a mass in kilograms from 0.1 to 200") == 6
+    assert result.stdout.count("Please type a mass in kilograms from 0.1 to 200") == 8
     assert all(len(load_calibration(cal_toml)[z].points) == 2 for z in ("pad_palm", "pad_fingers"))
 
 

@@ -9,6 +9,7 @@ import zoneinfo
 
 import pytest
 
+from conftest import JournalStream
 from pi_agent import logs
 from pi_agent.core import commands
 
@@ -16,11 +17,12 @@ FORGED = "2026-04-15 10:00:00 ERROR pi_agent.motor: FAKE motor stuck on"
 
 
 @pytest.fixture(params=["plain", "clock", "journal"])
-def logged(request, monkeypatch):
+def logged(request, monkeypatch, tmp_path):
     """What the real logging setup writes, in each of its three formatters."""
     stream = io.StringIO()
     if request.param == "journal":
-        monkeypatch.setenv("JOURNAL_STREAM", "8:1234")
+        stream = JournalStream(tmp_path / "journal")
+        monkeypatch.setenv("JOURNAL_STREAM", stream.journal_env())
     else:
         monkeypatch.delenv("JOURNAL_STREAM", raising=False)
     logs.setup("INFO", stream)

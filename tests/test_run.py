@@ -210,3 +210,18 @@ def test_under_systemd_the_journal_gets_no_status_line_a_second(tmp_path):
         outputs[where] = [line for line in out.read_text().splitlines() if line.startswith("2026-05-01 09:00:")]
     assert outputs["journal"] == []
     assert len(outputs["file"]) >= 2
+
+
+def test_run_with_standard_output_closed_runs_to_the_end(tmp_path):
+    """Started with standard output closed (`>&-`, Python's ``sys.stdout`` is None), `run
+    --simulate` plays the scenario and exits 0, without a traceback."""
+    path = tmp_path / "s.json"
+    path.write_text(json.dumps({"start": "2026-05-01T09:00:00", "timezone": "UTC", "steps": [
+        {"hold": 10, "set": {"wrist": 25, "fingers": 5, "palm": 3}}]}))
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    env.pop("JOURNAL_STREAM", None)
+    done = subprocess.run([sys.executable, "-m", "pi_agent", "run", "--simulate", str(path), "--speed", "20",
+                           "--state-dir", str(tmp_path / "st")], cwd=ROOT, env=env, stderr=subprocess.PIPE,
+                          text=True, timeout=120, preexec_fn=lambda: os.close(1))
+    assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr
+    assert "scenario finished" in done.stderr

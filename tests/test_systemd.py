@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import shutil
@@ -10,7 +9,6 @@ import socket
 import statistics
 import struct
 import subprocess
-import sys
 import threading
 import time
 
@@ -18,7 +16,7 @@ import pytest
 
 from agentproc import AgentProcess, CpuWait, write_config
 from broker import Broker, Listener
-from conftest import ROOT
+from conftest import ROOT, JournalStream
 from pi_agent.store import Store
 
 OPEN = {"palm": 3, "wrist": 25, "fingers": 5}
@@ -129,7 +127,7 @@ def test_watchdog_pings_stop_when_the_sampling_loop_stalls(tmp_path, cfg):
         """The loop runs in its own thread (as the store's connection wants: made here)."""
         clock = ScaledClock(scen.start_wall(), 1.0)
         sim = SimulatedRun(cfg, scen, clock, zone=scen.zone(), state_dir=tmp_path / "st", real_time=True,
-                            bus_time=False, after_step=lambda agent: notifier.loop_alive(time.monotonic(), "running"))
+                            bus_time=False, after_step=lambda agent: notifier.loop_alive(time.monotonic(), lambda: "running"))
         read = sim.agent.sensors.read_channel
 
         def maybe_stall(chip, index, *rest):
@@ -221,13 +219,12 @@ def test_unit_passes_systemd_analyze(tmp_path):
         assert setting in text, setting
 
 
-def test_logs_suit_the_journal():
+def test_logs_suit_the_journal(tmp_path):
     """Under systemd: a syslog priority on each line, no timestamp of our own, one line an event."""
-    import io
     import logging
     from pi_agent import logs
-    stream = io.StringIO()
-    os.environ["JOURNAL_STREAM"] = "8:1234"
+    stream = JournalStream(tmp_path / "journal")
+    os.environ["JOURNAL_STREAM"] = stream.journal_env()
     try:
         logs.setup("INFO", stream)
         log = logging.getLogger("pi_agent.test")
@@ -244,3 +241,49 @@ def test_logs_suit_the_journal():
     assert len(lines) == 2 and lines[1].startswith("<3>pi_agent.test: the sampling loop failed | Traceback")
     assert "RuntimeError: boom" in lines[1]
     assert not re.search(r"\d{4}-\d\d-\d\d \d\d:\d\d", stream.getvalue())
+
+
+def test_the_status_line_is_built_every_two_seconds_not_at_every_turn(tmp_path):
+    """`loop_alive` runs after every turn (100 a second in a session); the status line,
+    built from a snapshot of the core (more than a whole turn costs), is built once at
+    READY, then at most every STATUS_EVERY_S, and sent only when it changed."""
+    from pi_agent.systemd import STATUS_EVERY_S, Notifier
+    path = str(tmp_path / "notify")
+    receiver = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    receiver.bind(path)
+    receiver.setblocking(False)
+    notifier = Notifier({"NOTIFY_SOCKET": path})
+    built = []
+    texts = iter(["still"] * 3 + ["moved"] * 100)
+
+    def status():
+        built.append(1)
+        return next(texts)
+
+    for turn in range(1001):                      # 10 s of turns, 100 a second
+        notifier.loop_alive(turn / 100, status)
+    sent = []
+    while True:
+        try:
+            sent.append(receiver.recv(4096).decode())
+        except BlockingIOError:
+            break
+    receiver.close()
+    assert len(built) == 1 + int(10 // STATUS_EVERY_S)
+    assert sent == ["READY=1\nSTATUS=still", "STATUS=moved"]
+
+
+def test_a_journal_stream_that_names_another_file_gets_no_priorities(tmp_path, monkeypatch):
+    """``$JOURNAL_STREAM`` inherited by a shell whose standard error goes to a file: that
+    file is not the journal, so its lines carry their time and no ``<6>`` priority."""
+    import logging
+    from pi_agent import logs
+    journal, elsewhere = JournalStream(tmp_path / "journal"), JournalStream(tmp_path / "file")
+    monkeypatch.setenv("JOURNAL_STREAM", journal.journal_env())
+    try:
+        logs.setup("INFO", elsewhere)
+        logging.getLogger("pi_agent.test").info("sampling started")
+    finally:
+        logs.setup("WARNING")
+    line = elsewhere.getvalue().strip()
+    assert not line.startswith("<") and re.match(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d ", line), line

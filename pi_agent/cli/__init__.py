@@ -65,7 +65,8 @@ def main(argv: list[str] | None = None) -> int:
                                   f"or {config.SYSTEM_PATH}), found none")
         code = args.handler(args)
         try:
-            sys.stdout.flush()           # a closed pipe or a full disk shows here, not at exit
+            if sys.stdout is not None:   # (None: started with standard output closed)
+                sys.stdout.flush()       # a closed pipe or a full disk shows here, not at exit
         except OSError as exc:
             if isinstance(exc, BrokenPipeError):
                 raise

@@ -38,7 +38,7 @@ ZONES = {"pad_palm": "PALM zone (under the heel of the hand)",
 RATE_HZ = 50.0
 WAIT_S = 120.0
 MIN_KG, MAX_KG = 0.1, 200.0   # a known weight: above the pad's noise, within its cells' rating
-MASS = re.compile(r"\d+(?:[.,]\d*)?|[.,]\d+")   # a mass as people type it: 2, 0.5, 2,5, .5
+MASS = re.compile(r"[0-9]+(?:[.,][0-9]*)?|[.,][0-9]+")   # a mass as people type it: 2, 0.5, 2,5, .5
 TRIES = 3             # a zone's weights are asked for again at most this often
 LABEL_OFF = 0.25      # a load cell's measured output this far from its label is pointed out
 

@@ -95,8 +95,9 @@ def _run(args) -> int:
     if broker:
         from pi_agent.mqtt import check_credentials
         check_credentials(cfg, broker, password)  # a bad URL or clear-text password: before anything starts
-    display = LineDisplay(sys.stdout, every_s=0.25 if sys.stdout.isatty() else 1.0,
-                          shown=not writes_to_journal(sys.stdout))    # the journal: one line per event
+    tty = sys.stdout is not None and sys.stdout.isatty()      # (None: standard output closed)
+    display = LineDisplay(sys.stdout, every_s=0.25 if tty else 1.0, tty=tty,
+                          shown=sys.stdout is not None and not writes_to_journal(sys.stdout))  # journal: events only
     links = []
     notifier = Notifier()
 
@@ -108,7 +109,7 @@ def _run(args) -> int:
         for link in links:
             link.after_step(agent)
         if notifier.enabled:
-            notifier.loop_alive(time.monotonic(), systemd_status(agent, links))
+            notifier.loop_alive(time.monotonic(), lambda: systemd_status(agent, links))
 
     def connect(agent, state_dir) -> None:
         """MQTT for this agent (a simulated power cut hands the link to the new agent)."""

@@ -6,6 +6,7 @@ The run itself is ``pi_agent.simulated_run``'s; the text report is ``pi_agent.re
 from __future__ import annotations
 
 import json
+import os
 import signal
 import sys
 import tempfile
@@ -20,9 +21,28 @@ def add_parser(sub) -> None:
     sim = with_config(sub.add_parser("simulate", help="run a scenario in virtual time and report"))
     sim.add_argument("scenario", type=Path)
     sim.add_argument("--report", choices=["json", "text"], default="json")
-    sim.add_argument("--events", type=Path, metavar="FILE", help="write every event as a JSON line")
+    sim.add_argument("--events", metavar="FILE", help="write every event as a JSON line")
     sim.add_argument("--state-dir", type=Path, help="keep the store here (default: a temporary folder)")
     sim.set_defaults(handler=simulate_command)
+
+
+def _events_file(name: str):
+    """The events file, opened; refused when it is no file name or is standard output,
+    which carries the report (``-``, ``/dev/stdout``, the file the output goes to)."""
+    if name in ("", "-"):
+        raise InputError(f"--events {name!r}: give the events file a name (standard output carries the report)")
+    try:
+        stdout = os.fstat(sys.stdout.fileno())
+        same = os.path.samestat(os.stat(name), stdout)
+    except (OSError, ValueError, AttributeError):      # no such file yet, or no standard output
+        same = False
+    if same:
+        raise InputError(f"--events {name}: that is standard output, which carries the report; "
+                         f"give the events file its own name")
+    try:
+        return open(name, "w", encoding="utf-8")
+    except OSError as exc:
+        raise InputError(f"{name}: cannot write the events file: {exc.strerror}") from None
 
 
 def simulate_command(args) -> int:
@@ -36,12 +56,7 @@ def simulate_command(args) -> int:
     channels = load_channels(cfg)
     scen = scenario_file.load(args.scenario, {n: c.kind for n, c in channels.items()})
     zone = zone_of(cfg, scen.timezone)
-    if args.events is not None and str(args.events) == "-":
-        raise InputError("--events -: give the events file a name (standard output carries the report)")
-    try:
-        events_out = open(args.events, "w", encoding="utf-8") if args.events else None
-    except OSError as exc:
-        raise InputError(f"{args.events}: cannot write the events file: {exc.strerror}") from None
+    events_out = _events_file(args.events) if args.events is not None else None
 
     def on_event(e: Event) -> None:
         # Virtual time starts at 0 with the scenario, so e.t is already scenario time.
