@@ -136,8 +136,9 @@ def wake_costs(quick: bool) -> dict:
     100 a second, measured as ``cpu_states`` measures the agent: CPU over a window (20 s,
     5 s with --quick) after start-up; the kernel's and Python's share of each wake-up.
     ``turn_us_warm`` and ``turn_us_cold``: one turn of the loop in the everyday state (as
-    ``sample_us_daily``, but per turn), warm, and after 64 MB were written between two
-    turns, evicting the caches, as a process that slept finds them on a shared machine;
+    ``sample_us_daily``, but per turn), warm, and after a byte was written to every
+    64-byte line of a 64-MB buffer between two turns, evicting the caches, as a process
+    that slept finds them on a shared machine;
     the median of 10 batches of 200 turns."""
     from pi_agent.clock import VirtualClock
     from pi_agent.simulated_run import SimulatedRun

@@ -1,7 +1,8 @@
 """``python -m bench.readme [--note TEXT] RUN.json [RUN.json ...]``: the README's benchmark table from
 full runs of ``python -m bench --json``: the first run's value of each figure, its budget,
 how it is taken and what it is measured against, and how far it moved over all the runs
-given (and, for the CPU figures, over the runs each measurement makes itself)."""
+given (and, for the CPU figures, over the runs each measurement makes itself). The note
+under the table is ``--note``'s TEXT, or none: a note is about the runs it came with."""
 
 from __future__ import annotations
 
@@ -14,8 +15,8 @@ from bench.__main__ import BUDGETS
 README = Path(__file__).resolve().parent.parent / "README.md"
 START, END = "<!-- bench:start -->", "<!-- bench:end -->"
 
-_CPU = ("`pi-agent run --simulate --speed 1` as a process, {state}: CPU time (user + system, every thread, "
-        "from /proc) over 60 s after start-up, % of one core; median of {runs}")
+_CPU = ("`pi-agent run --simulate --speed 1` as a process, as under systemd, {state}: CPU time (user + system, "
+        "every thread, from /proc) over 60 s after 4 s of start-up, % of one core; median of {runs}")
 HOW = {
     "sample_us": "CPU per channel reading through the whole path (the register model, the lean reads of the "
                  "pad's continuous and the splint's single-shot conversions, conversion, faults, trackers, day accounting), virtual "
@@ -42,11 +43,12 @@ HOW = {
                         "the pad's slow reads ride along)",
     "wakes_pressed_per_s": "the same, pad pressed (one per pad reading; the splint's reads ride along)",
     "cpu_floor_worn_pct": "a process that only waits as the agent waits (`SystemClock.sleep`, a timed lock acquire) "
-                          "12 times a second, measured as the agent is, over 20 s",
+                          "12 times a second, measured as the agent is but over 20 s after 1 s of start-up",
     "cpu_floor_pressed_pct": "the same, 100 times a second",
     "turn_us_warm": "CPU of one turn of the loop (`Agent.step`) in the everyday state, virtual time, median of 10 "
                     "batches of 200",
-    "turn_us_cold": "the same with 64 MB written between two turns, so each turn starts with the caches evicted",
+    "turn_us_cold": "the same with a byte written to every 64-byte line of a 64-MB buffer between two turns, so "
+                    "each turn starts with the caches evicted",
     "rss_mb": "peak resident memory (VmHWM) of the idle process",
     "mqtt_ms_p50": "from the wall time a load message carries (its pad reading's) to a subscriber on a real "
                    "Mosquitto on loopback",
@@ -83,16 +85,46 @@ def table(runs: list[dict]) -> str:
     return "\n".join(rows)
 
 
+class Refused(Exception):
+    """A run that cannot make the table: one line says why."""
+
+
+def _run(path: str) -> dict:
+    """A full run of this bench, from its JSON file (Refused: anything else)."""
+    try:
+        run = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise Refused(f"{path}: cannot read a run of bench ({getattr(exc, 'strerror', None) or exc})") from None
+    if not isinstance(run, dict):
+        raise Refused(f"{path}: expected the JSON object of `python -m bench --json`, found {type(run).__name__}")
+    if run.get("quick"):
+        raise Refused(f"{path}: a --quick run; the README's table comes from full runs")
+    missing = [key for key in BUDGETS if not isinstance(run.get(key), (int, float)) or isinstance(run.get(key), bool)]
+    if missing or not isinstance(run.get("machine"), str):
+        raise Refused(f"{path}: not a full run of this bench (no figure for {', '.join(missing) or 'machine'})")
+    for key in BUDGETS:
+        runs = run.get(f"{key.removesuffix('_pct')}_runs")
+        if key.startswith("cpu_") and runs is not None and not (
+                isinstance(runs, list) and all(isinstance(v, (int, float)) for v in runs)):
+            raise Refused(f"{path}: {key.removesuffix('_pct')}_runs: expected a list of numbers")
+    return run
+
+
 def main(argv: list[str]) -> int:
+    """The table and its note (``--note TEXT``, else none) replace what the README had."""
     note = ""
-    if argv[:1] == ["--note"] and len(argv) > 1:
+    if argv[:1] == ["--note"]:
+        if len(argv) < 2:
+            print("bench.readme: --note needs its TEXT", file=sys.stderr)
+            return 2
         note, argv = argv[1] + "\n", argv[2:]
     if not argv:
         print(__doc__, file=sys.stderr)
         return 2
-    runs = [json.loads(Path(a).read_text()) for a in argv]
-    if any(r.get("quick") for r in runs):
-        print("bench.readme: the README's table comes from full runs, not --quick ones", file=sys.stderr)
+    try:
+        runs = [_run(a) for a in argv]
+    except Refused as exc:
+        print(f"bench.readme: {exc}", file=sys.stderr)
         return 2
     text = README.read_text()
     head, rest = text.split(START, 1)

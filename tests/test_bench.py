@@ -55,3 +55,24 @@ def test_bench_quick_measurement_writes_its_keys(tmp_path, measure):
         assert isinstance(figures[key], (int, float)), key
         assert figures["budgets"][key]["budget"] == BUDGETS[key][0], f"{key} comes with its budget"
     assert "machine:" in result.stdout
+
+
+def test_the_readme_table_is_made_from_full_runs_only(tmp_path):
+    """`python -m bench.readme` refuses, in one line with exit 2 and the README untouched,
+    what is not a full run of this bench: a missing file, no JSON, a list, a --quick run,
+    a run without some figure (an older bench's)."""
+    readme = (ROOT / "README.md").read_bytes()
+    full = {key: 1.0 for key in BUDGETS} | {"machine": "x86_64"}
+    cases = {"missing.json": None, "text.json": "not json", "list.json": "[1]",
+             "quick.json": json.dumps(full | {"quick": True}),
+             "older.json": json.dumps({k: v for k, v in full.items() if not k.startswith("turn_us")})}
+    for name, text in cases.items():
+        if text is not None:
+            (tmp_path / name).write_text(text)
+        result = subprocess.run([sys.executable, "-m", "bench.readme", str(tmp_path / name)], cwd=ROOT,
+                                capture_output=True, text=True, timeout=60)
+        lines = result.stderr.splitlines()
+        assert result.returncode == 2 and len(lines) == 1 and lines[0].startswith(f"bench.readme: {tmp_path / name}: "), \
+            (name, result.stderr)
+    assert "turn_us_warm, turn_us_cold" in lines[0]
+    assert (ROOT / "README.md").read_bytes() == readme
