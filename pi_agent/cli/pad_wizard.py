@@ -54,6 +54,19 @@ def above_empty(counts: float, tare: float) -> str:
     return f"{counts - tare:.0f} counts above the empty pad"
 
 
+def band_note(wb, best: float) -> str | None:
+    """What to say when the configured target band (``wb``: ``[weight_bearing]``) starts
+    above the maximum push ``best``: the person could not reach it. A band in % of the
+    maximum push follows the push."""
+    band = resolve_band(wb.target_low, wb.target_high, wb.target_unit, body_weight_kg=wb.body_weight_kg,
+                        max_push_n=best)
+    if band is None or wb.target_unit == "percent_max_push" or band.low_n <= best:
+        return None
+    return (f"Note: the target band in the configuration starts at {band.low_n:.1f} N, above this maximum push "
+            f"({best:.1f} N): the hand could not reach it. Ask the therapist to set the band again, or set it "
+            f"in % of the maximum push (target_unit = \"percent_max_push\").")
+
+
 class PadWizard:
     def __init__(self, cfg, array: SensorArray, channels, clock, stdin: TextIO, stdout: TextIO) -> None:
         self.cfg = cfg
@@ -300,16 +313,7 @@ class PadWizard:
             elif isinstance(cal, LoadCellCalibration) and len(cal.points) < 3:
                 self.say(f"Note: the {ZONES[ch]} has one known weight only: its load cell's slope rests on it "
                          f"alone. Two or more would also check that it measures in a straight line.")
-        self.band_note(best)
+        note = band_note(self.cfg.weight_bearing, best)
+        if note is not None:
+            self.say(note)
         return {**cals, PAD: PadCalibration(round(best, 1), today)}
-
-    def band_note(self, best: float) -> None:
-        """Said when the configuration's target band starts above this maximum push: the
-        person could not reach it (a band in % of the maximum push follows the push)."""
-        wb = self.cfg.weight_bearing
-        band = resolve_band(wb.target_low, wb.target_high, wb.target_unit, body_weight_kg=wb.body_weight_kg,
-                            max_push_n=best)
-        if band is not None and wb.target_unit != "percent_max_push" and band.low_n > best:
-            self.say(f"Note: the target band in the configuration starts at {band.low_n:.1f} N, above this maximum "
-                     f"push ({best:.1f} N): the hand could not reach it. Ask the therapist to set the band again, "
-                     f"or set it in % of the maximum push (target_unit = \"percent_max_push\").")
