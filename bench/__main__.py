@@ -28,7 +28,7 @@ BUDGETS = {
     "cpu_pressed_pct": (1.5, "<=", "% of one core, splint worn, pad pressed: a weight-bearing session"),
     "cpu_mqtt_pct": (2.0, "<=", "% of one core, pressed and publishing to a broker (20 load messages a second)"),
     "wakes_worn_per_s": (None, "", "the splint's 12 readings a second"),
-    "wakes_pressed_per_s": (None, "", "the pad's 100 readings a second"),
+    "wakes_pressed_per_s": (None, "", "the pad's 100 turns a second (its two zones read together)"),
     "cpu_floor_worn_pct": (None, "", "% of one core for the wake-ups alone, 12 a second: what cpu_worn_pct cannot go under with this wait on this machine"),
     "cpu_floor_pressed_pct": (None, "", "the same at 100 wake-ups a second: under cpu_pressed_pct"),
     "turn_us_warm": (None, "", "one turn of the loop, the everyday state, caches warm"),

@@ -150,6 +150,9 @@ def day_lines(label: str, day: Day | None, long_bout_min: float, goals: Goals = 
 
 
 WB_LEGEND = "WB: weight bearing, the open hand pressing on the table pad"
+REPORT_LEGEND = (f"{WB_LEGEND}; WB s, in target s, mean N, peak N: its seconds, seconds in the target band, mean "
+                 "and peak load; WB reps: its weight-shift repetitions; bouts: bouts with the hand open begun that "
+                 "day (a bout belongs to the day it began); ext reps: finger-extension repetitions in exercise")
 WEEK_HEAD = ("    day         open h  worn h  goal %  WB sessions  weight shifts  vibration min  spasms"
              "  pressure alerts  extension reps")
 
@@ -222,7 +225,7 @@ def report_table(days: Mapping[str, Day]) -> str:
     rows = [REPORT_HEAD] + [report_row(name, day) for name, day in days.items()]
     widths = [max(len(r[i]) for r in rows) for i in range(len(REPORT_HEAD))]
     return "\n".join(["  ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(zip(r, widths)))
-                      for r in rows] + [WB_LEGEND])
+                      for r in rows] + [REPORT_LEGEND])
 
 
 # -- the journal ------------------------------------------------------------------------------
