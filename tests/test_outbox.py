@@ -159,3 +159,36 @@ def test_a_long_time_without_broker_keeps_the_newest_and_says_so_once_when_it_re
             listener.close()
         if broker is not None:
             broker.stop()
+
+
+class Sent:
+    """A publication (paho's ``MQTTMessageInfo``) the test acknowledges."""
+
+    def __init__(self) -> None:
+        self.acked = False
+
+    def is_published(self) -> bool:
+        return self.acked
+
+
+def test_acknowledged_events_leave_in_one_commit_and_stay_gone_after_a_restart(tmp_path):
+    """Five events the broker acknowledges together leave the outbox in one commit (not
+    five fsyncs in the sampling loop); one not yet acknowledged stays; a new process sees
+    the same."""
+    from pi_agent.mqtt.outbox import InFlight
+    Store(tmp_path).close()
+    wall = Wall()
+    outbox = Outbox(tmp_path, wall=wall)
+    fill(outbox, wall, 6)
+    in_flight, sent = InFlight(outbox), {}
+    in_flight.flush(lambda topic, payload: sent.setdefault(json.loads(payload)["id"], Sent()))
+    for event_id in ("e0", "e1", "e2", "e3", "e4"):
+        sent[event_id].acked = True
+    commits = outbox.commits
+    in_flight.acknowledged()
+    assert ids(outbox) == ["e5"]
+    assert (outbox.removals, outbox.commits) == (1, commits)
+    in_flight.acknowledged()                            # nothing new: no commit at all
+    assert outbox.removals == 1
+    outbox.close()
+    assert ids(Outbox(tmp_path, wall=wall)) == ["e5"]
