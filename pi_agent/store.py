@@ -86,6 +86,7 @@ class Store:
                                  f"written to it)")
             self._read("SELECT 1 FROM meta LIMIT 1")      # a damaged file says so now, in one line
             return
+        self._refuse_non_folder()
         try:
             self.dir.mkdir(parents=True, exist_ok=True)
         except PermissionError:
@@ -107,6 +108,12 @@ class Store:
                                        f"file's owner and mode); nothing was changed")
 
     # -- opening -----------------------------------------------------------------------
+    def _refuse_non_folder(self) -> None:
+        """A file or device named as the state directory is a set-up fault."""
+        if self.dir.exists() and not self.dir.is_dir():
+            raise StoreAccessError(f"{self.dir}: is not a folder (the state directory must be one: check "
+                                   f"device.state_dir or --state-dir); nothing was changed")
+
     def _refuse_non_file(self) -> None:
         """A folder (or device, or pipe) where the store should be is a set-up fault."""
         if self.path.exists() and not self.path.is_file():
@@ -302,6 +309,7 @@ def refuse_unusable(state_dir: Path | str) -> None:
     probe.path = probe.dir / FILENAME
     if not probe.dir.exists():
         return
+    probe._refuse_non_folder()
     probe._check_access()
     probe._refuse_non_file()
     if probe.path.exists():

@@ -178,6 +178,20 @@ def test_a_plausible_maximum_push_passes_check_config(tmp_path):
     assert result.returncode == 0, result.stderr
 
 
+@pytest.mark.parametrize("where", ["/dev/null", "a file"])
+def test_a_state_directory_that_is_not_a_folder_is_refused_by_check_config(tmp_path, where):
+    """device.state_dir naming a device or a file: check-config says so in one line (exit 77),
+    as `run` would, instead of OK."""
+    from agentproc import write_config
+    if where == "a file":
+        where = tmp_path / "store-file"
+        where.write_text("")
+    cfgfile = write_config(tmp_path / "cfg", f'[device]\nstate_dir = "{where}"')
+    line = _one_line_error(run_cli("check-config", "--config", str(cfgfile)), 77)
+    assert f"{where}: is not a folder" in line
+    assert run_cli("check-config", "--config", str(write_config(tmp_path / "ok", f'[device]\nstate_dir = "{tmp_path / "new"}"'))).returncode == 0
+
+
 WEEK_DATE = "2026-W18-1"          # 10 characters that date.fromisoformat takes as 27 April 2026
 
 

@@ -4,7 +4,7 @@ what they define."""
 from __future__ import annotations
 
 from pi_agent import config
-from pi_agent.cli.common import with_config
+from pi_agent.cli.common import state_dir_of, with_config
 
 
 def add_parser(sub) -> None:
@@ -17,6 +17,8 @@ def cmd_check_config(args) -> int:
     cfg = config.load(args.config)
     channels = load_channels(cfg)
     config.mqtt_password(cfg)   # a password file that cannot be read is a configuration error
+    from pi_agent.store import refuse_unusable
+    refuse_unusable(state_dir_of(cfg, None))    # a state directory the agent could not use: said now
     chips = sorted({c.chip for c in channels.values()})
     print(f"{cfg.path or config.SHIPPED}: OK ({len(channels)} channels on {len(chips)} chips: {', '.join(chips)}; "
           f"calibration {cfg.calibration_path})")
