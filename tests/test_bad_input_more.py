@@ -4,6 +4,7 @@ arguments, unwritable traces, implausible calibrations and dates that are no YYY
 
 from __future__ import annotations
 
+import json
 import os
 import stat
 import subprocess
@@ -190,6 +191,17 @@ def test_a_state_directory_that_is_not_a_folder_is_refused_by_check_config(tmp_p
     line = _one_line_error(run_cli("check-config", "--config", str(cfgfile)), 77)
     assert f"{where}: is not a folder" in line
     assert run_cli("check-config", "--config", str(write_config(tmp_path / "ok", f'[device]\nstate_dir = "{tmp_path / "new"}"'))).returncode == 0
+
+
+def test_a_long_bad_value_in_a_scenario_command_is_cut_short(tmp_path):
+    """A 3,000-character argument of a scenario's command: one line under 200 characters,
+    saying how long the value was (it was echoed whole)."""
+    scenario = tmp_path / "long.json"
+    scenario.write_text(json.dumps({"start": "2026-05-01T10:00:00", "timezone": "UTC", "steps": [
+        {"hold": 5}, {"command": {"name": "set_goal", "args": {"hours": "x" * 3000}}}]}))
+    line = _one_line_error(run_cli("simulate", str(scenario)), 65)
+    assert "set_goal.hours: expected a number from 0.5 to 24" in line and "(3000 characters)" in line
+    assert len(line) < 200 + len(str(scenario))
 
 
 WEEK_DATE = "2026-W18-1"          # 10 characters that date.fromisoformat takes as 27 April 2026

@@ -290,3 +290,18 @@ def test_check_config_without_a_file_checks_the_shipped_defaults(tmp_path):
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith(f"{config.SHIPPED}: OK (5 channels on 3 chips")
     assert f"configuration: {config.SHIPPED}" in result.stderr
+
+
+@pytest.mark.parametrize("value, shown", [
+    (3, "got 3"),
+    ("fast", "got 'fast'"),
+    ("a\nb", "got 'a\\nb'"),                                     # a line break stays one line
+    ("x" * 3000, "got '" + "x" * 39 + "... (3000 characters)"),
+    ([1] * 100, "got [1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, ... (300 characters as written)"),
+    (10 ** 30, "got an integer of about 31 digits"),
+])
+def test_a_bad_value_is_shown_on_one_short_line(value, shown):
+    """A value in an error line: as written when short, cut to 40 characters with its
+    length when long (it was echoed whole, up to 4 KiB), control characters quoted."""
+    from pi_agent.config.checks import got
+    assert got(value) == shown

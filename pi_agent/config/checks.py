@@ -19,12 +19,20 @@ from sensors.units import GAINS, is_number
 Check = Callable[[Any], "tuple[Any, str | None]"]
 
 
+SHOWN_CHARS = 40     # of a long value, this much is shown in its error line
+
+
 def got(value: Any) -> str:
-    """How a found value is shown: ``got 3``, ``got 'fast'`` (an integer too long to show
-    by its number of digits)."""
+    """How a found value is shown, on one line: ``got 3``, ``got 'fast'``; a long one cut
+    short with its length, a text with line breaks or control characters quoted as Python
+    does (an integer too long to show by its number of digits)."""
     if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 10 ** 24:
         return f"got an integer of about {int(value.bit_length() * math.log10(2)) + 1} digits"
-    return f"got {value!r}" if not isinstance(value, str) else f"got '{value}'"
+    text = f"'{value}'" if isinstance(value, str) and value.isprintable() else repr(value)
+    if len(text) > SHOWN_CHARS + 20:
+        size = f"{len(value)} characters" if isinstance(value, str) else f"{len(text)} characters as written"
+        text = f"{text[:SHOWN_CHARS]}... ({size})"
+    return f"got {text}"
 
 
 _is_number = is_number
