@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pi_agent.config.checks import got
 from pi_agent.core import jsontext
 from pi_agent.errors import ScenarioError
 from sensors.units import is_number
@@ -131,25 +132,25 @@ def parse(data: Any, channels: dict[str, str], where: str = "scenario") -> Scena
         except ValueError:
             start = None
         if start is None or start.tzinfo is not None:
-            bad("start", f"expected a local ISO 8601 time without offset, got {raw_start!r}")
+            bad("start", f"expected a local ISO 8601 time without offset, {got(raw_start)}")
             start = None
         elif not 1980 <= start.year <= 9000:     # clock steps of up to ten years stay in range
-            bad("start", f"expected a time from the year 1980 to 9000, got {raw_start!r}")
+            bad("start", f"expected a time from the year 1980 to 9000, {got(raw_start)}")
             start = None
     tz = data.get("timezone")
     if tz is not None:
         try:
             zoneinfo.ZoneInfo(tz)
         except (zoneinfo.ZoneInfoNotFoundError, ValueError, TypeError):
-            bad("timezone", f"expected an IANA time zone such as 'Europe/London', got {tz!r}")
+            bad("timezone", f"expected an IANA time zone such as 'Europe/London', {got(tz)}")
     seed = data.get("seed", 0)
     if not isinstance(seed, int) or isinstance(seed, bool):
-        bad("seed", f"expected a whole number, got {seed!r}")
+        bad("seed", f"expected a whole number, {got(seed)}")
         seed = 0
     noise = data.get("noise", {})
     noise_deg = noise_newton = 0.0
     if not isinstance(noise, dict):
-        bad("noise", f"expected an object with 'deg' and 'newton', got {noise!r}")
+        bad("noise", f"expected an object with 'deg' and 'newton', {got(noise)}")
     else:
         for key in noise:
             if key not in ("deg", "newton"):
@@ -157,14 +158,14 @@ def parse(data: Any, channels: dict[str, str], where: str = "scenario") -> Scena
         for key in ("deg", "newton"):
             v = noise.get(key, 0.0)
             if not is_number(v) or not 0 <= v <= MAX_NOISE:
-                bad(f"noise.{key}", f"expected a standard deviation from 0 to {MAX_NOISE:g}, got {v!r}")
+                bad(f"noise.{key}", f"expected a standard deviation from 0 to {MAX_NOISE:g}, {got(v)}")
             elif key == "deg":
                 noise_deg = float(v)
             else:
                 noise_newton = float(v)
     steps = data.get("steps")
     if not isinstance(steps, list):
-        bad("steps", f"expected a list of steps, got {steps!r}" if steps is not None else "missing")
+        bad("steps", f"expected a list of steps, {got(steps)}" if steps is not None else "missing")
         steps = []
     for i, step in enumerate(steps):
         _check_step(f"steps[{i}]", step, channels, bad)
@@ -186,7 +187,7 @@ def parse(data: Any, channels: dict[str, str], where: str = "scenario") -> Scena
 
 def _check_step(path: str, step: Any, channels: dict[str, str], bad) -> None:
     if not isinstance(step, dict) or not step:
-        bad(path, f"expected a step object such as {{\"hold\": 60}}, got {step!r}")
+        bad(path, f"expected a step object such as {{\"hold\": 60}}, {got(step)}")
         return
     kinds = [k for k in step if k in STEP_KINDS]
     if len(kinds) != 1:
@@ -204,19 +205,19 @@ def _check_step(path: str, step: Any, channels: dict[str, str], bad) -> None:
     def seconds(p: str, v: Any, allow_negative: bool = False) -> None:
         if allow_negative:
             if not is_number(v) or abs(v) > MAX_CLOCK_STEP_S:
-                bad(p, f"expected a number of seconds from {-MAX_CLOCK_STEP_S:.0f} to {MAX_CLOCK_STEP_S:.0f}, got {v!r}")
+                bad(p, f"expected a number of seconds from {-MAX_CLOCK_STEP_S:.0f} to {MAX_CLOCK_STEP_S:.0f}, {got(v)}")
         elif not is_number(v) or not 0 <= v <= MAX_SECONDS:
-            bad(p, f"expected seconds from 0 to {MAX_SECONDS:.0f} (a year), got {v!r}")
+            bad(p, f"expected seconds from 0 to {MAX_SECONDS:.0f} (a year), {got(v)}")
 
     def values(p: str, v: Any) -> None:
         if not isinstance(v, dict):
-            bad(p, f"expected an object of channel values, got {v!r}")
+            bad(p, f"expected an object of channel values, {got(v)}")
             return
         for ch, x in v.items():
             if ch not in channels:
                 bad(f"{p}.{ch}", f"unknown channel{_did_you_mean(ch, channels)}")
             elif not is_number(x) or abs(x) > MAX_VALUE:
-                bad(f"{p}.{ch}", f"expected a number from {-MAX_VALUE:g} to {MAX_VALUE:g}, got {x!r}")
+                bad(f"{p}.{ch}", f"expected a number from {-MAX_VALUE:g} to {MAX_VALUE:g}, {got(x)}")
 
     if kind == "hold":
         seconds(f"{path}.hold", step["hold"])
@@ -233,31 +234,31 @@ def _check_step(path: str, step: Any, channels: dict[str, str], bad) -> None:
     elif kind == "fault":
         f = step["fault"]
         if not isinstance(f, dict):
-            bad(f"{path}.fault", f"expected an object with kind, channel and for, got {f!r}")
+            bad(f"{path}.fault", f"expected an object with kind, channel and for, {got(f)}")
             return
         for key in f:
             if key not in ("kind", "channel", "for"):
                 bad(f"{path}.fault.{key}", f"unknown key{_did_you_mean(key, ('kind', 'channel', 'for'))}")
         if f.get("kind") not in FAULT_KINDS:
-            bad(f"{path}.fault.kind", f"expected one of {', '.join(FAULT_KINDS)}, got {f.get('kind')!r}")
+            bad(f"{path}.fault.kind", f"expected one of {', '.join(FAULT_KINDS)}, {got(f.get('kind'))}")
         if f.get("channel") not in channels:
-            bad(f"{path}.fault.channel", f"expected a configured channel, got {f.get('channel')!r}"
+            bad(f"{path}.fault.channel", f"expected a configured channel, {got(f.get('channel'))}"
                 f"{_did_you_mean(f.get('channel'), channels)}")
         seconds(f"{path}.fault.for", f.get("for"))
     elif kind == "power_cut":
         p = step["power_cut"]
         if not isinstance(p, dict) or set(p) != {"off"}:
-            bad(f"{path}.power_cut", f"expected {{\"off\": SECONDS}}, got {p!r}")
+            bad(f"{path}.power_cut", f"expected {{\"off\": SECONDS}}, {got(p)}")
         else:
             seconds(f"{path}.power_cut.off", p["off"])
     elif kind == "command":
         c = step["command"]
         if not isinstance(c, dict) or not isinstance(c.get("name"), str) or not c["name"]:
-            bad(f"{path}.command", f"expected {{\"name\": NAME, \"args\": {{...}}}}, got {c!r}")
+            bad(f"{path}.command", f"expected {{\"name\": NAME, \"args\": {{...}}}}, {got(c)}")
         elif set(c) - {"name", "args"}:
             bad(f"{path}.command", f"unknown keys {sorted(set(c) - {'name', 'args'})}")
         elif "args" in c and not isinstance(c["args"], dict):
-            bad(f"{path}.command.args", f"expected a JSON object, got {c['args']!r}")
+            bad(f"{path}.command.args", f"expected a JSON object, {got(c['args'])}")
         else:
             problem = _command_problem(c["name"], c.get("args", {}))
             if problem:
