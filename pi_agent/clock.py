@@ -73,17 +73,25 @@ class ScaledClock(SystemClock):
     times faster than real time, and believes the date is the scenario's.
     """
 
-    def __init__(self, start_wall: float, speed: float = 1.0) -> None:
+    def __init__(self, start_wall: float, speed: float = 1.0, *, started: bool = True) -> None:
+        """``started=False``: time stands still at ``start_wall`` until ``start()`` (the
+        start-up of a run, however long, takes no scenario time)."""
         super().__init__()
         if speed <= 0:
             raise ValueError(f"speed must be positive, got {speed}")
         self.speed = speed
-        self._origin = time.monotonic()
+        self._origin = time.monotonic() if started else None
         self._start_wall = start_wall
         self._wall_offset = 0.0
 
+    def start(self) -> None:
+        """Let time run from now (if it stood still)."""
+        if self._origin is None:
+            self._origin = time.monotonic()
+
     def monotonic(self) -> float:
-        return (time.monotonic() - self._origin) * self.speed
+        origin = self._origin
+        return 0.0 if origin is None else (time.monotonic() - origin) * self.speed
 
     def wall(self) -> float:
         return self._start_wall + self.monotonic() + self._wall_offset

@@ -69,6 +69,17 @@ def test_run_simulate_ends_with_the_days_and_the_command_that_shows_them(tmp_pat
     assert "2031-05-01" in status.stdout and "last known: hand open (as of 2031-05-02 00:00)" in status.stdout
 
 
+def test_run_simulate_starts_its_scenario_when_sampling_starts(tmp_path):
+    """At 100,000 times real time, start-up (imports, the store: tens of milliseconds)
+    took minutes of the scenario: 'sampling started ... at 0 s' was stamped well after the
+    scenario's start. The simulated clock now stands still until sampling starts."""
+    path = _scenario(tmp_path, "2031-05-01T10:00:00", [{"hold": 600, "set": {"wrist": 25, "fingers": 5, "palm": 3}}])
+    result = run_cli("run", "--simulate", str(path), "--speed", "100000", "--state-dir", str(tmp_path / "state"))
+    assert result.returncode == 0, result.stderr
+    started = [line for line in result.stderr.splitlines() if "sampling started" in line]
+    assert len(started) == 1 and started[0].startswith("2031-05-01 10:00:00 "), result.stderr
+
+
 def test_run_simulate_removes_its_temporary_store(tmp_path):
     """Without --state-dir, the run's temporary store is gone when it ends, and it says so."""
     tmp = tmp_path / "tmp"

@@ -151,7 +151,7 @@ def _run(args) -> int:
                 log.info("scenario %s already finished in %s", args.simulate, state_dir)
                 print(f"To look at it: {status_command_for(state_dir)}")
                 return 0
-            clock = ScaledClock(scen.start_wall(zone.key) + start_at, args.speed)
+            clock = ScaledClock(scen.start_wall(zone.key) + start_at, args.speed, started=False)   # at sampling
             clock.step_wall(sum(i.value for i in scen.timeline.instants
                                 if i.kind == "clock_step" and i.t < start_at))
             from pi_agent import logs
@@ -166,6 +166,7 @@ def _run(args) -> int:
             atexit.register(lambda: sim.agent.player.close())
             log.info("sampling started on simulated hardware: %s (%s, %g times real time, at %.0f s)",
                      scen.name or args.simulate, zone.key, args.speed, start_at)
+            clock.start()                          # (said first: the line is stamped with the start)
             try:
                 finished = sim.run()
             finally:
