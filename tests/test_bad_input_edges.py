@@ -41,13 +41,15 @@ def test_json_too_deep_is_refused_before_it_is_parsed(monkeypatch):
 
 
 @pytest.mark.parametrize("encoding", ["utf-16-le", "utf-32-le", "utf-16"])
-def test_json_depth_is_measured_on_the_text_json_parses_whatever_its_encoding(encoding):
-    """UTF-16 or 32 bytes whose UTF-8 reading hides the brackets in a false string (U+0122
-    is the bytes 22 01): measured as json.loads decodes them, refused as too deep."""
+def test_json_in_utf16_or_32_is_refused_as_the_agent_refuses_it(encoding):
+    """UTF-16 or 32 bytes, which json.loads alone would decode: refused (a ValueError), as
+    the agent's requests and scenarios refuse them. Bytes whose UTF-8 reading hides
+    brackets in a false string (U+0122 is the bytes 22 01) are measured and parsed as one
+    and the same text, so depth is never measured on one text and parsed on another."""
     from pi_agent.core import jsontext
-    payload = ('["\u0122",' + "[" * 1500 + '"x"').encode(encoding)
-    with pytest.raises(jsontext.TooDeep):
-        jsontext.loads(payload)
+    for payload in ('["\u0122",' + "[" * 1500 + '"x"', '{"device": "a", "command": "status"}'):
+        with pytest.raises(ValueError):
+            jsontext.loads(payload.encode(encoding))
 
 
 def test_json_depth_of_an_unterminated_string_is_measured_in_linear_time():

@@ -141,6 +141,20 @@ def test_the_dashboard_answers_deeply_nested_json_with_400(dashboard_base):
     assert response.status == 400 and answer == {"error": "the JSON body is nested too deeply"}
 
 
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-32"])
+def test_the_dashboard_refuses_a_request_in_utf16_or_32_as_the_agent_does(dashboard_base, encoding):
+    """POST /api/command with a well-formed request in UTF-16 or 32: 400 'expected a JSON
+    body in UTF-8' (it was taken, though the agent and scenarios refuse such text)."""
+    import http.client
+    import json
+    host, cookie = dashboard_base
+    body = json.dumps({"device": "dev1", "command": {"name": "status"}}).encode(encoding)
+    conn = http.client.HTTPConnection(host, timeout=10)
+    conn.request("POST", "/api/command", body=body, headers={"Content-Type": "application/json", "Cookie": cookie})
+    response = conn.getresponse()
+    assert (response.status, json.loads(response.read())) == (400, {"error": "expected a JSON body in UTF-8"})
+
+
 def test_a_deeply_nested_mqtt_message_is_unreadable_not_a_crash():
     """A message from MQTT nested 2,000 deep: the schema says Unreadable in one line (no RecursionError)."""
     from pi_agent.dashboard import schema

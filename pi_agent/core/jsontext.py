@@ -41,11 +41,12 @@ def depth(text: str) -> int:
 
 def loads(text: str | bytes, **kwargs) -> Any:
     """``json.loads(text, **kwargs)``, or ``TooDeep`` for text nested over ``MAX_DEPTH``.
-    Bytes are decoded first as ``json.loads`` decodes them (UTF-8, 16 or 32, by their first
-    bytes), so that the depth measured is the depth of the text parsed; bytes that do not
-    decode raise ``UnicodeDecodeError`` (a ``ValueError``)."""
+    Bytes must be UTF-8, as JSON between systems is (RFC 8259, 8.1) and as the agent reads
+    its requests and scenarios: they are decoded first, so that the depth measured is the
+    depth of the text parsed; bytes that do not decode (UTF-16 or 32 among them, as
+    ``json.loads`` alone would take) raise ``UnicodeDecodeError`` (a ``ValueError``)."""
     if isinstance(text, (bytes, bytearray)):
-        text = text.decode(json.detect_encoding(text), "surrogatepass")
+        text = text.decode("utf-8")
     if depth(text) > MAX_DEPTH:
         raise TooDeep(f"JSON nested more than {MAX_DEPTH} deep")
     try:

@@ -241,6 +241,9 @@ class Dashboard:
                 except jsontext.TooDeep:
                     answer(HTTPStatus.BAD_REQUEST, {"error": "the JSON body is nested too deeply"})
                     return
+                except UnicodeDecodeError:
+                    answer(HTTPStatus.BAD_REQUEST, {"error": "expected a JSON body in UTF-8"})
+                    return
                 except (ValueError, TypeError, KeyError):
                     answer(HTTPStatus.BAD_REQUEST, {"error": 'expected {"device": ..., "command": ...}'})
                     return
