@@ -1,4 +1,5 @@
-"""``python -m bench [--quick] [--json FILE]``: every measurement, a table, a JSON object."""
+"""``python -m bench [--quick] [--json [FILE]]``: every measurement, a table, a JSON object
+(``--json`` alone: the object on standard output, the table on standard error)."""
 
 from __future__ import annotations
 
@@ -45,7 +46,9 @@ BUDGETS = {
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="each measurement for less time, but all of them (the clinic up to 25 devices)")
-    parser.add_argument("--json", metavar="FILE", help="write one JSON object with every figure and its budget")
+    parser.add_argument("--json", metavar="FILE", nargs="?", const="-",
+                        help="write one JSON object with every figure and its budget to FILE (alone: to standard "
+                             "output, and the table to standard error)")
     parser.add_argument("--only", metavar="NAME", action="append", choices=[m.__name__ for m in ALL],
                         help="run this measurement only (may be repeated)")
     args = parser.parse_args(argv)
@@ -70,11 +73,16 @@ def main(argv=None) -> int:
             verdict = "ok" if ok else "OVER"
         rows.append((key, "-" if value is None else f"{value:g}", f"{op} {budget:g}" if budget is not None else "",
                      verdict, limit))
+    table = sys.stderr if args.json == "-" else sys.stdout
     widths = [max(len(r[i]) for r in rows) for i in range(3)]
     for r in rows:
-        print(f"{r[0]:<{widths[0]}}  {r[1]:>{widths[1]}}  {r[2]:<{widths[2]}}  {r[3]}" + (f"  ({r[4]})" if r[4] else ""))
-    print(f"machine: {results['machine']}{' (quick)' if args.quick else ''}")
-    if args.json:
+        print(f"{r[0]:<{widths[0]}}  {r[1]:>{widths[1]}}  {r[2]:<{widths[2]}}  {r[3]}" + (f"  ({r[4]})" if r[4] else ""),
+              file=table)
+    print(f"machine: {results['machine']}{' (quick)' if args.quick else ''}", file=table)
+    if args.json == "-":
+        json.dump(results, sys.stdout, indent=1)
+        print()
+    elif args.json:
         with open(args.json, "w", encoding="utf-8") as f:
             json.dump(results, f, indent=1)
     return 0

@@ -57,6 +57,17 @@ def test_bench_quick_measurement_writes_its_keys(tmp_path, measure):
     assert "machine:" in result.stdout
 
 
+def test_bench_json_alone_writes_the_object_to_standard_output():
+    """`python -m bench --quick --json` (no FILE, as the issue's check runs it): the JSON
+    object alone on standard output, the table on standard error."""
+    result = subprocess.run([sys.executable, "-m", "bench", "--quick", "--only", "store_writes", "--json"],
+                            cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    figures = json.loads(result.stdout)
+    assert figures["budgets"]["store_writes_per_hour"]["budget"] == BUDGETS["store_writes_per_hour"][0]
+    assert "machine:" in result.stderr and "store_writes_per_hour" in result.stderr
+
+
 def test_the_readme_table_is_made_from_full_runs_only(tmp_path):
     """`python -m bench.readme` refuses, in one line with exit 2 and the README untouched,
     what is not a full run of this bench: a missing file, no JSON, a list, a --quick run,
