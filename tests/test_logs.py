@@ -54,8 +54,8 @@ def test_a_forged_line_in_an_mqtt_argument_stays_inside_its_own_line(logged, nam
     error = _answer_line(name, payload)
     text = stream.getvalue()
     assert text.count("\n") == 1 and len(text.splitlines()) == 1, text
-    assert FORGED in text and not re.search(r"[\x00-\x09\x0b-\x1f\x7f-\x9f\u2028\u2029]", text)
-    assert repr(error)[1:-1].replace("\\'", "'") in text
+    assert FORGED[:30] in text and not re.search(r"[\x00-\x09\x0b-\x1f\x7f-\x9f\u2028\u2029]", text)   # (a long value is cut)
+    assert (error if error.isprintable() else repr(error)[1:-1].replace("\\'", "'")) in text   # (a value already quoted)
     assert text.startswith("<4>pi_agent: " if kind == "journal" else ("2026-04-15 " if kind == "clock" else "20"))
 
 
