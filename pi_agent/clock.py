@@ -47,6 +47,11 @@ class SystemClock:
     def wall(self) -> float:
         return time.time()
 
+    def real_seconds(self, seconds: float) -> float:
+        """How long ``seconds`` of this clock last in real time (a thread that waits on
+        something else than this clock's own ``sleep`` needs it)."""
+        return seconds
+
     def sleep(self, seconds: float) -> None:
         if seconds > 0 and not self._stopped:
             if self._wake.acquire(timeout=seconds) and self._stopped:
@@ -95,6 +100,9 @@ class ScaledClock(SystemClock):
 
     def wall(self) -> float:
         return self._start_wall + self.monotonic() + self._wall_offset
+
+    def real_seconds(self, seconds: float) -> float:
+        return seconds / self.speed
 
     def sleep(self, seconds: float) -> None:
         super().sleep(seconds / self.speed)

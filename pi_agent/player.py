@@ -296,15 +296,16 @@ class MotorThread(threading.Thread):
 
     def run(self) -> None:
         p = self.player
+        real = p.clock.real_seconds        # its waits and the stall are in real time (a sped-up run too)
         while not p.closed:
             try:
                 now = p.clock.monotonic()
-                if p.level > 0 and now - p.heartbeat_at > p.stall_s:
-                    log.error("the sampling loop stopped beating for %.1f s: motor off", now - p.heartbeat_at)
+                if p.level > 0 and real(now - p.heartbeat_at) > p.stall_s:
+                    log.error("the sampling loop stopped beating for %.1f s: motor off", real(now - p.heartbeat_at))
                     p.safety_stop("loop_stalled")
                 nxt = p.next_change()
                 # Nothing playing or due: sleep until something is (every change wakes us).
-                wait = None if nxt is None else min(0.25, max(0.0, nxt - now))
+                wait = None if nxt is None else min(0.25, real(max(0.0, nxt - now)))
                 p._wake.wait(wait)
                 p._wake.clear()
                 p.poll(p.clock.monotonic())

@@ -157,6 +157,23 @@ def test_sigkill_during_therapy_never_lets_the_motor_past_the_daily_maximum(tmp_
     assert booked >= 0.9 * limit, "the day came close to its maximum"
 
 
+def test_a_sped_up_run_plays_a_therapy_for_its_length_in_scenario_time(tmp_path):
+    """`run --simulate --speed 1000` with a 2-minute therapy: the motor trace shows it on for
+    about 2 minutes of scenario time (the motor thread waited up to 0.25 s of real time,
+    250 s of scenario, and played it 251 s), and no false 'loop stopped beating'."""
+    scenario = tmp_path / "therapy.json"
+    scenario.write_text(json.dumps({"start": "2026-05-01T09:00:00", "timezone": "Europe/Berlin", "steps": [
+        {"hold": 600}, cmd("vibration_start", level="low", minutes=2), {"hold": 600}]}))
+    trace = tmp_path / "motor.trace"
+    result = subprocess.run([sys.executable, "-m", "pi_agent", "run", "--simulate", str(scenario), "--speed", "1000",
+                             "--state-dir", str(tmp_path / "state"), "--motor-trace", str(trace)],
+                            cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert "stopped beating" not in result.stderr, result.stderr
+    played = on_time(trace.read_text().splitlines())
+    assert 100 <= played <= 170, (played, trace.read_text())      # 170: 50 ms of real-time lateness allowed
+
+
 @pytest.mark.parametrize("jumps", [[86400], [-86400, -86400]], ids=["a day ahead", "a day back twice"])
 def test_wall_clock_jumps_open_no_fresh_daily_budget(cfg, tmp_path, jumps):
     """Three 30-minute doses, then the wall clock jumps a day (ahead, or back twice) and three
