@@ -23,14 +23,18 @@ from pi_agent.systemd import writes_to_journal
 _PRIORITY = {logging.DEBUG: 7, logging.INFO: 6, logging.WARNING: 4, logging.ERROR: 3, logging.CRITICAL: 2}
 
 
-# C0 and C1 controls (newline, carriage return, tab, escape, NEL...) and the Unicode line
-# and paragraph separators: anything a terminal or a log reader may take as a new line.
-_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+# C0 and C1 controls (newline, carriage return, tab, escape, NEL...), the Unicode line and
+# paragraph separators (anything a terminal or a log reader may take as a new line), and
+# the bidirectional overrides and isolates (which make a line read otherwise than it is).
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+MAX_LINE = 1000          # characters of a message or an error line; the rest is cut, its length said
 
 
-def one_line(text: str) -> str:
-    """``text`` with its control characters escaped as ``repr`` escapes them (``\\n``)."""
-    return _CONTROL.sub(lambda m: repr(m.group())[1:-1], text)
+def one_line(text: str, limit: int = MAX_LINE) -> str:
+    """``text`` on one line: its control characters escaped (``\\n``, ``\\x1b``,
+    ``\\u202e``), and cut after ``limit`` characters with its length said."""
+    text = _CONTROL.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text)
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(text)} characters)"
 
 
 class LineFormatter(logging.Formatter):

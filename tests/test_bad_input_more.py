@@ -218,6 +218,42 @@ def test_a_long_bad_value_in_a_scenario_command_is_cut_short(tmp_path):
     assert len(line) < 200 + len(str(scenario))
 
 
+FORGED_LINE = "2026-04-14 10:00:00 ERROR pi_agent.motor: forged"
+
+
+@pytest.mark.parametrize("where", ["channel", "top key", "command name"])
+def test_a_bad_name_in_a_scenario_stays_on_one_short_line(tmp_path, where):
+    """A scenario's unknown channel, key or command name holding a line break and a forged
+    log line, or 100,000 characters: one line (the break escaped), at most about 1,000
+    characters with the length said; it printed two lines, or 100 KB."""
+    for name in (f"pal\n{FORGED_LINE}", "x" * 100_000):
+        steps = [{"hold": 5, "set": {"wrist": 25}}]
+        data = {"start": "2026-05-01T10:00:00", "timezone": "UTC", "steps": steps}
+        if where == "channel":
+            steps[0]["set"][name] = 1
+        elif where == "top key":
+            data[name] = 1
+        else:
+            steps.append({"command": {"name": name, "args": {}}})
+        scenario = tmp_path / "bad.json"
+        scenario.write_text(json.dumps(data))
+        result = run_cli("simulate", str(scenario))
+        assert result.returncode == 65 and result.stdout == "", result.stderr[:300]
+        lines = [line for line in result.stderr.splitlines() if " INFO " not in line]
+        assert len(lines) == 1 and not lines[0].startswith("2026-04-14"), result.stderr[:300]
+        assert len(lines[0]) < 1100, len(lines[0])
+
+
+def test_a_bad_key_in_the_configuration_stays_on_one_line(tmp_path):
+    """An unknown TOML section holding a line break and a forged log line: check-config says so
+    on one line, the break escaped, exit 78."""
+    from agentproc import write_config
+    cfgfile = write_config(tmp_path / "cfg")
+    cfgfile.write_text(cfgfile.read_text() + f'\n["a\\n{FORGED_LINE}"]\nx = 1\n')
+    line = _one_line_error(run_cli("check-config", "--config", str(cfgfile)), 78)
+    assert "\\n2026-04-14 10:00:00 ERROR" in line
+
+
 WEEK_DATE = "2026-W18-1"          # 10 characters that date.fromisoformat takes as 27 April 2026
 
 

@@ -59,6 +59,16 @@ def test_a_forged_line_in_an_mqtt_argument_stays_inside_its_own_line(logged, nam
     assert text.startswith("<4>pi_agent: " if kind == "journal" else ("2026-04-15 " if kind == "clock" else "20"))
 
 
+def test_a_huge_name_is_logged_cut_short_on_its_one_line(logged):
+    """A 40,000-character MQTT command name (the topic has no size bound but MQTT's):
+    its log line is cut after 1,000 characters with the length said, not 40 KB; a
+    right-to-left override in it is escaped."""
+    stream, _ = logged
+    logging.getLogger("pi_agent").warning("command %s: %s", "\u202e" + "x" * 40_000, "unknown command")
+    [line] = stream.getvalue().splitlines()
+    assert len(line) < 1100 and "\\u202e" in line and line.endswith("... (40031 characters)"), line[-80:]   # (with its escaped override)
+
+
 def test_a_traceback_still_follows_its_message_as_before(logged):
     """log.exception: the message is one line, the traceback after it is as it was (joined
     by ' | ' in the journal, its own lines elsewhere)."""

@@ -28,6 +28,7 @@ import sys  # noqa: E402
 from pi_agent import __version__, config  # noqa: E402
 from pi_agent.cli import calibrate, check_config, common, dashboard, report, run, simulate, status  # noqa: E402
 from pi_agent.errors import ConfigError, InputError, OutputError, StoreAccessError, StoreError  # noqa: E402
+from pi_agent.logs import one_line  # noqa: E402
 
 # What a write to a full or failing standard output raises (with no file name: files the
 # commands write name themselves in their errors).
@@ -40,6 +41,12 @@ COMMAND_MODULES = (run, simulate, status, report, check_config, dashboard, calib
 WRITES_BESIDE_CONFIG = {"calibrate": "to save the calibration with",
                         "dashboard": "that holds the dashboard's password",
                         "dashboard-password": "to store the password in"}
+
+
+def _say(error) -> None:
+    """An error, one line on standard error: whatever a bad name or value in it holds (a
+    line break, an escape sequence, 100,000 characters) cannot start another line."""
+    print(one_line(str(error)), file=sys.stderr)
 
 
 def parser() -> argparse.ArgumentParser:
@@ -81,21 +88,21 @@ def main(argv: list[str] | None = None) -> int:
     except OutputError as exc:
         # What was not written must not be tried again at exit (a second error, a traceback).
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        print(exc, file=sys.stderr)
+        _say(exc)
         return common.EX_IOERR
     except ConfigError as exc:
         for line in exc.problems:
-            print(line, file=sys.stderr)
+            _say(line)
         return common.EX_CONFIG
     except InputError as exc:
         for line in exc.problems:
-            print(line, file=sys.stderr)
+            _say(line)
         return common.EX_DATAERR
     except StoreAccessError as exc:
-        print(f"pi-agent: {exc}", file=sys.stderr)
+        _say(f"pi-agent: {exc}")
         return common.EX_NOPERM
     except StoreError as exc:
-        print(f"pi-agent: {exc}", file=sys.stderr)
+        _say(f"pi-agent: {exc}")
         return common.EX_UNAVAILABLE
     except KeyboardInterrupt:
         return 130

@@ -28,11 +28,17 @@ def got(value: Any) -> str:
     does (an integer too long to show by its number of digits)."""
     if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 10 ** 24:
         return f"got an integer of about {int(value.bit_length() * math.log10(2)) + 1} digits"
+    return f"got {shown(value)}"
+
+
+def shown(value: Any) -> str:
+    """A value or a name as an error line quotes it: ``'fast'``, ``3``; cut short with its
+    length when long, quoted as Python does when it holds control characters."""
     text = f"'{value}'" if isinstance(value, str) and value.isprintable() else repr(value)
     if len(text) > SHOWN_CHARS + 20:
         size = f"{len(value)} characters" if isinstance(value, str) else f"{len(text)} characters as written"
         text = f"{text[:SHOWN_CHARS]}... ({size})"
-    return f"got {text}"
+    return text
 
 
 _is_number = is_number

@@ -23,7 +23,7 @@ from pi_agent.core.events import Event
 from pi_agent.core.snapshot import Targets
 from pi_agent.core.tare import TareJob
 from pi_agent.config import GOAL_HOURS, Check, choice, number
-from pi_agent.config.checks import got, is_number
+from pi_agent.config.checks import got, is_number, shown
 from pi_agent.errors import InputError
 
 MAX_PAYLOAD = 4096
@@ -90,7 +90,7 @@ def parse(name: str, payload: bytes | str | dict | None) -> tuple[dict, Any]:
         raise CommandError("transaction: expected a string or a whole number (at most 128 characters)")
     command = COMMANDS.get(name)
     if command is None:
-        raise CommandError(f"unknown command '{name}' (known: {', '.join(sorted(COMMANDS))})", transaction)
+        raise CommandError(f"unknown command {shown(name)} (known: {', '.join(sorted(COMMANDS))})", transaction)
     spec = command.args
     args = {}
     for key, value in payload.items():
@@ -98,7 +98,7 @@ def parse(name: str, payload: bytes | str | dict | None) -> tuple[dict, Any]:
             continue
         arg = spec.get(key)
         if arg is None:
-            raise CommandError(f"{name}: unknown argument '{key}'" +
+            raise CommandError(f"{name}: unknown argument {shown(key)}" +
                                (f" (expected {', '.join(spec)})" if spec else " (it takes none)"), transaction)
         checked, problem = arg.check(value)
         if problem:
