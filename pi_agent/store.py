@@ -62,6 +62,7 @@ class Store:
         self.commits = 0
         self.readonly = readonly
         if readonly:
+            _refuse_non_folder(self.dir)
             try:
                 self.path.stat()
             except PermissionError:
@@ -86,7 +87,7 @@ class Store:
                                  f"written to it)")
             self._read("SELECT 1 FROM meta LIMIT 1")      # a damaged file says so now, in one line
             return
-        self._refuse_non_folder()
+        _refuse_non_folder(self.dir)
         try:
             self.dir.mkdir(parents=True, exist_ok=True)
         except PermissionError:
@@ -108,12 +109,6 @@ class Store:
                                        f"file's owner and mode); nothing was changed")
 
     # -- opening -----------------------------------------------------------------------
-    def _refuse_non_folder(self) -> None:
-        """A file or device named as the state directory is a set-up fault."""
-        if self.dir.exists() and not self.dir.is_dir():
-            raise StoreAccessError(f"{self.dir}: is not a folder (the state directory must be one: check "
-                                   f"device.state_dir or --state-dir); nothing was changed")
-
     def _refuse_non_file(self) -> None:
         """A folder (or device, or pipe) where the store should be is a set-up fault."""
         if self.path.exists() and not self.path.is_file():
@@ -300,6 +295,29 @@ class Store:
             pass
 
 
+def _refuse_non_folder(folder: Path) -> None:
+    """A state directory that is not a folder and cannot be made one (a file or a device
+    in its place or above it, a symbolic link to nothing, a name too long, a parent that
+    cannot be searched) is a set-up fault, said in one line."""
+    try:
+        if folder.exists():
+            if not folder.is_dir():
+                raise StoreAccessError(f"{folder}: is not a folder (the state directory must be one); "
+                                       f"nothing was changed")
+            return
+        if folder.is_symlink():
+            raise StoreAccessError(f"{folder}: is a symbolic link to nothing (the state directory must be a "
+                                   f"folder); nothing was changed")
+        above = next((p for p in folder.absolute().parents if p.exists()), None)
+        if above is not None and not above.is_dir():
+            raise StoreAccessError(f"{folder}: cannot be a folder: {above} is not one; nothing was changed")
+    except StoreError:
+        raise
+    except OSError as exc:                 # a name too long, a parent that cannot be searched
+        raise StoreAccessError(f"{folder}: cannot be the state directory: {exc.strerror}; "
+                               f"nothing was changed") from None
+
+
 def refuse_unusable(state_dir: Path | str) -> None:
     """Refuse, as opening the store for writing would, a store that must be left alone (no
     permission, a folder or another program's database in its place, a newer OpenPalm's
@@ -307,9 +325,9 @@ def refuse_unusable(state_dir: Path | str) -> None:
     probe = Store.__new__(Store)
     probe.dir = Path(state_dir)
     probe.path = probe.dir / FILENAME
+    _refuse_non_folder(probe.dir)
     if not probe.dir.exists():
         return
-    probe._refuse_non_folder()
     probe._check_access()
     probe._refuse_non_file()
     if probe.path.exists():

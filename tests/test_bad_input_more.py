@@ -193,18 +193,38 @@ def test_a_plausible_maximum_push_passes_check_config(tmp_path):
     assert result.returncode == 0, result.stderr
 
 
-@pytest.mark.parametrize("where", ["/dev/null", "a file"])
-def test_a_state_directory_that_is_not_a_folder_is_refused_by_check_config(tmp_path, where):
-    """device.state_dir naming a device or a file: check-config says so in one line (exit 77),
-    as `run` would, instead of OK."""
+@pytest.mark.parametrize("where, says", [
+    ("/dev/null", "/dev/null: is not a folder"),
+    ("a file", "store-file: is not a folder"),
+    ("below a file", "store-file/sub: cannot be a folder: "),
+    ("a link to nothing", "dangling: is a symbolic link to nothing"),
+    ("a name too long", "cannot be the state directory: File name too long"),
+])
+def test_a_state_directory_that_cannot_be_a_folder_is_refused_in_one_line(tmp_path, where, says):
+    """device.state_dir naming a device, a file, a folder below a file, a symbolic link to
+    nothing or a name too long: check-config says so in one line naming the key (exit 78;
+    it said OK); status and run refuse it in one line too (exit 77), never a traceback."""
     from agentproc import write_config
-    if where == "a file":
-        where = tmp_path / "store-file"
-        where.write_text("")
-    cfgfile = write_config(tmp_path / "cfg", f'[device]\nstate_dir = "{where}"')
-    line = _one_line_error(run_cli("check-config", "--config", str(cfgfile)), 77)
-    assert f"{where}: is not a folder" in line
-    assert run_cli("check-config", "--config", str(write_config(tmp_path / "ok", f'[device]\nstate_dir = "{tmp_path / "new"}"'))).returncode == 0
+    (tmp_path / "store-file").write_text("")
+    (tmp_path / "dangling").symlink_to(tmp_path / "nothing" / "here")
+    path = {"/dev/null": "/dev/null", "a file": tmp_path / "store-file", "below a file": tmp_path / "store-file" / "sub",
+            "a link to nothing": tmp_path / "dangling", "a name too long": tmp_path / ("x" * 300)}[where]
+    cfgfile = write_config(tmp_path / "cfg", f'[device]\nstate_dir = "{path}"')
+    line = _one_line_error(run_cli("check-config", "--config", str(cfgfile)), 78)
+    assert line.startswith(f"{cfgfile}: device.state_dir: ") and says in line, line
+    assert says in _one_line_error(run_cli("status", "--state-dir", str(path)), 77)
+    scenario = tmp_path / "short.json"
+    scenario.write_text('{"start": "2026-05-01T09:00:00", "steps": [{"hold": 60}]}')
+    assert says in _one_line_error(run_cli("run", "--simulate", str(scenario), "--state-dir", str(path)), 77)
+    fine = write_config(tmp_path / "ok", f'[device]\nstate_dir = "{tmp_path / "new" / "folder"}"')
+    assert run_cli("check-config", "--config", str(fine)).returncode == 0
+
+
+def test_an_empty_state_dir_is_refused_not_taken_as_the_current_folder(tmp_path):
+    """`status --state-dir ""` (an unset variable in a script): a usage error, exit 2; it
+    read or wrote the store of the current folder."""
+    result = run_cli("status", "--state-dir", "")
+    assert result.returncode == 2 and "--state-dir: expected a folder, got an empty name" in result.stderr
 
 
 def test_a_long_bad_value_in_a_scenario_command_is_cut_short(tmp_path):

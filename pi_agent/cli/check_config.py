@@ -3,8 +3,11 @@ what they define."""
 
 from __future__ import annotations
 
+import os
+
 from pi_agent import config
 from pi_agent.cli.common import state_dir_of, with_config
+from pi_agent.errors import ConfigError, StoreError
 
 
 def add_parser(sub) -> None:
@@ -17,8 +20,13 @@ def cmd_check_config(args) -> int:
     cfg = config.load(args.config)
     channels = load_channels(cfg)
     config.mqtt_password(cfg)   # a password file that cannot be read is a configuration error
-    from pi_agent.store import refuse_unusable
-    refuse_unusable(state_dir_of(cfg, None))    # a state directory the agent could not use: said now
+    if cfg.device.state_dir or os.environ.get("STATE_DIRECTORY"):
+        from pi_agent.store import refuse_unusable
+        try:
+            refuse_unusable(state_dir_of(cfg, None))    # a state directory the agent could not use: said now
+        except StoreError as exc:
+            where = f"{cfg.path or config.SHIPPED}: device.state_dir" if cfg.device.state_dir else "$STATE_DIRECTORY"
+            raise ConfigError([f"{where}: {exc}"]) from None
     chips = sorted({c.chip for c in channels.values()})
     print(f"{cfg.path or config.SHIPPED}: OK ({len(channels)} channels on {len(chips)} chips: {', '.join(chips)}; "
           f"calibration {cfg.calibration_path})")

@@ -3,6 +3,7 @@ configuration names, and the handling of SIGTERM and SIGINT."""
 
 from __future__ import annotations
 
+import argparse
 import logging
 import os
 import signal
@@ -40,6 +41,14 @@ def zone_of(cfg, override: str | None = None) -> zoneinfo.ZoneInfo:
         return zoneinfo.ZoneInfo(link.split("zoneinfo/", 1)[1])
     except (OSError, IndexError, zoneinfo.ZoneInfoNotFoundError, ValueError):
         return zoneinfo.ZoneInfo(os.environ.get("TZ") or "UTC") if os.environ.get("TZ", "").count("/") else zoneinfo.ZoneInfo("UTC")
+
+
+def folder_arg(text: str) -> Path:
+    """A folder named on the command line (``--state-dir``): an empty name is refused, not
+    taken as the current folder."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("expected a folder, got an empty name")
+    return Path(text)
 
 
 def state_dir_of(cfg, override: Path | None) -> Path:

@@ -16,13 +16,13 @@ import stat
 import sys
 from pathlib import Path
 
-from pi_agent.cli.common import with_config
+from pi_agent.cli.common import folder_arg, with_config
 from pi_agent.errors import InputError, OutputError
 
 
 def add_parser(sub) -> None:
     rep = with_config(sub.add_parser("report", help="the therapist's report of a period: CSV, HTML or JSON"))
-    rep.add_argument("--state-dir", type=Path, metavar="DIR", help="folder of the store (default: device.state_dir)")
+    rep.add_argument("--state-dir", type=folder_arg, metavar="DIR", help="folder of the store (default: device.state_dir)")
     rep.add_argument("--from", dest="from_date", metavar="DATE", help="first local day, YYYY-MM-DD "
                                                                        "(default: 27 days before --to)")
     rep.add_argument("--to", dest="to_date", metavar="DATE", help="last local day, YYYY-MM-DD "

@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 from pi_agent import config
-from pi_agent.cli.common import (EX_UNAVAILABLE, exit_on_signal, log, on_signals, state_dir_of, with_config,
+from pi_agent.cli.common import (EX_UNAVAILABLE, exit_on_signal, folder_arg, log, on_signals, state_dir_of, with_config,
                                  zone_of)
 from pi_agent.errors import ConfigError, OutputError, SensorError, StoreAccessError, StoreError
 from pi_agent.systemd import Notifier, writes_to_journal
@@ -63,7 +63,7 @@ def add_parser(sub) -> None:
     run.add_argument("--simulate", metavar="SCENARIO", type=Path,
                      help="run on simulated hardware playing this scenario file, in real time")
     run.add_argument("--speed", type=float, default=1.0, help="with --simulate: play N times faster")
-    run.add_argument("--state-dir", type=Path, help="folder of the durable store")
+    run.add_argument("--state-dir", type=folder_arg, help="folder of the durable store")
     run.add_argument("--motor-trace", type=Path, metavar="FILE",
                      help="with --simulate: record every level of the simulated motor in FILE")
     run.add_argument("--broker", metavar="URL", help="MQTT broker, mqtt://host:port or mqtts://host:port "

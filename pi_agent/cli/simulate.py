@@ -13,7 +13,7 @@ import tempfile
 from pathlib import Path
 
 from pi_agent import config
-from pi_agent.cli.common import exit_on_signal, with_config, zone_of
+from pi_agent.cli.common import exit_on_signal, folder_arg, with_config, zone_of
 from pi_agent.errors import InputError
 
 
@@ -22,7 +22,7 @@ def add_parser(sub) -> None:
     sim.add_argument("scenario", type=Path)
     sim.add_argument("--report", choices=["json", "text"], default="json")
     sim.add_argument("--events", metavar="FILE", help="write every event as a JSON line")
-    sim.add_argument("--state-dir", type=Path, help="keep the store here (default: a temporary folder)")
+    sim.add_argument("--state-dir", type=folder_arg, help="keep the store here (default: a temporary folder)")
     sim.set_defaults(handler=simulate_command)
 
 

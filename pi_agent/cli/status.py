@@ -20,7 +20,7 @@ import zoneinfo
 from pathlib import Path
 
 from pi_agent import config
-from pi_agent.cli.common import state_dir_of, with_config, zone_of
+from pi_agent.cli.common import folder_arg, state_dir_of, with_config, zone_of
 from pi_agent.core.days import FIRST_YEAR, LAST_YEAR, YYYY_MM_DD
 
 
@@ -42,7 +42,7 @@ def add_parser(sub) -> None:
     st = with_config(sub.add_parser("status", help="a day's totals and the 7 days before it, from the store",
                                     description="A day's totals and the 7 days before it, from the store: "
                                                 "the --date given, else today, else the store's last day."))
-    st.add_argument("--state-dir", type=Path, metavar="DIR", help="folder of the store (default: device.state_dir)")
+    st.add_argument("--state-dir", type=folder_arg, metavar="DIR", help="folder of the store (default: device.state_dir)")
     st.add_argument("--date", type=parse_date, metavar="YYYY-MM-DD", help="the local day to show")
     st.add_argument("--json", action="store_true", help="print JSON instead of a table")
     st.set_defaults(handler=status_command)
