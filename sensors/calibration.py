@@ -156,6 +156,8 @@ def load_calibration(path: Path) -> dict[str, Calibration]:
         data = tomllib.loads(text)
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise CalibrationError(f"{path}: not valid TOML: {exc}") from None
+    except ValueError:                  # Python's bound on the digits of an integer it reads
+        raise CalibrationError(f"{path}: not valid TOML here: an integer of more than 4300 digits") from None
     problems: list[str] = []
     entries = {}
     for name, raw in data.items():
@@ -247,7 +249,7 @@ def _value_end(text: str, i: int) -> tuple[int, str, list[str]]:
 def _same_value(a: str, b: str) -> bool:
     try:
         return tomllib.loads(f"v = {a}") == tomllib.loads(f"v = {b}")
-    except tomllib.TOMLDecodeError:
+    except ValueError:                  # (TOMLDecodeError, or an integer of thousands of digits)
         return False
 
 
@@ -328,7 +330,7 @@ def render_calibration(old_text: str | None, entries: dict[str, Calibration]) ->
         edited = edit_calibration(old_text, entries)
         try:
             back = tomllib.loads(edited)
-        except tomllib.TOMLDecodeError:
+        except ValueError:
             back = None
         fresh = tomllib.loads(dumps_calibration(entries))
         if back is not None and all(back.get(name) == values for name, values in fresh.items()):

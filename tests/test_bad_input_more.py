@@ -274,6 +274,18 @@ def test_a_bad_key_in_the_configuration_stays_on_one_line(tmp_path):
     assert "\\n2026-04-14 10:00:00 ERROR" in line
 
 
+@pytest.mark.parametrize("file", ["agent.toml", "calibration.toml"])
+def test_an_integer_of_5000_digits_in_a_toml_file_is_one_line(tmp_path, file):
+    """`vdd = 1000...0` (5,000 digits) in the configuration, or a gain so written in the
+    calibration: one line, exit 78 (Python's bound on an integer's digits gave a traceback)."""
+    from agentproc import write_config
+    cfgfile = write_config(tmp_path / "cfg")
+    target = cfgfile.parent / file
+    target.write_text(target.read_text() + "\n[zz]\nbig = 1" + "0" * 5000 + "\n")
+    line = _one_line_error(run_cli("check-config", "--config", str(cfgfile)), 78)
+    assert line == f"{target}: not valid TOML here: an integer of more than 4300 digits"
+
+
 WEEK_DATE = "2026-W18-1"          # 10 characters that date.fromisoformat takes as 27 April 2026
 
 

@@ -124,6 +124,8 @@ def _load_file(path: Path) -> Config:
         data = tomllib.loads(raw_text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    except ValueError:                  # Python's bound on the digits of an integer it reads
+        raise ConfigError(f"{path}: not valid TOML here: an integer of more than 4300 digits") from None
     values, problems = validate(data)
     if problems:
         raise ConfigError([f"{path}: {p}" for p in problems])
