@@ -65,7 +65,8 @@ class SimulatedRun:
         self.on_agent = on_agent
         self.days_seen: set[str] = set()
         self.power_cuts = 0
-        self.agent: Agent | None = None
+        self.stopped = False          # stop() was called (a signal): no agent starts after a power cut
+        self.agent: Agent | None = None    # (None while the power is cut)
         try:
             if motor_trace is not None:
                 self.rig.trace_motor(motor_trace)
@@ -131,6 +132,8 @@ class SimulatedRun:
                 self.rig.power_cut()
                 self.clock.sleep(instant.value)
                 self.power_cuts += 1
+                if self.stopped:
+                    return False          # stopped while the power was off: it stays off
                 self.agent = self._new_agent()
             elif instant.kind == "command":
                 self.agent.command(instant.value["name"], instant.value["args"])
@@ -139,11 +142,22 @@ class SimulatedRun:
         self._run_until(self.scenario.timeline.duration)
         return not self.agent.stopping.is_set()
 
+    def stop(self) -> None:
+        """Stop the run (from a signal handler): its agent, or, during a power cut, the wait
+        for the power to come back (no agent starts then)."""
+        self.stopped = True
+        agent = self.agent
+        if agent is not None:
+            agent.stop()
+        elif hasattr(self.clock, "interrupt"):
+            self.clock.interrupt()
+
     def finish(self) -> None:
-        """The clean end of a run: the agent's last checkpoint, then ``close()``."""
+        """The clean end of a run: the agent's last checkpoint (if the power is on), then ``close()``."""
         try:
-            self.agent.close()
-            self.days_seen.update(self.agent.core.days())
+            if self.agent is not None:
+                self.agent.close()
+                self.days_seen.update(self.agent.core.days())
         finally:
             self.close()
 

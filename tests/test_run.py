@@ -128,6 +128,40 @@ def test_a_stopped_run_removes_its_temporary_store(tmp_path, signum):
     assert "The simulated day, so far:" in out and "2031-05-01: open" in out
 
 
+def test_a_run_stopped_during_a_simulated_power_cut_ends_cleanly(tmp_path):
+    """SIGTERM while a scenario's power cut holds the power off: exit 0 with the days so
+    far, no traceback, the motor's last level 0, the store readable (the handler stopped
+    an agent that did not exist then: a traceback, exit 1, no totals)."""
+    path = _scenario(tmp_path, "2031-05-01T10:00:00", [{"hold": 150, "set": {"wrist": 25, "fingers": 5, "palm": 3}},
+                                                       {"power_cut": {"off": 36000}}, {"hold": 60}])
+    state, trace = tmp_path / "state", tmp_path / "motor.trace"
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    env.pop("JOURNAL_STREAM", None)
+    proc = subprocess.Popen([sys.executable, "-m", "pi_agent", "run", "--simulate", str(path), "--speed", "60",
+                             "--state-dir", str(state), "--motor-trace", str(trace)],
+                            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    guard = threading.Timer(120, proc.kill)
+    guard.start()
+    err = []
+    try:
+        for line in proc.stderr:                 # the agent's own word that the power is off
+            err.append(line)
+            if "scenario: power cut for" in line:
+                break
+        proc.send_signal(signal.SIGTERM)
+        out, rest = proc.communicate(timeout=60)
+    finally:
+        guard.cancel()
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    err = "".join(err) + rest
+    assert proc.returncode == 0 and "Traceback" not in err, err
+    assert "The simulated day" in out and "2031-05-01: open" in out, out
+    assert float(trace.read_text().splitlines()[-1].split()[1]) == 0
+    assert run_cli("status", "--state-dir", str(state)).returncode == 0
+
+
 def test_run_help_explains_every_word_the_line_can_say():
     """Each fixed phrase of the status line (positions, band words, faults, no value) is in `run --help`."""
     from pi_agent.cli.run import LINE_HELP

@@ -162,8 +162,8 @@ def _run(args) -> int:
             sim = SimulatedRun(cfg, scen, clock, zone=zone, state_dir=state_dir, bus_time=False,
                                 after_step=after_step, start_at=start_at, real_time=True,
                                 motor_trace=args.motor_trace, on_agent=lambda agent: connect(agent, state_dir))
-            on_signals(lambda: sim.agent.stop())
-            atexit.register(lambda: sim.agent.player.close())
+            on_signals(sim.stop)
+            atexit.register(sim.close)                 # the motor off for good, on every way out
             log.info("sampling started on simulated hardware: %s (%s, %g times real time, at %.0f s)",
                      scen.name or args.simulate, zone.key, args.speed, start_at)
             clock.start()                          # (said first: the line is stamped with the start)
@@ -175,9 +175,10 @@ def _run(args) -> int:
                     link.stop()
             if sim.rig.trace_error is not None:
                 raise OutputError(f"--motor-trace: {sim.rig.trace_error}")
-            display.update(time.monotonic(),
-                           lambda: status_line(sim.agent.core.snapshot(), zone, sim.agent.clock.wall()),
-                           force=True)           # the last moment, always shown
+            if sim.agent is not None:                 # (None: stopped during a power cut)
+                display.update(time.monotonic(),
+                               lambda: status_line(sim.agent.core.snapshot(), zone, sim.agent.clock.wall()),
+                               force=True)           # the last moment, always shown
             display.close()
             log.info("scenario %s", "finished" if finished else "stopped")
             note = pace.note(args.speed, args.simulate) if pace.coarse() else None
