@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import logging
 import os
@@ -53,6 +54,13 @@ def main(argv=None) -> int:
                         help="run this measurement only (may be repeated)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.ERROR)
+    try:                                  # where the figures go, checked before minutes of measuring
+        out = sys.stdout if args.json == "-" else open(args.json, "w", encoding="utf-8") if args.json else None
+        if args.json == "-" and out is None:
+            raise OSError(errno.EBADF, "standard output is closed")
+    except OSError as exc:
+        print(f"python -m bench: --json {args.json}: cannot write: {exc.strerror}", file=sys.stderr)
+        return 74
     results: dict = {}
     for measure in ALL:
         if args.only and measure.__name__ not in args.only:
@@ -79,12 +87,18 @@ def main(argv=None) -> int:
         print(f"{r[0]:<{widths[0]}}  {r[1]:>{widths[1]}}  {r[2]:<{widths[2]}}  {r[3]}" + (f"  ({r[4]})" if r[4] else ""),
               file=table)
     print(f"machine: {results['machine']}{' (quick)' if args.quick else ''}", file=table)
-    if args.json == "-":
-        json.dump(results, sys.stdout, indent=1)
-        print()
-    elif args.json:
-        with open(args.json, "w", encoding="utf-8") as f:
-            json.dump(results, f, indent=1)
+    if out is not None:
+        try:
+            json.dump(results, out, indent=1)
+            out.write("\n")
+            out.flush()
+            if out is not sys.stdout:
+                out.close()
+        except OSError as exc:
+            print(f"python -m bench: --json {args.json}: cannot write: {exc.strerror}", file=sys.stderr)
+            if out is sys.stdout:
+                os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())   # not again at exit
+            return 74
     return 0
 
 

@@ -68,6 +68,21 @@ def test_bench_json_alone_writes_the_object_to_standard_output():
     assert "machine:" in result.stderr and "store_writes_per_hour" in result.stderr
 
 
+def test_bench_json_that_cannot_be_written_is_one_line_before_measuring(tmp_path):
+    """`--json` to a folder that does not exist: one line, exit 74, before any measurement
+    (after a full run's 15 minutes it was a traceback, the figures lost); standard output
+    full: one line, exit 74."""
+    result = subprocess.run([sys.executable, "-m", "bench", "--only", "store_writes", "--json",
+                             str(tmp_path / "no" / "x.json")], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert (result.returncode, result.stderr) == (74, f"python -m bench: --json {tmp_path / 'no' / 'x.json'}: "
+                                                      "cannot write: No such file or directory\n")
+    with open("/dev/full", "w") as full:
+        result = subprocess.run([sys.executable, "-m", "bench", "--quick", "--only", "store_writes", "--json"],
+                                cwd=ROOT, stdout=full, stderr=subprocess.PIPE, text=True, timeout=600)
+    assert result.returncode == 74 and "Traceback" not in result.stderr, result.stderr
+    assert result.stderr.splitlines()[-1] == "python -m bench: --json -: cannot write: No space left on device"
+
+
 def test_the_readme_table_is_made_from_full_runs_only(tmp_path):
     """`python -m bench.readme` refuses, in one line with exit 2 and the README untouched,
     what is not a full run of this bench: a missing file, no JSON, a list, a --quick run,
