@@ -141,10 +141,11 @@ def test_the_dashboard_answers_deeply_nested_json_with_400(dashboard_base):
     assert response.status == 400 and answer == {"error": "the JSON body is nested too deeply"}
 
 
-@pytest.mark.parametrize("encoding", ["utf-16", "utf-32"])
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-32", "utf-8-sig"])
 def test_the_dashboard_refuses_a_request_in_utf16_or_32_as_the_agent_does(dashboard_base, encoding):
-    """POST /api/command with a well-formed request in UTF-16 or 32: 400 'expected a JSON
-    body in UTF-8' (it was taken, though the agent and scenarios refuse such text)."""
+    """POST /api/command with a well-formed request in UTF-16 or 32, or UTF-8 after a byte
+    order mark: 400 'expected a JSON body in UTF-8' (it was taken, though the agent and
+    scenarios refuse such text)."""
     import http.client
     import json
     host, cookie = dashboard_base
@@ -152,7 +153,23 @@ def test_the_dashboard_refuses_a_request_in_utf16_or_32_as_the_agent_does(dashbo
     conn = http.client.HTTPConnection(host, timeout=10)
     conn.request("POST", "/api/command", body=body, headers={"Content-Type": "application/json", "Cookie": cookie})
     response = conn.getresponse()
-    assert (response.status, json.loads(response.read())) == (400, {"error": "expected a JSON body in UTF-8"})
+    assert (response.status, json.loads(response.read())) == (
+        400, {"error": "expected a JSON body in UTF-8 (without a byte order mark)"})
+
+
+def test_the_dashboard_refuses_nan_as_the_agent_does_and_reads_any_case_of_its_media_type(dashboard_base):
+    """{"device": NaN}: 400 (it was asked of a device 'nan'); Content-Type APPLICATION/JSON
+    is application/json (media types are case-insensitive; it got 415)."""
+    import http.client
+    import json
+    host, cookie = dashboard_base
+    for body, kind, status in ((b'{"device": NaN, "command": {"name": "status"}}', "application/json", 400),
+                               (b'{"device": "dev1"}', "APPLICATION/JSON; charset=utf-8", 400)):
+        conn = http.client.HTTPConnection(host, timeout=10)
+        conn.request("POST", "/api/command", body=body, headers={"Content-Type": kind, "Cookie": cookie})
+        response = conn.getresponse()
+        assert (response.status, json.loads(response.read())) == (
+            status, {"error": 'expected {"device": ..., "command": ...}'}), kind
 
 
 def test_a_deeply_nested_mqtt_message_is_unreadable_not_a_crash():

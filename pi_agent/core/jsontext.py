@@ -53,3 +53,9 @@ def loads(text: str | bytes, **kwargs) -> Any:
         return json.loads(text, **kwargs)
     except RecursionError:           # cannot happen at this depth; never let it out if it does
         raise TooDeep(f"JSON nested more than {MAX_DEPTH} deep") from None
+
+
+def no_constant(name: str) -> Any:
+    """For ``parse_constant``: NaN, Infinity and -Infinity, which Python's JSON takes and
+    JSON itself does not, are refused (a ``ValueError``)."""
+    raise ValueError(f"{name} is not a number JSON allows")

@@ -231,15 +231,11 @@ def _json(payload: bytes) -> Any:
     if len(payload) > MAX_PAYLOAD:
         raise Unreadable(f"the message: expected at most {MAX_PAYLOAD} bytes, got {len(payload)}")
     try:
-        return jsontext.loads(payload, parse_constant=_no_constant)
+        return jsontext.loads(payload, parse_constant=jsontext.no_constant)
     except jsontext.TooDeep:
         raise Unreadable("the message: expected JSON, got JSON nested too deeply") from None
     except (ValueError, UnicodeDecodeError) as exc:
         raise Unreadable(f"the message: expected JSON, got {_shown(payload)} ({exc})") from None
-
-
-def _no_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not a number JSON allows")
 
 
 def read(kind: str, payload: bytes, day: str | None = None) -> Any:

@@ -15,6 +15,7 @@ that sends nothing for ``REQUEST_TIMEOUT_S`` is dropped.
 
 from __future__ import annotations
 
+import codecs
 import http.cookies
 import json
 import logging
@@ -232,17 +233,19 @@ class Dashboard:
                 if origin is not None and urllib.parse.urlsplit(origin).netloc != self.headers.get("Host"):
                     answer(HTTPStatus.FORBIDDEN, {"error": "a request from another site"})
                     return
-                if self.headers.get("Content-Type", "").split(";")[0].strip() != "application/json":
+                if self.headers.get("Content-Type", "").split(";")[0].strip().lower() != "application/json":
                     answer(HTTPStatus.UNSUPPORTED_MEDIA_TYPE, {"error": "expected a JSON body"})
                     return
                 try:
-                    asked = jsontext.loads(body)
+                    if body.startswith(codecs.BOM_UTF8):
+                        raise UnicodeDecodeError("utf-8", body, 0, 3, "a byte order mark")
+                    asked = jsontext.loads(body, parse_constant=jsontext.no_constant)    # NaN, as the agent, is no number
                     device, command = asked["device"], asked["command"]
                 except jsontext.TooDeep:
                     answer(HTTPStatus.BAD_REQUEST, {"error": "the JSON body is nested too deeply"})
                     return
                 except UnicodeDecodeError:
-                    answer(HTTPStatus.BAD_REQUEST, {"error": "expected a JSON body in UTF-8"})
+                    answer(HTTPStatus.BAD_REQUEST, {"error": "expected a JSON body in UTF-8 (without a byte order mark)"})
                     return
                 except (ValueError, TypeError, KeyError):
                     answer(HTTPStatus.BAD_REQUEST, {"error": 'expected {"device": ..., "command": ...}'})
