@@ -15,7 +15,7 @@ from bench.measures import ALL
 
 # key: (budget, how it compares, the limit it is measured against)
 BUDGETS = {
-    "sample_us": (10, "<=", "a weight-bearing session (200 pad and 12 splint readings a second); an ADS1115 converts at most 860 times a second (1,163 us each)"),
+    "sample_us": (10, "<=", "a weight-bearing session (200 pad and 12 splint readings a second); an ADS1115 converts at most 860 times a second (1,163 µs each)"),
     "sample_us_daily": (10, "<=", "the everyday state: splint worn, pad empty (12 splint and 4 pad readings a second)"),
     "floor_us": (None, "", "the same reads of the register model, directly, with no driver"),
     "sample_floor_ratio": (None, "", "the whole path against the floor"),
@@ -36,7 +36,7 @@ BUDGETS = {
     "turn_us_warm": (None, "", "one turn of the loop, the everyday state, caches warm"),
     "turn_us_cold": (None, "", "the same turn with the caches evicted, as after a sleep on a shared machine: what each real-time wake-up pays on top of the floor"),
     "rss_mb": (40, "<=", "a Pi Zero 2 W has 512 MB"),
-    "mqtt_ms_p50": (None, "", ""),
+    "mqtt_ms_p50": (None, "", "the typical message; a live load feels immediate under about 50 ms"),
     "mqtt_ms_p99": (50, "<=", "from the pad reading's own time; feedback feels immediate under about 50 ms"),
     "store_writes_per_hour": (60, "<=", "one checkpoint a minute spares the SD card"),
     "clinic": (20, ">=", "devices each in a session, every state on the dashboard within 1 s"),

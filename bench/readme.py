@@ -34,14 +34,16 @@ HOW = {
                        "from the step to the motor's first level, both on the agent's own clock; 50 steps",
     "feedback_ms_p99": "the same steps",
     "feedback_ms_max": "the worst of them",
-    "sim_day_s": "`pi-agent simulate` of the 24-hour demo day as a process",
+    "sim_day_s": "`pi-agent simulate` of the 24-hour demo day as a process, start-up included (with `--quick`: "
+                 "its first 3 hours, times 8)",
     "cpu_idle_pct": _CPU.format(state="splint off, pad empty", runs="1 run"),
     "cpu_worn_pct": _CPU.format(state="splint worn, pad empty", runs="3 runs"),
     "cpu_pressed_pct": _CPU.format(state="splint worn, pad pressed (a session)", runs="3 runs"),
     "cpu_mqtt_pct": _CPU.format(state="pressed, with a Mosquitto on loopback", runs="1 run"),
     "wakes_worn_per_s": "voluntary context switches a second of that process, splint worn (one per splint reading; "
                         "the pad's slow reads ride along)",
-    "wakes_pressed_per_s": "the same, pad pressed (one per pad reading; the splint's reads ride along)",
+    "wakes_pressed_per_s": "the same, pad pressed (one per turn of the pad, whose two zones are read together; the "
+                           "splint's reads ride along)",
     "cpu_floor_worn_pct": "a process that only waits as the agent waits (`SystemClock.sleep`, a timed lock acquire) "
                           "12 times a second, measured as the agent is but over 20 s after 1 s of start-up",
     "cpu_floor_pressed_pct": "the same, 100 times a second",
