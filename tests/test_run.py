@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -92,6 +93,21 @@ def test_run_simulate_removes_its_temporary_store(tmp_path):
     assert "temporary and is removed now" in result.stdout and "2031-05-01: open" in result.stdout
 
 
+@contextlib.contextmanager
+def _guarded(proc: subprocess.Popen, seconds: float = 120):
+    """A hung run fails the test instead of hanging it: killed after ``seconds``, and
+    killed at the end if it still runs, whatever the test found."""
+    guard = threading.Timer(seconds, proc.kill)
+    guard.start()
+    try:
+        yield proc
+    finally:
+        guard.cancel()
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
 def test_a_stopped_run_removes_its_temporary_store(tmp_path, signum):
     """Stopped by Ctrl+C or SIGTERM, a run without --state-dir removes its temporary store
@@ -103,9 +119,7 @@ def test_a_stopped_run_removes_its_temporary_store(tmp_path, signum):
     env.pop("JOURNAL_STREAM", None)
     proc = subprocess.Popen([sys.executable, "-m", "pi_agent", "run", "--simulate", str(path), "--speed", "60"],
                             cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    guard = threading.Timer(120, proc.kill)       # a hung run fails the test instead of hanging it
-    guard.start()
-    try:
+    with _guarded(proc):
         for line in proc.stdout:                 # the agent's own word that a minute was tracked
             held = re.search(r"hand open for (\d+):(\d\d)", line)
             if held and int(held[1]) * 60 + int(held[2]) >= 1:
@@ -117,11 +131,6 @@ def test_a_stopped_run_removes_its_temporary_store(tmp_path, signum):
                 break
         proc.send_signal(signum)
         out, err = proc.communicate(timeout=60)
-    finally:
-        guard.cancel()
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
     assert proc.returncode == 0, err
     assert "Current thread 0x" in err and "in cmd_run" in err, err       # SIGUSR1: where each thread was
     assert list(tmp.iterdir()) == []
@@ -140,21 +149,14 @@ def test_a_run_stopped_during_a_simulated_power_cut_ends_cleanly(tmp_path):
     proc = subprocess.Popen([sys.executable, "-m", "pi_agent", "run", "--simulate", str(path), "--speed", "60",
                              "--state-dir", str(state), "--motor-trace", str(trace)],
                             cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    guard = threading.Timer(120, proc.kill)
-    guard.start()
     err = []
-    try:
+    with _guarded(proc):
         for line in proc.stderr:                 # the agent's own word that the power is off
             err.append(line)
             if "scenario: power cut for" in line:
                 break
         proc.send_signal(signal.SIGTERM)
         out, rest = proc.communicate(timeout=60)
-    finally:
-        guard.cancel()
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
     err = "".join(err) + rest
     assert proc.returncode == 0 and "Traceback" not in err, err
     assert "The simulated day" in out and "2031-05-01: open" in out, out
