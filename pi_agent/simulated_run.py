@@ -135,6 +135,8 @@ class SimulatedRun:
                 if self.stopped:
                     return False          # stopped while the power was off: it stays off
                 self.agent = self._new_agent()
+                if self.stopped:          # stopped as the power came back (stop() saw no agent)
+                    self.agent.stop()
             elif instant.kind == "command":
                 self.agent.command(instant.value["name"], instant.value["args"])
             if on_instant is not None:

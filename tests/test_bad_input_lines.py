@@ -103,3 +103,13 @@ def test_an_integer_of_5000_digits_in_a_toml_file_is_one_line(tmp_path, file):
     target.write_text(target.read_text() + "\n[zz]\nbig = 1" + "0" * 5000 + "\n")
     line = _one_line_error(run_cli("check-config", "--config", str(cfgfile)), 78)
     assert line == f"{target}: not valid TOML here: an integer of more than 4300 digits"
+
+
+def test_a_bad_date_on_the_command_line_stays_on_one_line():
+    """`status --date` with a line break and a forged log line, or 100,000 characters: the
+    usage error quotes it on one line, cut short (argparse printed it as it was)."""
+    for text in (f"x\n{FORGED_LINE}\u2028", "x" * 100_000):
+        result = run_cli("status", "--date", text)
+        [line] = [line for line in result.stderr.splitlines() if line.startswith("pi-agent status: error")]
+        assert result.returncode == 2 and "argument --date: expected a day as YYYY-MM-DD, got '" in line
+        assert not any(line.startswith("2026-04-14") for line in result.stderr.splitlines()) and len(line) < 200

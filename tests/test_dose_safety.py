@@ -101,6 +101,26 @@ def test_a_dose_is_in_the_store_before_the_motor_starts(cfg, tmp_path):
     assert first[0]["planned_end"] - first[0]["start"] == pytest.approx(300, abs=0.5)
 
 
+def test_a_stop_as_the_power_comes_back_stops_the_new_agent(cfg, tmp_path):
+    """A stop (a signal) that lands while the agent of after a power cut is being built:
+    that agent stops too, and the run ends there (the stop saw no agent, so nothing
+    stopped the new one, and the run went on to the scenario's end, every sleep cut short)."""
+    scen = scenario_file.parse({"start": "2026-05-01T09:00:00", "timezone": "Europe/Berlin", "seed": 1, "steps": [
+        {"hold": 60}, {"power_cut": {"off": 10}}, {"hold": 3600}]}, {n: s.kind for n, s in cfg.sensors.items()})
+    sim = SimulatedRun(cfg, scen, VirtualClock(scen.start_wall()), zone=scen.zone(), state_dir=tmp_path)
+    build = sim._new_agent
+
+    def signalled_while_building():
+        sim.stop()
+        return build()
+    sim._new_agent = signalled_while_building
+    try:
+        assert sim.run() is False
+        assert sim.agent.stopping.is_set() and sim.scenario_time() < 100
+    finally:
+        sim.finish()
+
+
 def test_sigkill_during_therapy_never_lets_the_motor_past_the_daily_maximum(tmp_path):
     """A real `pi-agent run --simulate`, killed with SIGKILL at random moments during therapy
     and restarted each time: the motor's on-time stays within a (small) daily maximum and

@@ -21,6 +21,7 @@ from pathlib import Path
 
 from pi_agent import config
 from pi_agent.cli.common import folder_arg, state_dir_of, with_config, zone_of
+from pi_agent.config.checks import got
 from pi_agent.core.days import FIRST_YEAR, LAST_YEAR, YYYY_MM_DD
 
 
@@ -32,9 +33,9 @@ def parse_date(text: str) -> dt.date:
             raise ValueError             # (fromisoformat also takes week dates: 2026-W18-1)
         day = dt.date.fromisoformat(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a day as YYYY-MM-DD, got '{text}'") from None
+        raise argparse.ArgumentTypeError(f"expected a day as YYYY-MM-DD, {got(text)}") from None
     if not FIRST_YEAR <= day.year <= LAST_YEAR:
-        raise argparse.ArgumentTypeError(f"expected a day from {FIRST_YEAR} to {LAST_YEAR}, got '{text}'")
+        raise argparse.ArgumentTypeError(f"expected a day from {FIRST_YEAR} to {LAST_YEAR}, {got(text)}")
     return day
 
 
