@@ -308,9 +308,17 @@ def _refuse_non_folder(folder: Path) -> None:
         if folder.is_symlink():
             raise StoreAccessError(f"{folder}: is a symbolic link to nothing (the state directory must be a "
                                    f"folder); nothing was changed")
-        above = next((p for p in folder.absolute().parents if p.exists()), None)
-        if above is not None and not above.is_dir():
-            raise StoreAccessError(f"{folder}: cannot be a folder: {above} is not one; nothing was changed")
+        for above in folder.absolute().parents:        # the nearest that is there decides
+            if above.is_symlink() and not above.exists():
+                raise StoreAccessError(f"{folder}: cannot be a folder: {above} is a symbolic link to nothing; "
+                                       f"nothing was changed")
+            if above.exists():
+                if not above.is_dir():
+                    raise StoreAccessError(f"{folder}: cannot be a folder: {above} is not one; nothing was changed")
+                if not os.access(above, os.W_OK | os.X_OK):
+                    raise StoreAccessError(f"{folder}: cannot create the state directory in {above}: permission "
+                                           f"denied; nothing was changed")
+                break
     except StoreError:
         raise
     except OSError as exc:                 # a name too long, a parent that cannot be searched

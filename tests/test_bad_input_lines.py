@@ -17,6 +17,7 @@ from test_bad_input import _one_line_error
     ("a file", "store-file: is not a folder"),
     ("below a file", "store-file/sub: cannot be a folder: "),
     ("a link to nothing", "dangling: is a symbolic link to nothing"),
+    ("below a link to nothing", "dangling/sub: cannot be a folder: "),
     ("a name too long", "cannot be the state directory: File name too long"),
 ])
 def test_a_state_directory_that_cannot_be_a_folder_is_refused_in_one_line(tmp_path, where, says):
@@ -27,7 +28,8 @@ def test_a_state_directory_that_cannot_be_a_folder_is_refused_in_one_line(tmp_pa
     (tmp_path / "store-file").write_text("")
     (tmp_path / "dangling").symlink_to(tmp_path / "nothing" / "here")
     path = {"/dev/null": "/dev/null", "a file": tmp_path / "store-file", "below a file": tmp_path / "store-file" / "sub",
-            "a link to nothing": tmp_path / "dangling", "a name too long": tmp_path / ("x" * 300)}[where]
+            "a link to nothing": tmp_path / "dangling", "below a link to nothing": tmp_path / "dangling" / "sub",
+            "a name too long": tmp_path / ("x" * 300)}[where]
     cfgfile = write_config(tmp_path / "cfg", f'[device]\nstate_dir = "{path}"')
     line = _one_line_error(run_cli("check-config", "--config", str(cfgfile)), 78)
     assert line.startswith(f"{cfgfile}: device.state_dir: ") and says in line, line
