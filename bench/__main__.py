@@ -44,6 +44,41 @@ BUDGETS = {
 }
 
 
+def _table(results: dict, quick: bool) -> list[str]:
+    """Each figure on a line: its value, its budget, ok or OVER, what it is measured against."""
+    rows = [("figure", "value", "budget", "", "measured against")]
+    for key, (budget, op, limit) in BUDGETS.items():
+        value = results.get(key)
+        if budget is None or value is None:
+            verdict = ""
+        else:
+            ok = value <= budget if op == "<=" else value >= budget
+            verdict = "ok" if ok else "OVER"
+        rows.append((key, "-" if value is None else f"{value:g}", f"{op} {budget:g}" if budget is not None else "",
+                     verdict, limit))
+    widths = [max(len(r[i]) for r in rows) for i in range(3)]
+    lines = [f"{r[0]:<{widths[0]}}  {r[1]:>{widths[1]}}  {r[2]:<{widths[2]}}  {r[3]}" + (f"  ({r[4]})" if r[4] else "")
+             for r in rows]
+    return lines + [f"machine: {results['machine']}{' (quick)' if quick else ''}"]
+
+
+def _write(stream, text: str, what: str) -> int:
+    """Write ``text`` whole: 0, or 74 with one line on standard error (a reader that went
+    away, as ``| head``: quietly, 141)."""
+    try:
+        stream.write(text)
+        stream.flush()
+    except BrokenPipeError:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), stream.fileno())     # (nothing flushed again at exit)
+        return 141
+    except OSError as exc:
+        print(f"python -m bench: {what}: cannot write: {exc.strerror}", file=sys.stderr)
+        if stream in (sys.stdout, sys.stderr):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), stream.fileno())
+        return 74
+    return 0
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="each measurement for less time, but all of them (the clinic up to 25 devices)")
@@ -53,13 +88,17 @@ def main(argv=None) -> int:
     parser.add_argument("--only", metavar="NAME", action="append", choices=[m.__name__ for m in ALL],
                         help="run this measurement only (may be repeated)")
     args = parser.parse_args(argv)
+    if args.json == "":
+        parser.error("argument --json: expected a file name (or none: standard output)")
     logging.basicConfig(level=logging.ERROR)
+    table = sys.stderr if args.json == "-" else sys.stdout
     try:                                  # where the figures go, checked before minutes of measuring
-        out = sys.stdout if args.json == "-" else open(args.json, "w", encoding="utf-8") if args.json else None
-        if args.json == "-" and out is None:
+        if table is None or (args.json == "-" and sys.stdout is None):
             raise OSError(errno.EBADF, "standard output is closed")
+        out = sys.stdout if args.json == "-" else open(args.json, "w", encoding="utf-8") if args.json else None
     except OSError as exc:
-        print(f"python -m bench: --json {args.json}: cannot write: {exc.strerror}", file=sys.stderr)
+        print(f"python -m bench: {'--json ' + args.json if args.json else 'the table'}: cannot write: {exc.strerror}",
+              file=sys.stderr)
         return 74
     results: dict = {}
     for measure in ALL:
@@ -71,35 +110,15 @@ def main(argv=None) -> int:
     results["quick"] = args.quick
     results["budgets"] = {key: {"budget": budget, "compare": op, "against": limit}
                           for key, (budget, op, limit) in BUDGETS.items() if key in results}
-    rows = [("figure", "value", "budget", "", "measured against")]
-    for key, (budget, op, limit) in BUDGETS.items():
-        value = results.get(key)
-        if budget is None or value is None:
-            verdict = ""
-        else:
-            ok = value <= budget if op == "<=" else value >= budget
-            verdict = "ok" if ok else "OVER"
-        rows.append((key, "-" if value is None else f"{value:g}", f"{op} {budget:g}" if budget is not None else "",
-                     verdict, limit))
-    table = sys.stderr if args.json == "-" else sys.stdout
-    widths = [max(len(r[i]) for r in rows) for i in range(3)]
-    for r in rows:
-        print(f"{r[0]:<{widths[0]}}  {r[1]:>{widths[1]}}  {r[2]:<{widths[2]}}  {r[3]}" + (f"  ({r[4]})" if r[4] else ""),
-              file=table)
-    print(f"machine: {results['machine']}{' (quick)' if args.quick else ''}", file=table)
-    if out is not None:
-        try:
-            json.dump(results, out, indent=1)
-            out.write("\n")
-            out.flush()
-            if out is not sys.stdout:
+    code = 0
+    if out is not None:                   # the figures first: a table that cannot be shown loses nothing
+        code = _write(out, json.dumps(results, indent=1) + "\n", f"--json {args.json}")
+        if out is not sys.stdout:
+            try:
                 out.close()
-        except OSError as exc:
-            print(f"python -m bench: --json {args.json}: cannot write: {exc.strerror}", file=sys.stderr)
-            if out is sys.stdout:
-                os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())   # not again at exit
-            return 74
-    return 0
+            except OSError:               # (what failed is said already)
+                pass
+    return code or _write(table, "\n".join(_table(results, args.quick)) + "\n", "the table")
 
 
 if __name__ == "__main__":

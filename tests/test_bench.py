@@ -8,6 +8,7 @@ for all of them in a row."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
@@ -81,6 +82,23 @@ def test_bench_json_that_cannot_be_written_is_one_line_before_measuring(tmp_path
                                 cwd=ROOT, stdout=full, stderr=subprocess.PIPE, text=True, timeout=600)
     assert result.returncode == 74 and "Traceback" not in result.stderr, result.stderr
     assert result.stderr.splitlines()[-1] == "python -m bench: --json -: cannot write: No space left on device"
+
+
+def test_bench_table_that_cannot_be_shown_is_one_line_and_json_alone_needs_no_empty_name():
+    """The table to a full standard output: one line, exit 74 (a traceback); to a closed one:
+    one line, exit 74, before measuring (the table was lost without a word); `--json ''`:
+    a usage error (it wrote nothing anywhere)."""
+    run = [sys.executable, "-m", "bench", "--quick", "--only", "store_writes"]
+    with open("/dev/full", "w") as full:
+        result = subprocess.run(run, cwd=ROOT, stdout=full, stderr=subprocess.PIPE, text=True, timeout=600)
+    assert result.returncode == 74 and "Traceback" not in result.stderr, result.stderr
+    assert result.stderr.splitlines()[-1] == "python -m bench: the table: cannot write: No space left on device"
+    result = subprocess.run(run, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, timeout=60,
+                            preexec_fn=lambda: os.close(1))
+    assert (result.returncode, result.stderr) == (74, "python -m bench: the table: cannot write: standard output is "
+                                                      "closed\n")
+    result = subprocess.run(run + ["--json", ""], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2 and "argument --json: expected a file name" in result.stderr
 
 
 def test_the_readme_table_is_made_from_full_runs_only(tmp_path):
