@@ -158,12 +158,14 @@ def test_the_dashboard_refuses_a_request_in_utf16_or_32_as_the_agent_does(dashbo
 
 
 def test_the_dashboard_refuses_nan_as_the_agent_does_and_reads_any_case_of_its_media_type(dashboard_base):
-    """{"device": NaN}: 400 (it was asked of a device 'nan'); Content-Type APPLICATION/JSON
+    """{"device": NaN}: 400 (it was asked of a device 'nan'), and 1e999 (read as infinity: it
+    was sent); Content-Type APPLICATION/JSON
     is application/json (media types are case-insensitive; it got 415)."""
     import http.client
     import json
     host, cookie = dashboard_base
     for body, kind, status in ((b'{"device": NaN, "command": {"name": "status"}}', "application/json", 400),
+                               (b'{"device": "dev1", "command": "exercise_start", "x": 1e999}', "application/json", 400),
                                (b'{"device": "dev1"}', "APPLICATION/JSON; charset=utf-8", 400)):
         conn = http.client.HTTPConnection(host, timeout=10)
         conn.request("POST", "/api/command", body=body, headers={"Content-Type": kind, "Cookie": cookie})

@@ -59,3 +59,12 @@ def no_constant(name: str) -> Any:
     """For ``parse_constant``: NaN, Infinity and -Infinity, which Python's JSON takes and
     JSON itself does not, are refused (a ``ValueError``)."""
     raise ValueError(f"{name} is not a number JSON allows")
+
+
+def finite_float(text: str) -> float:
+    """For ``parse_float``: a number too large for a float (``1e999``, which Python reads as
+    infinity) is refused (a ``ValueError``)."""
+    value = float(text)
+    if value in (float("inf"), float("-inf")):
+        raise ValueError(f"{text[:40]} is too large for a number")
+    return value

@@ -36,6 +36,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+from pi_agent.config.checks import got
 from pi_agent.dashboard.schema import DEVICE, Unreadable, read
 
 log = logging.getLogger("pi_agent.dashboard")
@@ -183,7 +184,7 @@ class Fleet:
         publish with it). Raises Refused when it cannot be sent: an unknown command or
         device, or a device that is not online (a request is not kept for it)."""
         if command not in ASKS:
-            raise Refused(f"command: expected one of {', '.join(ASKS)}, got {command!r}")
+            raise Refused(f"command: expected one of {', '.join(ASKS)}, {got(command)}")
         with self.changed:
             device = self.devices.get(name) if isinstance(name, str) else None
             if device is None:

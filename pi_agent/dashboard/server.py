@@ -239,7 +239,8 @@ class Dashboard:
                 try:
                     if body.startswith(codecs.BOM_UTF8):
                         raise UnicodeDecodeError("utf-8", body, 0, 3, "a byte order mark")
-                    asked = jsontext.loads(body, parse_constant=jsontext.no_constant)    # NaN, as the agent, is no number
+                    asked = jsontext.loads(body, parse_constant=jsontext.no_constant,     # NaN, 1e999: no numbers
+                                           parse_float=jsontext.finite_float)
                     device, command = asked["device"], asked["command"]
                 except jsontext.TooDeep:
                     answer(HTTPStatus.BAD_REQUEST, {"error": "the JSON body is nested too deeply"})
