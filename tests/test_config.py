@@ -305,3 +305,16 @@ def test_a_bad_value_is_shown_on_one_short_line(value, shown):
     length when long (it was echoed whole, up to 4 KiB), control characters quoted."""
     from pi_agent.config.checks import got
     assert got(value) == shown
+
+
+@pytest.mark.parametrize("change, line", [
+    ({"chips": {"pad_palm": {"address": 0x99}}}, "chips.pad_palm.address: expected an ADS1115 address"),
+    ({"sensors": {"fingers": {"input": 9}}}, "sensors.fingers.input: expected a whole number from 0 to 3"),
+])
+def test_a_refused_value_is_said_once_not_judged_again_as_its_stand_in(change, line):
+    """An address or an input out of range: one problem line (its stand-in value was also
+    judged, 'got 0x48 (also chips.splint)', a problem the file does not have)."""
+    cfg = config.load(CONFIG)
+    with pytest.raises(ConfigError) as err:
+        config.changed(cfg, **change)
+    assert len(err.value.problems) == 1 and line in err.value.problems[0], err.value.problems

@@ -291,8 +291,11 @@ def cross_check(v: dict[str, Any], problems: list[str]) -> None:
     """The rules between keys, on checked values (section -> key -> value): each broken
     one adds a line to ``problems``."""
     chips, sensors = v["chips"], v["sensors"]
+    said = {p.split(": ", 1)[0] for p in problems}      # a key already refused: its stand-in value is not judged
     addresses: dict[int, str] = {}
     for name, chip in chips.items():
+        if f"chips.{name}.address" in said:
+            continue
         if chip["address"] in addresses:
             problems.append(f"chips.{name}.address: expected an address no other chip uses, "
                             f"got 0x{chip['address']:02x} (also chips.{addresses[chip['address']]})")
@@ -308,6 +311,8 @@ def cross_check(v: dict[str, Any], problems: list[str]) -> None:
         if s["kind"] == "load_cell" and s["input"] not in (0, 2):
             problems.append(f"sensors.{name}.input: expected 0 (the pair A0-A1) or 2 (A2-A3) for a load cell, "
                             f"got {s['input']}")
+            continue
+        if f"sensors.{name}.input" in said:
             continue
         for i in (s["input"], s["input"] + 1) if s["kind"] == "load_cell" else (s["input"],):
             where = (s["chip"], i)
