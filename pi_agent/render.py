@@ -141,12 +141,20 @@ def day_lines(label: str, day: Day | None, long_bout_min: float, goals: Goals = 
             f"worn {_h(day.worn_s)}, {count(day.open_bouts, 'open bout')} "
             f"({day.long_bouts} of {long_bout_min:g} min or more), longest {day.longest_bout_s / 60:.0f} min",
             f"    weight bearing: {count(wb.sessions, 'session')}, {wb.total_s / 60:.1f} min, "
-            f"{wb.in_target_s / 60:.1f} min in the target band; vibration {day.vibration_s / 60:.1f} min",
+            f"{wb.in_target_s / 60:.1f} min in the target band; vibration {day.vibration_s / 60:.1f} min"
+            + unconfirmed(day),
             f"    spasms: {day.spasms} ({day.spasm_s / 60:.1f} min); skin-pressure alerts: {day.pressure_alerts} "
             f"(high pressure {day.high_pressure_s / 60:.1f} min); weight-shift reps: {wb.reps}"
             + _of_goal(wb.reps, goals.weight_shifts),
             f"    exercise: {count(day.extension_reps, 'extension repetition')}"
             + _of_goal(day.extension_reps, goals.extension_reps) + f", {day.exercise_s / 60:.1f} min"]
+
+
+def unconfirmed(day: Day) -> str:
+    """What of a day's vibration was counted after an interruption, not seen played ('' if none)."""
+    if day.vibration_unconfirmed_s < 0.05:
+        return ""
+    return f" ({day.vibration_unconfirmed_s / 60:.1f} of it unconfirmed: therapy interrupted)"
 
 
 WB_LEGEND = "WB: weight bearing, the open hand pressing on the table pad"
@@ -250,6 +258,10 @@ def journal_line(e: Event) -> tuple[int, str] | None:
                               f"{d['level']} (reason: spasm_response)")
     if e.type == "vibration_session":
         source = f" ({d['source']})" if d.get("source") == "spasm_response" else ""
+        if d["reason"] == "interrupted" and d.get("confirmed_s") is not None:
+            return logging.INFO, (f"vibration therapy{source} ended (interrupted): {d['seconds'] / 60:.1f} min "
+                                  f"counted (to its planned end or the restart, as the limits must assume), "
+                                  f"{d['confirmed_s'] / 60:.1f} min of it confirmed")
         return logging.INFO, (f"vibration therapy{source} ended ({d['reason']}): "
                               f"{d['seconds'] / 60:.1f} min delivered")
     if e.type == "alert":

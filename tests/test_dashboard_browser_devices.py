@@ -47,7 +47,8 @@ def test_malformed_messages_from_one_device_leave_the_others_updating(tmp_path):
     def good_state(open_s):
         state = json.loads(json.dumps(payloads["state"]))
         state["today"]["open_s"] = open_s
-        state["today"].update(spasms=3, spasm_s=75.0, pressure_alerts=1)     # a newer agent's keys
+        state["today"].update(spasms=3, spasm_s=75.0, pressure_alerts=1,      # a newer agent's keys
+                              vibration_s=300.0, vibration_unconfirmed_s=190.0)
         return json.dumps(state).encode()
 
     def send_good(open_s):
@@ -82,6 +83,8 @@ def test_malformed_messages_from_one_device_leave_the_others_updating(tmp_path):
         until(driver, shows_good(100.0), 20, "the good device's card")
         until(driver, lambda d: card_text(d, "bad", ".open-today") is not None, 20, "the other device's card")
         assert card_text(driver, "good", ".spasms") == "Spasms today: 3 (1\u00a0min in all)"
+        assert "Today: 5\u00a0min. 3\u00a0min of it unconfirmed: a therapy was interrupted" in \
+            card_text(driver, "good", ".vibration")
         pressure = {**payloads["alert"], "id": "p1", "reason": "skin_pressure",
                     "time": payloads["state"]["time"], "text": "High pressure under the palm for 5 minutes"}
         assert card_text(driver, "good", ".alarm.pressure") == \

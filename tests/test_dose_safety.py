@@ -16,7 +16,7 @@ import time
 import pytest
 
 from agentproc import write_config
-from conftest import ROOT
+from conftest import ROOT, run_cli
 from mock_hw import scenario_file
 from pi_agent import config
 from pi_agent.clock import VirtualClock
@@ -211,3 +211,31 @@ def test_wall_clock_jumps_open_no_fresh_daily_budget(cfg, tmp_path, jumps):
     limit = cfg.therapy.max_daily_min * 60
     assert limit - 1 <= real <= limit + 0.1, real
     assert sum(day["vibration_s"] for day in report["days"].values()) <= limit + 1e-3, report["days"]
+
+
+def test_an_interrupted_therapy_shows_what_nobody_saw_played(cfg, tmp_path):
+    """A 5-minute therapy cut by a 10-minute power cut after 130 s: the day counts 300 s (the
+    limits must assume the motor ran to its planned end), and says which part of them is
+    unconfirmed (beyond the last checkpoint of the dose); its event gives the confirmed
+    seconds, which the motor's trace really played; status, the report and the journal say so."""
+    scen = scenario_file.parse({"start": "2026-05-01T09:00:00", "timezone": "Europe/Berlin", "seed": 1, "steps": [
+        {"hold": 10}, cmd("vibration_start", level="low", minutes=5), {"hold": 130},
+        {"power_cut": {"off": 600}}, {"hold": 60}]}, {n: s.kind for n, s in cfg.sensors.items()})
+    trace, events = tmp_path / "motor.trace", []
+    _, report = run_scenario(cfg, scen, state_dir=tmp_path, zone=scen.zone(), motor_trace=trace,
+                             on_event=events.append)
+    day = report["days"]["2026-05-01"]
+    played = on_time(trace.read_text().splitlines())
+    [ended] = [e.data for e in events if e.type == "vibration_session"]
+    assert ended["reason"] == "interrupted" and ended["seconds"] == pytest.approx(300, abs=1)
+    assert 60 <= ended["confirmed_s"] <= played <= 131, (ended, played)
+    assert day["vibration_s"] == pytest.approx(300, abs=1)
+    assert day["vibration_unconfirmed_s"] == pytest.approx(300 - ended["confirmed_s"], abs=0.2)
+    from pi_agent.render import journal_line
+    assert "min of it confirmed" in journal_line(next(e for e in events if e.type == "vibration_session"))[1]
+    status = run_cli("status", "--state-dir", str(tmp_path), "--date", "2026-05-01")
+    assert status.returncode == 0 and "of it unconfirmed" in status.stdout, status.stdout + status.stderr
+    html = run_cli("report", "--state-dir", str(tmp_path), "--from", "2026-05-01", "--to", "2026-05-01",
+                   "--format", "html", "--output", str(tmp_path / "r.html"))
+    assert html.returncode == 0, html.stderr
+    assert "unconfirmed" in (tmp_path / "r.html").read_text()

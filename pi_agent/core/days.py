@@ -43,6 +43,7 @@ class Day:
     open_s: float = 0.0
     weight_bearing: WeightBearingDay = field(default_factory=WeightBearingDay)
     vibration_s: float = 0.0
+    vibration_unconfirmed_s: float = 0.0   # of vibration_s: counted after an interruption, not seen played
     unknown_s: float = 0.0       # worn (or maybe worn) with the position not known
     open_bouts: int = 0
     longest_bout_s: float = 0.0

@@ -293,7 +293,9 @@ class TherapyTracker:
         """After a restart: each dose the store logged with no end counts as delivered up
         to now or its planned end, whichever comes first (the motor may have run until the
         power went); what the day already has of it (its checkpointed seconds) is not
-        counted twice. Then the continuous count goes on from the last doses, unless the
+        counted twice. What is counted beyond its checkpointed seconds is also booked as
+        ``vibration_unconfirmed_s`` (nobody saw it played), and its event gives the
+        checkpointed seconds as ``confirmed_s``. Then the continuous count goes on from the last doses, unless the
         motor has rested since; and the doses count as played (monotonic) time for today."""
         self.played = sorted(self.played + dose_spans(doses, t, wall))
         run_s, last_end = 0.0, None
@@ -305,10 +307,11 @@ class TherapyTracker:
                 counted = max(seconds, end - d["start"])
                 if counted > seconds:
                     self.ledger.book("vibration_s", counted - seconds, end)
+                    self.ledger.book("vibration_unconfirmed_s", counted - seconds, end)
                 out.orders.append(orders.DoseEnd(f"row:{d['id']}", end, counted, "interrupted"))
                 out.events.append(Event("vibration_session", t, wall, {
                     "level": d["level"], "source": d["source"], "reason": "interrupted",
-                    "seconds": round(counted, 1), "start": round(d["start"], 3)}))
+                    "seconds": round(counted, 1), "confirmed_s": round(seconds, 1), "start": round(d["start"], 3)}))
                 seconds = counted
             if last_end is not None and d["start"] - last_end >= self.limits.rest_s:
                 run_s = 0.0

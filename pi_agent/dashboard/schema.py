@@ -173,7 +173,8 @@ DAY_EXTRA = {"goal_s": SECONDS, "goal_pct": number(0, 1e6), "unknown_s": SECONDS
              "longest_bout_s": SECONDS, "long_bouts": COUNT,
              # clinical signals and exercise (newer agents)
              "spasms": COUNT, "spasm_s": SECONDS, "pressure_alerts": COUNT, "high_pressure_s": SECONDS,
-             "extension_reps": COUNT, "exercise_s": SECONDS}
+             "extension_reps": COUNT, "exercise_s": SECONDS,
+             "vibration_unconfirmed_s": SECONDS}      # of vibration_s: after an interrupted therapy
 
 DAY = obj({"date": date, **DAY_TOTALS}, {**DAY_EXTRA, "final": boolean})
 """``day/<date>``: one local day's totals (``final`` once the day is over)."""

@@ -278,7 +278,9 @@ def _summary(report, flat, measured) -> str:
     total, in_s = s.total("wb_total_s") or 0, s.total("wb_in_target_s") or 0
     items.append((f"{int(s.total('wb_sessions') or 0)}", "weight-bearing sessions"))
     items.append((f"{100 * in_s / total:.0f}%" if total else "–", "of weight bearing in the band"))
-    items.append((f"{(s.total('vibration_s') or 0) / 60:.0f} min", "vibration therapy"))
+    unseen = round((s.total("vibration_unconfirmed_s") or 0) / 60)
+    items.append((f"{(s.total('vibration_s') or 0) / 60:.0f} min",
+                  "vibration therapy" + (f" ({unseen} min unconfirmed)" if unseen else "")))
     items.append((f"{int(s.total('spasms') or 0)}" if "spasms" in measured else "not measured", "spasms"))
     items.append((f"{int(s.total('pressure_alerts') or 0)}" if "pressure_alerts" in measured else "not measured",
                   "skin-pressure alerts"))
@@ -334,6 +336,8 @@ def _days(report, flat, measured, long_days) -> str:
         notes = [d] + ([f"{long_days[d]:g}-hour day"] if d in long_days else [])
         if d not in flat:
             notes.append("no record")
+        elif (flat[d].get("vibration_unconfirmed_s") or 0) >= 3:
+            notes.append(f"{flat[d]['vibration_unconfirmed_s'] / 60:.1f} min of vibration unconfirmed")
         label = f'<td>{_e(f"{day:%a} {day.day} {day:%b}")}<br><small>{_e("; ".join(notes))}</small></td>'
         if d not in flat:
             cells = "".join("<td>–</td>" for _ in cols)

@@ -583,8 +583,10 @@ function vibrationPart(st, ctx, live) {
     now = live ? `Running now (${str(therapy.level)})${until ? ` until ${until}` : ""}. `
                : "It was running when last heard from. ";
   }
+  const unseen = Math.round((num(obj(st.today).vibration_unconfirmed_s) || 0) / 60);
   return part("vibration", "section", { class: "vibration" }, el("h3", {}, "Vibration therapy"),
-    el("p", {}, `${now}Today: ${minutes}${NB}min.`));
+    el("p", {}, `${now}Today: ${minutes}${NB}min.` + (unseen > 0 ? ` ${unseen}${NB}min of it unconfirmed: ` +
+      "a therapy was interrupted and counts to its planned end, as the daily limit must assume." : "")));
 }
 
 function noticesPart(d, ctx) {
