@@ -18,6 +18,7 @@ import pi_agent.button as button
 from pi_agent.core import Core, orders
 from pi_agent.core.events import Event
 from pi_agent.core.orders import Step
+from pi_agent.core.days import until_midnight
 from pi_agent.core.therapy import dose_spans
 from pi_agent.records import StoreRecords, save_tares
 from pi_agent.render import journal_line
@@ -69,10 +70,20 @@ class StopFlag:
         return self._set
 
 
-def _seed(player, doses: list[dict], now: float, wall: float) -> None:
-    """What the motor played before a restart (the store's dose log) counts in its daily maximum."""
+def _hold_limits(records: StoreRecords, core: Core, player, doses: list[dict], now: float, wall: float,
+                 zone) -> None:
+    """What the motor played before a restart (the store's dose log) counts in its daily
+    maximum. If today's dose log was lost with a damaged store: no therapy until midnight,
+    in the core (it refuses requests, saying why) and in the motor's player (below every caller)."""
     if player is not None and doses:
         player.seed(dose_spans(doses, now, wall))
+    if records.dose_log_lost(wall, zone) is None:
+        return
+    core.dose_log_lost(wall)
+    if player is not None:
+        player.close_day(now + until_midnight(wall, zone))
+    log.warning("today's record of vibration therapy was lost with the damaged store: no vibration therapy "
+                "until midnight, so that the daily maximum holds")
 
 
 class Agent:
@@ -88,9 +99,9 @@ class Agent:
         self.player = player
         now, wall = clock.monotonic(), clock.wall()
         stored, settings, doses, exercise = self.records.history(wall, zone)
-        _seed(player, doses, now, wall)
         self.core = Core(cfg, zone, t=now, stored_days=stored, settings=settings,
                          max_push_n=channels.pad.max_push_n if channels.pad is not None else None)
+        _hold_limits(self.records, self.core, player, doses, now, wall, zone)
         self.poll_motor = True           # the loop plays the motor's timeline (no MotorThread)
         self.listeners: list[Callable[[Event], None]] = [on_event] if on_event is not None else []
         self.on_refresh: Callable[[], None] | None = None

@@ -55,6 +55,7 @@ class MotorPlayer:
         self.max_daily_s = max_daily_s
         self.since_midnight = since_midnight
         self._played: list[tuple[float, float]] = []   # therapy on-time (monotonic spans)
+        self._closed_until = -math.inf                 # no therapy before this (``close_day``)
         self._lock = threading.RLock()
         self._cue: list[tuple[float, float | None]] = []   # (monotonic time, level) still to come
         self._cue_level: float | None = None   # the cue's level now; None: no cue playing
@@ -144,8 +145,16 @@ class MotorPlayer:
         with self._lock:
             self._played = sorted(self._played + [(a, b) for a, b in spans if b > a])
 
+    def close_day(self, until: float) -> None:
+        """No therapy until monotonic time ``until`` (the local day's end): what the motor played
+        earlier today is not known (the dose log was lost), so none of the daily maximum is left."""
+        with self._lock:
+            self._closed_until = until
+
     def daily_left(self, now: float) -> float:
         """What the daily maximum leaves of the therapy played since the local day began."""
+        if now < self._closed_until:
+            return 0.0
         if self.since_midnight is None:
             return math.inf
         return self.max_daily_s - played_within(self._played, now - self.since_midnight(), now)

@@ -43,6 +43,24 @@ class StoreRecords:
                         "; ".join(damaged))
         return days, settings, self.store.doses(since=wall - 2 * 86400.0), self.store.meta("exercise")
 
+    def dose_log_lost(self, wall: float, zone) -> str | None:
+        """Today's date if today's dose log was lost: the store was found damaged and moved
+        aside today (at this start, or at an earlier one today; said in the store, so that a
+        restart later today knows it). The daily maximum must still hold, so there is no
+        therapy until midnight. None: the dose log is whole."""
+        if self.store is None:
+            return None
+        today = dt.datetime.fromtimestamp(wall, zone).date().isoformat()
+        if self.store.moved_aside is not None:
+            aside, self.store.moved_aside = self.store.moved_aside, None     # said once, for today
+            try:
+                self.store.checkpoint({}, [], {"doses_lost": {"day": today, "file": aside}})
+            except StoreError as exc:           # this run holds it all the same
+                log.error("%s; a restart later today will not know that today's doses were lost", exc)
+            return today
+        lost = self.store.meta("doses_lost")
+        return today if lost is not None and lost.get("day") == today else None
+
     def checkpoint(self, record: orders.Checkpoint) -> bool:
         """Write a checkpoint in one transaction; False if it failed (logged)."""
         if self.store is None:

@@ -61,6 +61,7 @@ class Store:
         self.values = StoredValues(self.path)
         self.commits = 0
         self.readonly = readonly
+        self.moved_aside: str | None = None     # the damaged file this open moved aside (its name)
         if readonly:
             _refuse_non_folder(self.dir)
             try:
@@ -183,6 +184,7 @@ class Store:
                 os.replace(src, Path(str(aside) + suffix))
         log.error("store %s is damaged (%s): moved aside to %s; starting a new store",
                   self.path, problem, aside.name)
+        self.moved_aside = aside.name
 
     # -- reading -----------------------------------------------------------------------
     def _read(self, sql: str, params: tuple = ()) -> list[tuple]:

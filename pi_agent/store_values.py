@@ -62,7 +62,8 @@ OUTBOX: dict[str, Check] = {"id": _is_text, "topic": _is_text, "payload": _is_te
 DROPS: dict[str, Check] = {"count": _is_count, "first": _or_none(_is_wall), "last": _or_none(_is_wall)}
 # The meta records read as JSON objects (or null: no record), and the fields checked in each
 # (the settings' own are checked as their commands check them: ``stored_settings``).
-META: dict[str, dict[str, Check]] = {"live": LIVE, "settings": {}, "exercise": {}, "outbox_dropped": DROPS}
+META: dict[str, dict[str, Check]] = {"live": LIVE, "settings": {}, "exercise": {}, "outbox_dropped": DROPS,
+                                     "doses_lost": {"day": _is_date}}
 
 
 def shown(value: Any) -> str:

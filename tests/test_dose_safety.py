@@ -8,10 +8,12 @@ import json
 import os
 import random
 import signal
+import sqlite3
 import subprocess
 import sys
 import threading
 import time
+import zoneinfo
 
 import pytest
 
@@ -239,3 +241,58 @@ def test_an_interrupted_therapy_shows_what_nobody_saw_played(cfg, tmp_path):
                    "--format", "html", "--output", str(tmp_path / "r.html"))
     assert html.returncode == 0, html.stderr
     assert "unconfirmed" in (tmp_path / "r.html").read_text()
+
+
+def _therapy_day(start: str, minutes: float = 5) -> dict:
+    return {"start": start, "timezone": "Europe/Berlin", "seed": 1,
+            "steps": [{"hold": 5}, cmd("vibration_start", level="low", minutes=minutes), {"hold": minutes * 60 + 30}]}
+
+
+def test_a_damaged_store_leaves_no_therapy_until_midnight(cfg, tmp_path, caplog):
+    """A store found damaged is moved aside with today's dose log in it: the daily maximum
+    cannot be known, so no therapy until midnight (the request is refused, saying why, and
+    the motor stays off), also after a restart later that day; the next day is whole."""
+    kinds = {n: s.kind for n, s in cfg.sensors.items()}
+    run_scenario(cfg, scenario_file.parse(_therapy_day("2026-05-01T09:00:00"), kinds), state_dir=tmp_path,
+                 zone=zoneinfo.ZoneInfo("Europe/Berlin"))
+    db = tmp_path / "openpalm.db"
+    with sqlite3.connect(db) as conn:            # the write-ahead log into the file, then half of it gone
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    conn.close()
+    with open(db, "r+b") as f:
+        f.truncate(db.stat().st_size // 2)
+    for start in ("2026-05-01T14:00:00", "2026-05-01T20:00:00"):      # found damaged; a restart later that day
+        trace = tmp_path / f"motor-{start[11:13]}.trace"
+        caplog.clear()
+        run_scenario(cfg, scenario_file.parse(_therapy_day(start), kinds), state_dir=tmp_path,
+                     zone=zoneinfo.ZoneInfo("Europe/Berlin"), motor_trace=trace)
+        assert on_time(trace.read_text().splitlines()) == 0
+        [refused] = [r.getMessage() for r in caplog.records if "vibration_start refused" in r.getMessage()]
+        assert "lost with a damaged store" in refused and "until midnight" in refused, refused
+    assert list(tmp_path.glob("openpalm.db.damaged-*")), "the damaged file is kept aside"
+    trace = tmp_path / "motor-next-day.trace"
+    run_scenario(cfg, scenario_file.parse(_therapy_day("2026-05-02T09:00:00"), kinds), state_dir=tmp_path,
+                 zone=zoneinfo.ZoneInfo("Europe/Berlin"), motor_trace=trace)
+    assert on_time(trace.read_text().splitlines()) == pytest.approx(300, abs=1)
+
+
+def test_the_player_plays_no_therapy_on_a_closed_day():
+    """Below every caller: a therapy order on a day whose dose log was lost ends at once."""
+    from pi_agent.core import orders
+    from pi_agent.player import MotorPlayer
+    levels = []
+
+    class Motor:
+        def set_level(self, level):
+            levels.append(level)
+
+        def close(self):
+            pass
+    clock = VirtualClock(start_wall=1_777_600_000.0)
+    player = MotorPlayer(Motor(), clock, max_continuous_s=1800, max_daily_s=5400, since_midnight=lambda: 3600.0)
+    player.close_day(until=7200.0)
+    player.apply(orders.Therapy(0.5, ((0.0, 300.0),), 300.0))
+    player.poll(0.0)
+    clock.advance(10)
+    player.poll(10.0)
+    assert max(levels, default=0.0) == 0.0 and player.take_stops()

@@ -157,6 +157,12 @@ def since_midnight(wall: float, zone: zoneinfo.ZoneInfo) -> float:
     return wall - dt.datetime.combine(date, dt.time(), zone).timestamp()
 
 
+def until_midnight(wall: float, zone: zoneinfo.ZoneInfo) -> float:
+    """Seconds from ``wall`` to the local midnight that ends its day."""
+    date = dt.datetime.fromtimestamp(wall, zone).date()
+    return dt.datetime.combine(date + dt.timedelta(days=1), dt.time(), zone).timestamp() - wall
+
+
 def _num(v):
     return round(v, 3) if isinstance(v, float) else v
 

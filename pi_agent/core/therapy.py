@@ -182,6 +182,7 @@ class TherapyTracker:
         self._off_since = off_since           # when the therapy layer last went off
         self._count = 0
         self.played: list[tuple[float, float]] = []   # delivered spans of monotonic time
+        self.closed_day: str | None = None    # a local day with no therapy: its dose log was lost
 
     # -- what the limits leave ---------------------------------------------------------
     def used_today(self, t: float, wall: float) -> float:
@@ -202,6 +203,9 @@ class TherapyTracker:
     # -- starting and stopping -----------------------------------------------------------
     def start(self, plan: Plan, t: float, wall: float, out: Out) -> dict:
         """Start ``plan`` cut to the limits, or raise Refused with the reason."""
+        if self.closed_day is not None and self.ledger.day_of(wall) == self.closed_day:
+            raise Refused("today's record of vibration therapy was lost with a damaged store (moved aside): "
+                          "no vibration therapy until midnight, so that the daily maximum holds")
         if self.running is not None:
             self.stop(t, wall, "replaced", out)
         run_s, rest_left = self.continuous(t)
