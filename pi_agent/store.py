@@ -21,11 +21,12 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import sqlite3
 import time
 from pathlib import Path
 
-from pi_agent.errors import StoreAccessError, StoreError
+from pi_agent.errors import InputError, StoreAccessError, StoreError
 from pi_agent.store_values import BOUT, DOSE, Check, StoredValues, integrity_problem, shown
 
 log = logging.getLogger("pi_agent.store")
@@ -326,6 +327,27 @@ def _refuse_non_folder(folder: Path) -> None:
     except OSError as exc:                 # a name too long, a parent that cannot be searched
         raise StoreAccessError(f"{folder}: cannot be the state directory: {exc.strerror}; "
                                f"nothing was changed") from None
+
+
+# The state directory's own files: the store, its logs, the copies of a damaged one, and
+# the resume marker of `run --simulate`.
+OWN_FILES = re.compile(re.escape(FILENAME) + r"(-wal|-shm|-journal|\.damaged-.*)?|simulation\.json")
+
+
+def refuse_own_file(path: Path | str, state_dir: Path | str, option: str) -> None:
+    """An output file that is one of the state directory's own (reached by any name: a
+    link, a relative path) is refused in one line before anything is written: writing it
+    would destroy the store's history."""
+    try:
+        folder, target = os.path.realpath(state_dir), os.path.realpath(path)
+        own = [folder + os.sep + n for n in os.listdir(folder) if OWN_FILES.fullmatch(n)] if os.path.isdir(folder) else []
+        hit = (os.path.dirname(target) == folder and OWN_FILES.fullmatch(os.path.basename(target))) or \
+            (os.path.exists(target) and any(os.path.samefile(target, f) for f in own))
+    except (OSError, ValueError):        # (a name the system refuses is said by whoever opens it)
+        return
+    if hit:
+        raise InputError(f"{option} {path}: that is the store's own file in the state directory {state_dir}; "
+                         f"writing it would destroy the store: choose another file; nothing was changed")
 
 
 def refuse_unusable(state_dir: Path | str) -> None:

@@ -115,3 +115,37 @@ def test_a_bad_date_on_the_command_line_stays_on_one_line():
         [line] = [line for line in result.stderr.splitlines() if line.startswith("pi-agent status: error")]
         assert result.returncode == 2 and "argument --date: expected a day as YYYY-MM-DD, got '" in line
         assert not any(line.startswith("2026-04-14") for line in result.stderr.splitlines()) and len(line) < 200
+
+
+@pytest.fixture(scope="module")
+def a_store(tmp_path_factory):
+    """A state directory with a store in it (a short simulated morning)."""
+    folder = tmp_path_factory.mktemp("own") / "state"
+    scenario = folder.parent / "morning.json"
+    scenario.write_text('{"start": "2026-05-01T09:00:00", "steps": [{"hold": 600, "set": {"palm": 3}}]}')
+    assert run_cli("simulate", str(scenario), "--state-dir", str(folder)).returncode == 0
+    return folder
+
+
+@pytest.mark.parametrize("command, name", [
+    (("report", "--output"), "openpalm.db"),
+    (("report", "--format", "csv", "--output"), "openpalm.db-wal"),
+    (("report", "--output"), "a link to the store"),
+    (("simulate", "SCENARIO", "--events"), "openpalm.db"),
+    (("run", "--simulate", "SCENARIO", "--speed", "1000", "--motor-trace"), "simulation.json"),
+])
+def test_an_output_file_that_is_the_stores_own_is_refused(a_store, command, name):
+    """`report --output`, `simulate --events` or `run --simulate --motor-trace` naming the
+    store's file, its log, the resume marker, or a link to one of them: one line, and the
+    store is as it was (a report replaced the store, exit 0: every day of history lost)."""
+    link = a_store.parent / "report.db"
+    if not link.exists():
+        link.symlink_to(a_store / "openpalm.db")
+    target = link if name == "a link to the store" else a_store / name
+    before = (a_store / "openpalm.db").read_bytes()
+    scenario = a_store.parent / "morning.json"
+    args = [str(scenario) if a == "SCENARIO" else a for a in command]
+    line = _one_line_error(run_cli(*args, str(target), "--state-dir", str(a_store)), 65)
+    assert "that is the store's own file in the state directory" in line and "nothing was changed" in line, line
+    assert (a_store / "openpalm.db").read_bytes() == before
+    assert run_cli("status", "--state-dir", str(a_store), "--date", "2026-05-01").returncode == 0

@@ -99,12 +99,14 @@ def report_command(args) -> int:
     from pi_agent.mqtt import device_id
     from pi_agent.report import Report, latest_day, render, settings as settings_mod, store_days
     from pi_agent.report.period import choose, parse_date
-    from pi_agent.store import Store
+    from pi_agent.store import Store, refuse_own_file
     for value, what in ((args.from_date, "--from"), (args.to_date, "--to")):
         if value is not None:
             parse_date(value, what)          # a bad date is said before anything is opened
     cfg = config.load(args.config)
     state_dir = state_dir_of(cfg, args.state_dir)
+    if args.output is not None:
+        refuse_own_file(args.output, state_dir, "--output")
     now = time.time()
     store = Store(state_dir, readonly=True)
     try:

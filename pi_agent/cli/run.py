@@ -84,7 +84,7 @@ def _run(args) -> int:
     from pi_agent.agent import Agent, load_channels
     from pi_agent.display import LineDisplay
     from pi_agent.render import status_line
-    from pi_agent.store import Store, refuse_unusable
+    from pi_agent.store import Store, refuse_own_file, refuse_unusable
 
     cfg = config.load(args.config)
     if args.device_id is not None:
@@ -132,6 +132,8 @@ def _run(args) -> int:
         if not 0 < args.speed <= 100_000:        # NaN fails this too
             raise ConfigError(f"--speed: expected a number above 0 up to 100000, got {args.speed:g}")
         if args.motor_trace is not None:
+            if args.state_dir is not None:
+                refuse_own_file(args.motor_trace, args.state_dir, "--motor-trace")
             try:
                 open(args.motor_trace, "a", encoding="utf-8").close()
             except OSError as exc:

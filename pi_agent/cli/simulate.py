@@ -52,10 +52,13 @@ def simulate_command(args) -> int:
     from pi_agent.core.events import Event
     from pi_agent.render import report_table
     from pi_agent.simulated_run import run_scenario
+    from pi_agent.store import refuse_own_file
     cfg = config.load(args.config)
     channels = load_channels(cfg)
     scen = scenario_file.load(args.scenario, {n: c.kind for n, c in channels.items()})
     zone = zone_of(cfg, scen.timezone)
+    if args.events is not None and args.state_dir is not None:
+        refuse_own_file(args.events, args.state_dir, "--events")
     events_out = _events_file(args.events) if args.events is not None else None
 
     def on_event(e: Event) -> None:
