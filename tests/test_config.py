@@ -82,6 +82,12 @@ BROKEN = {
     "bad mode": ("[chips.splint]\naddress=0x48\nmode='fast'\n" + PAD_CHIPS,
                  r"agent\.toml: chips\.splint\.mode: expected one of 'single', 'continuous', got 'fast'"),
     "bad zone": ("[device]\ntimezone='Mars/Olympus'\n", r"agent\.toml: device\.timezone: expected an IANA time zone"),
+    "state folder of spaces": ("[device]\nstate_dir = ' '\n",
+                               r"device\.state_dir: expected a file or folder name with no NUL and no space at "
+                               r"either end, got ' '"),
+    "NUL in a file name": ('[hardware]\ncalibration = "cal\\u0000.toml"\n',
+                           r"hardware\.calibration: expected a file or folder name .*, got 'cal\\x00\.toml'"),
+    "NUL in the password file": ('[mqtt]\npassword_file = "pw\\u0000"\n', r"mqtt\.password_file: expected a file"),
     "fsr pad below the band": (
         SPLINT + "[sensors.pad_palm]\nchip='pad_palm'\ninput=0\nkind='force'\n"
         "[sensors.pad_fingers]\nchip='pad_fingers'\ninput=0\nkind='force'\nrange_n=20\n",

@@ -84,6 +84,11 @@ def text(pattern: str | None = None, what: str = "a string") -> Check:
     return _typed(check, str)
 
 
+# A file or folder the configuration names: a NUL cannot be in a path, and a name of spaces
+# only, or with a space at either end, is a typo (it made a folder named " ").
+PATH_NAME = text(r"[^\x00\s](?:[^\x00]*[^\x00\s])?", "a file or folder name with no NUL and no space at either end")
+
+
 def choice(*options: Any) -> Check:
     types = {type(o) for o in options}
 

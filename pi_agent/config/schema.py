@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from pi_agent.config.checks import Check, boolean, choice, gain, i2c_address, number, text, timezone
+from pi_agent.config.checks import PATH_NAME, Check, boolean, choice, gain, i2c_address, number, text, timezone
 from pi_agent.config.secrets import PASSWORD_ENV
 from sensors.channel import PAD_ZONES
 from sensors.units import DATA_RATES, G
@@ -61,12 +61,12 @@ SCHEMA: dict[str, dict[str, Key] | Named] = {
                   text(DEVICE_ID, DEVICE_ID_TEXT)),
         "timezone": Key("", "IANA time zone that local days are counted in; empty: the system's zone.", timezone),
         "state_dir": Key("", "Folder of the durable store; empty: $STATE_DIRECTORY (systemd), else ./state.",
-                         text()),
+                         PATH_NAME),
     },
     "hardware": {
         "i2c_bus": Key(1, "Linux I2C bus number of the ADCs (/dev/i2c-N).", number(0, 99, integer=True)),
         "vdd": Key(3.3, "Supply voltage of the sensor dividers and the ADS1115s, in volts.", number(2.0, 5.5)),
-        "calibration": Key("calibration.toml", "Calibration file, relative to this file's folder.", text()),
+        "calibration": Key("calibration.toml", "Calibration file, relative to this file's folder.", PATH_NAME),
     },
     "chips": Named(
         "ADS1115 chips by name. rate_hz: how often each of its channels is read.",
@@ -257,11 +257,11 @@ SCHEMA: dict[str, dict[str, Key] | Named] = {
                       text(r"mqtts?://[^\s/:]+(:\d{1,5})?/?", "mqtt://host:port or mqtts://host:port")),
         "username": Key("", "User name at the broker; empty: none.", text()),
         "password_file": Key("", f"File holding the broker password (or set ${PASSWORD_ENV}); never put it here.",
-                             text()),
+                             PATH_NAME),
         "ca_file": Key("", "With mqtts://: the CA certificate file that signed the broker's; empty: the system's CAs.",
-                       text()),
-        "cert_file": Key("", "With mqtts://: this device's client certificate file; empty: none.", text()),
-        "key_file": Key("", "With mqtts://: the key of the client certificate; empty: none.", text()),
+                       PATH_NAME),
+        "cert_file": Key("", "With mqtts://: this device's client certificate file; empty: none.", PATH_NAME),
+        "key_file": Key("", "With mqtts://: the key of the client certificate; empty: none.", PATH_NAME),
         "allow_insecure": Key(False, "Allow a user name and password in clear text to a broker that is not on this machine.",
                               boolean),
         "protocol": Key("5", "MQTT version: '5', or '3.1.1' (takes no requests: it cannot tell a retained one).",
