@@ -67,6 +67,7 @@ class Core:
         self.tare: TareJob | None = None
         self.exercise = exercise.ExerciseTracker(cfg.exercise, self.ledger, self.cue_event, "fingers" in cfg.sensors)
         self.checkpoint_s = cfg.store.checkpoint_s
+        self.requests_seen: dict = {}      # requests with a transaction: (name, payload) -> (t, response)
         self.last_checkpoint = t
         for key, value in (settings or {}).items():
             if key == "goal_s":
