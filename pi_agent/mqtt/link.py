@@ -121,6 +121,16 @@ def _may_be_due(link: "MqttLink", pad_t: float | None, now: float) -> tuple[bool
     return load, link.state_pacer.may_be_due(now), now - link._days_at >= 1.0
 
 
+def _say_retained(name: str, payload: bytes) -> None:
+    """A retained request is never obeyed (it would run again at every restart); an empty
+    retained message is how one is deleted."""
+    if payload:
+        log.warning("ignored a retained request %s: a retained request is never obeyed (it would run again at "
+                    "every restart)", name)
+    else:
+        log.info("an empty retained message on request/%s (a retained request deleted): nothing to do", name)
+
+
 class MqttLink:
     def __init__(self, cfg, agent, outbox: Outbox, *, device: str, broker: str, password: str | None,
                  zone) -> None:
@@ -259,7 +269,7 @@ class MqttLink:
                 return
             name = msg.topic.rsplit("/", 1)[-1]
             if msg.retain:
-                log.warning("ignored a retained request %s: commands never run again after a restart", name)
+                _say_retained(name, msg.payload)
                 return
 
             def respond(response: dict) -> None:
