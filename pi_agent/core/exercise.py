@@ -97,7 +97,9 @@ class ExerciseTracker:
     haptic event (the core's ``cue_event``); ``available``: the configuration has a
     fingers channel."""
 
-    def __init__(self, exercise_cfg, ledger: DayLedger, cue: Callable[[Event, Out], None], available: bool) -> None:
+    def __init__(self, exercise_cfg, ledger: DayLedger, cue: Callable[[Event, Out], None], available: bool,
+                 splint_off: Callable[[], bool] = lambda: False) -> None:
+        """``splint_off``: the splint is known to be off now (its finger sensor then counts nothing)."""
         c = exercise_cfg
         self.min_rep_deg = c.min_rep_deg
         self.max_s = c.max_min * 60.0
@@ -107,6 +109,7 @@ class ExerciseTracker:
         self.ledger = ledger
         self.cue = cue
         self.available = available
+        self.splint_off = splint_off
         self.session: dict | None = None
         self.counter: RepCounter | None = None
         self._window: deque[float] = deque(maxlen=self.n)
@@ -128,6 +131,8 @@ class ExerciseTracker:
             return "this configuration has no fingers channel"
         if self.session is not None:
             return "an exercise session is already running"
+        if self.splint_off():
+            return "the splint is off: put it on first (its finger sensor counts the repetitions)"
         return None
 
     def start(self, seconds: float, source: str, t: float, wall: float, out: Out) -> dict:

@@ -23,7 +23,7 @@ from pi_agent.core.days import Day, DayLedger
 from pi_agent.core.events import Event
 from pi_agent.core.faults import FaultTracker
 from pi_agent.core.orders import Out, Step
-from pi_agent.core.position import WORN, public
+from pi_agent.core.position import OFF, WORN, public
 from pi_agent.core.pressure import PressureTracker
 from pi_agent.core.snapshot import Snapshot, Targets, take_snapshot
 from pi_agent.core.spasms import SpasmTracker
@@ -65,7 +65,8 @@ class Core:
         self.therapy = therapy.TherapyTracker(limits, {"low": th.low_level, "high": th.high_level}, self.ledger,
                                               run_s=therapy_run[0], off_since=therapy_run[1])
         self.tare: TareJob | None = None
-        self.exercise = exercise.ExerciseTracker(cfg.exercise, self.ledger, self.cue_event, "fingers" in cfg.sensors)
+        self.exercise = exercise.ExerciseTracker(cfg.exercise, self.ledger, self.cue_event, "fingers" in cfg.sensors,
+                                                 splint_off=lambda: self.wear.state == OFF)
         self.checkpoint_s = cfg.store.checkpoint_s
         self.requests_seen: dict = {}      # requests with a transaction: (name, payload) -> (t, response)
         self.last_checkpoint = t
