@@ -79,7 +79,7 @@ def _hold_limits(records: StoreRecords, core: Core, player, doses: list[dict], n
         player.seed(dose_spans(doses, now, wall))
     if records.dose_log_lost(wall, zone) is None:
         return
-    core.dose_log_lost(wall)
+    core.therapy.close_day(wall)
     if player is not None:
         player.close_day(now + until_midnight(wall, zone))
     log.warning("today's record of vibration therapy was lost with the damaged store: no vibration therapy "

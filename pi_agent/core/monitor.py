@@ -115,10 +115,6 @@ class Core:
         self._time_passes(t, wall, out)
         return out.step()
 
-    def dose_log_lost(self, wall: float) -> None:
-        """Today's dose log was lost (a damaged store): no therapy until midnight."""
-        self.therapy.closed_day = self.ledger.day_of(wall)
-
     def next_due(self, t: float) -> float | None:
         """When the core next needs ``tick`` even if no reading comes (None: no need)."""
         therapy = self.therapy.next_due(t) if self.therapy.running is not None else None

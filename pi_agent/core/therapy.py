@@ -184,6 +184,10 @@ class TherapyTracker:
         self.played: list[tuple[float, float]] = []   # delivered spans of monotonic time
         self.closed_day: str | None = None    # a local day with no therapy: its dose log was lost
 
+    def close_day(self, wall: float) -> None:
+        """Today's dose log was lost (a damaged store): no therapy until midnight."""
+        self.closed_day = self.ledger.day_of(wall)
+
     # -- what the limits leave ---------------------------------------------------------
     def used_today(self, t: float, wall: float) -> float:
         """Today's vibration: booked to today's date, or played since the local day began

@@ -1,0 +1,29 @@
+"""Exercise needs the splint on: its finger sensor counts the repetitions."""
+
+from __future__ import annotations
+
+from test_exercise import WALL0, Hand, exercise_cfg
+from sensors.channel import Reading
+
+
+def test_no_session_starts_with_the_splint_off():
+    """The splint's finger sensor counts the repetitions: with the splint known to be off, a
+    start (a command, the button held) is refused, saying so, and nothing is counted or
+    booked (a 10-minute session with the splint on the table was booked as exercise);
+    once the splint is on, a session starts."""
+    hand = Hand(exercise_cfg())
+
+    def splint(palm, seconds):
+        for _ in range(int(seconds * 4)):
+            hand.t += 0.25
+            hand.take(hand.core.feed([Reading("wrist", hand.t, 0, 20.0), Reading("fingers", hand.t, 0, 40.0),
+                                      Reading("palm", hand.t, 0, palm)], WALL0 + hand.t))
+    splint(0.0, 10)
+    refused = hand.command("exercise_start", minutes=10)
+    assert refused.status == "error" and "the splint is off: put it on first" in refused.error, refused
+    hand.take(hand.core.button(hand.t, WALL0 + hand.t, held=True))
+    assert not hand.core.exercise.running and hand.typed("exercise_started") == []
+    assert [e.data["text"] for e in hand.events if e.data.get("reason") == "refused"][-1].endswith("put it on first "
+                                                                                                   "(its finger sensor counts the repetitions)")
+    splint(3.0, 10)
+    assert hand.command("exercise_start", minutes=10).status == "ok" and hand.core.exercise.running
