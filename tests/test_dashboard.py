@@ -124,6 +124,30 @@ def test_a_day_message_must_match_its_topic(payloads):
         read("day", encode(day), "2026-04-30")
 
 
+@pytest.mark.parametrize("day, fits", [
+    ("0001-01-05", False), ("1970-12-31", False), ("1971-01-01", True), ("2026-05-01", True),
+    ("9998-12-31", True), ("9999-12-31", False), ("2026-02-30", False), ("2026-W18-1", False),
+])
+def test_a_day_is_read_only_in_the_years_the_agent_takes(payloads, day, fits):
+    """A day topic, a day summary's date and a session's day: from FIRST_YEAR to LAST_YEAR
+    (beyond them the report's period would leave the calendar), and a device whose only day
+    is one of those has its report; other dates are refused in one line."""
+    from pi_agent.dashboard.report import download
+    summary = encode(dict(payloads["day"], date=day))
+    session = encode(dict(payloads["wb_session"], day=day))
+    if fits:
+        assert read("day", summary, day)["date"] == day and read("event", session)["day"] == day
+        for fmt in ("json", "csv", "html"):
+            status, body, _, headers = download(_Known({day: read("day", summary, day)}, None),
+                                                {"device": ["dev1"], "format": [fmt]})
+            assert status == 200 and day in body.decode() and day in headers["Content-Disposition"], body[:200]
+        return
+    for kind, payload, topic in (("day", summary, day), ("event", session, None)):
+        with pytest.raises(Unreadable, match="expected a date from 1971 to 9998") as info:
+            read(kind, payload, topic)
+        assert "\n" not in str(info.value)
+
+
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers(-10 ** 20, 10 ** 20) | st.floats(allow_nan=False) | st.text(max_size=30),
     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12), inner, max_size=5),

@@ -19,12 +19,12 @@ import re
 from typing import Any, Callable
 
 from pi_agent.core import jsontext
+from pi_agent.core.days import FIRST_YEAR, LAST_YEAR, YYYY_MM_DD
 
 __all__ = ["Unreadable", "read", "STATE", "LOAD", "DAY", "EVENT", "RESPONSE", "MAX_PAYLOAD", "DEVICE"]
 
 MAX_PAYLOAD = 64 * 1024          # bytes: far above any real message, and a bound on memory
 DEVICE = re.compile(r"[A-Za-z0-9_-]{1,64}")   # a device id, as the agent's configuration allows
-DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 
 class Unreadable(ValueError):
@@ -91,12 +91,15 @@ def time(value: Any, path: str) -> str:
 
 
 def date(value: Any, path: str) -> str:
+    """A local day, YYYY-MM-DD, in the years every part of the agent takes (FIRST_YEAR to
+    LAST_YEAR), so that a report's period, and the day on either side of it, stays in the calendar."""
     try:
-        if isinstance(value, str) and DATE.fullmatch(value) and dt.date.fromisoformat(value):
+        if isinstance(value, str) and YYYY_MM_DD.fullmatch(value) \
+                and FIRST_YEAR <= dt.date.fromisoformat(value).year <= LAST_YEAR:
             return value
     except ValueError:
         pass
-    raise _fail(path, "a date (2026-05-01)", value)
+    raise _fail(path, f"a date from {FIRST_YEAR} to {LAST_YEAR} (2026-05-01)", value)
 
 
 def maybe(spec: Spec) -> Spec:
