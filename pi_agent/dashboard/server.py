@@ -9,8 +9,10 @@ with the MQTT tools that the broker's ACL governs, and the ACL lets the dashboar
 publish those two requests and nothing else.
 
 What a login storm can cost is bounded: password checks go through ``LoginGate``, the
-server holds at most ``MAX_CONNECTIONS`` connections (each is a thread), and a request
-that sends nothing for ``REQUEST_TIMEOUT_S`` is dropped.
+server holds at most ``MAX_CONNECTIONS`` connections (each is a thread), at most
+``MAX_PER_CLIENT`` of them from one address, and a request (its line, headers and body)
+must have arrived within ``REQUEST_DEADLINE_S`` of its connection, however it trickles in:
+then it is answered 408 and closed. So slow clients from one address cannot hold every slot.
 """
 
 from __future__ import annotations
@@ -21,17 +23,16 @@ import json
 import logging
 import socket
 import ssl
-import sys
 import threading
 import time
 import urllib.parse
 from html import escape
 from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from importlib import resources
 
 from pi_agent.core import jsontext
 from pi_agent.dashboard.auth import LoginGate, Sessions
+from pi_agent.dashboard.connections import DeadlineHandler, Server
 from pi_agent.dashboard.fleet import Fleet, Refused
 
 log = logging.getLogger("pi_agent.dashboard")
@@ -46,54 +47,12 @@ PUBLIC = {"/favicon.ico": ("icon-192.png", "image/png"),
           "/manifest.webmanifest": ("manifest.webmanifest", "application/manifest+json")}
 PUSH_EVERY_S = 0.2          # at most five updates a second to each browser
 TICK_S = 5.0                # and at least one every five seconds: the page knows the link lives
-MAX_CONNECTIONS = 64        # each connection is a thread; beyond this, new ones are closed at once
-REQUEST_TIMEOUT_S = 20.0
 MAX_FORM = 4096
 NOTICE = b'<p id="notice" class="notice" hidden></p>'
 
 
 def _static(name: str) -> bytes:
     return resources.files("pi_agent.dashboard").joinpath("static", name).read_bytes()
-
-
-class Server(ThreadingHTTPServer):
-    """A threading HTTP server that refuses connections beyond ``MAX_CONNECTIONS``."""
-    daemon_threads = True
-    request_queue_size = 128    # the listen backlog: a burst of connections waits, it is not reset
-
-    def __init__(self, address, handler) -> None:
-        super().__init__(address, handler)
-        self.slots = threading.BoundedSemaphore(MAX_CONNECTIONS)
-
-    def process_request(self, request, client_address):
-        if not self.slots.acquire(blocking=False):
-            try:
-                request.sendall(b"HTTP/1.1 503 Service Unavailable\r\nRetry-After: 5\r\nContent-Length: 0\r\n"
-                                b"Connection: close\r\n\r\n")
-            except OSError:
-                pass
-            self.shutdown_request(request)
-            return
-        try:
-            super().process_request(request, client_address)
-        except BaseException:
-            self.slots.release()
-            raise
-
-    def process_request_thread(self, request, client_address):
-        try:
-            super().process_request_thread(request, client_address)
-        finally:
-            self.slots.release()
-
-    def handle_error(self, request, client_address) -> None:
-        """A client that went away mid-answer (a closed tab, a reset) is routine: one debug
-        line, not a traceback; anything else is logged with its traceback."""
-        exc = sys.exc_info()[1]
-        if isinstance(exc, (ConnectionError, TimeoutError)):
-            log.debug("dashboard: %s went away: %s", client_address[0], exc)
-        else:
-            log.exception("dashboard: error answering %s", client_address[0])
 
 
 class Dashboard:
@@ -109,10 +68,9 @@ class Dashboard:
     def handler(self):
         dashboard = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(DeadlineHandler):
             server_version = "OpenPalm"
             sys_version = ""
-            timeout = REQUEST_TIMEOUT_S
             protocol_version = "HTTP/1.0"
 
             def log_message(self, fmt, *args):
