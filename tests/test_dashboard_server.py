@@ -1,9 +1,12 @@
 """The dashboard's web server as a real process: closed to anyone without the password,
-and a login storm neither exhausts it nor locks the caregiver out."""
+a login storm neither exhausts it nor locks the caregiver out, and every report download
+is answered (a device's odd day refused by the schema; a bug, a 500)."""
 
 from __future__ import annotations
 
 import http.client
+import json
+import logging
 import threading
 import time
 import urllib.error
@@ -12,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from broker import Broker
+from broker import Broker, Listener
 from dashboard_proc import PASSWORD, NoRedirect, start_dashboard, stop
 
 
@@ -128,3 +131,62 @@ def test_a_login_storm_leaves_the_dashboard_small_and_the_right_password_working
     finally:
         stop(proc)
         broker.stop()
+
+
+def test_a_device_with_a_day_out_of_range_gets_an_unreadable_card_and_a_report(tmp_path):
+    """A device that publishes only day/0001-01-05, one only day/9999-12-31: each card says its
+    day message could not be read, and each report download (json, csv, html) is answered, 200."""
+    from dashboard_payloads import real_payloads
+    from pi_agent import config
+    from test_report_remote import _get, _login
+    day = real_payloads(config.load(config.locate(None)))["day"]
+    broker = Broker(tmp_path / "broker").start()
+    proc, base = start_dashboard(tmp_path, broker.url)
+    device = Listener(broker.port, topics=("openpalm/none",))
+    try:
+        assert device.connected.wait(10)
+        for name, date in (("ev3", "0001-01-05"), ("ev4", "9999-12-31")):
+            device.publish(f"openpalm/{name}/day/{date}", json.dumps(dict(day, date=date)), retain=True)
+        cookie = _login(base)
+
+        def both_marked():
+            cards = {d["id"]: d for d in json.loads(_get(base, "/api/fleet", cookie)[1])["devices"]}
+            return all((cards.get(n) or {}).get("problem") for n in ("ev3", "ev4")) and cards
+        deadline = time.monotonic() + 20
+        while not (cards := both_marked()):
+            assert time.monotonic() < deadline, "the day messages never reached the dashboard"
+            time.sleep(0.1)
+        for name, date in (("ev3", "0001-01-05"), ("ev4", "9999-12-31")):
+            assert cards[name]["days"] == {} and "expected a date from 1971 to 9998" in cards[name]["problem"]["text"]
+            for fmt in ("json", "csv", "html"):
+                status, body, _ = _get(base, f"/api/report?device={name}&format={fmt}", cookie)
+                assert status == 200 and date not in body, (name, fmt, status, body[:200])
+    finally:
+        device.close()
+        stop(proc)
+        broker.stop()
+    assert "Traceback" not in (tmp_path / "dashboard.log").read_text()
+
+
+def test_a_bug_in_the_report_download_is_a_500_with_one_line_and_one_logged_traceback(
+        dashboard_base, monkeypatch, caplog):
+    """Whatever fails inside the download, the browser gets an HTTP answer (a 500 with a
+    one-line JSON error), not a dropped connection, and the log gets one record with the traceback."""
+    from pi_agent.dashboard import report
+
+    def broken(fleet, query):
+        raise OverflowError("date value out of range")
+    monkeypatch.setattr(report, "download", broken)
+    host, cookie = dashboard_base
+    with caplog.at_level(logging.ERROR, logger="pi_agent.dashboard"):
+        for fmt in ("json", "csv", "html"):
+            conn = http.client.HTTPConnection(host, timeout=20)
+            conn.request("GET", f"/api/report?device=ev3&format={fmt}", headers={"Cookie": cookie})
+            answer = conn.getresponse()
+            body = answer.read()
+            conn.close()
+            assert answer.status == 500 and answer.headers["Content-Type"] == "application/json", answer.status
+            assert b"\n" not in body and set(json.loads(body)) == {"error"}, body
+    records = [r for r in caplog.records if r.name == "pi_agent.dashboard"]
+    assert len(records) == 3 and all(r.exc_info and r.exc_info[0] is OverflowError for r in records), records
+    assert all("/api/report" in r.getMessage() and "\n" not in r.getMessage() for r in records)

@@ -126,6 +126,31 @@ class Dashboard:
 
             # -- routes --------------------------------------------------------------------
             def do_GET(self):
+                self._answering(self._get)
+
+            def do_HEAD(self):
+                self._answering(self._get)
+
+            def do_POST(self):
+                self._answering(self._post)
+
+            def _answering(self, route) -> None:
+                """Every request an answer: a bug in a route is a 500 with a one-line JSON error
+                (unless the answer had begun) and one log record with its traceback."""
+                try:
+                    route()
+                except (ConnectionError, TimeoutError, ssl.SSLError):
+                    raise                               # the client went away: handle_error's
+                except Exception:
+                    log.exception("dashboard: error answering %s %r from %s", self.command,
+                                  urllib.parse.urlsplit(self.path).path, self.client_address[0])
+                    self.close_connection = True
+                    if not self.begun:
+                        self._send(HTTPStatus.INTERNAL_SERVER_ERROR,
+                                   _json({"error": "the dashboard failed to answer; its log says why"}),
+                                   "application/json")
+
+            def _get(self):
                 path = urllib.parse.urlsplit(self.path).path
                 if path == "/login":
                     failed = "failed=1" in urllib.parse.urlsplit(self.path).query
@@ -153,9 +178,7 @@ class Dashboard:
                 else:
                     self._send(HTTPStatus.NOT_FOUND, b"not found", "text/plain")
 
-            do_HEAD = do_GET
-
-            def do_POST(self):
+            def _post(self):
                 path = urllib.parse.urlsplit(self.path).path
                 try:
                     length = int(self.headers.get("Content-Length") or 0)
