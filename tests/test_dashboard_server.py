@@ -110,7 +110,7 @@ def test_a_login_storm_leaves_the_dashboard_small_and_the_right_password_working
         assert len(many) == 40 and set(many) <= {303, 503}, many
         assert many.count(503) >= 1, "beyond 2 checks running and 6 waiting: busy, at once"
         one = _storm(base, ["127.0.0.99"] * 40)
-        assert len(one) == 40 and set(one) <= {303, 429} and one.count(303) <= 2, one
+        assert len(one) == 40 and set(one) <= {303, 429, 503} and one.count(303) <= 2, one   # 503: over 16 at once
         peak = _peak_rss_mb(proc.pid)
         assert peak < 200, f"peak RSS {peak:.0f} MB (from {before:.0f} MB)"
         ok = _post_login(base, PASSWORD, "127.0.0.1")
