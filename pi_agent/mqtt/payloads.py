@@ -38,8 +38,11 @@ SETTLE_S = 60.0
 """An earlier day that changes again is published once it has not changed for this long."""
 PAST_DAY_REPEATS = 3
 """An earlier day is published at most this many times after the first look after midnight."""
-DEADBAND = {"flex": 2.0, "force": 0.5, "load_cell": 0.5}
-"""A channel's change that matters in the state: degrees (flex), newtons (force, load_cell)."""
+DEADBAND = {"flex": 5.0, "force": 1.0, "load_cell": 1.0}
+"""A channel's change that matters in the state: degrees (flex), newtons (force, load_cell).
+Well above a sensor's noise (about 1 degree, 0.2 N): at 2 degrees and 0.5 N a hand lying
+still republished the retained state about once a second, to the broker and to Home
+Assistant's database; the state still goes out every ``heartbeat_s`` with the exact values."""
 LOAD_DEADBAND_N = 2.0
 """A change of the pad's load that matters in the state, in newtons."""
 STATE_KEYS = ("position", "worn", "faults", "weight_bearing", "spasm", "pressure", "therapy", "goal_h", "targets",
