@@ -324,3 +324,25 @@ def test_a_refused_value_is_said_once_not_judged_again_as_its_stand_in(change, l
     with pytest.raises(ConfigError) as err:
         config.changed(cfg, **change)
     assert len(err.value.problems) == 1 and line in err.value.problems[0], err.value.problems
+
+
+@pytest.mark.parametrize("url, says", [
+    ("mqtt://[zz]:1883", "expected a host name, an IPv4 address or an IPv6 address in brackets ([::1])"),
+    ("mqtt://127.0.0.1:0", "expected a port number from 1 to 65535"),
+])
+def test_check_config_run_and_the_dashboard_refuse_a_broker_url_alike(tmp_path, url, says):
+    """A broker URL with a host in brackets that is no IPv6 address (check-config passed it,
+    then run died with a traceback) or port 0 (passed, then connected to 1883): check-config
+    and run refuse it in mqtt.broker with the same one line, exit 78; as --broker, run and
+    the dashboard refuse it with that line too."""
+    from agentproc import write_config
+    from test_bad_input import _one_line_error
+    day = ("--simulate", str(ROOT / "scenarios" / "example-day.json"), "--speed", "100000")
+    bad = write_config(tmp_path / "bad", f'[mqtt]\nbroker = "{url}"')
+    checked = _one_line_error(run_cli("check-config", "--config", str(bad)), 78)
+    assert checked == f"{bad}: mqtt.broker: {says}, got '{url}'"
+    assert _one_line_error(run_cli("run", "--config", str(bad), *day), 78) == checked
+    fine = write_config(tmp_path / "fine")
+    for command in (("run", *day), ("dashboard",)):
+        line = _one_line_error(run_cli(*command, "--config", str(fine), "--broker", url), 78)
+        assert line == f"--broker: {says}, got '{url}'", command

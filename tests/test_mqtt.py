@@ -257,3 +257,60 @@ def test_device_id_and_broker_urls():
     assert parse_broker("mqtt://127.0.0.1:1884") == ("mqtt", "127.0.0.1", 1884)
     with pytest.raises(ConfigError):
         parse_broker("http://broker.lan")
+
+
+HOST = "expected a host name, an IPv4 address or an IPv6 address in brackets ([::1])"
+PORT = "expected a port number from 1 to 65535"
+AFTER = "expected nothing after the host and port but a lone '/' (no path, query or fragment)"
+FORM = "expected mqtt://host:port or mqtts://host:port"
+BROKER_URLS = [             # (a URL, what it is taken as, or the words of its refusal)
+    ("mqtt://broker.lan", ("mqtt", "broker.lan", 1883)),
+    ("mqtts://Broker.LAN/", ("mqtts", "broker.lan", 8883)),
+    ("mqtt://127.0.0.1:1", ("mqtt", "127.0.0.1", 1)),
+    ("mqtts://[::1]:65535", ("mqtts", "::1", 65535)),
+    ("mqtt://[2001:db8::7]", ("mqtt", "2001:db8::7", 1883)),
+    ("mqtt://[::1", HOST), ("mqtt://[zz]:1883", HOST), ("mqtt://a]:1883", HOST), ("mqtt://::1:1883", HOST),
+    ("mqtt://[::1]x", HOST), ("mqtt://[fe80::1%eth0]", HOST), ("mqtt://1.2.3", HOST), ("mqtt://ho st", HOST),
+    ("mqtt://:1883", HOST), ("mqtt://", HOST),
+    ("mqtt://127.0.0.1:0", PORT), ("mqtt://127.0.0.1:65536", PORT), ("mqtt://127.0.0.1:99999", PORT),
+    ("mqtt://h:", PORT), ("mqtt://h:+1", PORT), ("mqtt://[::1]:0", PORT),
+    ("mqtts://host:1883/path?x", AFTER), ("mqtts://host:1883#frag", AFTER), ("mqtt://host?x", AFTER),
+    ("mqtt://host//", AFTER),
+    ("http://broker.lan", FORM), ("broker.lan:1883", FORM),
+]
+
+
+def test_one_parser_takes_or_refuses_a_broker_url_for_the_configuration_and_the_command_line():
+    """Each URL is taken, or refused in one line, alike by mqtt.broker's check (check-config)
+    and parse_broker (run, dashboard): a host that is no IPv6 address in brackets is refused
+    (it was a ValueError's traceback), port 0 too (it connected to 1883), and a path, a
+    query or a fragment (they were dropped); user names and passwords, below."""
+    from pi_agent.config import SCHEMA
+    from pi_agent.errors import ConfigError
+    from pi_agent.mqtt import parse_broker
+    check = SCHEMA["mqtt"]["broker"].check
+    for url, expected in BROKER_URLS:
+        if isinstance(expected, tuple):
+            assert (parse_broker(url), check(url)) == (expected, (url, None)), url
+            continue
+        with pytest.raises(ConfigError) as refused:
+            parse_broker(url)
+        line = str(refused.value)
+        assert line.startswith(f"--broker: {expected}, got ") and "\n" not in line, (url, line)
+        assert check(url) == (None, line.removeprefix("--broker: ")), url
+
+
+def test_a_user_name_or_password_in_a_broker_url_is_refused_and_never_shown():
+    """mqtt://user:pw@host: refused on the command line as in the configuration, saying where
+    credentials go, and without showing them (they were dropped from --broker unsaid)."""
+    from pi_agent.config import SCHEMA
+    from pi_agent.errors import ConfigError
+    from pi_agent.mqtt import parse_broker
+    for url in ("mqtt://user:s3cret@host:1883", "mqtts://user@host", "mqtt://user:s3/cret@host"):
+        with pytest.raises(ConfigError) as refused:
+            parse_broker(url)
+        line = str(refused.value)
+        assert line == ("--broker: expected no user name or password in the URL (set mqtt.username, and the "
+                        "password in mqtt.password_file or $OPENPALM_MQTT_PASSWORD), got "
+                        f"'{url.partition('://')[0]}://...@host{url.partition('@host')[2]}'"), line
+        assert SCHEMA["mqtt"]["broker"].check(url) == (None, line.removeprefix("--broker: "))

@@ -30,6 +30,8 @@ def cmd_dashboard(args) -> int:
     broker = args.broker or cfg.mqtt.broker
     if not broker:
         raise ConfigError(f"{cfg.path}: mqtt.broker: expected a broker for the dashboard (or --broker URL), got none")
+    from pi_agent.mqtt import check_credentials, parse_broker
+    _, broker_host, broker_port = parse_broker(broker)    # a bad --broker: said first, as run says it
     password_hash = auth.read_hash(cfg)
     if password_hash == cfg.dashboard.password_hash:
         log.warning("%s: the dashboard's password hash is in the configuration, which others may read; "
@@ -41,9 +43,7 @@ def cmd_dashboard(args) -> int:
     if not host or not port.isdigit() or not 0 < int(port) < 65536:
         raise ConfigError(f"--listen: expected HOST:PORT, got '{listen}'")
     password = config.mqtt_password(cfg)
-    from pi_agent.mqtt import check_credentials, parse_broker
     check_credentials(cfg, broker, password)
-    _, broker_host, broker_port = parse_broker(broker)
     fleet = Fleet(heartbeat_s=cfg.mqtt.heartbeat_s, keepalive_s=cfg.mqtt.keepalive_s,
                   broker=f"{broker_host}:{broker_port}")
     client = subscribe(fleet, cfg, broker, password)

@@ -8,12 +8,14 @@ typed configuration's fields are declared with it.
 
 from __future__ import annotations
 
+import ipaddress
 import math
 
 import re
 import zoneinfo
 from typing import Any, Callable
 
+from pi_agent.config.secrets import PASSWORD_ENV
 from sensors.units import GAINS, is_number
 
 Check = Callable[[Any], "tuple[Any, str | None]"]
@@ -134,3 +136,75 @@ def i2c_address(v):
 
 
 i2c_address.type = int
+
+
+# The MQTT broker's URL: one parser for mqtt.broker, `run --broker` and `dashboard --broker`,
+# so that check-config, run and the dashboard never disagree about one.
+BROKER_FORM = "mqtt://host:port or mqtts://host:port"
+BROKER_PORTS = {"mqtt": 1883, "mqtts": 8883}
+_HOST_NAME = re.compile(r"[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*\.?")
+
+
+def broker_parts(url: Any) -> "tuple[tuple[str, str, int] | None, str | None]":
+    """``mqtt://host:port`` or ``mqtts://host:port`` -> ``((scheme, host, port), None)``, or
+    ``(None, "expected ..., got ...")``. The host is a name, an IPv4 address or an IPv6
+    address in brackets (given back without them); the port 1 to 65535, by default 1883
+    (8883 with TLS); a lone '/' may follow. A user name or password (they have keys of
+    their own, and are never shown back), a path, a query or a fragment are refused."""
+    if not isinstance(url, str):
+        return None, f"expected {BROKER_FORM}, {got(url)}"
+    scheme, sep, rest = url.partition("://")
+    scheme = scheme.lower()
+    if not sep or scheme not in BROKER_PORTS:
+        return None, f"expected {BROKER_FORM}, {got(url)}"
+    if "@" in rest:
+        hidden = f"{url[:len(scheme) + 3]}...@{rest.rpartition('@')[2]}"
+        return None, (f"expected no user name or password in the URL (set mqtt.username, and the password in "
+                      f"mqtt.password_file or ${PASSWORD_ENV}), {got(hidden)}")
+    authority = re.split(r"[/?#]", rest, maxsplit=1)[0]
+    if rest[len(authority):] not in ("", "/"):
+        return None, f"expected nothing after the host and port but a lone '/' (no path, query or fragment), {got(url)}"
+    if authority.startswith("["):
+        host, bracket, port = authority[1:].partition("]")
+        if not bracket or not _is_ipv6(host) or (port and not port.startswith(":")):
+            return None, f"expected a host name, an IPv4 address or an IPv6 address in brackets ([::1]), {got(url)}"
+        port = port[1:] if port else None
+    else:
+        host, colon, port = authority.partition(":")
+        if not _is_host_name_or_ipv4(host):
+            return None, f"expected a host name, an IPv4 address or an IPv6 address in brackets ([::1]), {got(url)}"
+        port = port if colon else None
+    if port is None:
+        return (scheme, host.lower(), BROKER_PORTS[scheme]), None
+    if not re.fullmatch(r"[0-9]{1,5}", port) or not 1 <= int(port) <= 65535:
+        return None, f"expected a port number from 1 to 65535, {got(url)}"
+    return (scheme, host.lower(), int(port)), None
+
+
+def _is_ipv6(text: str) -> bool:
+    try:
+        ipaddress.IPv6Address(text)
+    except ValueError:
+        return False
+    return "%" not in text           # a zone (fe80::1%eth0): not in a URL
+
+
+def _is_host_name_or_ipv4(text: str) -> bool:
+    if re.fullmatch(r"[0-9.]+", text):            # all digits: an IPv4 address or nothing
+        try:
+            ipaddress.IPv4Address(text)
+        except ValueError:
+            return False
+        return True
+    return len(text) <= 253 and _HOST_NAME.fullmatch(text) is not None
+
+
+def broker(v):
+    """The check of mqtt.broker: a URL ``broker_parts`` takes, or empty (no MQTT)."""
+    if v == "":
+        return v, None
+    _, problem = broker_parts(v)
+    return (None, problem) if problem else (v, None)
+
+
+broker.type = str

@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from pi_agent.config.checks import PATH_NAME, Check, boolean, choice, gain, i2c_address, number, text, timezone
+from pi_agent.config.checks import PATH_NAME, Check, boolean, broker, choice, gain, i2c_address, number, text, timezone
 from pi_agent.config.secrets import PASSWORD_ENV
 from sensors.channel import PAD_ZONES
 from sensors.units import DATA_RATES, G
@@ -253,8 +253,7 @@ SCHEMA: dict[str, dict[str, Key] | Named] = {
                             number(5, 3600)),
     },
     "mqtt": {
-        "broker": Key("", "Broker URL, mqtt://host:port or mqtts://host:port; empty: no MQTT.",
-                      text(r"mqtts?://[^\s/:]+(:\d{1,5})?/?", "mqtt://host:port or mqtts://host:port")),
+        "broker": Key("", "Broker URL, mqtt://host:port or mqtts://host:port; empty: no MQTT.", broker),
         "username": Key("", "User name at the broker; empty: none.", text()),
         "password_file": Key("", f"File holding the broker password (or set ${PASSWORD_ENV}); never put it here.",
                              PATH_NAME),

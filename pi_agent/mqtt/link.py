@@ -33,11 +33,11 @@ import sys
 import threading
 import uuid
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import paho.mqtt.client as paho
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
+from pi_agent.config.checks import broker_parts
 from pi_agent.core.days import Day
 from pi_agent.core.events import Event
 from pi_agent.core.snapshot import Snapshot
@@ -72,15 +72,14 @@ def device_id(cfg, override: str | None = None) -> str:
 
 
 def parse_broker(url: str) -> tuple[str, str, int]:
-    """``mqtt://host:port`` or ``mqtts://host:port`` -> (scheme, host, port)."""
-    parts = urlsplit(url)
-    if parts.scheme not in ("mqtt", "mqtts") or not parts.hostname:
-        raise ConfigError(f"--broker: expected mqtt://host:port or mqtts://host:port, got '{url}'")
-    try:
-        port = parts.port or (8883 if parts.scheme == "mqtts" else 1883)
-    except ValueError:
-        raise ConfigError(f"--broker: expected a port number from 1 to 65535, got '{url}'") from None
-    return parts.scheme, parts.hostname, port
+    """``mqtt://host:port`` or ``mqtts://host:port`` -> (scheme, host, port), or ConfigError
+    in one line. The configuration's check of mqtt.broker is the same parser
+    (``broker_parts``), so a URL that check-config passes is one the agent and the
+    dashboard take; one that fails here came from --broker."""
+    parts, problem = broker_parts(url)
+    if problem:
+        raise ConfigError(f"--broker: {problem}")
+    return parts
 
 
 def is_loopback(host: str) -> bool:
