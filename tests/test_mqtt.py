@@ -314,3 +314,15 @@ def test_a_user_name_or_password_in_a_broker_url_is_refused_and_never_shown():
                         "password in mqtt.password_file or $OPENPALM_MQTT_PASSWORD), got "
                         f"'{url.partition('://')[0]}://...@host{url.partition('@host')[2]}'"), line
         assert SCHEMA["mqtt"]["broker"].check(url) == (None, line.removeprefix("--broker: "))
+
+
+def test_a_tls_handshake_cut_short_names_a_plain_listener_as_its_likeliest_cause():
+    """mqtts:// to a plain MQTT port: the broker closes the connection during the handshake,
+    and the line says the port may be a plain mqtt:// listener, then what else to check."""
+    from pi_agent.mqtt.problems import connect_problem
+    problem = connect_problem(ConnectionResetError(104, "Connection reset by peer"), "broker.lan", 1883,
+                              ca_file="", tls=True)
+    assert problem.kind == "tls"
+    assert problem.text == ("TLS: broker.lan:1883 closed the connection during the handshake (Connection reset by "
+                            "peer); the port may be a plain mqtt:// listener (such as 1883), not TLS; else check "
+                            "the broker's log (a client certificate it wants, a TLS version)")

@@ -53,7 +53,8 @@ def connect_problem(exc: BaseException | None, host: str, port: int, *, ca_file:
                                   f"check mqtt.broker; tracking goes on, events wait in the outbox")
     if isinstance(exc, ConnectionResetError | BrokenPipeError) and tls:
         return Problem("tls", f"TLS: {where} closed the connection during the handshake ({exc.strerror}); "
-                              f"check the broker's log (a client certificate it wants, a TLS version)")
+                              f"the port may be a plain mqtt:// listener (such as 1883), not TLS; else check "
+                              f"the broker's log (a client certificate it wants, a TLS version)")
     detail = f" ({exc.strerror or exc})" if isinstance(exc, OSError) else ""
     return Problem("no_broker", f"no MQTT broker at {where}{detail}; tracking goes on, events wait in the outbox")
 
