@@ -346,3 +346,16 @@ def test_check_config_run_and_the_dashboard_refuse_a_broker_url_alike(tmp_path, 
     for command in (("run", *day), ("dashboard",)):
         line = _one_line_error(run_cli(*command, "--config", str(fine), "--broker", url), 78)
         assert line == f"--broker: {says}, got '{url}'", command
+
+
+def test_check_config_refuses_a_password_in_clear_text_as_run_does(tmp_path):
+    """A user name for a broker that is not on this machine, over plain mqtt://: run refused
+    it (exit 78) while check-config said OK; now both say the same line."""
+    from agentproc import write_config
+    from test_bad_input import _one_line_error
+    cfgfile = write_config(tmp_path / "cfg", '[mqtt]\nbroker = "mqtt://broker.example.org:1883"\nusername = "dev1"')
+    checked = _one_line_error(run_cli("check-config", "--config", str(cfgfile)), 78)
+    assert "would travel in clear text to broker.example.org" in checked
+    ran = run_cli("run", "--config", str(cfgfile), "--simulate", str(ROOT / "scenarios" / "example-day.json"),
+                  "--speed", "100000")
+    assert _one_line_error(ran, 78) == checked

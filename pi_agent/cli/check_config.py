@@ -19,7 +19,10 @@ def cmd_check_config(args) -> int:
     from pi_agent.agent import load_channels
     cfg = config.load(args.config)
     channels = load_channels(cfg)
-    config.mqtt_password(cfg)   # a password file that cannot be read is a configuration error
+    password = config.mqtt_password(cfg)   # a password file that cannot be read is a configuration error
+    if cfg.mqtt.broker:
+        from pi_agent.mqtt import check_credentials
+        check_credentials(cfg, cfg.mqtt.broker, password)   # a password in clear text: refused as run refuses it
     if cfg.device.state_dir or os.environ.get("STATE_DIRECTORY"):
         from pi_agent.store import refuse_unusable
         try:
