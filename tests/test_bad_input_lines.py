@@ -108,12 +108,14 @@ def test_an_integer_of_5000_digits_in_a_toml_file_is_one_line(tmp_path, file):
 
 
 def test_a_bad_date_on_the_command_line_stays_on_one_line():
-    """`status --date` with a line break and a forged log line, or 100,000 characters: the
-    usage error quotes it on one line, cut short (argparse printed it as it was)."""
-    for text in (f"x\n{FORGED_LINE}\u2028", "x" * 100_000):
+    """`status --date` with a line break and a forged log line, 100,000 characters, or a day
+    that does not exist: the usage error is one line (argparse printed its usage first, and
+    the value as it was), exit 2."""
+    for text in (f"x\n{FORGED_LINE}\u2028", "x" * 100_000, "2026-02-29"):
         result = run_cli("status", "--date", text)
-        [line] = [line for line in result.stderr.splitlines() if line.startswith("pi-agent status: error")]
-        assert result.returncode == 2 and "argument --date: expected a day as YYYY-MM-DD, got '" in line
+        [line] = result.stderr.splitlines()
+        assert result.returncode == 2 and line.startswith("pi-agent status: argument --date: expected a day as "
+                                                          "YYYY-MM-DD, got '") and line.endswith("(see pi-agent status --help)")
         assert not any(line.startswith("2026-04-14") for line in result.stderr.splitlines()) and len(line) < 200
 
 

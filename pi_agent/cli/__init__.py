@@ -49,8 +49,17 @@ def _say(error) -> None:
     print(one_line(str(error)), file=sys.stderr)
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, with a usage error in one line (argparse prints the whole usage before it),
+    and the same exit status, 2."""
+
+    def error(self, message: str):
+        _say(f"{self.prog}: {message} (see {self.prog} --help)")
+        sys.exit(2)
+
+
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="pi-agent", description="OpenPalm: a monitor for a stroke survivor's hand.")
+    p = _Parser(prog="pi-agent", description="OpenPalm: a monitor for a stroke survivor's hand.")
     p.add_argument("--version", action="version", version=f"pi-agent {__version__}")
     p.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
