@@ -131,7 +131,12 @@ class Store:
                                    f"{', '.join(sorted(tables)[:5])}); choose another --state-dir; "
                                    f"nothing was changed")
         version = schema[0][0] if schema else None
-        if version is not None and (not str(version).isdigit() or int(version) > SCHEMA_VERSION):
+        if version is not None and not (isinstance(version, str) and version.isascii() and version.isdigit()):
+            db.close()
+            raise StoreAccessError(f"{self.path}: its store schema is {shown(version)}, not a version number: a "
+                                   f"damaged or foreign store; move it away or choose another --state-dir; "
+                                   f"nothing was changed")
+        if version is not None and int(version) > SCHEMA_VERSION:
             db.close()
             raise StoreAccessError(f"{self.path}: written by a newer OpenPalm (store schema {str(version)[:20]}; "
                                    f"this one knows {SCHEMA_VERSION}): update pi-agent; nothing was changed")

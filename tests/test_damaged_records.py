@@ -145,16 +145,21 @@ def test_an_older_stores_goal_of_next_to_nothing_falls_back_to_the_configured_go
     assert days[day]["goal_s"] == 6 * 3600 and days[day]["goal_pct"] < 1000
 
 
-def test_a_store_of_a_newer_openpalm_is_left_alone(tmp_path):
-    """meta schema 99: StoreAccessError in one line, for the agent and for status; the file unchanged."""
+@pytest.mark.parametrize("schema, says", [("'99'", "newer OpenPalm .*schema 99"),
+                                           ("'-1'", "its store schema is '-1', not a version number"),
+                                           ("'2.0'", "its store schema is '2.0', not a version number"),
+                                           ("'abc'", "its store schema is 'abc', not a version number")])
+def test_a_store_of_a_newer_openpalm_or_of_no_version_is_left_alone(tmp_path, schema, says):
+    """meta schema 99: StoreAccessError in one line, for the agent and for status; the file
+    unchanged. A schema that is no version number is said so (it was called 'newer')."""
     Store(tmp_path).close()
     db = sqlite3.connect(tmp_path / FILENAME)
-    db.execute("UPDATE meta SET value = '99' WHERE key = 'schema'")
+    db.execute(f"UPDATE meta SET value = {schema} WHERE key = 'schema'")
     db.commit()
     db.close()
     before = (tmp_path / FILENAME).read_bytes()
     for readonly in (False, True):
-        with pytest.raises(StoreAccessError, match="newer OpenPalm .*schema 99"):
+        with pytest.raises(StoreAccessError, match=says):
             Store(tmp_path, readonly=readonly)
     assert (tmp_path / FILENAME).read_bytes() == before
 
