@@ -54,7 +54,9 @@ def test_the_wizard_completes_on_the_shipped_scenario(tmp_path):
     assert len(said) == 2, result.stdout
     push = max(sum(s["to"].values()) for s in steps if "ramp" in s and len(s["to"]) == 2)
     assert abs(new["weight_bearing"].max_push_n - push) <= 0.08 * push, new["weight_bearing"]
-    assert "above this maximum push" not in result.stdout        # the default band, 50 to 100 N, is reachable
+    assert "above this maximum push" not in result.stdout        # the default band, 50 to 100 N, is reachable...
+    assert re.search(r"this maximum push \(\d+\.\d N\) is under the top of the target band in the configuration "
+                     r"\(100\.0 N\): the over-the-maximum alarm", result.stdout), result.stdout   # ...but not its top
     comments = [line for line in before.splitlines() if line.startswith("#")]
     after = cal_toml.read_text().splitlines()
     assert comments and all(c in after for c in comments)

@@ -56,15 +56,21 @@ def above_empty(counts: float, tare: float) -> str:
 
 def band_note(wb, best: float) -> str | None:
     """What to say when the configured target band (``wb``: ``[weight_bearing]``) starts
-    above the maximum push ``best``: the person could not reach it. A band in % of the
+    above the maximum push ``best`` (the person could not reach it), or ends above it (the
+    over-the-maximum alarm, at the band's top, could never sound). A band in % of the
     maximum push follows the push."""
     band = resolve_band(wb.target_low, wb.target_high, wb.target_unit, body_weight_kg=wb.body_weight_kg,
                         max_push_n=best)
-    if band is None or wb.target_unit == "percent_max_push" or band.low_n <= best:
+    if band is None or wb.target_unit == "percent_max_push" or band.high_n <= best:
         return None
-    return (f"Note: the target band in the configuration starts at {band.low_n:.1f} N, above this maximum push "
-            f"({best:.1f} N): the hand could not reach it. Ask the therapist to set the band again, or set it "
-            f"in % of the maximum push (target_unit = \"percent_max_push\").")
+    again = ("Ask the therapist to set the band again, or set it in % of the maximum push "
+             "(target_unit = \"percent_max_push\").")
+    if band.low_n > best:
+        return (f"Note: the target band in the configuration starts at {band.low_n:.1f} N, above this maximum "
+                f"push ({best:.1f} N): the hand could not reach it. {again}")
+    return (f"Note: this maximum push ({best:.1f} N) is under the top of the target band in the configuration "
+            f"({band.high_n:.1f} N): the over-the-maximum alarm, at the band's top, could not sound before the "
+            f"hand's own limit. {again}")
 
 
 class PadWizard:
