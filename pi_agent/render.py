@@ -139,7 +139,8 @@ def day_lines(label: str, day: Day | None, long_bout_min: float, goals: Goals = 
     wb = day.weight_bearing
     return [f"  {label}: open {_h(day.open_s)} of {_h(day.goal_s)} goal ({goal_pct(day):.0f}%), "
             f"worn {_h(day.worn_s)}, {count(day.open_bouts, 'open bout')} "
-            f"({day.long_bouts} of {long_bout_min:g} min or more), longest {day.longest_bout_s / 60:.0f} min",
+            f"({day.long_bouts} of {long_bout_min:g} min or more), longest {day.longest_bout_s / 60:.0f} min"
+            + _across_midnight(day),
             f"    weight bearing: {count(wb.sessions, 'session')}, {wb.total_s / 60:.1f} min, "
             f"{wb.in_target_s / 60:.1f} min in the target band; vibration {day.vibration_s / 60:.1f} min"
             + unconfirmed(day),
@@ -148,6 +149,15 @@ def day_lines(label: str, day: Day | None, long_bout_min: float, goals: Goals = 
             + _of_goal(wb.reps, goals.weight_shifts),
             f"    exercise: {count(day.extension_reps, 'extension repetition')}"
             + _of_goal(day.extension_reps, goals.extension_reps) + f", {day.exercise_s / 60:.1f} min"]
+
+
+def _across_midnight(day: Day) -> str:
+    """Why a day's bouts and open time disagree: a bout belongs to the day it began."""
+    if day.longest_bout_s > day.open_s + 60:
+        return " (it went on past midnight)"
+    if day.open_bouts == 0 and day.open_s >= 60:
+        return " (the open time goes on from a bout begun the day before)"
+    return ""
 
 
 def unconfirmed(day: Day) -> str:

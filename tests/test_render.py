@@ -66,3 +66,18 @@ def test_every_word_of_the_line_is_explained_in_the_readme_and_help(capsys):
                   FAULT_TEXT["overload"].split(" (")[0]]:
         for where, text in (("README.md", readme), ("run --help", help_text)):
             assert words in " ".join(text.split()), (words, where)
+
+
+@pytest.mark.parametrize("open_s, bouts, longest_s, says", [
+    (36000, 5, 43200, "longest 720 min (it went on past midnight)"),     # a bout belongs to the day it began
+    (21600, 0, 0, "longest 0 min (the open time goes on from a bout begun the day before)"),
+    (21600, 3, 7200, "longest 120 min"),
+])
+def test_a_days_bouts_and_open_time_that_seem_to_disagree_are_explained(open_s, bouts, longest_s, says):
+    """A bout belongs to the day it began: the day it began can have a longest bout longer
+    than its open hours, and the next day open hours with no bout. Status says why."""
+    from pi_agent.core.days import Day
+    from pi_agent.render import day_lines
+    line = day_lines("today", Day(open_s=open_s, worn_s=open_s, open_bouts=bouts, longest_bout_s=longest_s,
+                                  goal_s=21600), 20)[0]
+    assert line.endswith(says), line
