@@ -178,8 +178,9 @@ def test_home_assistant_birth_message_and_commands_with_the_shipped_acl(tmp_path
         intruder = Listener(secure.port, topics=("openpalm/devA/state",), host="localhost", username="dashboard",
                             password=PASSWORDS["dashboard"], tls=tls(secure), client_id="openpalm-devA")
         assert intruder.connected.wait(10)
-        states = len(ha.on("openpalm/devA/state"))
-        assert ha.wait_for(lambda ms: len([m for m in ms if m["topic"] == "openpalm/devA/state"]) >= states + 3, 20)
+        ha.publish("openpalm/devA/request/set_goal", b'{"hours": 6, "transaction": "ha-2"}')     # devA still answers
+        assert ha.wait_for(lambda ms: any(m["topic"] == "openpalm/devA/response/set_goal" and b'"ha-2"' in m["payload"]
+                                          for m in ms), 20)
         intruder.close()
         assert "lost the MQTT broker" not in agents["devA"].log(), "devA kept its connection"
     finally:
