@@ -25,8 +25,13 @@ class Problem:
     text: str        # the log line
 
 
-def connect_problem(exc: BaseException | None, host: str, port: int, *, ca_file: str, tls: bool) -> Problem:
-    """The problem behind a failed connection attempt (``exc``: what the socket raised)."""
+AGENT_GOES_ON = "tracking goes on, events wait in the outbox"
+
+
+def connect_problem(exc: BaseException | None, host: str, port: int, *, ca_file: str, tls: bool,
+                    goes_on: str = AGENT_GOES_ON) -> Problem:
+    """The problem behind a failed connection attempt (``exc``: what the socket raised);
+    ``goes_on``: what the program does meanwhile, said when no broker answers."""
     where = f"{host}:{port}"
     if isinstance(exc, ssl.SSLCertVerificationError):
         code, why = exc.verify_code, exc.verify_message or exc.reason or str(exc)
@@ -50,13 +55,13 @@ def connect_problem(exc: BaseException | None, host: str, port: int, *, ca_file:
                               f"TLS (mqtts://) and what the broker's log says")
     if isinstance(exc, socket.gaierror):
         return Problem("no_host", f"no MQTT broker at {where}: the name '{host}' is not known here ({exc.strerror}); "
-                                  f"check mqtt.broker; tracking goes on, events wait in the outbox")
+                                  f"check mqtt.broker; {goes_on}")
     if isinstance(exc, ConnectionResetError | BrokenPipeError) and tls:
         return Problem("tls", f"TLS: {where} closed the connection during the handshake ({exc.strerror}); "
                               f"the port may be a plain mqtt:// listener (such as 1883), not TLS; else check "
                               f"the broker's log (a client certificate it wants, a TLS version)")
     detail = f" ({exc.strerror or exc})" if isinstance(exc, OSError) else ""
-    return Problem("no_broker", f"no MQTT broker at {where}{detail}; tracking goes on, events wait in the outbox")
+    return Problem("no_broker", f"no MQTT broker at {where}{detail}; {goes_on}")
 
 
 def refusal_problem(reason_code, host: str, port: int, username: str) -> Problem:
