@@ -9,14 +9,18 @@ import socket
 import statistics
 import struct
 import subprocess
+import sys
 import threading
 import time
+import urllib.error
+import urllib.request
 
 import pytest
 
 from agentproc import AgentProcess, CpuWait, write_config
-from broker import Broker, Listener
+from broker import Broker, Listener, free_port
 from conftest import ROOT, JournalStream
+from dashboard_proc import PASSWORD, NoRedirect, stop
 from pi_agent.store import Store
 
 OPEN = {"palm": 3, "wrist": 25, "fingers": 5}
@@ -287,3 +291,38 @@ def test_a_journal_stream_that_names_another_file_gets_no_priorities(tmp_path, m
         logs.setup("WARNING")
     line = elsewhere.getvalue().strip()
     assert not line.startswith("<") and re.match(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d ", line), line
+
+
+# -- the dashboard under systemd --------------------------------------------------------------------------
+def test_the_dashboard_reads_its_password_from_systemds_credential(tmp_path):
+    """Under the unit the hash file is root's (0600) and systemd hands a copy over in
+    $CREDENTIALS_DIRECTORY: the dashboard logs in with that password, not the file's."""
+    from pi_agent.dashboard import auth
+    cfg = write_config(tmp_path / "etc")
+    auth.write_hash(tmp_path / "etc" / "dashboard_password", auth.hash_password("not-the-one-1"))
+    creds = tmp_path / "credentials"
+    creds.mkdir()
+    auth.write_hash(creds / "dashboard_password", auth.hash_password(PASSWORD))
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if k != "JOURNAL_STREAM"} | {"CREDENTIALS_DIRECTORY": str(creds)}
+    proc = subprocess.Popen([sys.executable, "-m", "pi_agent", "dashboard", "--config", str(cfg), "--broker",
+                             "mqtt://127.0.0.1:1", "--listen", f"127.0.0.1:{port}"], cwd=ROOT, env=env,
+                            stdout=subprocess.DEVNULL, stderr=open(tmp_path / "dashboard.log", "w"))
+    base, opener = f"http://127.0.0.1:{port}", urllib.request.build_opener(NoRedirect)
+    try:
+        assert wait_until(lambda: _answers(base + "/healthz") or proc.poll() is not None, 20)
+        assert proc.poll() is None, (tmp_path / "dashboard.log").read_text()
+        for password, where in ((PASSWORD, "/"), ("not-the-one-1", "/login?failed=1")):
+            with pytest.raises(urllib.error.HTTPError) as info:
+                opener.open(base + "/login", data=f"password={password}".encode())
+            assert info.value.headers["Location"] == where, password
+    finally:
+        stop(proc)
+
+
+def _answers(url) -> bool:
+    try:
+        urllib.request.urlopen(url, timeout=1)
+        return True
+    except OSError:
+        return False

@@ -36,8 +36,8 @@ def cmd_dashboard(args) -> int:
     if password_hash == cfg.dashboard.password_hash:
         log.warning("%s: the dashboard's password hash is in the configuration, which others may read; "
                     "run `pi-agent dashboard-password` to move it to a file of its own", cfg.path)
-    elif auth.readable_by_others(auth.hash_path(cfg)):
-        log.warning("%s: others may read the dashboard's password hash: chmod 600 it", auth.hash_path(cfg))
+    elif auth.readable_by_others(auth.read_path(cfg)):
+        log.warning("%s: others may read the dashboard's password hash: chmod 600 it", auth.read_path(cfg))
     listen = args.listen or cfg.dashboard.listen
     host, _, port = listen.rpartition(":")
     if not host or not port.isdigit() or not 0 < int(port) < 65536:

@@ -66,6 +66,19 @@ def hash_path(cfg) -> Path:
     return path
 
 
+CREDENTIAL = "dashboard_password"     # systemd's credential of that name, when the service has one
+
+
+def read_path(cfg, environ=os.environ) -> Path:
+    """Where the dashboard reads the hash: the credential ``dashboard_password`` that
+    systemd hands over (the unit's ``LoadCredential=``: systemd reads the root-only file and
+    gives the service a copy only its user may read), else ``dashboard.password_file``."""
+    folder = environ.get("CREDENTIALS_DIRECTORY")
+    if folder and (Path(folder) / CREDENTIAL).is_file():
+        return Path(folder) / CREDENTIAL
+    return hash_path(cfg)
+
+
 def write_hash(path: Path, stored: str) -> None:
     """Write the hash atomically into a file that only its owner may read (mode 0600,
     from the moment it exists)."""
@@ -85,8 +98,9 @@ def write_hash(path: Path, stored: str) -> None:
 
 def read_hash(cfg) -> str:
     """The stored hash, from ``dashboard.password_file`` or, for a configuration written by
-    an older version, ``dashboard.password_hash``. Raises ConfigError with one line."""
-    path = hash_path(cfg)
+    an older version, ``dashboard.password_hash`` (systemd's credential first: ``read_path``).
+    Raises ConfigError with one line."""
+    path = read_path(cfg)
     try:
         stored = path.read_text(encoding="utf-8").strip()
     except FileNotFoundError:
