@@ -293,7 +293,71 @@ def test_a_journal_stream_that_names_another_file_gets_no_priorities(tmp_path, m
     assert not line.startswith("<") and re.match(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d ", line), line
 
 
-# -- the dashboard under systemd --------------------------------------------------------------------------
+# -- the dashboard's unit ---------------------------------------------------------------------------
+DASHBOARD_UNIT = ROOT / "systemd" / "openpalm-dashboard.service"
+# The agent's settings that are its own: its name, its user and devices, its notifications and store.
+AGENT_ONLY = {"Description", "After", "Type", "NotifyAccess", "WatchdogSec", "ExecStart", "RestartPreventExitStatus", "User", "Group",
+              "SupplementaryGroups", "StateDirectory", "StateDirectoryMode", "LoadCredential", "DeviceAllow",
+              "MemoryMax"}
+
+
+def unit_settings(path) -> dict[str, list[str]]:
+    """A unit's settings, each key with its values in order (comments and sections left out)."""
+    settings: dict[str, list[str]] = {}
+    for line in path.read_text().splitlines():
+        if line.strip() and not line.startswith(("#", "[")):
+            key, _, value = line.partition("=")
+            settings.setdefault(key.strip(), []).append(value.strip())
+    return settings
+
+
+@pytest.mark.skipif(shutil.which("systemd-analyze") is None, reason="systemd-analyze is not on this machine")
+def test_dashboard_unit_passes_systemd_analyze(tmp_path):
+    """The dashboard's unit verifies, and its exposure in `systemd-analyze security` is at most 2.0."""
+    unit = tmp_path / DASHBOARD_UNIT.name
+    exe = tmp_path / "pi-agent"
+    exe.write_text("#!/bin/sh\n")
+    exe.chmod(0o755)
+    unit.write_text(DASHBOARD_UNIT.read_text().replace("/opt/openpalm/venv/bin/pi-agent", str(exe)))
+    verify = subprocess.run(["systemd-analyze", "verify", str(unit)], capture_output=True, text=True)
+    assert verify.returncode == 0, verify.stderr
+    assert "Invalid" not in verify.stderr and "Unknown" not in verify.stderr, verify.stderr
+    security = subprocess.run(["systemd-analyze", "security", "--offline=yes", str(DASHBOARD_UNIT)],
+                              capture_output=True, text=True)
+    level = float(re.search(r"Overall exposure level for openpalm-dashboard.service: (\d+\.\d+)",
+                            security.stdout).group(1))
+    assert level <= 2.0, security.stdout
+
+
+def test_dashboard_unit_is_sandboxed_as_the_agent_and_installed_as_the_readme_says():
+    """The dashboard's unit has every sandbox setting of the agent's that is not the agent's
+    own, no devices, a user that is neither root nor the agent's, restarts on failure (not
+    on exit 78), runs the installed `pi-agent dashboard` on the agent's configuration
+    (listening where dashboard.listen says: this machine by default), and gets its password
+    hash as the credential the dashboard reads, from where `dashboard-password` writes it.
+    The README's install steps set it up."""
+    from pi_agent import config
+    from pi_agent.dashboard import auth
+    agent, dash = unit_settings(UNIT), unit_settings(DASHBOARD_UNIT)
+    for key in sorted(set(agent) - AGENT_ONLY):
+        assert dash.get(key) == agent[key], key
+    assert dash["PrivateDevices"] == ["yes"] and "DeviceAllow" not in dash
+    assert dash["DynamicUser"] == ["yes"] and "User" not in dash and "SupplementaryGroups" not in dash
+    assert dash["Restart"] == ["on-failure"] and dash["RestartPreventExitStatus"] == ["78"]
+    [exec_start] = dash["ExecStart"]
+    agent_exe, _, agent_config = agent["ExecStart"][0].partition(" run ")
+    assert exec_start == f"{agent_exe} dashboard {agent_config}", exec_start
+    assert "--listen" not in exec_start and config.defaults().dashboard.listen.startswith("127.0.0.1:")
+    folder = agent_config.removeprefix("--config ").rsplit("/", 1)[0]
+    assert f"{auth.CREDENTIAL}:{folder}/{config.defaults().dashboard.password_file}" in dash["LoadCredential"]
+    assert "mqtt_password:/etc/openpalm/mqtt_password" in dash["LoadCredential"]
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    install = readme[readme.index("## On a Raspberry Pi"):readme.index("## What the numbers mean")]
+    for step in (f"pi-agent dashboard-password {agent_config}", f"systemd/{DASHBOARD_UNIT.name} /etc/systemd/system/",
+                 "systemctl enable --now openpalm-dashboard", "journalctl -u openpalm-dashboard"):
+        assert step in install, step
+
+
 def test_the_dashboard_reads_its_password_from_systemds_credential(tmp_path):
     """Under the unit the hash file is root's (0600) and systemd hands a copy over in
     $CREDENTIALS_DIRECTORY: the dashboard logs in with that password, not the file's."""
