@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from dataclasses import dataclass
-from typing import Mapping
+from typing import Mapping, Sequence
 
 from pi_agent.core.days import Day, report_day
 from pi_agent.core.events import Event
@@ -204,8 +204,10 @@ def live_line(live: Mapping, now: float, zone, fresh_s: float) -> str | None:
 
 
 def status_view(day: dt.date, today: dt.date, days: Mapping[str, Day], live: Mapping, now: float, zone,
-                fresh_s: float, long_bout_min: float, why: str = "", goals: Goals = Goals()) -> list[str]:
-    """``pi-agent status``: the day, the hand's last known position, the 7 days before."""
+                fresh_s: float, long_bout_min: float, why: str = "", goals: Goals = Goals(),
+                damaged: Mapping[str, Sequence[str]] = {}) -> list[str]:
+    """``pi-agent status``: the day, the hand's last known position, the 7 days before
+    (``damaged``: the days whose stored values are damaged, each marked, with its values)."""
     lines = [f"OpenPalm status for {day.isoformat()} ({zone.key})"]
     if why:
         lines.append(f"  ({why})")
@@ -214,13 +216,22 @@ def status_view(day: dt.date, today: dt.date, days: Mapping[str, Day], live: Map
         lines.append(said)
     lines += day_lines("today" if day == today else day.isoformat(), days.get(day.isoformat()), long_bout_min,
                        goals)
+    if day.isoformat() in damaged:
+        lines.append(f"    {DAMAGED_MARK}: {'; '.join(damaged[day.isoformat()])}")
     lines.append("  the 7 days before:")
     lines.append(WEEK_HEAD)
+    marked = []
     for i in range(7, 0, -1):
         name = (day - dt.timedelta(days=i)).isoformat()
-        lines.append(week_row(name, days.get(name)))
+        lines.append(week_row(name, days.get(name)) + ("  !" if name in damaged else ""))
+        if name in damaged:
+            marked.append(f"    ! {name} {DAMAGED_MARK}: {'; '.join(damaged[name])}")
+    lines += marked
     lines.append(f"  ({WB_LEGEND})")
     return lines
+
+
+DAMAGED_MARK = "DAMAGED in the store (a damaged value reads as 0; this day's figures are not to be trusted)"
 
 
 REPORT_HEAD = ["day", "worn h", "open h", "goal %", "bouts", "longest min", "WB sessions", "WB s",

@@ -188,7 +188,7 @@ def _small_store(path) -> None:
     """A store as the agent leaves it: two days, a bout, a dose, the live record and settings."""
     from pi_agent.core.days import Day
     store = Store(path)
-    day = Day(goal_s=21600.0, open_s=1000.0).to_json()
+    day = Day(goal_s=21600.0, open_s=1000.0, worn_s=1000.0).to_json()
     store.checkpoint({"2026-06-01": day, "2026-06-02": day},
                      [{"day": "2026-06-01", "start_wall": 1.78e9, "duration_s": 60.0}],
                      {"live": {"position": "open", "state": "open", "worn": True, "since": 1.78e9,

@@ -4,7 +4,8 @@
 It opens the store read-only (safe while the daemon runs; the figures are as of its last
 checkpoint). The days are the store's local days, in the zone the agent counted them in.
 The default period is the last 28 days ending with the last recorded day (or today, before
-any record). A period with no record is still a report, marked empty, with one line on
+any record). Days with damaged values are shown blank,
+marked, and said in one line on standard error. A period with no record is still a report, marked empty, with one line on
 standard error saying where the records are; exit status 0. A date that is no date, a
 period ending before it starts or longer than a year is one line and exit 65.
 """
@@ -97,7 +98,7 @@ def report_command(args) -> int:
     from pi_agent.cli.common import log, state_dir_of, zone_of
     from pi_agent.core import commands
     from pi_agent.mqtt import device_id
-    from pi_agent.report import Report, latest_day, render, settings as settings_mod, store_days
+    from pi_agent.report import Report, checked_store_days, latest_day, render, settings as settings_mod
     from pi_agent.report.period import choose, parse_date
     from pi_agent.store import Store, refuse_own_file
     for value, what in ((args.from_date, "--from"), (args.to_date, "--to")):
@@ -118,7 +119,7 @@ def report_command(args) -> int:
         recorded = store.day_span()
         today = dt.datetime.fromtimestamp(now, zone).date()
         period = choose(args.from_date, args.to_date, latest=latest_day(recorded, today), zone=zone)
-        days = store_days(store, period)
+        days, damaged_days = checked_store_days(store, period)
         stored, damaged = commands.stored_settings(store.meta("settings"))
         if damaged:
             log.warning("damaged settings in the store left out, the configuration's shown: %s", "; ".join(damaged))
@@ -126,12 +127,11 @@ def report_command(args) -> int:
         store.close()
     settings, band = settings_mod.from_config(cfg, stored, _max_push(cfg))
     report = Report(device=device_id(cfg), period=period, days=days, settings=tuple(settings), band=band,
-                    recorded=recorded, source=f"the store in {state_dir}",
+                    recorded=recorded, source=f"the store in {state_dir}", damaged=damaged_days,
                     made=dt.datetime.fromtimestamp(now, zone).strftime("%Y-%m-%d %H:%M %Z"),
                     limits={"vibration_daily_s": cfg.therapy.max_daily_min * 60.0,
                             "exercise_goal_reps": float(cfg.exercise.goal_reps)})
     write(render(report, args.format), args.output)
-    note = report.note()
-    if note:
+    for note in report.notes():
         print(f"pi-agent report: {note}", file=sys.stderr)
     return 0

@@ -7,7 +7,8 @@ empty today. Days are the store's local days, in the zone the agent counted them
 It opens the store read-only, so it is safe while the daemon runs; the figures are as
 of the daemon's last checkpoint (at most one checkpoint interval old). The hand's
 position is "now" only while the store is that fresh; an older one is dated. The words
-are ``pi_agent.render``'s (``status_view``).
+are ``pi_agent.render``'s (``status_view``). A day whose stored values are damaged is marked
+DAMAGED beside its figures, and one line on standard error names the values.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import sys
 import time
 import zoneinfo
 from pathlib import Path
@@ -50,7 +52,7 @@ def add_parser(sub) -> None:
 
 
 def status_command(args) -> int:
-    from pi_agent.core.days import Day
+    from pi_agent.core.days import Day, unsound_values
     from pi_agent.render import Goals, status_view
     from pi_agent.store import Store
     cfg = config.load(args.config)
@@ -76,12 +78,17 @@ def status_command(args) -> int:
         days = store.days((day - dt.timedelta(days=7)).isoformat(), day.isoformat())
     finally:
         store.close()
+    damaged = {name: list(dict.fromkeys(bad.values())) for name, record in days.items()
+               if (bad := unsound_values(record))}
+    if damaged:
+        said = "; ".join(f"{name} ({'; '.join(why)})" for name, why in sorted(damaged.items()))
+        print(f"pi-agent status: damaged values in the store, their days marked DAMAGED: {said}", file=sys.stderr)
     if args.json:
-        print(json.dumps({"today": today.isoformat(), "day": day.isoformat(), "live": live, "days": days},
-                         indent=1, sort_keys=True))
+        print(json.dumps({"today": today.isoformat(), "day": day.isoformat(), "live": live, "days": days,
+                          **({"damaged": damaged} if damaged else {})}, indent=1, sort_keys=True))
         return 0
     fresh_s = 2 * cfg.store.checkpoint_s + 60.0
     typed = {name: Day.from_json(record) for name, record in days.items() if record}
     print("\n".join(status_view(day, today, typed, live, now, zone, fresh_s, cfg.positioning.long_bout_min, why,
-                                 Goals.of(cfg))))
+                                 Goals.of(cfg), damaged)))
     return 0

@@ -80,6 +80,10 @@ class Day:
                             setattr(wb, g.name, value[g.name])
             elif _damage(f.name, value) is None:
                 setattr(day, f.name, value)
+        for record in (day, day.weight_bearing):   # a count stored as 3.0 is the count 3
+            for f in dataclasses.fields(record):
+                if f.name in COUNTS:
+                    setattr(record, f.name, int(getattr(record, f.name)))
         return day
 
     def copy(self) -> "Day":
@@ -96,12 +100,19 @@ MAX_COUNT = 1e9            # no count, force or load integral of one day comes n
 MIN_GOAL_S = GOAL_H_MIN * 3600.0   # a day's goal below this is none: no share of it is computed
 
 
+# The counts of a day (``int`` fields): 2.5 spasms is no count (3.0 is the count 3).
+COUNTS = frozenset(f.name for cls in (Day, WeightBearingDay) for f in dataclasses.fields(cls) if f.type == "int")
+OPEN_OVER_WORN_S = 1.0     # open time is worn time, booked in the same pieces: more than rounding over is damage
+
+
 def _damage(name: str, value: Any) -> str | None:
     """Why a stored day's value cannot be a total (None: it can)."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return f"{name} is {type(value).__name__}, not a number"
     if not math.isfinite(value) or value < 0:
         return f"{name} is {value!r}"
+    if name.rpartition(".")[2] in COUNTS and not float(value).is_integer():
+        return f"{name} is {value!r}, not a whole number"
     if value > (MAX_DAY_S if name.endswith("_s") else MAX_COUNT):
         return f"{name} is {value:g}, more than a day holds"
     if name == "goal_s" and value and not MIN_GOAL_S <= value <= GOAL_H_MAX * 3600.0:   # 0: no goal
@@ -110,22 +121,48 @@ def _damage(name: str, value: Any) -> str | None:
 
 
 def damaged_fields(data: Any) -> list[str]:
-    """What is damaged in a stored day's record, one phrase each (empty: nothing)."""
+    """What is damaged in a stored day's record, one phrase each (empty: nothing): the
+    values ``from_json`` leaves at their defaults."""
+    return list(_damaged(data).values())
+
+
+def _damaged(data: Any) -> dict[str, str]:
+    """The damaged values of a stored day's record: {key (``weight_bearing.peak_n``): why}."""
     if not isinstance(data, Mapping):
-        return [f"the record is {type(data).__name__}, not an object"]
-    bad = []
+        return {"": f"the record is {type(data).__name__}, not an object"}
+    bad = {}
     for f in dataclasses.fields(Day):
         if f.name not in data:
             continue
         value = data[f.name]
         if f.name == "weight_bearing":
             if not isinstance(value, Mapping):
-                bad.append(f"weight_bearing is {type(value).__name__}, not an object")
+                bad[f.name] = f"weight_bearing is {type(value).__name__}, not an object"
                 continue
-            bad += [why for g in dataclasses.fields(WeightBearingDay) if g.name in value
-                    for why in [_damage(f"weight_bearing.{g.name}", value[g.name])] if why]
+            bad.update({f"weight_bearing.{g.name}": why for g in dataclasses.fields(WeightBearingDay)
+                        if g.name in value for why in [_damage(f"weight_bearing.{g.name}", value[g.name])] if why})
         elif (why := _damage(f.name, value)) is not None:
-            bad.append(why)
+            bad[f.name] = why
+    return bad
+
+
+def unsound_values(data: Any) -> dict[str, str]:
+    """For a reader (status, report): the values of a stored day's record not to be shown as
+    figures, {key: why}: the damaged ones (``damaged_fields``), worn_s or open_s missing
+    (every OpenPalm writes both), and both of them when the open time is more than the worn
+    time (one of them is wrong, which one is not known).
+    A record that is no object, or whose weight_bearing is none, has the key '' or
+    'weight_bearing'. (The agent itself counts only the damaged ones as nothing.)"""
+    bad = {key: why.replace(" is nan", " is not a number")       # (said with no 'nan' a reader could take for one)
+           for key, why in _damaged(data).items()}
+    if not isinstance(data, Mapping):
+        return bad
+    bad.update({key: f"{key} is missing" for key in ("worn_s", "open_s") if key not in data})
+    if not {"open_s", "worn_s"} & set(bad):
+        open_s, worn_s = data["open_s"], data["worn_s"]
+        if open_s > worn_s + OPEN_OVER_WORN_S:
+            why = f"open_s is {open_s:g}, more than worn_s {worn_s:g}"
+            bad.update(open_s=why, worn_s=why)
     return bad
 
 

@@ -20,7 +20,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
-from pi_agent.core.days import Day, report_day
+from pi_agent.core.days import Day, report_day, unsound_values
 from pi_agent.core.weight_bearing import Band
 from pi_agent.report.period import Period
 
@@ -38,6 +38,7 @@ class Report:
     source: str = ""                                # where the days come from, in words
     made: str = ""                                  # when the report was made (local time, as text)
     limits: dict[str, float] = field(default_factory=dict)   # e.g. {'vibration_daily_s': 5400.0}
+    damaged: Mapping[str, tuple[str, ...]] = field(default_factory=dict)   # day -> its unsound values, in words
 
     @property
     def empty(self) -> bool:
@@ -57,10 +58,56 @@ class Report:
                 f"{self.recorded[0]} to {self.recorded[1]}")
 
 
+    def damage_note(self) -> str | None:
+        """One line when days of the period have unsound values: which, shown blank."""
+        if not self.damaged:
+            return None
+        said = "; ".join(f"{day} ({'; '.join(why)})" for day, why in sorted(self.damaged.items()))
+        n = len(self.damaged)
+        return (f"{n} day{'s' if n > 1 else ''} in the store {'have' if n > 1 else 'has'} damaged values, "
+                f"shown blank (not as 0) and left out of the totals: {said}")
+
+    def notes(self) -> list[str]:
+        """Every line the reader must be told, beside the report itself."""
+        return [n for n in (self.note(), self.damage_note()) if n]
+
+
 def store_days(store, period: Period) -> dict[str, dict[str, Any]]:
-    """The store's days of the period, as ``simulate --report json`` gives them."""
+    """The store's days of the period, as ``simulate --report json`` gives them (as the
+    agent counts them: a damaged value is 0)."""
     raw = store.days(period.first.isoformat(), period.last.isoformat())
     return {day: report_day(Day.from_json(record)) for day, record in raw.items()}
+
+
+def checked_store_days(store, period: Period) -> tuple[dict[str, dict[str, Any]], dict[str, tuple[str, ...]]]:
+    """(the store's days of the period as ``store_days`` gives them, but each unsound value
+    None: blank, not 0; {day: its unsound values in words}), for a reader."""
+    raw = store.days(period.first.isoformat(), period.last.isoformat())
+    days, damaged = {}, {}
+    for day, record in raw.items():
+        days[day], why = checked_day(record)
+        if why:
+            damaged[day] = why
+    return days, damaged
+
+
+def checked_day(record: Any) -> tuple[dict[str, Any], tuple[str, ...]]:
+    """A stored day in the report's shape with its unsound values (``unsound_values``) None,
+    and goal_pct None when open_s is; and those values in words."""
+    bad = unsound_values(record)
+    out = report_day(Day.from_json(record))
+    for key in bad:
+        if key in ("", "weight_bearing"):
+            out["weight_bearing"] = dict.fromkeys(out["weight_bearing"])
+        if key == "":
+            out.update(dict.fromkeys(k for k in out if k != "weight_bearing"))
+        elif key.startswith("weight_bearing."):
+            out["weight_bearing"][key.partition(".")[2]] = None
+        elif key in out and key != "weight_bearing":
+            out[key] = None
+    if "open_s" in bad and "goal_pct" in out:
+        out["goal_pct"] = None
+    return out, tuple(dict.fromkeys(bad.values()))
 
 
 def live_days(days: Mapping[str, Day]) -> dict[str, dict[str, Any]]:
@@ -85,6 +132,8 @@ def to_json(report: Report) -> dict[str, Any]:
     note = report.note()
     if note:
         out["note"] = note
+    if report.damaged:
+        out["damaged"] = {day: list(why) for day, why in sorted(report.damaged.items())}
     return out
 
 

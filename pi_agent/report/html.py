@@ -232,6 +232,8 @@ def render(report) -> str:
         _summary(report, flat, measured) if days else "",
         f'<p class="empty-note" data-empty="1">{_e(report.note()[0].upper() + report.note()[1:])}.</p>'
         if report.empty else "",
+        *(f'<p class="empty-note" data-{kind}="1">{_e(n[0].upper() + n[1:])}.</p>'
+          for kind, n in (("damaged", report.damage_note()),) if n),
         *blocks,
         _weeks(report, measured),
         _settings(report),
@@ -270,11 +272,11 @@ def _header(report, recorded: int, n: int) -> str:
 
 def _summary(report, flat, measured) -> str:
     s = weeks_mod.stretch(report.period.dates, report.days)
-    items = [(f"{(s.per_day('open_s') or 0) / 3600:.1f} h", "open a day (recorded days)"),
-             (f"{(s.per_day('worn_s') or 0) / 3600:.1f} h", "worn a day")]
+    items = [(_hours_a_day(s.per_day('open_s')), "open a day (recorded days)"),
+             (_hours_a_day(s.per_day('worn_s')), "worn a day")]
     met = s.goal_met()
     if met is not None:
-        items.append((f"{met} of {sum(1 for r in s.records if r.get('goal_s'))}", "days the open goal was met"))
+        items.append((f"{met} of {len(s.goal_days())}", "days the open goal was met"))
     total, in_s = s.total("wb_total_s") or 0, s.total("wb_in_target_s") or 0
     items.append((f"{int(s.total('wb_sessions') or 0)}", "weight-bearing sessions"))
     items.append((f"{100 * in_s / total:.0f}%" if total else "–", "of weight bearing in the band"))
@@ -286,6 +288,10 @@ def _summary(report, flat, measured) -> str:
                   "skin-pressure alerts"))
     return '<section class="summary">' + "".join(
         f'<div class="figure"><b>{_e(v)}</b><span>{_e(k)}</span></div>' for v, k in items) + "</section>"
+
+
+def _hours_a_day(seconds: float | None) -> str:
+    return "–" if seconds is None else f"{seconds / 3600:.1f} h"
 
 
 def _weeks(report, measured) -> str:
@@ -336,8 +342,11 @@ def _days(report, flat, measured, long_days) -> str:
         notes = [d] + ([f"{long_days[d]:g}-hour day"] if d in long_days else [])
         if d not in flat:
             notes.append("no record")
-        elif (flat[d].get("vibration_unconfirmed_s") or 0) >= 3:
-            notes.append(f"{flat[d]['vibration_unconfirmed_s'] / 60:.1f} min of vibration unconfirmed")
+        else:
+            if d in report.damaged:
+                notes.append(f"damaged in the store, left blank: {'; '.join(report.damaged[d])}")
+            if (flat[d].get("vibration_unconfirmed_s") or 0) >= 3:
+                notes.append(f"{flat[d]['vibration_unconfirmed_s'] / 60:.1f} min of vibration unconfirmed")
         label = f'<td>{_e(f"{day:%a} {day.day} {day:%b}")}<br><small>{_e("; ".join(notes))}</small></td>'
         if d not in flat:
             cells = "".join("<td>–</td>" for _ in cols)
@@ -346,6 +355,7 @@ def _days(report, flat, measured, long_days) -> str:
         r = flat[d]
         cells = "".join(f"<td>{_num(None if not isinstance(r.get(k), (int, float)) else r[k] / scale, digits)}</td>"
                         for _, k, scale, digits in cols)
-        body.append(f'<tr data-day="{d}">{label}{cells}</tr>')
+        mark = ' class="damaged" data-damaged="1"' if d in report.damaged else ""
+        body.append(f'<tr{mark} data-day="{d}">{label}{cells}</tr>')
     return (f'<section id="days" class="days"><h2>Day by day</h2><table class="daily"><thead><tr><th>Day</th>{head}'
             f'</tr></thead><tbody>{"".join(body)}</tbody></table></section>')

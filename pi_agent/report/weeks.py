@@ -32,25 +32,39 @@ class Stretch:
         return sum(values) if values else None
 
     def per_day(self, key: str) -> float | None:
+        """The mean over the recorded days, but for those whose value is damaged (None)."""
         total = self.total(key)
-        return None if total is None else total / self.recorded
+        days = sum(1 for r in self.records if not (key in r and r[key] is None))
+        return None if total is None or not days else total / days
+
+    def goal_days(self) -> list[dict[str, Any]]:
+        """The recorded days with a goal and an open time (not damaged) to hold against it."""
+        return [r for r in self.records if _number(r.get("goal_s")) and _number(r.get("open_s", 0)) is not None]
 
     def goal_met(self) -> int | None:
-        days = [r for r in self.records if r.get("goal_s")]
+        days = self.goal_days()
         if not days:
             return None
         return sum(1 for r in days if r.get("open_s", 0) >= r["goal_s"])
 
     def mean_load(self) -> float | None:
         """The mean load over all session seconds (each day's mean weighted by its seconds)."""
-        seconds = self.total("wb_total_s") or 0.0
+        pairs = [(r.get("wb_mean_n", 0.0), r.get("wb_total_s", 0.0)) for r in self.records]
+        pairs = [(n, s) for n, s in pairs if _number(n) is not None and _number(s) is not None]
+        seconds = sum(s for _, s in pairs)
         if seconds <= 0:
             return None
-        return sum(r.get("wb_mean_n", 0.0) * r.get("wb_total_s", 0.0) for r in self.records) / seconds
+        return sum(n * s for n, s in pairs) / seconds
 
     def peak_load(self) -> float | None:
-        peaks = [r["wb_peak_n"] for r in self.records if r.get("wb_total_s") and "wb_peak_n" in r]
+        peaks = [r["wb_peak_n"] for r in self.records if r.get("wb_total_s") and _number(r.get("wb_peak_n"))
+                 is not None]
         return max(peaks) if peaks else None
+
+
+def _number(value: Any) -> float | None:
+    """A value as a number (None: a damaged one, left blank)."""
+    return value if isinstance(value, (int, float)) and not isinstance(value, bool) else None
 
 
 def stretch(dates, days: Mapping[str, Mapping[str, Any]]) -> Stretch:
@@ -145,8 +159,8 @@ def _over(recorded: int) -> str:
     return "on the one recorded day" if recorded == 1 else f"over {recorded} recorded days"
 
 
-def _h(seconds: float) -> str:
-    return f"{seconds / 3600:.1f} h"
+def _h(seconds: float | None) -> str:
+    return "an unknown time (damaged)" if seconds is None else f"{seconds / 3600:.1f} h"
 
 
 def _dur(seconds: float) -> str:
@@ -182,7 +196,7 @@ def readings(period: Period, days: Mapping[str, Mapping[str, Any]], measured: se
     if not s.recorded:
         return {k: "Nothing was recorded in this period." for k in
                 ("hours", "wb", "load", "reps", "exercise", "vibration", "spasms", "pressure")}
-    goal_days = [r for r in s.records if r.get("goal_s")]
+    goal_days = s.goal_days()
     goal = ""
     if goal_days:
         met = s.goal_met()
@@ -211,8 +225,9 @@ def readings(period: Period, days: Mapping[str, Mapping[str, Any]], measured: se
     else:
         text = f"Mean load {mean:.0f} N over all sessions, highest {peak:.0f} N"
         if band is not None:
-            over = sum(1 for r in s.records if r.get("wb_total_s") and r.get("wb_peak_n", 0) > band[1])
-            under = sum(1 for r in s.records if r.get("wb_total_s") and r.get("wb_mean_n", 0) < band[0])
+            over = sum(1 for r in s.records if r.get("wb_total_s") and (_number(r.get("wb_peak_n")) or 0) > band[1])
+            under = sum(1 for r in s.records if r.get("wb_total_s") and _number(r.get("wb_mean_n", 0)) is not None
+                        and r.get("wb_mean_n", 0) < band[0])
             text += (f"; target band {band[0]:.0f}–{band[1]:.0f} N. "
                      + _on_days(over, "The peak went over the band", "The peak never went over the band") + "; "
                      + _on_days(under, "the mean was below the band", "the mean was never below it"))

@@ -1,0 +1,114 @@
+"""What status and the report show of a store they cannot fully trust: a day's damaged values
+are said (one line on standard error, the day marked), never shown as 0."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import json
+import sqlite3
+
+import pytest
+
+from conftest import run_cli
+from pi_agent.core.days import Day, damaged_fields, report_day, unsound_values
+from pi_agent.report import checked_day
+from pi_agent.store import FILENAME, Store
+
+GOOD = Day(worn_s=7200.0, open_s=7199.96, goal_s=21600.0, spasms=2).to_json()
+ABSENT = object()
+
+
+def _with(key: str, value) -> dict:
+    record = json.loads(json.dumps(GOOD))
+    if value is ABSENT:
+        del record[key]
+    else:
+        record[key] = value
+    return record
+
+
+@pytest.mark.parametrize("key, value, flagged", [
+    ("worn_s", -5, {"worn_s"}), ("worn_s", 1e300, {"worn_s"}), ("worn_s", 200000, {"worn_s"}),
+    ("worn_s", "abc", {"worn_s"}), ("worn_s", True, {"worn_s"}), ("worn_s", None, {"worn_s"}),
+    ("worn_s", ABSENT, {"worn_s"}), ("open_s", ABSENT, {"open_s"}),
+    ("spasms", -3, {"spasms"}), ("spasms", 1e30, {"spasms"}), ("spasms", 2.5, {"spasms"}),
+    ("open_s", 50000, {"open_s", "worn_s"}),
+    ("spasms", 3.0, set()), ("open_s", 7200.5, set()), ("worn_s", 7200.0, set()),
+])
+def test_the_values_a_reader_must_not_show_as_figures(key, value, flagged):
+    """Damaged values, a count that is no whole number, a missing worn or open time, and an
+    open time over the worn time are named for a reader; 3.0 spasms and rounding are not."""
+    assert set(unsound_values(_with(key, value))) == flagged
+
+
+def test_a_count_of_no_whole_number_counts_as_nothing_for_the_agent_too():
+    """2.5 spasms is damaged (named, left at 0); 3.0 is the count 3, as an int."""
+    assert damaged_fields(_with("spasms", 2.5)) == ["spasms is 2.5, not a whole number"]
+    assert Day.from_json(_with("spasms", 2.5)).spasms == 0
+    day = Day.from_json({"spasms": 3.0, "weight_bearing": {"reps": 2.0}})
+    assert (day.spasms, day.weight_bearing.reps) == (3, 2) and type(day.spasms) is int
+
+
+@pytest.mark.parametrize("record, blank, shown", [
+    (_with("worn_s", -5), {"worn_s"}, {"open_s": 7199.96, "goal_pct": 33.3, "spasms": 2}),
+    (_with("spasms", 2.5), {"spasms"}, {"worn_s": 7200.0, "open_s": 7199.96}),
+    (_with("open_s", 50000), {"open_s", "worn_s", "goal_pct"}, {"spasms": 2}),
+    (_with("worn_s", float("nan")), {"worn_s"}, {"open_s": 7199.96}),
+])
+def test_a_reader_shows_damaged_values_blank_and_the_rest_as_stored(record, blank, shown):
+    day, why = checked_day(record)
+    assert {k for k, v in day.items() if v is None} == blank and why
+    assert all(day[k] == v for k, v in shown.items())
+    assert not any("nan" in w for w in why)
+
+
+def test_a_sound_day_reads_as_the_agent_reports_it():
+    assert checked_day(GOOD) == (report_day(Day.from_json(GOOD)), ())
+
+
+def _store(path, day2: dict) -> None:
+    store = Store(path)
+    store.checkpoint({"2026-06-01": GOOD, "2026-06-02": GOOD})
+    store.close()
+    db = sqlite3.connect(path / FILENAME)
+    db.execute("UPDATE days SET data = ? WHERE day = '2026-06-02'", (json.dumps(day2),))
+    db.commit()
+    db.close()
+
+
+@pytest.mark.parametrize("key, value", [("worn_s", -5), ("worn_s", "abc"), ("worn_s", ABSENT), ("spasms", 2.5),
+                                        ("open_s", 50000)])
+def test_report_and_status_say_which_days_values_are_damaged(tmp_path, key, value):
+    """Exit 0; one line on standard error naming the day and the value; the CSV's cell empty
+    (not 0) with a `damaged` column; the JSON null with `damaged`; the HTML's day marked;
+    status marks the day. The store is left as it was."""
+    _store(tmp_path, _with(key, value))
+    before = (tmp_path / FILENAME).read_bytes()
+    args = ("--state-dir", str(tmp_path), "--from", "2026-06-01", "--to", "2026-06-02")
+    out = {}
+    for fmt in ("csv", "json", "html"):
+        result = run_cli("report", *args, "--format", fmt)
+        assert result.returncode == 0, result.stderr
+        [line] = [x for x in result.stderr.splitlines() if " INFO " not in x]
+        assert "2026-06-02" in line and key in line and "damaged" in line and "2026-06-01" not in line, line
+        out[fmt] = result.stdout
+    rows = {r["date"]: r for r in csv.DictReader(io.StringIO(out["csv"]))}
+    assert rows["2026-06-02"][key] == "" and key in rows["2026-06-02"]["damaged"]
+    assert rows["2026-06-01"]["damaged"] == "" and rows["2026-06-01"][key] != ""
+    report = json.loads(out["json"])
+    assert report["days"]["2026-06-02"][key] is None and list(report["damaged"]) == ["2026-06-02"]
+    assert 'data-damaged="1" data-day="2026-06-02"' in out["html"] and "damaged in the store" in out["html"]
+    status = run_cli("status", "--state-dir", str(tmp_path), "--date", "2026-06-02")
+    assert status.returncode == 0 and "2026-06-02" in status.stderr and key in status.stderr, status.stderr
+    assert "DAMAGED in the store" in status.stdout and key in status.stdout
+    assert (tmp_path / FILENAME).read_bytes() == before
+
+
+def test_a_sound_store_says_nothing(tmp_path):
+    _store(tmp_path, GOOD)
+    result = run_cli("report", "--state-dir", str(tmp_path), "--from", "2026-06-01", "--to", "2026-06-02",
+                     "--format", "csv")
+    assert result.returncode == 0 and [x for x in result.stderr.splitlines() if " INFO " not in x] == []
+    assert "damaged" not in result.stdout.splitlines()[0]
