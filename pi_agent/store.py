@@ -224,10 +224,16 @@ class Store:
         return self._days("SELECT day, data FROM days WHERE day >= ? AND day <= ? ORDER BY day",
                           (first or "0000", last or "9999"))
 
-    def last_day(self) -> str | None:
-        """The latest local day the store holds (a simulated store's days may be long past)."""
-        last = self._read("SELECT MAX(day) FROM days")[0][0]
+    def last_day(self, until: str | None = None) -> str | None:
+        """The latest local day the store holds (up to ``until``): a simulated store's days may
+        be long past, and a clock that was ahead may have dated some in the future."""
+        last = self._read("SELECT MAX(day) FROM days" + (" WHERE day <= ?" if until else ""),
+                          (until,) if until else ())[0][0]
         return None if last is None else self.values.date(last)
+
+    def days_after(self, day: str) -> list[str]:
+        """The days with a record after ``day``, oldest first."""
+        return [self.values.date(d) for (d,) in self._read("SELECT day FROM days WHERE day > ? ORDER BY day", (day,))]
 
     def day_span(self) -> tuple[str, str] | None:
         """The first and last day that have a record (None: no day yet)."""

@@ -1,5 +1,6 @@
 """What status and the report show of a store they cannot fully trust: a day's damaged values
-are said (one line on standard error, the day marked), never shown as 0."""
+are said (one line on standard error, the day marked), never shown as 0; and days dated
+years ahead by a wall clock that jumped do not take over the report's default period."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ import pytest
 
 from conftest import run_cli
 from pi_agent.core.days import Day, damaged_fields, report_day, unsound_values
-from pi_agent.report import checked_day
+from pi_agent.report import checked_day, latest_day
 from pi_agent.store import FILENAME, Store
 
 GOOD = Day(worn_s=7200.0, open_s=7199.96, goal_s=21600.0, spasms=2).to_json()
@@ -68,6 +69,20 @@ def test_a_sound_day_reads_as_the_agent_reports_it():
     assert checked_day(GOOD) == (report_day(Day.from_json(GOOD)), ())
 
 
+TODAY = dt.date(2026, 5, 10)
+
+
+@pytest.mark.parametrize("recorded, latest_past, expected", [
+    (None, None, TODAY),                                              # no record: today
+    (("2026-04-01", "2026-05-04"), "2026-05-04", dt.date(2026, 5, 4)),  # all in the past
+    (("2026-04-01", "2036-05-01"), "2026-05-04", dt.date(2026, 5, 4)),  # a day 10 years ahead left out
+    (("2026-04-01", "2026-05-11"), "2026-05-11", dt.date(2026, 5, 11)),  # tomorrow (another zone) kept
+    (("2030-01-01", "2030-01-05"), None, dt.date(2030, 1, 5)),        # all ahead: a simulated store
+])
+def test_the_default_period_ends_with_the_last_day_up_to_today(recorded, latest_past, expected):
+    assert latest_day(recorded, TODAY, latest_past) == expected
+
+
 def _store(path, day2: dict) -> None:
     store = Store(path)
     store.checkpoint({"2026-06-01": GOOD, "2026-06-02": GOOD})
@@ -112,3 +127,41 @@ def test_a_sound_store_says_nothing(tmp_path):
                      "--format", "csv")
     assert result.returncode == 0 and [x for x in result.stderr.splitlines() if " INFO " not in x] == []
     assert "damaged" not in result.stdout.splitlines()[0]
+
+
+JUMP = {"start": "2026-05-04T10:00:00", "timezone": "Europe/London", "seed": 1,
+        "steps": [{"hold": 1200, "set": {"palm": 3.0, "wrist": 25, "fingers": 5}},
+                  {"clock_step": 315360000}, {"hold": 300}, {"clock_step": -315360000}, {"hold": 600}]}
+
+
+def test_a_day_dated_ten_years_ahead_does_not_take_over_the_default_period(tmp_path):
+    """After a wall clock 10 years ahead for 5 minutes, the default report covers the real
+    days and one line says which later day was left out and how to see it; --to shows it."""
+    scenario = tmp_path / "jump.json"
+    scenario.write_text(json.dumps(JUMP))
+    state = str(tmp_path / "state")
+    assert run_cli("simulate", str(scenario), "--state-dir", state).returncode == 0
+    result = run_cli("report", "--state-dir", state, "--format", "json")
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert (report["from"], report["to"]) == ("2026-04-07", "2026-05-04") and list(report["days"]) == ["2026-05-04"]
+    assert report["left_out"] == ["2036-05-01"]
+    [line] = [x for x in result.stderr.splitlines() if " INFO " not in x]
+    assert "2036-05-01" in line and "--to 2036-05-01" in line, line
+    asked = run_cli("report", "--state-dir", state, "--to", "2036-05-01", "--format", "json")
+    assert asked.returncode == 0 and "2036-05-01" in json.loads(asked.stdout)["days"]
+    assert [x for x in asked.stderr.splitlines() if " INFO " not in x] == []
+
+
+def test_the_dashboards_default_period_leaves_a_day_dated_ahead_out_too():
+    from pi_agent.dashboard.report import download
+
+    class Known:
+        def history(self, device):
+            return days, None
+    today = dt.date.today()
+    real = [(today - dt.timedelta(days=i)).isoformat() for i in (3, 2)]
+    days = {d: report_day(Day(worn_s=3600.0, open_s=1800.0)) for d in [*real, "9000-01-01"]}
+    status, body, _, _ = download(Known(), {"device": ["dev1"], "format": ["json"]})
+    report = json.loads(body)
+    assert status == 200 and list(report["days"]) == real and report["left_out"] == ["9000-01-01"]

@@ -3,8 +3,10 @@
 
 It opens the store read-only (safe while the daemon runs; the figures are as of its last
 checkpoint). The days are the store's local days, in the zone the agent counted them in.
-The default period is the last 28 days ending with the last recorded day (or today, before
-any record). Days with damaged values are shown blank,
+The default period is the last 28 days ending with the last day recorded up to today (a day
+more for the zones; the later days, dated by a clock that was ahead, are left out and said
+in one line on standard error), or the last recorded day when all are later (a simulated
+store dated ahead), or today, before any record. Days with damaged values are shown blank,
 marked, and said in one line on standard error. A period with no record is still a report, marked empty, with one line on
 standard error saying where the records are; exit status 0. A date that is no date, a
 period ending before it starts or longer than a year is one line and exit 65.
@@ -27,7 +29,7 @@ def add_parser(sub) -> None:
     rep.add_argument("--from", dest="from_date", metavar="DATE", help="first local day, YYYY-MM-DD "
                                                                        "(default: 27 days before --to)")
     rep.add_argument("--to", dest="to_date", metavar="DATE", help="last local day, YYYY-MM-DD "
-                                                                   "(default: the last day recorded, or today)")
+                                                                   "(default: the last day recorded up to today, or today)")
     rep.add_argument("--format", choices=["csv", "html", "json"], default="html",
                      help="html: a page of charts to print (default); csv: a row per day; json: simulate's days")
     rep.add_argument("--output", type=Path, metavar="FILE", help="write it here (default: standard output)")
@@ -98,7 +100,7 @@ def report_command(args) -> int:
     from pi_agent.cli.common import log, state_dir_of, zone_of
     from pi_agent.core import commands
     from pi_agent.mqtt import device_id
-    from pi_agent.report import Report, checked_store_days, latest_day, render, settings as settings_mod
+    from pi_agent.report import Report, ahead_limit, checked_store_days, latest_day, render, settings as settings_mod
     from pi_agent.report.period import choose, parse_date
     from pi_agent.store import Store, refuse_own_file
     for value, what in ((args.from_date, "--from"), (args.to_date, "--to")):
@@ -118,8 +120,11 @@ def report_command(args) -> int:
             zone = zone_of(cfg)
         recorded = store.day_span()
         today = dt.datetime.fromtimestamp(now, zone).date()
-        period = choose(args.from_date, args.to_date, latest=latest_day(recorded, today), zone=zone)
+        latest = latest_day(recorded, today, store.last_day(until=ahead_limit(today).isoformat()))
+        period = choose(args.from_date, args.to_date, latest=latest, zone=zone)
         days, damaged_days = checked_store_days(store, period)
+        left_out = tuple(store.days_after(period.last.isoformat())) \
+            if args.to_date is None and recorded and latest.isoformat() != recorded[1] else ()
         stored, damaged = commands.stored_settings(store.meta("settings"))
         if damaged:
             log.warning("damaged settings in the store left out, the configuration's shown: %s", "; ".join(damaged))
@@ -127,7 +132,7 @@ def report_command(args) -> int:
         store.close()
     settings, band = settings_mod.from_config(cfg, stored, _max_push(cfg))
     report = Report(device=device_id(cfg), period=period, days=days, settings=tuple(settings), band=band,
-                    recorded=recorded, source=f"the store in {state_dir}", damaged=damaged_days,
+                    recorded=recorded, source=f"the store in {state_dir}", damaged=damaged_days, left_out=left_out,
                     made=dt.datetime.fromtimestamp(now, zone).strftime("%Y-%m-%d %H:%M %Z"),
                     limits={"vibration_daily_s": cfg.therapy.max_daily_min * 60.0,
                             "exercise_goal_reps": float(cfg.exercise.goal_reps)})

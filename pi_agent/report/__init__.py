@@ -39,6 +39,7 @@ class Report:
     made: str = ""                                  # when the report was made (local time, as text)
     limits: dict[str, float] = field(default_factory=dict)   # e.g. {'vibration_daily_s': 5400.0}
     damaged: Mapping[str, tuple[str, ...]] = field(default_factory=dict)   # day -> its unsound values, in words
+    left_out: tuple[str, ...] = ()                  # recorded days after the default period (a clock ahead)
 
     @property
     def empty(self) -> bool:
@@ -67,9 +68,19 @@ class Report:
         return (f"{n} day{'s' if n > 1 else ''} in the store {'have' if n > 1 else 'has'} damaged values, "
                 f"shown blank (not as 0) and left out of the totals: {said}")
 
+    def left_out_note(self) -> str | None:
+        """One line when recorded days after the period were left out of the default one."""
+        if not self.left_out:
+            return None
+        first, last, n = self.left_out[0], self.left_out[-1], len(self.left_out)
+        days = f"1 later day is left out, {first}" if n == 1 else f"{n} later days are left out, {first} to {last}"
+        return (f"the period ends with the last day recorded up to today ({self.period.last.isoformat()}); "
+                f"{days}, dated after today by a clock that was ahead (--to {last} shows "
+                f"{'it' if n == 1 else 'them'})")
+
     def notes(self) -> list[str]:
         """Every line the reader must be told, beside the report itself."""
-        return [n for n in (self.note(), self.damage_note()) if n]
+        return [n for n in (self.note(), self.damage_note(), self.left_out_note()) if n]
 
 
 def store_days(store, period: Period) -> dict[str, dict[str, Any]]:
@@ -134,6 +145,8 @@ def to_json(report: Report) -> dict[str, Any]:
         out["note"] = note
     if report.damaged:
         out["damaged"] = {day: list(why) for day, why in sorted(report.damaged.items())}
+    if report.left_out:
+        out["left_out"] = list(report.left_out)
     return out
 
 
@@ -150,6 +163,16 @@ def render(report: Report, fmt: str) -> str:
     raise ValueError(f"format: expected one of {', '.join(FORMATS)}, got '{fmt}'")
 
 
-def latest_day(recorded: tuple[str, str] | None, today: dt.date) -> dt.date:
-    """The default period's last day: the last recorded one, or today with none."""
-    return dt.date.fromisoformat(recorded[1]) if recorded else today
+def latest_day(recorded: tuple[str, str] | None, today: dt.date, latest_past: str | None = None) -> dt.date:
+    """The default period's last day: the last day recorded up to tomorrow by this machine's
+    clock (``latest_past``; a day more for the zones), so that a day dated by a wall clock
+    that was years ahead does not take the period over; the last recorded day when every
+    one is later (a simulated store dated ahead); today with none."""
+    if not recorded:
+        return today
+    return dt.date.fromisoformat(latest_past or recorded[1])
+
+
+def ahead_limit(today: dt.date) -> dt.date:
+    """The last day a record may be dated and still be taken as past: tomorrow."""
+    return today + dt.timedelta(days=1)

@@ -233,7 +233,7 @@ def render(report) -> str:
         f'<p class="empty-note" data-empty="1">{_e(report.note()[0].upper() + report.note()[1:])}.</p>'
         if report.empty else "",
         *(f'<p class="empty-note" data-{kind}="1">{_e(n[0].upper() + n[1:])}.</p>'
-          for kind, n in (("damaged", report.damage_note()),) if n),
+          for kind, n in (("damaged", report.damage_note()), ("left-out", report.left_out_note())) if n),
         *blocks,
         _weeks(report, measured),
         _settings(report),
