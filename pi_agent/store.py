@@ -231,10 +231,6 @@ class Store:
                           (until,) if until else ())[0][0]
         return None if last is None else self.values.date(last)
 
-    def days_after(self, day: str) -> list[str]:
-        """The days with a record after ``day``, oldest first."""
-        return [self.values.date(d) for (d,) in self._read("SELECT day FROM days WHERE day > ? ORDER BY day", (day,))]
-
     def day_span(self) -> tuple[str, str] | None:
         """The first and last day that have a record (None: no day yet)."""
         first, last = self._read("SELECT MIN(day), MAX(day) FROM days")[0]

@@ -123,7 +123,7 @@ def report_command(args) -> int:
         latest = latest_day(recorded, today, store.last_day(until=ahead_limit(today).isoformat()))
         period = choose(args.from_date, args.to_date, latest=latest, zone=zone)
         days, damaged_days = checked_store_days(store, period)
-        left_out = tuple(store.days_after(period.last.isoformat())) \
+        left_out = tuple(store.days((period.last + dt.timedelta(days=1)).isoformat())) \
             if args.to_date is None and recorded and latest.isoformat() != recorded[1] else ()
         stored, damaged = commands.stored_settings(store.meta("settings"))
         if damaged:
