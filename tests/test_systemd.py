@@ -203,18 +203,7 @@ def test_sigterm_is_a_clean_stop_within_five_seconds(tmp_path):
 @pytest.mark.skipif(shutil.which("systemd-analyze") is None, reason="systemd-analyze is not on this machine")
 def test_unit_passes_systemd_analyze(tmp_path):
     """The unit verifies, and its exposure in `systemd-analyze security` is at most 2.0."""
-    unit = tmp_path / "pi-agent.service"
-    exe = tmp_path / "pi-agent"
-    exe.write_text("#!/bin/sh\n")
-    exe.chmod(0o755)
-    unit.write_text(UNIT.read_text().replace("/opt/openpalm/venv/bin/pi-agent", str(exe)))
-    verify = subprocess.run(["systemd-analyze", "verify", str(unit)], capture_output=True, text=True)
-    assert verify.returncode == 0, verify.stderr
-    assert "Invalid" not in verify.stderr and "Unknown" not in verify.stderr, verify.stderr
-    security = subprocess.run(["systemd-analyze", "security", "--offline=yes", str(UNIT)], capture_output=True,
-                              text=True)
-    level = float(re.search(r"Overall exposure level for pi-agent.service: (\d+\.\d+)", security.stdout).group(1))
-    assert level <= 2.0, security.stdout
+    _verifies_with_low_exposure(UNIT, tmp_path)
     text = UNIT.read_text()
     for setting in ("Type=notify", "WatchdogSec=", "Restart=on-failure", "RestartPreventExitStatus=77 78",
                     "DevicePolicy=closed", "DeviceAllow=/dev/i2c-1", "ProtectSystem=strict", "StateDirectory=",
@@ -314,17 +303,23 @@ def unit_settings(path) -> dict[str, list[str]]:
 @pytest.mark.skipif(shutil.which("systemd-analyze") is None, reason="systemd-analyze is not on this machine")
 def test_dashboard_unit_passes_systemd_analyze(tmp_path):
     """The dashboard's unit verifies, and its exposure in `systemd-analyze security` is at most 2.0."""
-    unit = tmp_path / DASHBOARD_UNIT.name
+    _verifies_with_low_exposure(DASHBOARD_UNIT, tmp_path)
+
+
+def _verifies_with_low_exposure(path, tmp_path) -> None:
+    """``systemd-analyze verify`` passes the unit (its program a stand-in), and its exposure
+    in ``systemd-analyze security`` is at most 2.0."""
+    unit = tmp_path / path.name
     exe = tmp_path / "pi-agent"
     exe.write_text("#!/bin/sh\n")
     exe.chmod(0o755)
-    unit.write_text(DASHBOARD_UNIT.read_text().replace("/opt/openpalm/venv/bin/pi-agent", str(exe)))
+    unit.write_text(path.read_text().replace("/opt/openpalm/venv/bin/pi-agent", str(exe)))
     verify = subprocess.run(["systemd-analyze", "verify", str(unit)], capture_output=True, text=True)
     assert verify.returncode == 0, verify.stderr
     assert "Invalid" not in verify.stderr and "Unknown" not in verify.stderr, verify.stderr
-    security = subprocess.run(["systemd-analyze", "security", "--offline=yes", str(DASHBOARD_UNIT)],
-                              capture_output=True, text=True)
-    level = float(re.search(r"Overall exposure level for openpalm-dashboard.service: (\d+\.\d+)",
+    security = subprocess.run(["systemd-analyze", "security", "--offline=yes", str(path)], capture_output=True,
+                              text=True)
+    level = float(re.search(rf"Overall exposure level for {re.escape(path.name)}: (\d+\.\d+)",
                             security.stdout).group(1))
     assert level <= 2.0, security.stdout
 
