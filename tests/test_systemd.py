@@ -327,10 +327,11 @@ def _verifies_with_low_exposure(path, tmp_path) -> None:
 def test_dashboard_unit_is_sandboxed_as_the_agent_and_installed_as_the_readme_says():
     """The dashboard's unit has every sandbox setting of the agent's that is not the agent's
     own, no devices, a user that is neither root nor the agent's, restarts on failure (not
-    on exit 78), runs the installed `pi-agent dashboard` on the agent's configuration
-    (listening where dashboard.listen says: this machine by default), and gets its password
-    hash as the credential the dashboard reads, from where `dashboard-password` writes it.
-    The README's install steps set it up."""
+    on exit 78, nor 243, systemd's for a missing credential file), runs the installed
+    `pi-agent dashboard` on a configuration of its own beside the agent's (so that it logs
+    in to the broker as itself, not as the device; listening where dashboard.listen says:
+    this machine by default), and gets its password hash and its own broker password as
+    the credentials the program reads. The README's install steps set it up."""
     from pi_agent import config
     from pi_agent.dashboard import auth
     agent, dash = unit_settings(UNIT), unit_settings(DASHBOARD_UNIT)
@@ -338,17 +339,20 @@ def test_dashboard_unit_is_sandboxed_as_the_agent_and_installed_as_the_readme_sa
         assert dash.get(key) == agent[key], key
     assert dash["PrivateDevices"] == ["yes"] and "DeviceAllow" not in dash
     assert dash["DynamicUser"] == ["yes"] and "User" not in dash and "SupplementaryGroups" not in dash
-    assert dash["Restart"] == ["on-failure"] and dash["RestartPreventExitStatus"] == ["78"]
+    assert dash["Restart"] == ["on-failure"] and dash["RestartPreventExitStatus"] == ["78 243"]
     [exec_start] = dash["ExecStart"]
     agent_exe, _, agent_config = agent["ExecStart"][0].partition(" run ")
-    assert exec_start == f"{agent_exe} dashboard {agent_config}", exec_start
-    assert "--listen" not in exec_start and config.defaults().dashboard.listen.startswith("127.0.0.1:")
     folder = agent_config.removeprefix("--config ").rsplit("/", 1)[0]
+    own_config = f"--config {folder}/dashboard.toml"
+    assert exec_start == f"{agent_exe} dashboard {own_config}", exec_start
+    assert "--listen" not in exec_start and config.defaults().dashboard.listen.startswith("127.0.0.1:")
     assert f"{auth.CREDENTIAL}:{folder}/{config.defaults().dashboard.password_file}" in dash["LoadCredential"]
-    assert "mqtt_password:/etc/openpalm/mqtt_password" in dash["LoadCredential"]
+    assert f"mqtt_password:{folder}/dashboard_mqtt_password" in dash["LoadCredential"]
+    assert f"mqtt_password:{folder}/mqtt_password" in agent["LoadCredential"], "the device's, not the dashboard's"
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     install = readme[readme.index("## On a Raspberry Pi"):readme.index("## What the numbers mean")]
-    for step in (f"pi-agent dashboard-password {agent_config}", f"systemd/{DASHBOARD_UNIT.name} /etc/systemd/system/",
+    for step in (f"pi-agent dashboard-password {own_config}", f"systemd/{DASHBOARD_UNIT.name} /etc/systemd/system/",
+                 f"{folder}/dashboard_mqtt_password", 'username = "dashboard"',
                  "systemctl enable --now openpalm-dashboard", "journalctl -u openpalm-dashboard"):
         assert step in install, step
 
