@@ -287,9 +287,6 @@ def journal_line(e: Event) -> tuple[int, str] | None:
                               f"{d['seconds'] / 60:.1f} min delivered")
     if e.type == "alert":
         return logging.WARNING, f"alert: {d['text']}"
-    if e.type == "command" and d.get("status") == "repeated":
-        return logging.INFO, (f"command {d['name']}: transaction {d['transaction']!r} seen again (a redelivery): "
-                              f"not run again; its response, if it has one, sent again")
     if e.type == "vibration_refused":
         return logging.INFO, d["text"]
     if e.type == "haptic" and "text" in d:

@@ -130,32 +130,3 @@ def test_a_flood_of_commands_runs_a_few_a_turn(cfg):
         assert worst <= 0.030, f"a turn took {worst * 1000:.1f} ms of CPU"
         assert turns >= 10_000 / agent.inbox_budget and agent.readings - readings >= turns // 2
         assert len(answers) == 10_000
-
-
-def test_a_redelivered_request_runs_once_and_is_answered_again(cfg):
-    """MQTT delivers a request at least once: the same request (command, transaction and
-    arguments) seen again within 10 minutes is not run again (a second vibration_start
-    restarted the therapy, the first ended as 'replaced'); its first response goes out
-    again. The same transaction with other arguments, or after 10 minutes, is a new request."""
-    from pi_agent.core import Core, orders
-    from pi_agent.render import journal_line
-    import zoneinfo
-    core = Core(cfg, zoneinfo.ZoneInfo("UTC"), t=0.0)
-    wall = 1_777_600_000.0
-    request = b'{"transaction": "dup", "level": "low", "minutes": 5}'
-
-    def send(payload, t):
-        step = core.command("vibration_start", payload, t, wall + t)
-        return ([o for o in step.orders if isinstance(o, orders.Therapy)],
-                [o for o in step.orders if isinstance(o, orders.Response)], step.events)
-    started, [first], _ = send(request, 1.0)
-    assert started and first.status == "ok"
-    started, [again], events = send(request, 30.0)
-    assert not started and again == first, "not run again; the same answer"
-    assert not [e for e in events if e.type == "vibration_session"], "the therapy was not replaced"
-    [repeat] = [e for e in events if e.type == "command"]
-    assert "seen again" in journal_line(repeat)[1]
-    started, [other], _ = send(b'{"transaction": "dup", "level": "high", "minutes": 5}', 40.0)
-    assert started and other.status == "ok", "other arguments: a new request"
-    started, _, _ = send(request, 700.0)
-    assert started, "the same request 10 minutes later is a new one"

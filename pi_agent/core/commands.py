@@ -112,41 +112,16 @@ def parse(name: str, payload: bytes | str | dict | None) -> tuple[dict, Any]:
 
 def run(core, name: str, payload: Any, t: float, wall: float, out: Out) -> None:
     """Validate a command and run its handler on the core; the response goes to ``out``
-    (a tare's later, when the tare ends). Bad input never raises: it gets an error. A
-    request seen again (the same command, transaction and arguments, within
-    ``REDELIVERY_S``) is not run again: MQTT delivers a request at least once, and may
-    deliver it twice; its first response, if it has one yet, is sent again."""
+    (a tare's later, when the tare ends). Bad input never raises: it gets an error."""
     transaction = None
     try:
         args, transaction = parse(name, payload)
-        key = (name, repr(transaction), json.dumps(args, sort_keys=True, default=repr)) if transaction is not None else None
-        if key is not None and _seen_again(core, key, transaction, t, out):
-            return
         data = COMMANDS[name].handler(core, args, transaction, t, wall, out)
     except CommandError as exc:
         respond(out, name, exc.transaction if transaction is None else transaction, t, wall, error=str(exc))
         return
     if data is not None:
         respond(out, name, transaction, t, wall, data=data)
-    if key is not None:
-        core.requests_seen[key] = (t, next((o for o in out.orders if isinstance(o, orders.Response)), None))
-        while len(core.requests_seen) > REQUESTS_KEPT:
-            core.requests_seen.pop(next(iter(core.requests_seen)))
-
-
-REDELIVERY_S = 600.0      # a request seen again within this is a redelivery, not a new request
-REQUESTS_KEPT = 256       # the requests (with a transaction) remembered for that
-
-
-def _seen_again(core, key: tuple[str, str, str], transaction: Any, t: float, out: Out) -> bool:
-    """True if this request already ran (its first response, if any, goes out again)."""
-    seen = core.requests_seen.get(key)
-    if seen is None or t - seen[0] > REDELIVERY_S:
-        return False
-    if seen[1] is not None:
-        out.orders.append(seen[1])
-    out.events.append(Event("command", t, core.wall, {"name": key[0], "status": "repeated", "transaction": transaction}))
-    return True
 
 
 def tare_readings(core, readings, t: float, out: Out) -> None:

@@ -68,7 +68,6 @@ class Core:
         self.exercise = exercise.ExerciseTracker(cfg.exercise, self.ledger, self.cue_event, "fingers" in cfg.sensors,
                                                  splint_off=lambda: self.wear.state == OFF)
         self.checkpoint_s = cfg.store.checkpoint_s
-        self.requests_seen: dict = {}      # requests with a transaction: (name, payload) -> (t, response)
         self.last_checkpoint = t
         for key, value in (settings or {}).items():
             if key == "goal_s":
