@@ -281,7 +281,7 @@ def journal_line(e: Event) -> tuple[int, str] | None:
         source = f" ({d['source']})" if d.get("source") == "spasm_response" else ""
         if d["reason"] == "interrupted" and d.get("confirmed_s") is not None:
             return logging.INFO, (f"vibration therapy{source} ended (interrupted): {d['seconds'] / 60:.1f} min "
-                                  f"counted (to its planned end or the restart, as the limits must assume), "
+                                  f"counted (to its planned end, as the limits must assume), "
                                   f"{d['confirmed_s'] / 60:.1f} min of it confirmed")
         return logging.INFO, (f"vibration therapy{source} ended ({d['reason']}): "
                               f"{d['seconds'] / 60:.1f} min delivered")

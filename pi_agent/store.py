@@ -271,7 +271,7 @@ class Store:
 
     def dose_start(self, day: str, start: float, planned_end: float, level: str, source: str) -> int:
         """Log a therapy session before the motor starts it, with the wall time its plan
-        ends: after a power cut it counts as delivered up to the restart or that end."""
+        ends: after a power cut it counts as delivered up to that end."""
         return self._dose_write("INSERT INTO doses (day, start, planned_end, seconds, level, source) "
                                 "VALUES (?, ?, ?, 0, ?, ?)", (day, start, planned_end, level, source))
 

@@ -63,15 +63,23 @@ def add_span(spans: list, a: float, b: float) -> None:
         spans.pop(0)
 
 
+def open_dose_end(d: dict) -> float:
+    """Where a dose the store logged with no end is counted to: its planned end. Not to the
+    restart: after a power cut the wall clock may have been set back (a Pi has no clock of
+    its own), and a restart dated before the dose's start counted it as nothing, so that
+    power cuts and clock steps could open the daily maximum again and again."""
+    return max(d["start"], d["planned_end"] if d["planned_end"] is not None else d["start"])
+
+
 def dose_spans(doses: list[dict], t: float, wall: float) -> list[tuple[float, float]]:
     """The dose log's doses as spans of monotonic time (``t`` is now, at wall time
-    ``wall``): each ends at its stop (an open dose: now or its planned end, whichever comes
-    first, as ``recover`` counts it); a dose the wall clock puts in the future ends now."""
+    ``wall``): each ends at its stop (an open dose: its planned end, as ``recover`` counts
+    it); a dose the wall clock puts in the future ends now."""
     spans = []
     for d in sorted(doses, key=lambda d: d["start"]):
         seconds, end = d["seconds"] or 0.0, d["stop"]
         if end is None:
-            end = max(d["start"], min(wall, d["planned_end"] if d["planned_end"] is not None else d["start"]))
+            end = open_dose_end(d)
             seconds = max(seconds, end - d["start"])
         hi = t - max(0.0, wall - end)
         if seconds > 0:
@@ -299,8 +307,8 @@ class TherapyTracker:
 
     def recover(self, doses: list[dict], t: float, wall: float, out: Out) -> None:
         """After a restart: each dose the store logged with no end counts as delivered up
-        to now or its planned end, whichever comes first (the motor may have run until the
-        power went); what the day already has of it (its checkpointed seconds) is not
+        to its planned end (``open_dose_end``: the motor may have run until then, and the
+        wall clock cannot say when the power went); what the day already has of it (its checkpointed seconds) is not
         counted twice. What is counted beyond its checkpointed seconds is also booked as
         ``vibration_unconfirmed_s`` (nobody saw it played), and its event gives the
         checkpointed seconds as ``confirmed_s``. Then the continuous count goes on from the last doses, unless the
@@ -311,7 +319,7 @@ class TherapyTracker:
             seconds = d["seconds"] or 0.0
             end = d["stop"]
             if end is None:
-                end = max(d["start"], min(wall, d["planned_end"] if d["planned_end"] is not None else d["start"]))
+                end = open_dose_end(d)
                 counted = max(seconds, end - d["start"])
                 if counted > seconds:
                     self.ledger.book("vibration_s", counted - seconds, end)

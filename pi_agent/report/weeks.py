@@ -250,7 +250,7 @@ def readings(period: Period, days: Mapping[str, Mapping[str, Any]], measured: se
         unseen = s.total("vibration_unconfirmed_s") or 0.0
         if unseen >= 0.05:
             out["vibration"] += (f" Of this, {_dur(unseen)} is unconfirmed: a therapy was interrupted (a power cut "
-                                 "or a restart) and is counted to its planned end or the restart, as the daily "
+                                 "or a restart) and is counted to its planned end, as the daily "
                                  "limit must assume; the motor may have stopped sooner.")
     else:
         out["vibration"] = "No vibration therapy in this period."

@@ -586,7 +586,7 @@ function vibrationPart(st, ctx, live) {
   const unseen = Math.round((num(obj(st.today).vibration_unconfirmed_s) || 0) / 60);
   return part("vibration", "section", { class: "vibration" }, el("h3", {}, "Vibration therapy"),
     el("p", {}, `${now}Today: ${minutes}${NB}min.` + (unseen > 0 ? ` ${unseen}${NB}min of it unconfirmed: ` +
-      "a therapy was interrupted and counts to its planned end or the restart, as the daily limit must assume." : "")));
+      "a therapy was interrupted and counts to its planned end, as the daily limit must assume." : "")));
 }
 
 function noticesPart(d, ctx) {
