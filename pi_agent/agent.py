@@ -18,7 +18,7 @@ import pi_agent.button as button
 from pi_agent.core import Core, orders
 from pi_agent.core.events import Event
 from pi_agent.core.orders import Step
-from pi_agent.core.days import until_midnight
+from pi_agent.core.days import until_end_of
 from pi_agent.core.therapy import dose_spans
 from pi_agent.records import StoreRecords, save_tares
 from pi_agent.render import journal_line
@@ -77,11 +77,12 @@ def _hold_limits(records: StoreRecords, core: Core, player, doses: list[dict], n
     in the core (it refuses requests, saying why) and in the motor's player (below every caller)."""
     if player is not None and doses:
         player.seed(dose_spans(doses, now, wall))
-    if records.dose_log_lost(wall, zone) is None:
+    lost = records.dose_log_lost(wall, zone)
+    if lost is None:
         return
-    core.therapy.close_day(wall)
+    core.therapy.close_day(lost)
     if player is not None:
-        player.close_day(now + until_midnight(wall, zone))
+        player.close_day(now + until_end_of(lost, wall, zone))
     log.warning("today's record of vibration therapy was lost with the damaged store: no vibration therapy "
                 "until midnight, so that the daily maximum holds")
 

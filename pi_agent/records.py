@@ -44,10 +44,11 @@ class StoreRecords:
         return days, settings, self.store.doses(since=wall - 2 * 86400.0), self.store.meta("exercise")
 
     def dose_log_lost(self, wall: float, zone) -> str | None:
-        """Today's date if today's dose log was lost: the store was found damaged and moved
-        aside today (at this start, or at an earlier one today; said in the store, so that a
-        restart later today knows it). The daily maximum must still hold, so there is no
-        therapy until midnight. None: the dose log is whole."""
+        """The local day whose dose log was lost, if it is today or later by the wall clock:
+        the store was found damaged and moved aside (at this start, or at an earlier one;
+        said in the store, so that a restart later that day knows it). The daily maximum
+        must still hold, so there is no therapy until that day is over. None: the dose log
+        is whole."""
         if self.store is None:
             return None
         today = dt.datetime.fromtimestamp(wall, zone).date().isoformat()
@@ -58,8 +59,8 @@ class StoreRecords:
             except StoreError as exc:           # this run holds it all the same
                 log.error("%s; a restart later today will not know that today's doses were lost", exc)
             return today
-        lost = self.store.meta("doses_lost")
-        return today if lost is not None and lost.get("day") == today else None
+        lost = self.store.meta("doses_lost")          # (a clock set back to an earlier day: still held)
+        return lost["day"] if lost is not None and isinstance(lost.get("day"), str) and today <= lost["day"] else None
 
     def checkpoint(self, record: orders.Checkpoint) -> bool:
         """Write a checkpoint in one transaction; False if it failed (logged)."""

@@ -270,6 +270,14 @@ def test_a_damaged_store_leaves_no_therapy_until_midnight(cfg, tmp_path, caplog)
         [refused] = [r.getMessage() for r in caplog.records if "vibration_start refused" in r.getMessage()]
         assert "lost with a damaged store" in refused and "until midnight" in refused, refused
     assert list(tmp_path.glob("openpalm.db.damaged-*")), "the damaged file is kept aside"
+    trace = tmp_path / "motor-back.trace"      # the wall clock set back a day, a restart, then forward again
+    back = {"start": "2026-05-01T21:00:00", "timezone": "Europe/Berlin", "seed": 1, "steps": [
+        {"hold": 5}, {"clock_step": -86400}, {"power_cut": {"off": 1}}, {"hold": 5},
+        cmd("vibration_start", level="low", minutes=5), {"hold": 30}, {"clock_step": 86400},
+        cmd("vibration_start", level="low", minutes=5), {"hold": 330}]}
+    run_scenario(cfg, scenario_file.parse(back, kinds), state_dir=tmp_path, zone=zoneinfo.ZoneInfo("Europe/Berlin"),
+                 motor_trace=trace)
+    assert on_time(trace.read_text().splitlines()) == 0
     trace = tmp_path / "motor-next-day.trace"
     run_scenario(cfg, scenario_file.parse(_therapy_day("2026-05-02T09:00:00"), kinds), state_dir=tmp_path,
                  zone=zoneinfo.ZoneInfo("Europe/Berlin"), motor_trace=trace)

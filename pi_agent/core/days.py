@@ -194,9 +194,9 @@ def since_midnight(wall: float, zone: zoneinfo.ZoneInfo) -> float:
     return wall - dt.datetime.combine(date, dt.time(), zone).timestamp()
 
 
-def until_midnight(wall: float, zone: zoneinfo.ZoneInfo) -> float:
-    """Seconds from ``wall`` to the local midnight that ends its day."""
-    date = dt.datetime.fromtimestamp(wall, zone).date()
+def until_end_of(day: str, wall: float, zone: zoneinfo.ZoneInfo) -> float:
+    """Seconds from ``wall`` to the local midnight that ends ``day`` (YYYY-MM-DD)."""
+    date = dt.date.fromisoformat(day)
     return dt.datetime.combine(date + dt.timedelta(days=1), dt.time(), zone).timestamp() - wall
 
 

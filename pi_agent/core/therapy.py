@@ -192,9 +192,10 @@ class TherapyTracker:
         self.played: list[tuple[float, float]] = []   # delivered spans of monotonic time
         self.closed_day: str | None = None    # a local day with no therapy: its dose log was lost
 
-    def close_day(self, wall: float) -> None:
-        """Today's dose log was lost (a damaged store): no therapy until midnight."""
-        self.closed_day = self.ledger.day_of(wall)
+    def close_day(self, day: str) -> None:
+        """``day``'s dose log was lost (a damaged store): no therapy until it is over (nor on
+        a day before it, where a clock set back would put it)."""
+        self.closed_day = day
 
     # -- what the limits leave ---------------------------------------------------------
     def used_today(self, t: float, wall: float) -> float:
@@ -215,7 +216,7 @@ class TherapyTracker:
     # -- starting and stopping -----------------------------------------------------------
     def start(self, plan: Plan, t: float, wall: float, out: Out) -> dict:
         """Start ``plan`` cut to the limits, or raise Refused with the reason."""
-        if self.closed_day is not None and self.ledger.day_of(wall) == self.closed_day:
+        if self.closed_day is not None and self.ledger.day_of(wall) <= self.closed_day:
             raise Refused("today's record of vibration therapy was lost with a damaged store (moved aside): "
                           "no vibration therapy until midnight, so that the daily maximum holds")
         if self.running is not None:
