@@ -341,10 +341,16 @@ def _refuse_non_folder(folder: Path) -> None:
 OWN_FILES = re.compile(re.escape(FILENAME) + r"(-wal|-shm|-journal|\.damaged-.*)?|simulation\.json")
 
 
-def refuse_own_file(path: Path | str, state_dir: Path | str, option: str) -> None:
-    """An output file that is one of the state directory's own (reached by any name: a
-    link, a relative path) is refused in one line before anything is written: writing it
-    would destroy the store's history."""
+def refuse_own_file(path: Path | str, state_dirs, option: str) -> None:
+    """An output file that is one of a state directory's own (reached by any name: a link,
+    a relative path) is refused in one line before anything is written: writing it would
+    destroy the store's history. ``state_dirs``: the command's state directory and the
+    configured one (which a command given another does not use, but must not destroy)."""
+    for state_dir in dict.fromkeys(Path(d) for d in state_dirs if d is not None):
+        _refuse_own_file(path, state_dir, option)
+
+
+def _refuse_own_file(path: Path | str, state_dir: Path, option: str) -> None:
     try:
         folder, target = os.path.realpath(state_dir), os.path.realpath(path)
         own = [folder + os.sep + n for n in os.listdir(folder) if OWN_FILES.fullmatch(n)] if os.path.isdir(folder) else []

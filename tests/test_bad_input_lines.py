@@ -151,3 +151,21 @@ def test_an_output_file_that_is_the_stores_own_is_refused(a_store, command, name
     assert "that is the store's own file in the state directory" in line and "nothing was changed" in line, line
     assert (a_store / "openpalm.db").read_bytes() == before
     assert run_cli("status", "--state-dir", str(a_store), "--date", "2026-05-01").returncode == 0
+
+
+def test_the_configured_stores_files_are_refused_too(a_store, tmp_path):
+    """The store named by device.state_dir, while the command works elsewhere (simulate's
+    own temporary store, report --state-dir another): its files are refused as outputs
+    too, and as dashboard.password_file (`dashboard-password` replaced the store with the
+    password's hash)."""
+    from agentproc import write_config
+    cfgfile = write_config(tmp_path / "etc", f'[device]\nstate_dir = "{a_store}"\n'
+                                             f'[dashboard]\npassword_file = "{a_store / "openpalm.db"}"')
+    before = (a_store / "openpalm.db").read_bytes()
+    scenario = str(a_store.parent / "morning.json")
+    for args in (("simulate", scenario, "--events"), ("report", "--state-dir", str(tmp_path / "other"), "--output")):
+        line = _one_line_error(run_cli(*args, str(a_store / "openpalm.db"), "--config", str(cfgfile)), 65)
+        assert "that is the store's own file" in line, line
+    result = run_cli("dashboard-password", "--config", str(cfgfile), input="a long password\n")
+    assert "dashboard.password_file" in _one_line_error(result, 65)
+    assert (a_store / "openpalm.db").read_bytes() == before

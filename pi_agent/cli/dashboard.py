@@ -79,6 +79,9 @@ def cmd_dashboard_password(args) -> int:
         print("pi-agent: the password must have at least 8 characters; nothing changed", file=sys.stderr)
         return 1
     path = auth.hash_path(cfg)
+    from pi_agent.cli.common import state_dir_of
+    from pi_agent.store import refuse_own_file
+    refuse_own_file(path, (state_dir_of(cfg, None),), "dashboard.password_file")
     try:
         auth.write_hash(path, auth.hash_password(first))
     except OSError as exc:

@@ -109,7 +109,7 @@ def report_command(args) -> int:
     cfg = config.load(args.config)
     state_dir = state_dir_of(cfg, args.state_dir)
     if args.output is not None:
-        refuse_own_file(args.output, state_dir, "--output")
+        refuse_own_file(args.output, (state_dir, state_dir_of(cfg, None)), "--output")
     now = time.time()
     store = Store(state_dir, readonly=True)
     try:

@@ -132,8 +132,7 @@ def _run(args) -> int:
         if not 0 < args.speed <= 100_000:        # NaN fails this too
             raise ConfigError(f"--speed: expected a number above 0 up to 100000, got {args.speed:g}")
         if args.motor_trace is not None:
-            if args.state_dir is not None:
-                refuse_own_file(args.motor_trace, args.state_dir, "--motor-trace")
+            refuse_own_file(args.motor_trace, (args.state_dir, state_dir_of(cfg, None)), "--motor-trace")
             try:
                 open(args.motor_trace, "a", encoding="utf-8").close()
             except OSError as exc:

@@ -13,7 +13,7 @@ import tempfile
 from pathlib import Path
 
 from pi_agent import config
-from pi_agent.cli.common import exit_on_signal, folder_arg, with_config, zone_of
+from pi_agent.cli.common import exit_on_signal, folder_arg, state_dir_of, with_config, zone_of
 from pi_agent.errors import InputError
 
 
@@ -57,8 +57,8 @@ def simulate_command(args) -> int:
     channels = load_channels(cfg)
     scen = scenario_file.load(args.scenario, {n: c.kind for n, c in channels.items()})
     zone = zone_of(cfg, scen.timezone)
-    if args.events is not None and args.state_dir is not None:
-        refuse_own_file(args.events, args.state_dir, "--events")
+    if args.events is not None:
+        refuse_own_file(args.events, (args.state_dir, state_dir_of(cfg, None)), "--events")
     events_out = _events_file(args.events) if args.events is not None else None
 
     def on_event(e: Event) -> None:
