@@ -112,10 +112,14 @@ class Store:
 
     # -- opening -----------------------------------------------------------------------
     def _refuse_non_file(self) -> None:
-        """A folder (or device, or pipe) where the store should be is a set-up fault."""
-        if self.path.exists() and not self.path.is_file():
-            raise StoreAccessError(f"{self.path}: is not a file (a folder or device is in the store's "
-                                   f"place; move it away); nothing was changed")
+        """A folder (or device, or pipe) where the store or one of SQLite's files beside it
+        should be is a set-up fault (a folder named like its journal made a sound store
+        look damaged, and moved it aside)."""
+        for suffix in ("", "-wal", "-shm", "-journal"):
+            path = Path(str(self.path) + suffix)
+            if path.exists() and not path.is_file():
+                raise StoreAccessError(f"{path}: is not a file (a folder or device is in the place of the store's "
+                                       f"file; move it away); nothing was changed")
 
     def _refuse_foreign(self, db: sqlite3.Connection) -> None:
         """Another program's SQLite file is never written into (nor moved aside as damaged),
@@ -184,6 +188,10 @@ class Store:
     def _move_aside(self, problem: str) -> None:
         stamp = time.strftime("%Y%m%dT%H%M%S")
         aside = self.path.with_name(f"{FILENAME}.damaged-{stamp}")
+        n = 1
+        while any(os.path.lexists(str(aside) + suffix) for suffix in ("", "-wal", "-shm")):   # never over another
+            n += 1
+            aside = self.path.with_name(f"{FILENAME}.damaged-{stamp}-{n}")
         for suffix in ("", "-wal", "-shm"):
             src = Path(str(self.path) + suffix)
             if src.exists():

@@ -314,3 +314,29 @@ def test_run_on_a_store_of_too_deep_json_moves_it_aside_and_runs(tmp_path):
     [line] = [x for x in result.stderr.splitlines() if " ERROR " in x]
     assert "is damaged (day 2026-06-01 is not readable: JSON nested more than 100 deep): moved aside" in line
     assert list((tmp_path / "st").glob(FILENAME + ".damaged-*"))
+
+
+@pytest.mark.parametrize("name", ["openpalm.db-journal", "openpalm.db-wal"])
+def test_a_folder_beside_the_store_is_refused_and_the_store_kept(tmp_path, name):
+    """A folder named like SQLite's journal beside a sound store: one line, exit-77 kind,
+    and the store left in place (it was moved aside as damaged, 'disk I/O error')."""
+    Store(tmp_path).close()
+    (tmp_path / name).mkdir()
+    before = (tmp_path / FILENAME).read_bytes()
+    for readonly in (False, True):
+        with pytest.raises(StoreAccessError, match=f"{name}: is not a file"):
+            Store(tmp_path, readonly=readonly)
+    assert (tmp_path / FILENAME).read_bytes() == before and not list(tmp_path.glob("*.damaged-*"))
+
+
+def test_a_damaged_store_never_goes_aside_over_another(tmp_path, monkeypatch):
+    """Two damaged stores in the same second, beside a folder already named like the copy:
+    each goes to a name of its own (the folder gave a traceback, a second copy overwrote the first)."""
+    import pi_agent.store as store_mod
+    monkeypatch.setattr(store_mod.time, "strftime", lambda _format: "20260501T090000")
+    (tmp_path / f"{FILENAME}.damaged-20260501T090000").mkdir()
+    for text in (b"not a store, first", b"not a store, second"):
+        (tmp_path / FILENAME).write_bytes(text * 100)
+        Store(tmp_path).close()
+    copies = sorted((p for p in tmp_path.glob(f"{FILENAME}.damaged-*") if p.is_file()), key=lambda p: p.stat().st_mtime_ns)
+    assert [p.read_bytes() for p in copies] == [b"not a store, first" * 100, b"not a store, second" * 100], copies
