@@ -55,6 +55,34 @@ def _access_problem(exc: sqlite3.Error) -> bool:
                                            "read-only", "permission", "access"))
 
 
+def _refuse_non_file(store_path: Path) -> None:
+    """A folder (or device, or pipe) where the store or one of SQLite's files beside it
+    should be is a set-up fault (a folder named like its journal made a sound store
+    look damaged, and moved it aside)."""
+    for suffix in ("", "-wal", "-shm", "-journal"):
+        path = Path(str(store_path) + suffix)
+        if path.exists() and not path.is_file():
+            raise StoreAccessError(f"{path}: is not a file (a folder or device is in the place of the store's "
+                                   f"file; move it away); nothing was changed")
+
+
+def _move_aside(store_path: Path, problem: str) -> str:
+    """Move a damaged store (and its logs) aside, under a name of its own: that name."""
+    stamp = time.strftime("%Y%m%dT%H%M%S")
+    aside = store_path.with_name(f"{FILENAME}.damaged-{stamp}")
+    n = 1
+    while any(os.path.lexists(str(aside) + suffix) for suffix in ("", "-wal", "-shm")):   # never over another
+        n += 1
+        aside = store_path.with_name(f"{FILENAME}.damaged-{stamp}-{n}")
+    for suffix in ("", "-wal", "-shm"):
+        src = Path(str(store_path) + suffix)
+        if src.exists():
+            os.replace(src, Path(str(aside) + suffix))
+    log.error("store %s is damaged (%s): moved aside to %s; starting a new store",
+              store_path, problem, aside.name)
+    return aside.name
+
+
 class Store:
     def __init__(self, state_dir: Path | str, *, readonly: bool = False) -> None:
         self.dir = Path(state_dir)
@@ -77,7 +105,7 @@ class Store:
             if not os.access(self.path, os.R_OK):
                 raise StoreAccessError(f"{self.path}: cannot read the store: permission denied "
                                        f"(check the file's owner and mode)")
-            self._refuse_non_file()
+            _refuse_non_file(self.path)
             try:
                 self.db = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, timeout=5)
             except sqlite3.Error as exc:
@@ -111,16 +139,6 @@ class Store:
                                        f"file's owner and mode); nothing was changed")
 
     # -- opening -----------------------------------------------------------------------
-    def _refuse_non_file(self) -> None:
-        """A folder (or device, or pipe) where the store or one of SQLite's files beside it
-        should be is a set-up fault (a folder named like its journal made a sound store
-        look damaged, and moved it aside)."""
-        for suffix in ("", "-wal", "-shm", "-journal"):
-            path = Path(str(self.path) + suffix)
-            if path.exists() and not path.is_file():
-                raise StoreAccessError(f"{path}: is not a file (a folder or device is in the place of the store's "
-                                       f"file; move it away); nothing was changed")
-
     def _refuse_foreign(self, db: sqlite3.Connection) -> None:
         """Another program's SQLite file is never written into (nor moved aside as damaged),
         nor is a store of a newer OpenPalm, whose records this one cannot know."""
@@ -153,7 +171,7 @@ class Store:
 
     def _open_checked(self) -> sqlite3.Connection:
         problem = None
-        self._refuse_non_file()
+        _refuse_non_file(self.path)
         if self.path.exists():
             try:
                 db = sqlite3.connect(self.path, timeout=10, isolation_level=None)
@@ -173,7 +191,7 @@ class Store:
             except sqlite3.DatabaseError as exc:
                 problem = integrity_problem([(str(exc),)])
             if problem is not None:
-                self._move_aside(problem)
+                self.moved_aside = _move_aside(self.path, problem)
         try:
             db = self._connect()
             db.executescript(SCHEMA)
@@ -184,21 +202,6 @@ class Store:
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"{self.path}: cannot open the store: {exc}") from None
         return db
-
-    def _move_aside(self, problem: str) -> None:
-        stamp = time.strftime("%Y%m%dT%H%M%S")
-        aside = self.path.with_name(f"{FILENAME}.damaged-{stamp}")
-        n = 1
-        while any(os.path.lexists(str(aside) + suffix) for suffix in ("", "-wal", "-shm")):   # never over another
-            n += 1
-            aside = self.path.with_name(f"{FILENAME}.damaged-{stamp}-{n}")
-        for suffix in ("", "-wal", "-shm"):
-            src = Path(str(self.path) + suffix)
-            if src.exists():
-                os.replace(src, Path(str(aside) + suffix))
-        log.error("store %s is damaged (%s): moved aside to %s; starting a new store",
-                  self.path, problem, aside.name)
-        self.moved_aside = aside.name
 
     # -- reading -----------------------------------------------------------------------
     def _read(self, sql: str, params: tuple = ()) -> list[tuple]:
@@ -382,7 +385,7 @@ def refuse_unusable(state_dir: Path | str) -> None:
     if not probe.dir.exists():
         return
     probe._check_access()
-    probe._refuse_non_file()
+    _refuse_non_file(probe.path)
     if probe.path.exists():
         try:
             db = sqlite3.connect(probe.path, timeout=10, isolation_level=None)
