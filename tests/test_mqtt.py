@@ -270,6 +270,7 @@ BROKER_URLS = [             # (a URL, what it is taken as, or the words of its r
     ("mqtts://[::1]:65535", ("mqtts", "::1", 65535)),
     ("mqtt://[2001:db8::7]", ("mqtt", "2001:db8::7", 1883)),
     ("mqtt://[::1", HOST), ("mqtt://[zz]:1883", HOST), ("mqtt://a]:1883", HOST), ("mqtt://::1:1883", HOST),
+    ("mqtt://" + "a" * 64 + ":1883", HOST), ("mqtt://" + "a" * 63 + ".lan:1883", ("mqtt", "a" * 63 + ".lan", 1883)),
     ("mqtt://[::1]x", HOST), ("mqtt://[fe80::1%eth0]", HOST), ("mqtt://1.2.3", HOST), ("mqtt://ho st", HOST),
     ("mqtt://:1883", HOST), ("mqtt://", HOST),
     ("mqtt://127.0.0.1:0", PORT), ("mqtt://127.0.0.1:65536", PORT), ("mqtt://127.0.0.1:99999", PORT),

@@ -142,7 +142,7 @@ i2c_address.type = int
 # so that check-config, run and the dashboard never disagree about one.
 BROKER_FORM = "mqtt://host:port or mqtts://host:port"
 BROKER_PORTS = {"mqtt": 1883, "mqtts": 8883}
-_HOST_NAME = re.compile(r"[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*\.?")
+_HOST_NAME = re.compile(r"[A-Za-z0-9_-]{1,63}(\.[A-Za-z0-9_-]{1,63})*\.?")   # (a label: at most 63, as DNS says)
 
 
 def broker_parts(url: Any) -> "tuple[tuple[str, str, int] | None, str | None]":
