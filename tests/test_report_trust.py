@@ -36,6 +36,7 @@ def _with(key: str, value) -> dict:
     ("worn_s", ABSENT, {"worn_s"}), ("open_s", ABSENT, {"open_s"}),
     ("spasms", -3, {"spasms"}), ("spasms", 1e30, {"spasms"}), ("spasms", 2.5, {"spasms"}),
     ("open_s", 50000, {"open_s", "worn_s"}),
+    ("vibration_unconfirmed_s", 5000, {"vibration_s", "vibration_unconfirmed_s"}),   # a part of vibration_s, 0
     ("spasms", 3.0, set()), ("open_s", 7200.5, set()), ("worn_s", 7200.0, set()),
 ])
 def test_the_values_a_reader_must_not_show_as_figures(key, value, flagged):
@@ -165,3 +166,17 @@ def test_the_dashboards_default_period_leaves_a_day_dated_ahead_out_too():
     status, body, _, _ = download(Known(), {"device": ["dev1"], "format": ["json"]})
     report = json.loads(body)
     assert status == 200 and list(report["days"]) == real and report["left_out"] == ["9000-01-01"]
+
+
+def test_status_opens_on_the_last_day_not_dated_in_the_future(tmp_path):
+    """status with no --date, nothing stored today: the store's last day up to tomorrow, as
+    the report's period ends (it opened on a day a clock that was ahead had dated 2036)."""
+    import datetime as dt
+    from conftest import run_cli
+    from pi_agent.store import Store
+    past = (dt.date.today() - dt.timedelta(days=3)).isoformat()
+    store = Store(tmp_path)
+    store.checkpoint({past: GOOD, "2036-05-01": GOOD})
+    store.close()
+    result = run_cli("status", "--state-dir", str(tmp_path))
+    assert result.returncode == 0 and result.stdout.startswith(f"OpenPalm status for {past} "), result.stdout

@@ -163,6 +163,10 @@ def unsound_values(data: Any) -> dict[str, str]:
         if open_s > worn_s + OPEN_OVER_WORN_S:
             why = f"open_s is {open_s:g}, more than worn_s {worn_s:g}"
             bad.update(open_s=why, worn_s=why)
+    unseen, vib = data.get("vibration_unconfirmed_s", 0.0), data.get("vibration_s", 0.0)
+    if not {"vibration_s", "vibration_unconfirmed_s"} & set(bad) and unseen > vib + OPEN_OVER_WORN_S:
+        why = f"vibration_unconfirmed_s is {unseen:g}, more than vibration_s {vib:g}"   # (a part of it)
+        bad.update(vibration_s=why, vibration_unconfirmed_s=why)
     return bad
 
 
