@@ -27,3 +27,21 @@ def test_no_session_starts_with_the_splint_off():
                                                                                                    "(its finger sensor counts the repetitions)")
     splint(3.0, 10)
     assert hand.command("exercise_start", minutes=10).status == "ok" and hand.core.exercise.running
+
+
+def test_a_session_ends_when_the_splint_is_taken_off():
+    """The splint taken off 5 s into a 10-minute session: the session ends then (reason
+    splint_off), and the day books its seconds, not 600 (while worn time was 15 s)."""
+    hand = Hand(exercise_cfg())
+    hand.move(10)
+    assert hand.command("exercise_start", minutes=10).status == "ok"
+    hand.move(5)
+    for _ in range(40):                      # 10 s of the splint on the table
+        hand.t += 0.25
+        hand.take(hand.core.feed([Reading("wrist", hand.t, 0, 20.0), Reading("fingers", hand.t, 0, 40.0),
+                                  Reading("palm", hand.t, 0, 0.0)], WALL0 + hand.t))
+    assert not hand.core.exercise.running
+    [ended] = hand.typed("exercise_session")
+    assert ended.data["ended"] == "splint_off" and ended.data["duration_s"] < 20, ended.data
+    hand.take(hand.core.tick(hand.t + 600, WALL0 + hand.t + 600))
+    assert hand.today.exercise_s < 20

@@ -97,6 +97,8 @@ class Core:
             reminder = self.wear.feed(t, wall, self.value("wrist"), self.value("fingers"), self.value("palm"), out)
             if reminder is not None:
                 self.cue_event(reminder, out)
+            if self.exercise.running and self.wear.state == OFF:     # its finger sensor left the hand
+                self.exercise.stop(t, wall, "splint_off", out)
             for r in readings:
                 if r.channel in SPLINT_CHANNELS:
                     self._clinical(r, wall - (t - r.t), out)
