@@ -43,6 +43,13 @@ def run_scenario(cfg, scenario, *, state_dir: Path, zone, on_event=None,
     return sim, {"days": days}
 
 
+def _let_go(store: Store | None) -> None:
+    """The store's connection closed (nothing more is written: a power cut's, or the last
+    checkpoint is in), so that no lock nor open file outlives the agent that held it."""
+    if store is not None:
+        store.close()
+
+
 class SimulatedRun:
     def __init__(self, cfg, scenario: Scenario, clock, *, zone, state_dir: Path | None = None,
                  bus_time: bool = True, after_step: Callable[[Agent], None] | None = None,
@@ -126,6 +133,7 @@ class SimulatedRun:
             elif instant.kind == "power_cut":
                 log.info("scenario: power cut for %g s", instant.value)
                 self.agent.player.closed = True    # its motor thread, if any, dies with the power
+                _let_go(self.agent.store)          # and its hold on the store's file, unwritten
                 if self.agent.button is not None:
                     self.agent.button.close()
                 self.agent = None            # dropped without any shutdown, as a power cut does
@@ -160,6 +168,7 @@ class SimulatedRun:
             if self.agent is not None:
                 self.agent.close()
                 self.days_seen.update(self.agent.core.days())
+                _let_go(self.agent.store)
         finally:
             self.close()
 

@@ -172,7 +172,9 @@ class Store:
     def _open_checked(self) -> sqlite3.Connection:
         problem = None
         _refuse_non_file(self.path)
-        if self.path.exists():
+        if self.path.exists() and self.path.stat().st_size == 0:    # (the agent writes its tables at once)
+            problem = "empty: 0 bytes, as a file system leaves a file whose writes a power cut lost"
+        elif self.path.exists():
             try:
                 db = sqlite3.connect(self.path, timeout=10, isolation_level=None)
                 self._refuse_foreign(db)
@@ -190,8 +192,8 @@ class Store:
                 problem = integrity_problem([(str(exc),)])
             except sqlite3.DatabaseError as exc:
                 problem = integrity_problem([(str(exc),)])
-            if problem is not None:
-                self.moved_aside = _move_aside(self.path, problem)
+        if problem is not None:
+            self.moved_aside = _move_aside(self.path, problem)
         try:
             db = self._connect()
             db.executescript(SCHEMA)

@@ -284,6 +284,22 @@ def test_a_damaged_store_leaves_no_therapy_until_midnight(cfg, tmp_path, caplog)
     assert on_time(trace.read_text().splitlines()) == pytest.approx(300, abs=1)
 
 
+def test_a_store_emptied_to_0_bytes_leaves_no_therapy_until_midnight(cfg, tmp_path):
+    """A file system that lost a store's writes leaves it at 0 bytes: it was taken for a new
+    store, and the day's whole maximum was given again. It goes aside as damaged."""
+    kinds = {n: s.kind for n, s in cfg.sensors.items()}
+    zone = zoneinfo.ZoneInfo("Europe/Berlin")
+    run_scenario(cfg, scenario_file.parse(_therapy_day("2026-05-01T09:00:00"), kinds), state_dir=tmp_path, zone=zone)
+    (tmp_path / "openpalm.db").write_bytes(b"")
+    for log in ("openpalm.db-wal", "openpalm.db-shm"):     # (its log and index gone with the lost writes)
+        (tmp_path / log).unlink(missing_ok=True)
+    trace = tmp_path / "motor.trace"
+    run_scenario(cfg, scenario_file.parse(_therapy_day("2026-05-01T14:00:00"), kinds), state_dir=tmp_path, zone=zone,
+                 motor_trace=trace)
+    assert on_time(trace.read_text().splitlines()) == 0
+    assert list(tmp_path.glob("openpalm.db.damaged-*"))
+
+
 def test_the_player_plays_no_therapy_on_a_closed_day():
     """Below every caller: a therapy order on a day whose dose log was lost ends at once."""
     from pi_agent.core import orders

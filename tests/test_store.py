@@ -91,7 +91,10 @@ def test_integrity_problems_in_one_line(rows, said):
 
 def test_status_on_an_empty_file_says_what_the_agent_sees_a_store_with_no_day(tmp_path):
     """A 0-byte openpalm.db: status and report say in one line that the store is empty (no day
-    yet), exit 69 as with no store, and leave the file as it was; the agent takes it as a new store."""
+    yet), exit 69 as with no store, and leave the file as it was. The agent, which writes its
+    tables at once, never leaves one: it moves it aside as damaged (a file system that lost a
+    store's writes leaves it at 0 bytes, and a fresh store forgot the day's doses) and starts
+    a new store."""
     (tmp_path / FILENAME).write_bytes(b"")
     for args in (("status",), ("report", "--format", "json")):
         result = run_cli(*args, "--state-dir", str(tmp_path))
@@ -100,7 +103,7 @@ def test_status_on_an_empty_file_says_what_the_agent_sees_a_store_with_no_day(tm
         assert "an empty store, no day recorded yet" in line and "no such table" not in line, line
     assert (tmp_path / FILENAME).read_bytes() == b""
     store = Store(tmp_path)
-    assert store.days() == {} and not list(tmp_path.glob("*.damaged-*"))
+    assert store.days() == {} and store.moved_aside and list(tmp_path.glob("*.damaged-*"))
     store.close()
 
 
