@@ -71,7 +71,9 @@ def status_command(args) -> int:
         elif store.load_day(today.isoformat()) is not None:
             day = today
         else:
-            last = store.last_day(until=(today + dt.timedelta(days=1)).isoformat()) or store.last_day()   # as report
+            last, ahead = store.last_day(), (today + dt.timedelta(days=1)).isoformat()
+            if last is not None and last > ahead:        # a clock that was ahead dated it: as the report, not it
+                last = store.last_day(until=ahead) or last
             day = dt.date.fromisoformat(last) if last else today
             if day != today:
                 why = f"nothing is stored for today, {today.isoformat()}: this is the store's last day"
