@@ -80,7 +80,7 @@ def _hold_limits(records: StoreRecords, core: Core, player, doses: list[dict], n
     lost = records.dose_log_lost(wall, zone)
     if lost is None:
         return
-    core.therapy.close_day(lost)
+    core.therapy.close_day(lost, now, wall)
     if player is not None:
         player.close_day(now + until_end_of(lost, wall, zone))
     log.warning("today's record of vibration therapy was lost with the damaged store: no vibration therapy "

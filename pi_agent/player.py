@@ -34,7 +34,7 @@ from typing import Callable
 
 from pi_agent.core import orders, patterns
 from pi_agent.core.days import since_midnight as local_since_midnight
-from pi_agent.core.therapy import add_span, played_within
+from pi_agent.core.therapy import CLOCK_STEP_S, CLOSED_HOLD_S, add_span, played_within
 
 log = logging.getLogger("pi_agent.motor")
 
@@ -56,6 +56,7 @@ class MotorPlayer:
         self.since_midnight = since_midnight
         self._played: list[tuple[float, float]] = []   # therapy on-time (monotonic spans)
         self._closed_until = -math.inf                 # no therapy before this (``close_day``)
+        self._closed_at = (-math.inf, 0.0)             # (monotonic time, wall offset) it was closed at
         self._lock = threading.RLock()
         self._cue: list[tuple[float, float | None]] = []   # (monotonic time, level) still to come
         self._cue_level: float | None = None   # the cue's level now; None: no cue playing
@@ -147,13 +148,18 @@ class MotorPlayer:
 
     def close_day(self, until: float) -> None:
         """No therapy until monotonic time ``until`` (the local day's end): what the motor played
-        earlier today is not known (the dose log was lost), so none of the daily maximum is left."""
+        earlier today is not known (the dose log was lost), so none of the daily maximum is left.
+        A step of the wall clock within ``CLOSED_HOLD_S`` keeps it closed (the day it named may be wrong)."""
         with self._lock:
-            self._closed_until = until
+            now = self.clock.monotonic()
+            self._closed_until, self._closed_at = until, (now, self.clock.wall() - now)
 
     def daily_left(self, now: float) -> float:
         """What the daily maximum leaves of the therapy played since the local day began."""
         if now < self._closed_until:
+            return 0.0
+        t0, offset = self._closed_at
+        if now - t0 < CLOSED_HOLD_S and abs((self.clock.wall() - now) - offset) > CLOCK_STEP_S:
             return 0.0
         if self.since_midnight is None:
             return math.inf

@@ -341,3 +341,39 @@ def test_clock_steps_back_with_power_cuts_never_open_the_daily_maximum(tmp_path)
     played = on_time(trace.read_text().splitlines())
     assert played <= 600 + 0.1, played
     assert report["days"]["2026-05-01"]["vibration_s"] >= played - 1e-6
+
+
+def test_a_damaged_store_found_by_a_clock_behind_stays_closed_when_ntp_sets_it(cfg, tmp_path):
+    """The damaged store found at a boot whose clock says the day before (a Pi's clock until
+    NTP sets it), then stepped forward to the real day: that day stays closed (it was given
+    its whole maximum again: 20 minutes on a 10-minute day)."""
+    kinds = {n: s.kind for n, s in cfg.sensors.items()}
+    zone = zoneinfo.ZoneInfo("Europe/Berlin")
+    run_scenario(cfg, scenario_file.parse(_therapy_day("2026-05-04T10:00:00"), kinds), state_dir=tmp_path, zone=zone)
+    db = tmp_path / "openpalm.db"
+    with sqlite3.connect(db) as conn:
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    conn.close()
+    with open(db, "r+b") as f:
+        f.truncate(db.stat().st_size // 2)
+    trace = tmp_path / "motor.trace"
+    behind = {"start": "2026-05-03T23:40:00", "timezone": "Europe/Berlin", "seed": 1, "steps": [
+        {"hold": 60}, {"clock_step": 37800}, {"hold": 1500}, cmd("vibration_start", level="low", minutes=5), {"hold": 330}]}
+    run_scenario(cfg, scenario_file.parse(behind, kinds), state_dir=tmp_path, zone=zone, motor_trace=trace)
+    assert on_time(trace.read_text().splitlines()) == 0
+
+
+def test_a_clock_stepped_forward_before_a_power_cut_gives_no_rest(tmp_path):
+    """4 minutes of therapy (the continuous maximum), the wall clock stepped an hour forward,
+    a power cut of 1 s, and another 4 minutes asked for: the dose just ended looked an hour
+    old, and the motor ran 8 minutes with a 6-s break. The rest now counts from the restart."""
+    from pi_agent import config
+    cfg = config.load(write_config(tmp_path / "etc", "[therapy]\nmax_continuous_min = 4\nrest_min = 2\n"
+                                                     "protocol_block_min = 3"))
+    scen = scenario_file.parse({"start": "2026-05-04T10:00:00", "timezone": "Europe/Berlin", "seed": 1, "steps": [
+        {"hold": 5}, cmd("vibration_start", level="low", minutes=4), {"hold": 240}, {"clock_step": 3600},
+        {"power_cut": {"off": 1}}, {"hold": 5}, cmd("vibration_start", level="low", minutes=4), {"hold": 250}]},
+        {n: s.kind for n, s in cfg.sensors.items()})
+    trace = tmp_path / "motor.trace"
+    run_scenario(cfg, scen, state_dir=tmp_path / "state", zone=scen.zone(), motor_trace=trace)
+    assert on_time(trace.read_text().splitlines()) <= 240 + 0.5

@@ -87,6 +87,11 @@ def dose_spans(doses: list[dict], t: float, wall: float) -> list[tuple[float, fl
     return sorted(spans)
 
 
+CLOSED_HOLD_S = 25 * 3600.0   # the longest local day: a closed day's hold after a step of the wall clock
+CLOCK_STEP_S = 60.0            # a change of the wall clock against the monotonic one this big is a step
+RESTART_REST_S = 86400.0       # doses of the last day before a restart: their rest counts from the restart
+
+
 class Refused(ValueError):
     """A therapy request that the limits leave nothing of."""
 
@@ -192,10 +197,20 @@ class TherapyTracker:
         self.played: list[tuple[float, float]] = []   # delivered spans of monotonic time
         self.closed_day: str | None = None    # a local day with no therapy: its dose log was lost
 
-    def close_day(self, day: str) -> None:
+    def close_day(self, day: str, t: float, wall: float) -> None:
         """``day``'s dose log was lost (a damaged store): no therapy until it is over (nor on
-        a day before it, where a clock set back would put it)."""
-        self.closed_day = day
+        a day before it, where a clock set back would put it). The wall clock that named the
+        day may be wrong (a Pi has no clock of its own until NTP sets it): if it is stepped
+        within ``CLOSED_HOLD_S`` of monotonic time, the day it then shows is closed too."""
+        self.closed_day, self._closed_at = day, (t, wall - t)
+
+    def closed(self, t: float, wall: float) -> bool:
+        """No therapy now: the day's dose log was lost (``close_day``)."""
+        if self.closed_day is None:
+            return False
+        t0, offset = self._closed_at
+        return self.ledger.day_of(wall) <= self.closed_day or (
+            t - t0 < CLOSED_HOLD_S and abs((wall - t) - offset) > CLOCK_STEP_S)
 
     # -- what the limits leave ---------------------------------------------------------
     def used_today(self, t: float, wall: float) -> float:
@@ -216,7 +231,7 @@ class TherapyTracker:
     # -- starting and stopping -----------------------------------------------------------
     def start(self, plan: Plan, t: float, wall: float, out: Out) -> dict:
         """Start ``plan`` cut to the limits, or raise Refused with the reason."""
-        if self.closed_day is not None and self.ledger.day_of(wall) <= self.closed_day:
+        if self.closed(t, wall):
             raise Refused("today's record of vibration therapy was lost with a damaged store (moved aside): "
                           "no vibration therapy until midnight, so that the daily maximum holds")
         if self.running is not None:
@@ -334,8 +349,10 @@ class TherapyTracker:
                 run_s = 0.0
             run_s += seconds
             last_end = end if last_end is None else max(last_end, end)
-        if last_end is not None and wall - last_end < self.limits.rest_s:
-            self._run_s, self._off_since = run_s, t - max(0.0, wall - last_end)
+        if last_end is not None and wall - last_end < max(self.limits.rest_s, RESTART_REST_S):
+            # The rest since is counted from now: the wall clock's gap may be a step (set
+            # forward before a power cut, a dose just ended looked an hour old).
+            self._run_s, self._off_since = run_s, t
 
     def next_due(self, t: float) -> float | None:
         """When the dose must next be booked (interval edges, the end, at least each second)."""
