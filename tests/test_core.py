@@ -100,6 +100,23 @@ def test_therapy_is_booked_as_time_passes_and_ends_by_itself(cfg):
     assert f.core.snapshot().therapy is None
 
 
+def test_the_therapy_end_in_the_snapshot_holds_still_between_two_clocks(cfg):
+    """The therapy's end in wall time is the same at every turn although the two clocks are
+    read a few milliseconds apart; a step of the wall clock moves it with the clock."""
+    f = Feeder(cfg)
+    f.hold(1, OPEN)
+    assert f.command("vibration_start", level="low", minutes=5).status == "ok"
+    ends = set()
+    for jitter in (0.0, 0.004, -0.003, 0.0009):
+        f.t += 0.25
+        f.take(f.core.feed([Reading(ch, f.t, 0, v) for ch, v in OPEN.items()], WALL0 + f.t + jitter))
+        ends.add(f.core.snapshot().therapy.until_wall)
+    assert len(ends) == 1 and ends.pop() == pytest.approx(WALL0 + 1 + 300)
+    f.t += 0.25
+    f.take(f.core.feed([Reading(ch, f.t, 0, v) for ch, v in OPEN.items()], WALL0 + f.t - 7200))
+    assert f.core.snapshot().therapy.until_wall == pytest.approx(WALL0 + 1 + 300 - 7200)
+
+
 def test_back_to_back_requests_need_a_real_rest(cfg):
     """After 30 minutes on, a new request is refused until the motor has rested 10 minutes."""
     f = Feeder(cfg)

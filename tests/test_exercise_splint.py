@@ -1,6 +1,8 @@
-"""Exercise needs the splint on: its finger sensor counts the repetitions."""
+"""Exercise needs the splint on (its finger sensor counts the repetitions); the session's end as the state shows it."""
 
 from __future__ import annotations
+
+import pytest
 
 from test_exercise import WALL0, Hand, exercise_cfg
 from sensors.channel import Reading
@@ -45,3 +47,20 @@ def test_a_session_ends_when_the_splint_is_taken_off():
     assert ended.data["ended"] == "splint_off" and ended.data["duration_s"] < 20, ended.data
     hand.take(hand.core.tick(hand.t + 600, WALL0 + hand.t + 600))
     assert hand.today.exercise_s < 20
+
+
+def test_the_end_in_the_snapshot_holds_still_between_two_clocks():
+    """The session's end in wall time is the same at every turn although the wall clock and
+    the monotonic one are read a few milliseconds apart (the retained state's 'until' did change
+    by a millisecond now and then); a step of the wall clock moves it with the clock."""
+    hand = Hand(exercise_cfg())
+    hand.command("exercise_start", minutes=3)
+    ends = set()
+    for jitter in (0.0, 0.004, -0.003, 0.0009, 0.002):
+        hand.t += 0.05
+        hand.take(hand.core.feed([Reading("fingers", hand.t, 0, 40.0)], WALL0 + hand.t + jitter))
+        ends.add(hand.core.snapshot().exercise.until_wall)
+    assert len(ends) == 1 and ends.pop() == pytest.approx(WALL0 + 180)
+    hand.t += 0.05
+    hand.take(hand.core.feed([Reading("fingers", hand.t, 0, 40.0)], WALL0 + hand.t + 3600))   # NTP: an hour
+    assert hand.core.snapshot().exercise.until_wall == pytest.approx(WALL0 + 3600 + 180)
