@@ -138,8 +138,8 @@ class Fleet:
                 self._problem(device, key, str(exc), now)
                 return
             device.problems.pop(key, None)
-            if not retained:
-                device.heard = now
+            if not retained and not (kind == "status" and value == "offline"):
+                device.heard = now           # 'offline' may be the broker's last will, 1.5 keep-alives late
             if kind == "status":
                 device.status = value
                 device.status_at = None if retained else now
