@@ -119,6 +119,13 @@ def test_a_bad_date_on_the_command_line_stays_on_one_line():
         assert not any(line.startswith("2026-04-14") for line in result.stderr.splitlines()) and len(line) < 200
 
 
+def test_a_word_too_many_is_said_by_the_command():
+    """`status --json x`: the usage error names the command whose usage it is, in one line."""
+    result = run_cli("status", "--json", "x")
+    assert result.returncode == 2 and result.stderr == (
+        "pi-agent status: unrecognized arguments: x (see pi-agent status --help)\n")
+
+
 @pytest.fixture(scope="module")
 def a_store(tmp_path_factory):
     """A state directory with a store in it (a short simulated morning)."""

@@ -69,7 +69,9 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parser().parse_args(argv)
+    args, extra = parser().parse_known_args(argv)
+    if extra:                           # said by the command's own name, as its other usage errors
+        _Parser(prog=f"pi-agent {args.command}").error(f"unrecognized arguments: {' '.join(extra)}")
     from pi_agent import logs
     logs.setup(args.log_level)
     try:
