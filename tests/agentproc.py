@@ -99,6 +99,19 @@ class CpuWait:
         self.running = False
 
 
+def teardown(*steps) -> None:
+    """Every step of a test's clean-up, even after one failed (no broker, dashboard or agent
+    is left running by a test that failed), then the first failure."""
+    first = None
+    for step in steps:
+        try:
+            step()
+        except BaseException as exc:          # noqa: BLE001 - raised again below
+            first = first or exc
+    if first is not None:
+        raise first
+
+
 class AgentProcess:
     def __init__(self, scenario: dict | Path, folder: Path, *, speed: float = 10, broker: str | None = None,
                  device: str = "dev1", config: Path | None = None, extra_args=(),

@@ -138,6 +138,15 @@ class Listener:
     def json(self, suffix: str) -> list[dict]:
         return [json.loads(m["payload"]) for m in self.on(suffix)]
 
+    def events(self, kind: str) -> list[dict]:
+        """The events of type ``kind`` heard, each once: QoS 1 is at least once (a reconnect
+        sends an unacknowledged one again), and consumers de-duplicate by id."""
+        unique = {}
+        for e in self.json("/event"):
+            if e.get("type") == kind:
+                unique.setdefault(e["id"], e)
+        return list(unique.values())
+
     def wait_for(self, predicate, timeout: float = 20.0) -> bool:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

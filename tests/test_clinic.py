@@ -27,13 +27,16 @@ def test_twenty_devices_all_appear_on_one_dashboard_within_30_s(tmp_path):
             assert agent.wait_log("sampling started", 120), agent.log()
         running = time.monotonic()
         shown: dict = {}
-        while time.monotonic() - running < 30 and len(shown) < DEVICES:
+        while True:
+            asked = time.monotonic()
             fleet = clinic.fleet()
             shown = {d["id"]: d for d in fleet["devices"] if d["condition"] == "online" and d["state"]}
+            if len(shown) == DEVICES or asked - running >= 30:
+                break
             time.sleep(0.25)
         assert sorted(shown) == [f"ward-{i:02d}" for i in range(DEVICES)], \
             [a.log()[-500:] for a in agents if a.proc.poll() is not None]
-        assert time.monotonic() - running <= 30
+        assert asked - running <= 30, "all shown on a request made within 30 s"
         assert all(d["state"]["today"] and d["state"]["time"] for d in shown.values())
     finally:
         for agent in agents:

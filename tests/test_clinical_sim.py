@@ -87,7 +87,10 @@ def test_spasm_vibration_starts_within_1_s_of_detection_in_real_time(cfg, tmp_pa
     for d, (on, off, level) in zip(detected, runs):
         waited = waits.between(d + origin + real, on + origin + real)
         assert 0 <= on - d <= 1.0 + waited, f"the motor {on - d:.3f} s after the detection ({waited:.3f} s waited)"
-        assert off - on == pytest.approx(5.0, abs=0.25) and level == pytest.approx(cfg.therapy.low_level, abs=0.01)
+        ran = waits.between(on + origin + real, off + origin + real)
+        # 5 s from when it was due: a late start (waited) shortens it, a late stop (ran) lengthens it.
+        assert 5.0 - 0.25 - waited <= off - on <= 5.0 + 0.25 + ran, (off - on, waited, ran)
+        assert level == pytest.approx(cfg.therapy.low_level, abs=0.01)
     assert [e.data["source"] for e in events if e.type == "vibration_started"] == ["spasm_response"] * 2
 
 

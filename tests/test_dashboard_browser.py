@@ -18,7 +18,7 @@ import time
 
 import pytest
 
-from agentproc import AgentProcess, write_config
+from agentproc import AgentProcess, teardown, write_config
 from broker import Broker, Listener, free_port
 from dashboard_page import (CHROMEDRIVER, CHROMIUM, CLOSED, DESKTOP, OPEN, PHONE, _history, attr, browser, card_text,
                             click_fresh, condition, js, login, observe, press, problems_in_console, shoot, until)
@@ -40,20 +40,22 @@ def test_two_monitors_in_a_real_browser(tmp_path):
     today = "2026-05-01"
     history = _history(tmp_path / "a1" / "state", today)
     fast = write_config(tmp_path / "cfg", "[mqtt]\nkeepalive_s = 2\nheartbeat_s = 5\n")
-    kitchen = AgentProcess({"start": f"{today}T10:00:00", "timezone": "UTC", "seed": 1,
-                            "noise": {"deg": 0.5, "newton": 0.2},
-                            "steps": [{"hold": 15, "set": OPEN},
-                                      {"ramp": 20, "to": {"pad_palm": 55, "pad_fingers": 30}}, {"hold": 25},
-                                      {"ramp": 3, "to": {"pad_palm": 95, "pad_fingers": 50}}, {"hold": 600}]},
-                           tmp_path / "a1", speed=1, broker=broker.url, device="kitchen", config=fast)
     bedroom = AgentProcess({"start": f"{today}T08:00:00", "timezone": "UTC", "steps": [{"hold": 5, "set": CLOSED},
                             {"fault": {"kind": "disconnected", "channel": "fingers", "for": 7200}}]},
                            tmp_path / "a2", speed=3, broker=broker.url, device="bedroom", config=fast)
     proc, base = start_dashboard(tmp_path, broker.url, "[mqtt]\nkeepalive_s = 2\nheartbeat_s = 5\n")
     listener = Listener(broker.port, topics=("openpalm/kitchen/state",))
     driver = browser(tmp_path)
+    kitchen = None
     try:
         login(driver, base)
+        # The kitchen's timeline starts once the browser is in: its load is read against it.
+        kitchen = AgentProcess({"start": f"{today}T10:00:00", "timezone": "UTC", "seed": 1,
+                                "noise": {"deg": 0.5, "newton": 0.2},
+                                "steps": [{"hold": 15, "set": OPEN},
+                                          {"ramp": 20, "to": {"pad_palm": 55, "pad_fingers": 30}}, {"hold": 25},
+                                          {"ramp": 3, "to": {"pad_palm": 95, "pad_fingers": 50}}, {"hold": 600}]},
+                               tmp_path / "a1", speed=1, broker=broker.url, device="kitchen", config=fast)
         devices = until(driver, lambda d: js(d,
             "const c = [...document.querySelectorAll('article.card')];"
             "return c.filter(x => x.querySelector('.open-today')).length === 2 ? c.map(x => x.dataset.device) : null;"),
@@ -63,9 +65,22 @@ def test_two_monitors_in_a_real_browser(tmp_path):
 
         # Today's open hours: what the agent itself reports at this moment.
         shown = float(attr(driver, "kitchen", ".open-today", "data-open-s"))
+        assert listener.wait_for(lambda ms: any(m["topic"].endswith("/state") for m in ms), 20)
         reported = json.loads(listener.on("/state")[-1]["payload"])["today"]["open_s"]
         assert abs(shown - reported) <= 360, (shown, reported)
         assert re.fullmatch(r"Open today: \d+\.\d\u00a0h", card_text(driver, "kitchen", ".open-today"))
+
+        # The live load gauge moves while the load ramps up; in the band it is green words.
+        first = float(until(driver, lambda d: attr(d, "kitchen", "svg.gauge", "data-load"), 60, "the load gauge"))
+        until(driver, lambda d: float(attr(d, "kitchen", "svg.gauge", "data-load") or 0) > first + 3, 30,
+              "the gauge to move")
+        assert "target 50–100\u00a0N (5.1–10.2\u00a0kg)" in card_text(driver, "kitchen", "svg.gauge")
+        until(driver, lambda d: attr(d, "kitchen", ".load-text", "data-where") == "in", 60, "the load in the band")
+        redraws_before = js(driver, "return window.redraws")
+        said_before = js(driver, "return window.said.length")
+        until(driver, lambda d: js(d, "return window.redraws") > redraws_before + 10, 30, "ten redraws")
+        assert js(driver, "return window.said.length") == said_before, "redraws alone are not announced"
+        shoot(driver, "normal")
 
         # The 14-day chart: history as stored, missing days missing (not 0 h), a scale.
         days = js(driver, "return Object.fromEntries([...document.querySelectorAll("
@@ -115,18 +130,6 @@ def test_two_monitors_in_a_real_browser(tmp_path):
         version = js(driver, "return page.fleet.version")
         until(driver, lambda d: js(d, "return page.fleet.version") > version + 5, 30, "five more updates")
         assert js(driver, "return document.activeElement.dataset.device") == "kitchen", "focus kept on the chart"
-
-        # The live load gauge moves while the load ramps up; in the band it is green words.
-        first = float(until(driver, lambda d: attr(d, "kitchen", "svg.gauge", "data-load"), 60, "the load gauge"))
-        until(driver, lambda d: float(attr(d, "kitchen", "svg.gauge", "data-load") or 0) > first + 3, 30,
-              "the gauge to move")
-        assert "target 50–100\u00a0N (5.1–10.2\u00a0kg)" in card_text(driver, "kitchen", "svg.gauge")
-        until(driver, lambda d: attr(d, "kitchen", ".load-text", "data-where") == "in", 60, "the load in the band")
-        redraws_before = js(driver, "return window.redraws")
-        said_before = js(driver, "return window.said.length")
-        until(driver, lambda d: js(d, "return window.redraws") > redraws_before + 10, 30, "ten redraws")
-        assert js(driver, "return window.said.length") == said_before, "redraws alone are not announced"
-        shoot(driver, "normal")
 
         # Over the maximum: first in the card, in colour and words, kg beside N, announced once.
         alarm = until(driver, lambda d: card_text(d, "kitchen", ".alarm.over"), 60, "the over-the-maximum alarm")
@@ -186,7 +189,7 @@ def test_two_monitors_in_a_real_browser(tmp_path):
         seen = card_text(driver, "bedroom", ".seen")
         assert "just now" not in seen and "Last seen" in seen and "What follows is as it was then." in seen
         last_seen = js(driver, "return page.fleet.devices.find(d => d.id === 'bedroom').last_seen")
-        assert last_seen <= killed_at + 0.5, "last seen when it was heard, not when it was found gone"
+        assert last_seen <= killed_at + 2, "last seen when it was heard, not when it was found gone (3 s later)"
         text = card_text(driver, "bedroom")
         assert "Live" not in text and "All sensors working" not in text and "Position was not known" in text
         assert attr(driver, "bedroom", "", "class").split() == ["card", "stale", "alarmed"]
@@ -198,12 +201,8 @@ def test_two_monitors_in_a_real_browser(tmp_path):
         assert len(said) <= 4, said
         assert not problems_in_console(driver), problems_in_console(driver)
     finally:
-        driver.quit()
-        listener.close()
-        kitchen.terminate()
-        bedroom.kill()
-        stop(proc)
-        broker.stop()
+        teardown(driver.quit, listener.close, lambda: kitchen and kitchen.terminate(), bedroom.kill,
+                 lambda: stop(proc), broker.stop)
 
 
 # -- the broker: never reached, lost, back -------------------------------------------------------------
@@ -265,10 +264,6 @@ def test_a_lost_broker_is_said_within_15_s_and_cleared_when_it_returns(tmp_path)
         assert "kitchen is offline." not in said, "a lost broker is not every monitor going offline"
         assert not problems_in_console(driver), problems_in_console(driver)
     finally:
-        driver.quit()
-        if agent:
-            agent.terminate()
-        stop(proc)
-        if broker:
-            broker.stop()
+        teardown(driver.quit, lambda: agent and agent.terminate(), lambda: stop(proc),
+                 lambda: broker and broker.stop())
 

@@ -41,7 +41,7 @@ def test_exercise_over_mqtt_live_count_session_event_and_day(tmp_path):
             assert live.wait_for(lambda ms: not states(ms)[-1]["exercise"]["active"], 30)
             stopped_at = len(live.on(""))
 
-            [discovery] = live.on("homeassistant/device/openpalm_dev1/config")
+            discovery = live.on("homeassistant/device/openpalm_dev1/config")[-1]
             buttons = json.loads(discovery["payload"])["cmps"]
 
             def press(key):
@@ -50,8 +50,8 @@ def test_exercise_over_mqtt_live_count_session_event_and_day(tmp_path):
             assert live.wait_for(lambda ms: any(s["exercise"]["active"] for s in states(ms[stopped_at:])), 30), \
                 agent.log()
             press("exercise_stop")
-            assert live.wait_for(lambda ms: len([m for m in ms if m["topic"].endswith("/event")
-                                                 and b"exercise_session" in m["payload"]]) == 2, 30), agent.log()
+            assert live.wait_for(lambda ms: len({json.loads(m["payload"])["id"] for m in ms if m["topic"].endswith("/event")
+                                                 and b"exercise_session" in m["payload"]}) == 2, 30), agent.log()
             assert live.wait_for(lambda ms: not states(ms)[-1]["exercise"]["active"], 30)
         finally:
             agent.terminate()
@@ -59,8 +59,7 @@ def test_exercise_over_mqtt_live_count_session_event_and_day(tmp_path):
                      for m in live.on("") if "/response/exercise_" in m["topic"]}
         assert responses["go"] == {"status": "ok", "transaction": "go", "data": {"minutes": 5}}
         stopped = responses["stop"]["data"]
-        event, pressed = [json.loads(m["payload"]) for m in live.on("openpalm/dev1/event")
-                          if b"exercise_session" in m["payload"]]
+        event, pressed = live.events("exercise_session")
         assert event["repetitions"] == stopped["repetitions"] >= 3 and event["ended"] == "stopped"
         assert pressed["source"] == "command" and pressed["ended"] == "stopped"
         last = states()[-1]

@@ -60,7 +60,8 @@ def test_every_topic_of_the_contract(tmp_path, broker):
         agent.terminate()
     status = late.on("openpalm/dev1/status")
     assert status[0]["payload"] == b"online" and status[0]["retain"] and status[0]["qos"] == 1
-    assert live.on("openpalm/dev1/status")[-1]["payload"] == b"offline", "a clean stop says offline"
+    assert live.wait_for(lambda ms: [m for m in ms if m["topic"] == "openpalm/dev1/status"][-1]["payload"]
+                         == b"offline", 10), "a clean stop says offline"
     state = late.on("openpalm/dev1/state")[0]
     assert state["retain"] and state["qos"] == 1
     snap = json.loads(state["payload"])
@@ -179,11 +180,15 @@ def test_retained_and_empty_requests_never_move_the_motor(tmp_path, broker):
                          extra_args=["--motor-trace", str(tmp_path / "motor")])
     try:
         assert agent.wait_log("connected to the broker", 20), agent.log()
+        # Its subscription is in place once it answers (it is asked for after the line above).
+        mosquitto_pub(broker.port, "openpalm/dev1/request/set_goal", "-m", '{"hours": 6, "transaction": "ready"}')
+        assert admin.wait_for(lambda ms: any(m["topic"].endswith("/set_goal") for m in ms), 20), agent.log()
         mosquitto_pub(broker.port, request, "-r", "-n")                                   # clears it
         mosquitto_pub(broker.port, request, "-r", "-m", '{"level": "low", "minutes": 2}')    # live, retained
         mosquitto_pub(broker.port, request, "-n")                                         # empty, not retained
         mosquitto_pub(broker.port, "openpalm/dev1/request/set_goal", "-m", '{"hours": 5, "transaction": "last"}')
-        assert admin.wait_for(lambda ms: any(m["topic"].endswith("/set_goal") for m in ms), 20), agent.log()
+        assert admin.wait_for(lambda ms: any(m["topic"].endswith("/set_goal") and b'"last"' in m["payload"]
+                                             for m in ms), 20), agent.log()
         assert agent.wait_log("ignored a retained request vibration_start", 10)
     finally:
         agent.terminate()
@@ -199,7 +204,7 @@ def test_retained_and_empty_requests_never_move_the_motor(tmp_path, broker):
 def test_mqtt_3_1_1_when_configured_publishes_and_takes_no_requests(tmp_path, broker):
     """With mqtt.protocol = '3.1.1' the agent publishes the same contract, says once that it
     takes no requests, and answers none (3.1.1 cannot tell a retained request delivered live)."""
-    cfg = write_config(tmp_path / "cfg", '[mqtt]\nprotocol = "3.1.1"\n')
+    cfg = write_config(tmp_path / "cfg", '[mqtt]\nprotocol = "3.1.1"\nheartbeat_s = 2\n')
     live = Listener(broker.port, topics=("openpalm/dev3/#",))
     assert live.connected.wait(10)
     agent = AgentProcess(scenario([{"hold": 600, "set": OPEN}]), tmp_path / "a", speed=2, broker=broker.url,

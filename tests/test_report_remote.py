@@ -13,7 +13,7 @@ import urllib.error
 import urllib.request
 
 
-from agentproc import AgentProcess, write_config
+from agentproc import AgentProcess, teardown, write_config
 from broker import Broker, Listener
 from conftest import run_cli
 from mock_hw import scenario_file as scenario_mod
@@ -144,10 +144,9 @@ def test_dashboard_download_and_mqtt_report_equal_the_command_line(tmp_path):
         # The card's button, as a caregiver finds it: every day the dashboard has (here FIRST to TODAY).
         page_csv = _card_download(tmp_path, base, "kitchen", "csv") if CHROMIUM and CHROMEDRIVER else dash_csv
     finally:
-        assert agent.terminate() == 0
-        stop(dash)
-        listener.close()
-        broker.stop()
+        codes = []
+        teardown(lambda: codes.append(agent.terminate()), lambda: stop(dash), listener.close, broker.stop)
+    assert codes == [0], "a clean stop"
     cli = {fmt: run_cli("report", "--config", str(cfg), "--state-dir", str(folder / "state"), "--from", FIRST,
                         "--to", TODAY, "--format", fmt) for fmt in ("json", "csv")}
     assert all(r.returncode == 0 for r in cli.values()), cli
