@@ -14,8 +14,16 @@ import tempfile
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 ROOT = Path(__file__).resolve().parent.parent
+
+# No per-example time limit and no "too slow" check: on a busy machine one example can take
+# a second, and Hypothesis then fails the test as "flaky" (it ran fast the second time). What
+# is timed is the agent's own clock, never the test's.
+settings.register_profile("openpalm", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("openpalm")
+
 CONFIG = ROOT / "config" / "agent.toml"
 SCENARIOS = ROOT / "scenarios"
 

@@ -94,7 +94,7 @@ def _array(cfg, clock, gain, data_rate, noise_lsb=0.0):
         yield rig, SensorArray.configured(cfg, rig.bus, channels, clock), channels
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=60)
 @given(gain=gains, data_rate=data_rates, fractions=st.lists(st.floats(0.01, 0.99), min_size=5, max_size=5))
 def test_physical_values_round_trip_through_the_real_driver(gain, data_rate, fractions):
     """Every channel's physical value within the sensor's range goes to raw counts (through

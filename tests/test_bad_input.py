@@ -53,7 +53,7 @@ def _moves_or_stores(step) -> list:
     return [o for o in step.orders if not isinstance(o, orders.Response)]
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=300)
 @given(name=st.sampled_from(sorted(COMMANDS)), arg=st.text(min_size=1, max_size=12), value=bad_numbers,
        raw=st.booleans())
 def test_hostile_arguments_get_an_error_and_change_nothing(name, arg, value, raw):

@@ -138,7 +138,7 @@ def test_a_request_after_a_short_break_is_cut_to_what_the_run_leaves(cfg):
     assert "continuous maximum" in response.data["cut"][0]
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=40)
 @given(st.lists(st.tuples(st.sampled_from(["open", "closed", "off"]), st.floats(1, 900)), min_size=1,
                 max_size=12))
 def test_totals_only_grow_and_open_never_exceeds_worn(plan):

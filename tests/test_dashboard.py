@@ -154,7 +154,7 @@ json_values = st.recursive(
     max_leaves=20)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=300)
 @given(kind=st.sampled_from(["state", "load", "day", "event", "status"]), value=json_values)
 def test_anything_is_either_refused_cleanly_or_safe_to_send(kind, value):
     """Whatever JSON arrives, reading it raises nothing but Unreadable, and anything accepted
@@ -166,7 +166,7 @@ def test_anything_is_either_refused_cleanly_or_safe_to_send(kind, value):
     json.dumps(got, allow_nan=False)
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=200)
 @given(data=st.data())
 def test_a_state_with_any_one_value_changed_is_read_or_refused_cleanly(payloads, data):
     """A real state with one value anywhere replaced by any JSON value: read or refused

@@ -47,7 +47,7 @@ def test_rule_table(values, reps, why):
     assert counted(values) == truth.extension_reps(values), why
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=300)
 @given(st.lists(st.floats(-10, 100, allow_nan=False), max_size=300), st.sampled_from([2.0, 5.0, 10.0]))
 def test_rule_agrees_with_the_truth_everywhere(values, min_deg):
     """On any noiseless sequence the counter counts at the same samples as the tests' own truth."""

@@ -28,7 +28,7 @@ def _reader(lean: bool, seed: int = 5, noise_lsb: float = 3.0, volts=VOLTS, drif
     return ADS1115Reader(bus, 0x48, clock, lean=lean, continuous=continuous), clock, bus, model
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=40)
 @given(gain=gains, data_rate=data_rates, seed=st.integers(0, 2**16),
        inputs=st.lists(st.sampled_from([(0, None), (1, None), (2, None), (3, None), (0, 1), (0, 3), (1, 3), (2, 3)]),
                         min_size=1, max_size=12))
@@ -44,7 +44,7 @@ def test_lean_read_gives_the_drivers_readings_transfer_for_transfer(gain, data_r
     assert lean_bus.transfers == ref_bus.transfers
 
 
-@settings(max_examples=30, deadline=None)
+@settings(max_examples=30)
 @given(gain=gains, data_rate=data_rates, inputs=st.lists(st.integers(0, 3), min_size=2, max_size=12))
 def test_overlapped_reads_give_the_same_counts_without_waiting_for_a_conversion(gain, data_rate, inputs):
     """Reading each input while starting the next one's conversion: the same counts as the
@@ -71,7 +71,7 @@ _CONTINUOUS_STEPS = st.one_of(
 )
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=40)
 @given(gain=gains, data_rate=data_rates, seed=st.integers(0, 2**16),
        steps=st.lists(_CONTINUOUS_STEPS, min_size=1, max_size=40))
 def test_lean_continuous_read_gives_the_drivers_readings_transfer_for_transfer(gain, data_rate, seed, steps):

@@ -76,7 +76,7 @@ def test_the_default_pad_reads_load_cells_on_differential_pairs_at_gain_16(cfg, 
             assert channels[zone].bridge and (conf >> 12) & 0x07 == 0 and (conf >> 9) & 0x07 == 5
 
 
-@settings(max_examples=80, deadline=None)
+@settings(max_examples=80)
 @given(palm=st.floats(0, 200), fingers=st.floats(0, 200), one_board=st.booleans())
 def test_load_goes_to_counts_and_back_within_the_stated_resolution(palm, fingers, one_board):
     """From 0 to 200 N, a zone's load goes to raw counts (the bridge on the register model,

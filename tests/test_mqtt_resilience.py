@@ -159,7 +159,7 @@ def test_ten_thousand_generated_requests(tmp_path, ram_dir):
     try:
         assert load.wait_for(lambda ms: len(ms) > 20, 30), agent.log()
 
-        @settings(max_examples=EXAMPLES, deadline=None, database=None,
+        @settings(max_examples=EXAMPLES, database=None,
                   suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
         @given(batch=st.lists(requests, min_size=100, max_size=100))
         def publish(batch):

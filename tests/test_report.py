@@ -83,7 +83,7 @@ def test_a_period_names_its_local_days_with_their_hours():
     assert [len(w) for w in ten.weeks()] == [3, 7] and ten.weeks()[-1][-1] == dt.date(2026, 3, 10)
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=60)
 @given(st.dates(dt.date(2020, 1, 1), dt.date(2035, 12, 31)), st.integers(0, 120),
        st.sampled_from(["Europe/London", "America/New_York", "Australia/Lord_Howe", "Asia/Kolkata", "UTC"]))
 def test_the_days_of_a_period_cover_it_exactly(first, span, zone_name):

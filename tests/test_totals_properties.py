@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import given, settings, strategies as st
 
 from conftest import CONFIG, ram_folder
 from mock_hw import scenario_file
@@ -14,7 +14,7 @@ from pi_agent.store import Store
 from strategies import starts, steps
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=60)
 @given(start=starts, body=st.lists(steps, min_size=1, max_size=8), seed=st.integers(0, 1000))
 def test_totals_only_grow_within_a_day_and_open_never_exceeds_worn(tmp_path_factory, start, body, seed):
     """Within a day totals never go down (in memory, nor in the store across power cuts),
