@@ -96,10 +96,15 @@ class Server(ThreadingHTTPServer):
             raise
 
     def process_request_thread(self, request, client_address):
+        """socketserver's own, with the slot given back before the connection is closed: a
+        client that saw its connection close finds its slot free."""
         try:
-            super().process_request_thread(request, client_address)
+            self.finish_request(request, client_address)
+        except Exception:
+            self.handle_error(request, client_address)
         finally:
             self._give(client_address[0])
+            self.shutdown_request(request)
 
     def handle_error(self, request, client_address) -> None:
         """A client that went away mid-answer (a closed tab, a reset) is routine: one debug
