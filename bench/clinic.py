@@ -108,12 +108,12 @@ class Clinic:
         self.http = _free_port()
         env = dict(os.environ)
         env.pop("JOURNAL_STREAM", None)
-        _wait_port(self.port)
+        wait_port(self.port)
         self.dashboard = subprocess.Popen([sys.executable, "-m", "pi_agent", "dashboard", "--config", str(cfg),
                                            "--broker", f"mqtt://127.0.0.1:{self.port}", "--listen",
                                            f"127.0.0.1:{self.http}"], cwd=ROOT, env=env,
                                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        _wait_port(self.http)
+        wait_port(self.http)
         self.cookie = self.login()
 
     def login(self) -> str:
@@ -147,7 +147,7 @@ class Clinic:
                 proc.kill()
 
 
-def _wait_port(port: int, timeout: float = 20.0) -> None:
+def wait_port(port: int, timeout: float = 20.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:

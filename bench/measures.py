@@ -10,9 +10,11 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
+from bench.clinic import wait_port
 from bench.common import OPEN, PRESSED, ROOT, agent_process, bench_config, bench_scenario
 from bench.cpu import cpu_states, wake_costs
 
@@ -215,12 +217,16 @@ def mqtt_latency(quick: bool) -> dict:
     broker = subprocess.Popen([mosquitto, "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     latencies = []
     try:
-        time.sleep(0.5)
+        wait_port(port)
+        subscribed = threading.Event()
         sub = paho.Client(paho.CallbackAPIVersion.VERSION2, client_id="bench-sub")
         sub.on_message = lambda c, u, m: latencies.append((time.time() - json.loads(m.payload)["ts"]) * 1000)
+        sub.on_subscribe = lambda *_: subscribed.set()
         sub.connect("127.0.0.1", port)
         sub.subscribe("openpalm/bench/load", 0)
         sub.loop_start()
+        if not subscribed.wait(30):
+            raise RuntimeError(f"the bench's Mosquitto on port {port} did not take a subscription in 30 s")
         cfg = bench_config()
         scen = bench_scenario(cfg, [{"hold": 1, "set": {"pad_palm": 40, "pad_fingers": 25}}, {"hold": 3600}])
         clock = ScaledClock(time.time(), 1.0)
@@ -230,7 +236,8 @@ def mqtt_latency(quick: bool) -> dict:
                         password=None, zone=scen.zone())
         link.start()
         sim.after_step = link.after_step
-        link.connected.wait(5)
+        if not link.connected.wait(30):
+            raise RuntimeError(f"the agent did not connect to the bench's Mosquitto on port {port} in 30 s")
         sim._run_until(4.0 if quick else 20.0)
         sim.finish()
         link.stop()
@@ -238,6 +245,9 @@ def mqtt_latency(quick: bool) -> dict:
     finally:
         broker.terminate()
         broker.wait(5)
+        shutil.rmtree(folder, ignore_errors=True)
+    if not latencies:
+        raise RuntimeError("no load message reached the subscriber")
     latencies.sort()
     return {"mqtt_ms_p50": round(latencies[len(latencies) // 2], 2),
             "mqtt_ms_p99": round(latencies[min(len(latencies) - 1, int(0.99 * len(latencies)))], 2),
