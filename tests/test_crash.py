@@ -50,14 +50,14 @@ def _stored(state_dir):
         db.close()
 
 
-def test_sigkill_at_random_moments_loses_at_most_one_checkpoint_each(tmp_path, cfg):
+def test_sigkill_at_random_moments_loses_at_most_one_checkpoint_each(tmp_path, cfg, ram_dir):
     """20 SIGKILLs: never backwards, never more than the agent's own open time, at most one
     checkpoint interval lost per kill, store intact."""
     scenario = tmp_path / "open-all-day.json"
     scenario.write_text(json.dumps({"start": "2026-06-01T08:00:00", "timezone": "Europe/London",
                                     "noise": {"deg": 1.0, "newton": 0.2},
                                     "steps": [{"hold": 12 * 3600, "set": {"palm": 3, "wrist": 25, "fingers": 5}}]}))
-    state_dir = tmp_path / "state"
+    state_dir = ram_dir                 # a SIGKILL keeps what was written; no disk's fsync stalls in the timing
     rng = random.Random(20261126)
     checkpoint = cfg.store.checkpoint_s
     slack = 5.0                         # scenario seconds between the log line and the first reading

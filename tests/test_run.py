@@ -67,7 +67,9 @@ def test_run_simulate_ends_with_the_days_and_the_command_that_shows_them(tmp_pat
     status = run_cli("status", "--state-dir", str(state))
     assert status.returncode == 0, status.stderr
     assert status.stdout.startswith("OpenPalm status for 2031-05-02 (Europe/London)")
-    assert "2031-05-01" in status.stdout and "last known: hand open (as of 2031-05-02 00:00)" in status.stdout
+    assert "2031-05-01" in status.stdout
+    assert re.search(r"last known: hand open \(as of 2031-05-02 00:0\d\)", status.stdout), status.stdout   # 00:00:20, or
+                                                                                        # a little later on a busy disk
 
 
 def test_run_simulate_starts_its_scenario_when_sampling_starts(tmp_path):

@@ -124,7 +124,7 @@ def test_status_prints_today_and_last_seven_days(tmp_path):
     """`pi-agent status` reads the store: today's totals (spasms, alerts and reps too) and the last 7 days."""
     import datetime as dt
     store = Store(tmp_path)
-    today = dt.date.today()
+    today = dt.datetime.now(dt.timezone.utc).date()          # the day in the zone `status` runs in (UTC)
     days = {}
     for i in range(0, 9):
         d = Day(goal_s=21600.0).to_json()
