@@ -218,7 +218,7 @@ WEEK_DATE = "2026-W18-1"          # 10 characters that date.fromisoformat takes 
 def test_report_refuses_a_week_date(store_dir):
     """`report --from 2026-W18-1`: one line 'expected a date as YYYY-MM-DD', exit 65."""
     line = _one_line_error(run_cli("report", "--state-dir", str(store_dir), "--from", WEEK_DATE), 65)
-    assert f"--from: expected a date as YYYY-MM-DD, got '{WEEK_DATE}'" in line
+    assert line == f"pi-agent report: --from: expected a date as YYYY-MM-DD, got '{WEEK_DATE}'"
 
 
 def test_status_refuses_a_week_date(store_dir):

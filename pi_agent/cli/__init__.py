@@ -106,8 +106,8 @@ def main(argv: list[str] | None = None) -> int:
             _say(line)
         return common.EX_CONFIG
     except InputError as exc:
-        for line in exc.problems:
-            _say(line)
+        for line in exc.problems:          # an option's error is the command's ('pi-agent report: --from: ...')
+            _say(f"pi-agent {args.command}: {line}" if line.startswith("--") else line)
         return common.EX_DATAERR
     except StoreAccessError as exc:
         _say(f"pi-agent: {exc}")
