@@ -377,3 +377,11 @@ def test_the_html_report_opens_in_chromium_with_nothing_fetched(week):
         assert len(boxes) == 1 and boxes.pop() == pytest.approx((0, 0, 595.3, 841.9), abs=1.5)   # A4, in points
     finally:
         driver.quit()
+
+
+def test_a_one_day_report_counts_its_day_in_the_singular(week):
+    """A report of one day says '1 of 1 day recorded', and of a day with no record '0 of 1 day'."""
+    for day, recorded in ((FIRST, 1), (SKIPPED, 0)):
+        out = report_cli(week, "--from", day, "--to", day, "--format", "html")
+        assert out.returncode == 0, out.stderr
+        assert f"{recorded} of 1 day recorded" in out.stdout and "of 1 days" not in out.stdout

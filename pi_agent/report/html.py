@@ -258,7 +258,7 @@ def _hatch_note(period, recorded, long_days) -> str:
 def _header(report, recorded: int, n: int) -> str:
     p = report.period
     zone = f" · local days in {p.zone.key}" if p.zone else ""
-    meta = [f"{recorded} of {n} days recorded"]
+    meta = [f"{recorded} of {n} day{'' if n == 1 else 's'} recorded"]
     if report.recorded:
         meta.append(f"records from {report.recorded[0]} to {report.recorded[1]}")
     if report.source:
