@@ -342,3 +342,15 @@ def test_the_exercise_buttons_send_the_exercise_requests():
         assert c[key]["p"] == "button" and c[key]["command_topic"] == f"openpalm/dev1/request/{key}"
         args, _ = parse(key, c[key]["payload_press"].encode())
         assert args == {}
+
+
+def test_vibration_today_says_how_much_of_it_is_unconfirmed(cfg):
+    """'Vibration today' carries the minutes nobody saw played (an interrupted therapy counted to
+    its planned end) as an attribute: 0 on a plain day, the day's figure otherwise."""
+    state = json.loads(json.dumps(state_payload(core_with(OPEN, cfg).snapshot(), ZONE, WALL0 + 2)))
+    template = discovery_payload("dev1")["cmps"]["vibration_today"]["json_attributes_template"]
+    assert json.loads(render(template, state)) == {"unconfirmed_min": 0.0}
+    state["today"].update(vibration_s=720.0, vibration_unconfirmed_s=324.0)
+    assert json.loads(render(template, state)) == {"unconfirmed_min": 5.4}
+    del state["today"]["vibration_unconfirmed_s"]                  # an older agent's state
+    assert json.loads(render(template, state)) == {"unconfirmed_min": 0.0}

@@ -90,7 +90,12 @@ def discovery_payload(device: str, targets_unit: str = "N") -> dict:
                           unit_of_measurement="kg", state_class="measurement"),
         "wb_sessions": sensor("wb_sessions", "Weight-bearing sessions today",
                               "{{ value_json.today.weight_bearing.sessions }}", state_class="total_increasing"),
-        "vibration_today": minutes_today("vibration_today", "Vibration today", "vibration_s"),
+        # Of which unconfirmed: counted to a planned end after an interruption, not seen played.
+        "vibration_today": {**minutes_today("vibration_today", "Vibration today", "vibration_s"),
+                            "json_attributes_topic": state,
+                            "json_attributes_template": "{{ {'unconfirmed_min': ((value_json.today"
+                                                        ".vibration_unconfirmed_s | default(0)) / 60) | round(1)}"
+                                                        " | tojson }}"},
         "wb_reps_today": sensor("wb_reps_today", "Weight shifts today", "{{ value_json.today.weight_bearing.reps }}",
                                 state_class="total_increasing", icon="mdi:swap-vertical", json_attributes_topic=state,
                                 json_attributes_template="{{ {'goal': value_json.weight_bearing.reps_goal}"
