@@ -43,15 +43,21 @@ def device(fleet, name):
     return next(d for d in fleet.snapshot()["devices"] if d["id"] == name)
 
 
-def test_a_device_is_online_then_silent_after_two_and_a_half_heartbeats(payloads):
-    """Heard from within 2.5 heartbeats: online; longer: 'silent' (connected but hung),
-    with its last-seen time where it was heard, not now."""
+def heard_online(payloads):
+    """A fleet connected to its broker, with dev1 online and its state just heard: (the
+    clocks, the fleet, the wall time it was heard)."""
     c = Clocks()
     fleet = fleet_with(c)
     fleet.link_up()
     fleet.receive("openpalm/dev1/status", b"online")
     fleet.receive("openpalm/dev1/state", encode(payloads["state"]))
-    heard_at = c.wall
+    return c, fleet, c.wall
+
+
+def test_a_device_is_online_then_silent_after_two_and_a_half_heartbeats(payloads):
+    """Heard from within 2.5 heartbeats: online; longer: 'silent' (connected but hung),
+    with its last-seen time where it was heard, not now."""
+    c, fleet, heard_at = heard_online(payloads)
     assert device(fleet, "dev1")["condition"] == "online"
     c.advance(24.9)
     assert device(fleet, "dev1")["condition"] == "online"
@@ -125,12 +131,7 @@ def test_offline_status_and_a_lost_broker(payloads):
 def test_last_seen_is_the_last_word_from_the_device_not_its_last_will(payloads):
     """A monitor that lost its power is reported 'offline' by the broker's last will 1.5
     keep-alives later: last seen stays when it was last heard, not when the will came."""
-    c = Clocks()
-    fleet = fleet_with(c)
-    fleet.link_up()
-    fleet.receive("openpalm/dev1/status", b"online")
-    fleet.receive("openpalm/dev1/state", encode(payloads["state"]))
-    heard_at = c.wall
+    c, fleet, heard_at = heard_online(payloads)
     c.advance(6)
     fleet.receive("openpalm/dev1/status", b"offline")
     d = device(fleet, "dev1")
