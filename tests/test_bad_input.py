@@ -385,7 +385,7 @@ def test_events_to_a_dash_is_refused_not_written_to_a_file_named_dash(tmp_path):
     scenario = ROOT / "scenarios" / "example-day.json"
     for name in ("-", ""):
         line = _one_line_error(run_cli("simulate", str(scenario), "--events", name, cwd=tmp_path), 65)
-        assert line.startswith(f"--events {name!r}:")
+        assert line.startswith(f"pi-agent simulate: --events {name!r}:")
     assert not (tmp_path / "-").exists()
     out = tmp_path / "report.json"
     out.write_text("kept")

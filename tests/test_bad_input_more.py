@@ -188,7 +188,7 @@ def test_a_motor_trace_that_cannot_be_written_is_one_line_with_exit_74(tmp_path)
     path.write_text('{"start": "2026-05-01T09:00:00", "steps": [{"hold": 60}]}')
     line = _one_line_error(run_cli("run", "--simulate", str(path), "--speed", "1000",
                                    "--motor-trace", "/dev/full"), 74)
-    assert line == "--motor-trace: cannot write the motor trace /dev/full: No space left on device"
+    assert line == "pi-agent run: --motor-trace: cannot write the motor trace /dev/full: No space left on device"
 
 
 @pytest.mark.parametrize("value", ["1e-300", "0.5", "4.9"])

@@ -345,7 +345,7 @@ def test_check_config_run_and_the_dashboard_refuse_a_broker_url_alike(tmp_path, 
     fine = write_config(tmp_path / "fine")
     for command in (("run", *day), ("dashboard",)):
         line = _one_line_error(run_cli(*command, "--config", str(fine), "--broker", url), 78)
-        assert line == f"--broker: {says}, got '{url}'", command
+        assert line == f"pi-agent {command[0]}: --broker: {says}, got '{url}'", command
 
 
 def test_check_config_refuses_a_password_in_clear_text_as_run_does(tmp_path):

@@ -58,6 +58,12 @@ class _Parser(argparse.ArgumentParser):
         sys.exit(2)
 
 
+def _of_command(args, line: str) -> str:
+    """An option's error is said by its command ('pi-agent report: --from: ...'), as argparse
+    says its own; a file's error keeps the file's name first."""
+    return f"pi-agent {args.command}: {line}" if line.startswith("--") else line
+
+
 def parser() -> argparse.ArgumentParser:
     p = _Parser(prog="pi-agent", description="OpenPalm: a monitor for a stroke survivor's hand.")
     p.add_argument("--version", action="version", version=f"pi-agent {__version__}")
@@ -99,15 +105,15 @@ def main(argv: list[str] | None = None) -> int:
     except OutputError as exc:
         # What was not written must not be tried again at exit (a second error, a traceback).
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        _say(exc)
+        _say(_of_command(args, str(exc)))
         return common.EX_IOERR
     except ConfigError as exc:
         for line in exc.problems:
-            _say(line)
+            _say(_of_command(args, line))
         return common.EX_CONFIG
     except InputError as exc:
-        for line in exc.problems:          # an option's error is the command's ('pi-agent report: --from: ...')
-            _say(f"pi-agent {args.command}: {line}" if line.startswith("--") else line)
+        for line in exc.problems:
+            _say(_of_command(args, line))
         return common.EX_DATAERR
     except StoreAccessError as exc:
         _say(f"pi-agent: {exc}")
