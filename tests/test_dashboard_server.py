@@ -78,7 +78,7 @@ def _peak_rss_mb(pid: int) -> float:
     raise AssertionError("no VmHWM")
 
 
-def _storm(base: str, sources: list[str]) -> list[int]:
+def _storm(base: str, sources: list[str]) -> list[int | str]:
     """All at once (a barrier), one wrong login from each source address."""
     statuses: list[int] = []
     barrier = threading.Barrier(len(sources))
@@ -86,7 +86,10 @@ def _storm(base: str, sources: list[str]) -> list[int]:
 
     def one(source):
         barrier.wait()
-        status = _post_login(base, "wrong-guess", source).status
+        try:
+            status = _post_login(base, "wrong-guess", source).status
+        except ConnectionError:           # a connection over the address's 16 is answered 503 and
+            status = "closed"             # closed at once: the request may still be on its way
         with lock:
             statuses.append(status)
 
@@ -110,7 +113,8 @@ def test_a_login_storm_leaves_the_dashboard_small_and_the_right_password_working
         assert len(many) == 40 and set(many) <= {303, 503}, many
         assert many.count(503) >= 1, "beyond 2 checks running and 6 waiting: busy, at once"
         one = _storm(base, ["127.0.0.99"] * 40)
-        assert len(one) == 40 and set(one) <= {303, 429, 503} and one.count(303) <= 2, one   # 503: over 16 at once
+        assert len(one) == 40 and set(one) <= {303, 429, 503, "closed"} and one.count(303) <= 2, one   # 503, closed:
+                                                                                                    # over 16 at once
         peak = _peak_rss_mb(proc.pid)
         assert peak < 200, f"peak RSS {peak:.0f} MB (from {before:.0f} MB)"
         ok = _post_login(base, PASSWORD, "127.0.0.1")
