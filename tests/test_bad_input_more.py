@@ -141,6 +141,24 @@ def test_the_dashboard_answers_deeply_nested_json_with_400(dashboard_base):
     assert response.status == 400 and answer == {"error": "the JSON body is nested too deeply"}
 
 
+@pytest.mark.parametrize("asked, status, words", [
+    ({"device": "kitchen", "command": "vibration_start"}, 400, "command: expected one of exercise_start"),
+    ({"device": "nobody", "command": "exercise_start"}, 404, "device: no device 'nobody' is known"),
+])
+def test_a_command_the_page_may_not_send_is_400_and_an_unknown_device_404(dashboard_base, asked, status, words):
+    """POST /api/command: a command other than the exercise's start and stop is a bad request
+    (400, it was 409), a device the dashboard does not know is not found (404)."""
+    import http.client
+    import json
+    host, cookie = dashboard_base
+    conn = http.client.HTTPConnection(host, timeout=10)
+    conn.request("POST", "/api/command", body=json.dumps(asked), headers={"Content-Type": "application/json",
+                                                                          "Cookie": cookie})
+    response = conn.getresponse()
+    answer = json.loads(response.read())
+    assert response.status == status and answer["error"].startswith(words), (response.status, answer)
+
+
 @pytest.mark.parametrize("encoding", ["utf-16", "utf-32", "utf-8-sig"])
 def test_the_dashboard_refuses_a_request_in_utf16_or_32_as_the_agent_does(dashboard_base, encoding):
     """POST /api/command with a well-formed request in UTF-16 or 32, or UTF-8 after a byte

@@ -51,7 +51,13 @@ ASKS = ("exercise_start", "exercise_stop")    # the commands the page may send a
 
 
 class Refused(ValueError):
-    """The page asked for something the fleet cannot send (one line, for the page)."""
+    """The page asked for something the fleet cannot send (one line, for the page), with the
+    HTTP status that says why: 400 a command the page may not send, 404 a device unknown
+    here, 409 a device that cannot take a request now."""
+
+    def __init__(self, text: str, status: int = 409) -> None:
+        super().__init__(text)
+        self.status = status
 
 
 @dataclass
@@ -184,11 +190,11 @@ class Fleet:
         publish with it). Raises Refused when it cannot be sent: an unknown command or
         device, or a device that is not online (a request is not kept for it)."""
         if command not in ASKS:
-            raise Refused(f"command: expected one of {', '.join(ASKS)}, {got(command)}")
+            raise Refused(f"command: expected one of {', '.join(ASKS)}, {got(command)}", 400)
         with self.changed:
             device = self.devices.get(name) if isinstance(name, str) else None
             if device is None:
-                raise Refused(f"device: no device {str(name)[:64]!r} is known to this dashboard")
+                raise Refused(f"device: no device {str(name)[:64]!r} is known to this dashboard", 404)
             condition = self.condition(device, self.clock())
             if condition != "online":
                 raise Refused(f"{name} is {'not heard from' if condition == 'silent' else condition}: "

@@ -238,7 +238,7 @@ class Dashboard:
                 try:
                     transaction = dashboard.fleet.ask(device, command)
                 except Refused as exc:
-                    answer(HTTPStatus.CONFLICT, {"error": str(exc)})
+                    answer(HTTPStatus(exc.status), {"error": str(exc)})
                     return
                 if not dashboard.send(device, command, transaction):
                     answer(HTTPStatus.SERVICE_UNAVAILABLE, {"error": "the dashboard could not send it: no broker"})
