@@ -60,3 +60,18 @@ def test_the_documented_example_runs_as_described(tmp_path):
     day, = json.loads(result.stdout)["days"].values()
     assert abs(day["worn_s"] - 600) < 5
     assert day["weight_bearing"]["sessions"] == 1 and 110 < day["weight_bearing"]["total_s"] < 130
+
+
+def test_the_readme_gives_every_mqtt_command_with_its_arguments():
+    """The README's table of commands names each command the agent takes, and each of its
+    arguments, so that nobody has to guess them from error messages."""
+    import re
+    from pi_agent.core.commands import COMMANDS
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    rows = {m.group(1): m.group(2) for m in re.finditer(r"^\| `(\w+)` \| ([^|]*) \|", text, re.M)}
+    for name, command in COMMANDS.items():
+        assert name in rows, f"{name} is not in the README's table of commands"
+        for arg in command.args:
+            assert f"`{arg}`" in rows[name], f"{name}'s argument {arg} is not in the README"
+        if not command.args:
+            assert rows[name] == "none", name

@@ -54,6 +54,8 @@ what the line says:
   faults: none     or each sensor fault in words, e.g. "wrist sensor
                    disconnected"; a pad zone "overloaded" carries more than its
                    load cell is rated for, and its load is still measured
+
+With --simulate, the log lines are dated in the simulated day too, as the status lines are.
 """
 
 
