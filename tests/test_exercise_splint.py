@@ -61,6 +61,13 @@ def test_the_end_in_the_snapshot_holds_still_between_two_clocks():
         hand.take(hand.core.feed([Reading("fingers", hand.t, 0, 40.0)], WALL0 + hand.t + jitter))
         ends.add(hand.core.snapshot().exercise.until_wall)
     assert len(ends) == 1 and ends.pop() == pytest.approx(WALL0 + 180, abs=1e-3)
-    hand.t += 0.05
-    hand.take(hand.core.feed([Reading("fingers", hand.t, 0, 40.0)], WALL0 + hand.t + 3600))   # NTP: an hour
-    assert hand.core.snapshot().exercise.until_wall == pytest.approx(WALL0 + 3600 + 180, abs=1e-3)
+    for step in (10.4, -86400):                 # NTP, 10.4 s ahead; then a day back
+        ends = set()
+        for jitter in (0.0, 0.004, -0.003):
+            hand.t += 0.05
+            hand.take(hand.core.feed([Reading("fingers", hand.t, 0, 40.0)], WALL0 + hand.t + step + jitter))
+            ex = hand.core.snapshot().exercise
+            ends.add((ex.since_wall, ex.until_wall))
+        assert len(ends) == 1, ends
+        since, until = ends.pop()
+        assert since == pytest.approx(WALL0 + round(step), abs=1e-3) and until - since == pytest.approx(180, abs=1e-3)

@@ -135,11 +135,12 @@ def take_snapshot(core) -> Snapshot:
         today=today.copy() if today is not None else Day(goal_s=core.ledger.goal_s),
         goal_s=core.ledger.goal_s, long_bout_s=core.wear.long_bout_s,
         therapy=None if th is None else TherapyState(th["plan"].level, th["plan"].source,
-                                                    end_wall(th["intervals"][0][0], th["start_wall"], th["end"],
-                                                             core.now, wall)),
+                                                    session_wall(th["intervals"][0][0], th["start_wall"], th["end"],
+                                                                 core.now, wall)),
         faults=tuple(sorted(core.faults.active.items())),
-        exercise=None if ex is None else ExerciseState(ex["reps"], ex["start_wall"],
-                                                       end_wall(ex["t0"], ex["start_wall"], ex["end"], core.now, wall),
+        exercise=None if ex is None else ExerciseState(ex["reps"],
+                                                       session_wall(ex["t0"], ex["start_wall"], ex["t0"], core.now, wall),
+                                                       session_wall(ex["t0"], ex["start_wall"], ex["end"], core.now, wall),
                                                        ex["source"]),
         exercise_goal_reps=core.cfg.exercise.goal_reps)
 
@@ -147,14 +148,14 @@ def take_snapshot(core) -> Snapshot:
 END_JITTER_S = 1.0          # two clocks read a turn apart disagree by far less than this
 
 
-def end_wall(start_t: float, start_wall: float, end_t: float, now: float, wall: float) -> float:
-    """When a session that started at ``start_t`` (monotonic), ``start_wall`` (wall) ends at
-    ``end_t`` (monotonic), in wall time: fixed at its start, so that the state does not change
-    by the milliseconds between two clocks' readings at every turn; counted from now instead
-    once the wall clock has been stepped (by more than END_JITTER_S) since it started."""
-    fixed = start_wall + (end_t - start_t)
-    current = wall + (end_t - now)
-    return fixed if abs(fixed - current) <= END_JITTER_S else current
+def session_wall(start_t: float, start_wall: float, at_t: float, now: float, wall: float) -> float:
+    """The wall time of the monotonic instant ``at_t`` of a session that started at ``start_t``
+    (monotonic), ``start_wall`` (wall): fixed from its start, so that the state does not change
+    by the milliseconds between two clocks' readings at every turn; once the wall clock has
+    been stepped (by more than END_JITTER_S) since it started, moved by that step, to the
+    second (a whole number of seconds stays still under the same jitter)."""
+    step = (wall - now) - (start_wall - start_t)
+    return start_wall + (at_t - start_t) + (round(step) if abs(step) > END_JITTER_S else 0.0)
 
 
 def _value_and_fault(core, name: str) -> tuple[float | None, str | None, float | None]:
