@@ -136,6 +136,10 @@ def test_last_seen_is_the_last_word_from_the_device_not_its_last_will(payloads):
     fleet.receive("openpalm/dev1/status", b"offline")
     d = device(fleet, "dev1")
     assert d["condition"] == "offline" and d["last_seen"] == pytest.approx(heard_at, abs=1e-3)
+    for odd in (b"garbage", b""):                        # anyone's, or a retained status cleared
+        c.advance(1)
+        fleet.receive("openpalm/dev1/status", odd)
+        assert device(fleet, "dev1")["last_seen"] == pytest.approx(heard_at, abs=1e-3), odd
     c.advance(30)
     fleet.receive("openpalm/dev1/status", b"online")
     assert device(fleet, "dev1")["last_seen"] == pytest.approx(c.wall, abs=1e-3), "back: heard again"

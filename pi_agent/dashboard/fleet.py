@@ -139,13 +139,14 @@ class Fleet:
             try:
                 value = read(kind, payload, parts[3] if kind == "day" else None)
             except Unreadable as exc:
-                if not retained:
+                if not retained and kind != "status":
                     device.heard = now               # unreadable, but the device is there
                 self._problem(device, key, str(exc), now)
                 return
             device.problems.pop(key, None)
             if not retained and not (kind == "status" and value == "offline"):
-                device.heard = now           # 'offline' may be the broker's last will, 1.5 keep-alives late
+                device.heard = now           # 'offline' may be the broker's last will, 1.5 keep-alives late,
+                                             # and anyone may publish on status: only 'online' is the device
             if kind == "status":
                 device.status = value
                 device.status_at = None if retained else now
