@@ -305,7 +305,7 @@ def test_the_dashboard_report_refuses_a_week_date_and_names_a_missing_device():
 
 @pytest.mark.parametrize("used_s, granted_s, words", [
     (5400 - 60, 60.0, "cut to 1.0 minutes in 1 block: the daily maximum of 90 minutes is then reached"),
-    (5400 - 100, 100.0, "cut to 40 seconds: the daily maximum of 90 minutes is nearly reached"),
+    (5400 - 100, 100.0, "cut: its block 2 of 2 to 40 seconds: the daily maximum of 90 minutes is nearly reached"),
 ])
 def test_a_therapy_cut_by_the_daily_maximum_says_what_is_granted(used_s, granted_s, words):
     """Two 1-minute blocks with 1 minute (or 100 s) left today: the note names what is granted, never '0.0 minutes'."""
@@ -314,6 +314,18 @@ def test_a_therapy_cut_by_the_daily_maximum_says_what_is_granted(used_s, granted
     plan, notes = therapy.cut_to_limits(therapy.protocol("low", 2, 1.0, 1.0, "test"), limits, used_s)
     assert plan.on_s == pytest.approx(granted_s)
     assert notes == [words] and "0.0 minutes" not in " ".join(notes)
+
+
+def test_a_protocol_cut_by_the_continuous_maximum_says_which_block():
+    """The 3 x 10-minute protocol 50 s after a therapy (its 1-minute breaks are no rest): 29.2
+    minutes in all, and the note says its third block was cut to 9.2, not the therapy (it read
+    'cut to 9.2 minutes', beside 'minutes: 29.17')."""
+    from pi_agent.core import therapy
+    limits = therapy.Limits(max_continuous_s=1800.0, max_daily_s=5400.0, rest_s=600.0)
+    plan, notes = therapy.cut_to_limits(therapy.protocol("low", 3, 10.0, 1.0, "protocol"), limits, 50.0, 50.0)
+    assert plan.on_s == pytest.approx(1750.0)
+    assert notes == ["cut: its block 3 of 3 to 9.2 minutes: the continuous maximum of 30 minutes counts the "
+                     "vibration since the last rest of 10 minutes"]
 
 
 @pytest.mark.parametrize("args, words", [

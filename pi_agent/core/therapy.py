@@ -144,11 +144,13 @@ def cut_to_limits(plan: Plan, limits: Limits, used_today_s: float, run_s: float 
         return None, [f"{run_s / 60:.0f} minutes of vibration without a rest of {limits.rest_s / 60:g} minutes; "
                       f"it may start again after {wait} of rest"]
     blocks = []
-    for on, off in plan.blocks:
+    for i, (on, off) in enumerate(plan.blocks):
+        # A protocol's block is said as such: "cut to 9.2 minutes" read as the whole therapy.
+        cut_to = "cut to" if len(plan.blocks) == 1 else f"cut: its block {i + 1} of {len(plan.blocks)} to"
         room = limits.max_continuous_s - run_s
         if on > room:
             if run_s > 0:
-                notes.append(f"cut to {room / 60:.1f} minutes: the continuous maximum of "
+                notes.append(f"{cut_to} {room / 60:.1f} minutes: the continuous maximum of "
                              f"{limits.max_continuous_s / 60:g} minutes counts the vibration since the last "
                              f"rest of {limits.rest_s / 60:g} minutes")
             else:
@@ -161,7 +163,7 @@ def cut_to_limits(plan: Plan, limits: Limits, used_today_s: float, run_s: float 
                 notes.append(f"cut to {_span(granted)} in {len(blocks)} block{'s' if len(blocks) != 1 else ''}: "
                              f"the daily maximum of {limits.max_daily_s / 60:g} minutes is then reached")
                 break
-            notes.append(f"cut to {_span(left)}: the daily maximum of {limits.max_daily_s / 60:g} "
+            notes.append(f"{cut_to} {_span(left)}: the daily maximum of {limits.max_daily_s / 60:g} "
                          f"minutes is nearly reached")
             on = left
         if on < MIN_DOSE_S:
