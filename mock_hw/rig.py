@@ -22,13 +22,31 @@ import random
 from mock_hw.ads1115 import BRIDGE_NOISE_V, ADS1115Model, Bridge
 from mock_hw.gpio import make_default, mock_factory, restore_default
 from mock_hw.i2c import MockI2C
-from mock_hw.scenario_file import NoisySource, Scenario
+from mock_hw.scenario_file import Scenario
 from pi_agent.motors import open_motor
 from sensors.units import lsb_volts
 
 # Electrical noise of a real build: the ADS1115's own noise plus ripple of a Pi's 3.3 V
 # rail through the sensor dividers, about 0.5 mV at gain 1.
 DEFAULT_NOISE_LSB = 4.0
+
+
+class NoisySource:
+    """Each channel's value with the scenario's seeded Gaussian noise, sample by sample."""
+
+    def __init__(self, scenario: Scenario, channels: dict[str, str]) -> None:
+        self.timeline = scenario.timeline
+        self._rng = random.Random(scenario.seed)
+        self._sigma = {ch: scenario.noise_deg if kind == "flex" else scenario.noise_newton
+                       for ch, kind in channels.items()}
+
+    def sampler(self, channel: str):
+        """``f(t)``: the channel's noisy value at scenario time ``t``. Bound once per
+        channel, because the simulated chips ask for a value at every conversion."""
+        value, sigma, gauss = self.timeline.value, self._sigma[channel], self._rng.gauss
+        if not sigma:
+            return lambda t: value(channel, t)
+        return lambda t: value(channel, t) + gauss(0.0, sigma)
 
 
 class Rig:

@@ -13,7 +13,6 @@ import datetime as dt
 import difflib
 import json
 import logging
-import random
 import zoneinfo
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -170,9 +169,7 @@ def parse(data: Any, channels: dict[str, str], where: str = "scenario") -> Scena
     for i, step in enumerate(steps):
         _check_step(f"steps[{i}]", step, channels, bad)
     if not problems:
-        total = sum(float(next(iter(_durations(step)), 0.0)) for step in steps)
-        if total > MAX_SECONDS:
-            bad("steps", f"expected at most {MAX_SECONDS / 86400:g} days in all, got {total / 86400:.1f} days")
+        _check_times(start, steps, bad)
     name = data.get("name", "")
     if not isinstance(name, str):
         bad("name", f"expected a short description (text), got {type(name).__name__}")
@@ -183,6 +180,25 @@ def parse(data: Any, channels: dict[str, str], where: str = "scenario") -> Scena
     scenario = Scenario(name, start, tz, seed, noise_deg, noise_newton, steps, where)
     scenario.timeline = build_timeline(steps, channels)
     return scenario
+
+
+def _check_times(start: dt.datetime | None, steps: list, bad) -> None:
+    """At most a year in all, and a wall clock that the clock steps keep in the years every
+    part of the agent takes (1971 to 9998: 1970 damages its store, the year 10000 is no date)."""
+    total = sum(float(next(iter(_durations(step)), 0.0)) for step in steps)
+    if total > MAX_SECONDS or start is None:
+        if total > MAX_SECONDS:
+            bad("steps", f"expected at most {MAX_SECONDS / 86400:g} days in all, got {total / 86400:.1f} days")
+        return
+    low_s, high_s = ((dt.datetime(*ymd) - start).total_seconds() for ymd in ((1971, 1, 2), (9998, 12, 30)))
+    t = offset = 0.0
+    for i, step in enumerate(steps):
+        offset += float(step.get("clock_step", 0.0))
+        t += float(next(iter(_durations(step)), 0.0))
+        if not low_s <= t + offset <= high_s:
+            bad(f"steps[{i}]", f"the wall clock would leave the years 1971 to 9998 here ({(t + offset) / 86400:+.0f} "
+                               f"days from the start): a simulated day must be a day the agent can store")
+            return
 
 
 def _check_step(path: str, step: Any, channels: dict[str, str], bad) -> None:
@@ -369,20 +385,3 @@ def load(path: str | Path, channels: dict[str, str]) -> Scenario:
                             f"takes") from None
     return parse(data, channels, str(path))
 
-
-class NoisySource:
-    """Each channel's value with the scenario's seeded Gaussian noise, sample by sample."""
-
-    def __init__(self, scenario: Scenario, channels: dict[str, str]) -> None:
-        self.timeline = scenario.timeline
-        self._rng = random.Random(scenario.seed)
-        self._sigma = {ch: scenario.noise_deg if kind == "flex" else scenario.noise_newton
-                       for ch, kind in channels.items()}
-
-    def sampler(self, channel: str):
-        """``f(t)``: the channel's noisy value at scenario time ``t``. Bound once per
-        channel, because the simulated chips ask for a value at every conversion."""
-        value, sigma, gauss = self.timeline.value, self._sigma[channel], self._rng.gauss
-        if not sigma:
-            return lambda t: value(channel, t)
-        return lambda t: value(channel, t) + gauss(0.0, sigma)

@@ -24,6 +24,9 @@ class Clock(Protocol):
         """Let ``seconds`` of this clock's time pass."""
 
 
+UNSET_WALL = 31_622_400.0     # 1971-01-02 00:00 UTC: a local day of 1971 in every zone
+
+
 class SystemClock:
     """Real time, for a Raspberry Pi. ``wake()`` cuts the current sleep short (work from
     another thread is waiting); ``interrupt()`` cuts every sleep short from now on (the
@@ -45,7 +48,11 @@ class SystemClock:
         return time.monotonic()
 
     def wall(self) -> float:
-        return time.time()
+        """The system's time; one that was never set (a Pi without a real-time clock, no
+        network yet, reads 1970) is held at UNSET_WALL, so that its stretches go to a day
+        every part of the agent can store (1970 is outside the years it takes)."""
+        now = time.time()
+        return now if now >= UNSET_WALL else UNSET_WALL
 
     def real_seconds(self, seconds: float) -> float:
         """How long ``seconds`` of this clock last in real time (a thread that waits on

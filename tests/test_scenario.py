@@ -67,6 +67,10 @@ def test_shipped_examples_parse():
      "name: expected at most 300 characters, got 10000000"),
     ({"name": ["a", "list"], "start": "2026-01-01T00:00:00", "steps": []},
      "name: expected a short description (text), got list"),
+    ({"start": "1980-06-01T09:00:00", "steps": [{"hold": 5}, {"clock_step": -315360000}, {"hold": 30}]},
+     "steps[1]: the wall clock would leave the years 1971 to 9998 here (-3650 days from the start)"),
+    ({"start": "8999-06-01T00:00:00", "steps": [{"hold": 1}, *[{"clock_step": 315360000}] * 101]},
+     "steps[101]: the wall clock would leave the years 1971 to 9998 here"),
 ])
 def test_bad_scenarios_are_refused_with_one_clear_line(data, message):
     """Each mistake in a scenario is named with its place in the file."""
@@ -99,3 +103,20 @@ def test_a_start_in_the_spring_gap_is_said_with_the_time_it_becomes(caplog, star
     assert bool(caplog.records) == warned
     if warned:
         assert "does not exist in Europe/London" in caplog.text and "2026-03-29T02:30:00" in caplog.text
+
+
+def test_a_system_clock_never_set_is_held_in_1971(monkeypatch):
+    """A Pi without a real-time clock and no network time reads 1970: the agent's clock holds it
+    at 1971-01-02 00:00 UTC, a day of 1971 in every zone (1970 is outside the years the store
+    takes, and the agent damaged its own store with it); a set clock is untouched."""
+    import datetime as dt
+    import time
+    import zoneinfo
+    from pi_agent.clock import UNSET_WALL, SystemClock
+    from pi_agent.core.days import FIRST_YEAR
+    monkeypatch.setattr(time, "time", lambda: 12.5)
+    assert SystemClock().wall() == UNSET_WALL
+    for zone in ("Pacific/Kiritimati", "Etc/GMT+12"):                   # UTC+14, UTC-12
+        assert dt.datetime.fromtimestamp(UNSET_WALL, zoneinfo.ZoneInfo(zone)).year == FIRST_YEAR
+    monkeypatch.setattr(time, "time", lambda: 1_777_629_600.25)
+    assert SystemClock().wall() == 1_777_629_600.25

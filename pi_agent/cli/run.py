@@ -191,7 +191,7 @@ def _run(args) -> int:
             if temporary:
                 shutil.rmtree(state_dir, ignore_errors=True)
 
-    from pi_agent.clock import SystemClock
+    from pi_agent.clock import UNSET_WALL, SystemClock
     from pi_agent.motors import open_motor
     from pi_agent.player import MotorThread, make_player
     from sensors.array import open_i2c
@@ -204,6 +204,9 @@ def _run(args) -> int:
         print(f"pi-agent: {exc}", file=sys.stderr)
         return EX_UNAVAILABLE
     clock = SystemClock()
+    if time.time() < UNSET_WALL:
+        log.warning("the wall clock reads %s: it was never set (no real-time clock, no network time yet); "
+                    "until it is, the time is counted in the day of 1971-01-02", time.strftime("%Y-%m-%d", time.gmtime()))
     try:
         player = make_player(cfg, open_motor(cfg, i2c), clock, zone)
     except (SensorError, OSError, ImportError, RuntimeError) as exc:
