@@ -375,9 +375,11 @@ def load(path: str | Path, channels: dict[str, str]) -> Scenario:
     except (OSError, UnicodeDecodeError) as exc:
         raise ScenarioError(f"{path}: cannot read the scenario file: {exc}") from None
     try:
-        data = jsontext.loads(text)
+        data = jsontext.loads(text, object_pairs_hook=jsontext.unique_keys)
     except json.JSONDecodeError as exc:
         raise ScenarioError(f"{path}: not valid JSON: {exc}") from None
+    except jsontext.DuplicateKey as exc:
+        raise ScenarioError(f"{path}: {exc} in one object (which one counts is not clear)") from None
     except jsontext.TooDeep:
         raise ScenarioError(f"{path}: not valid JSON: nested too deeply") from None
     except ValueError:                   # an integer of more digits than Python converts (4300)

@@ -21,6 +21,9 @@ from pi_agent.simulated_run import run_scenario
     ("set_goal", b"{}", "set_goal.hours: missing"),
     ("set_goal", b'{"hours": 5, "minutes": 3}', "set_goal: unknown argument 'minutes'"),
     ("launch", b"{}", "unknown command 'launch'"),
+    ("vibration_start", b'{"level": "low", "minutes": 1, "level": "high"}', "the key 'level' is given twice"),
+    ("set_goal", b'{"hours": 5, "x": {"a": 1, "a": 2}}', "the key 'a' is given twice"),
+    ("set_goal", b"null", "expected a JSON object of arguments, got null"),
 ])
 def test_bad_commands_are_refused_with_a_clear_message(name, payload, message):
     """Each bad command is refused with a message saying what was expected."""

@@ -105,6 +105,17 @@ def test_a_start_in_the_spring_gap_is_said_with_the_time_it_becomes(caplog, star
         assert "does not exist in Europe/London" in caplog.text and "2026-03-29T02:30:00" in caplog.text
 
 
+def test_a_scenario_that_gives_a_key_twice_is_refused(tmp_path):
+    """Two "steps" (or any key twice in one object): one line, since which one counts is not
+    clear (Python's JSON kept the last one silently)."""
+    path = tmp_path / "twice.json"
+    path.write_text('{"start": "2026-05-01T09:00:00", "steps": [{"hold": 1}], "steps": [{"hold": 2}]}')
+    with pytest.raises(ScenarioError) as info:
+        scenario_file.load(path, CHANNELS)
+    assert info.value.problems == [f"{path}: the key 'steps' is given twice in one object (which one counts "
+                                   "is not clear)"]
+
+
 def test_a_system_clock_never_set_is_held_in_1971(monkeypatch):
     """A Pi without a real-time clock and no network time reads 1970: the agent's clock holds it
     at 1971-01-02 00:00 UTC, a day of 1971 in every zone (1970 is outside the years the store

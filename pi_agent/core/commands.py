@@ -59,6 +59,8 @@ def _not_a_number(constant: str):
 
 def parse(name: str, payload: bytes | str | dict | None) -> tuple[dict, Any]:
     """Validate a command: (arguments, transaction), or CommandError with one clear line."""
+    if payload is None:
+        raise CommandError("empty payload: ignored")
     if isinstance(payload, (bytes, bytearray)):
         if len(payload) > MAX_PAYLOAD:
             raise CommandError(f"payload of {len(payload)} bytes is over the {MAX_PAYLOAD}-byte limit")
@@ -73,17 +75,15 @@ def parse(name: str, payload: bytes | str | dict | None) -> tuple[dict, Any]:
             raise CommandError("empty payload: ignored (an empty message is how a retained request is "
                                "deleted; send {} for a command without arguments)")
         try:
-            payload = jsontext.loads(payload, parse_constant=_not_a_number)
+            payload = jsontext.loads(payload, parse_constant=_not_a_number, object_pairs_hook=jsontext.unique_keys)
         except json.JSONDecodeError:
             raise CommandError("payload is not valid JSON") from None
         except jsontext.TooDeep:
             raise CommandError(f"payload is nested too deeply (more than {jsontext.MAX_DEPTH} levels)") from None
         except ValueError as exc:
             raise CommandError(str(exc)) from None
-    if payload is None:
-        raise CommandError("empty payload: ignored")
     if not isinstance(payload, dict):
-        raise CommandError(f"expected a JSON object of arguments, got {type(payload).__name__}")
+        raise CommandError(f"expected a JSON object of arguments, got {'null' if payload is None else type(payload).__name__}")
     transaction = payload.get("transaction")
     if transaction is not None and (not isinstance(transaction, (str, int)) or isinstance(transaction, bool)
                                     or len(str(transaction)) > 128):

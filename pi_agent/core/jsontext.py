@@ -55,6 +55,22 @@ def loads(text: str | bytes, **kwargs) -> Any:
         raise TooDeep(f"JSON nested more than {MAX_DEPTH} deep") from None
 
 
+class DuplicateKey(ValueError):
+    """A JSON object that gives one key twice."""
+
+
+def unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """For ``object_pairs_hook``: an object that gives a key twice is refused (``DuplicateKey``).
+    JSON leaves it to the reader, and readers differ: Python's keeps the last, others the first,
+    so the same request could mean two things to two programs."""
+    out = dict(pairs)
+    if len(out) != len(pairs):
+        seen: set[str] = set()
+        twice = next(k for k, _ in pairs if k in seen or seen.add(k))
+        raise DuplicateKey(f"the key {twice[:40]!r} is given twice")
+    return out
+
+
 def no_constant(name: str) -> Any:
     """For ``parse_constant``: NaN, Infinity and -Infinity, which Python's JSON takes and
     JSON itself does not, are refused (a ``ValueError``)."""
