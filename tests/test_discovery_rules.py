@@ -354,3 +354,6 @@ def test_vibration_today_says_how_much_of_it_is_unconfirmed(cfg):
     assert json.loads(render(template, state)) == {"unconfirmed_min": 5.4}
     del state["today"]["vibration_unconfirmed_s"]                  # an older agent's state
     assert json.loads(render(template, state)) == {"unconfirmed_min": 0.0}
+    for odd in (None, "x", [1]):                                    # not the agent's, but never an error
+        state["today"]["vibration_unconfirmed_s"] = odd
+        assert json.loads(render(template, state)) == {"unconfirmed_min": 0.0}, odd

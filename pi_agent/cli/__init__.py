@@ -116,10 +116,10 @@ def main(argv: list[str] | None = None) -> int:
             _say(_of_command(args, line))
         return common.EX_DATAERR
     except StoreAccessError as exc:
-        _say(f"pi-agent: {exc}")
+        _say(f"pi-agent {args.command}: {exc}")
         return common.EX_NOPERM
     except StoreError as exc:
-        _say(f"pi-agent: {exc}")
+        _say(f"pi-agent {args.command}: {exc}")
         return common.EX_UNAVAILABLE
     except KeyboardInterrupt:
         return 130

@@ -49,7 +49,7 @@ def calibrate_command(args) -> int:
     try:
         new = wizard.run()
     except Abort as exc:
-        print(f"pi-agent: {exc}", file=sys.stderr)
+        print(f"pi-agent calibrate: {exc}", file=sys.stderr)
         return 1
     entries = load_calibration(cfg.calibration_path)
     entries.update(new)

@@ -51,7 +51,7 @@ def cmd_dashboard(args) -> int:
         dashboard, server = serve(fleet, password_hash, cfg.dashboard.session_hours,
                                   host.strip("[]"), int(port), send=sender(client))
     except OSError as exc:
-        print(f"pi-agent: cannot listen on {listen}: {exc.strerror}", file=sys.stderr)
+        print(f"pi-agent dashboard: cannot listen on {listen}: {exc.strerror}", file=sys.stderr)
         return EX_UNAVAILABLE
     on_signals(lambda: threading.Thread(target=server.shutdown, daemon=True).start())
     log.info("dashboard on http://%s/ (devices from %s)", listen, broker)
@@ -71,12 +71,12 @@ def cmd_dashboard_password(args) -> int:
     if sys.stdin.isatty():
         first = getpass.getpass("New dashboard password: ")
         if getpass.getpass("Again: ") != first:
-            print("pi-agent: the two passwords differ; nothing changed", file=sys.stderr)
+            print("pi-agent dashboard-password: the two passwords differ; nothing changed", file=sys.stderr)
             return 1
     else:
         first = sys.stdin.readline().rstrip("\n")
     if len(first) < 8:
-        print("pi-agent: the password must have at least 8 characters; nothing changed", file=sys.stderr)
+        print("pi-agent dashboard-password: the password must have at least 8 characters; nothing changed", file=sys.stderr)
         return 1
     path = auth.hash_path(cfg)
     from pi_agent.cli.common import state_dir_of
@@ -85,7 +85,7 @@ def cmd_dashboard_password(args) -> int:
     try:
         auth.write_hash(path, auth.hash_password(first))
     except OSError as exc:
-        print(f"pi-agent: cannot write '{path}': {exc.strerror}; nothing changed", file=sys.stderr)
+        print(f"pi-agent dashboard-password: cannot write '{path}': {exc.strerror}; nothing changed", file=sys.stderr)
         return EX_NOPERM if isinstance(exc, PermissionError) else EX_UNAVAILABLE
     if cfg.dashboard.password_hash:             # an older version's place: readable by others
         config.set_key(cfg.path, "dashboard", "password_hash", "")

@@ -201,7 +201,7 @@ def _run(args) -> int:
     try:
         i2c = open_i2c(cfg.hardware.i2c_bus)
     except SensorError as exc:
-        print(f"pi-agent: {exc}", file=sys.stderr)
+        print(f"pi-agent run: {exc}", file=sys.stderr)
         return EX_UNAVAILABLE
     clock = SystemClock()
     if time.time() < UNSET_WALL:
@@ -210,7 +210,7 @@ def _run(args) -> int:
     try:
         player = make_player(cfg, open_motor(cfg, i2c), clock, zone)
     except (SensorError, OSError, ImportError, RuntimeError) as exc:
-        print(f"pi-agent: cannot open the vibration motor: {exc}", file=sys.stderr)
+        print(f"pi-agent run: cannot open the vibration motor: {exc}", file=sys.stderr)
         return EX_UNAVAILABLE
     atexit.register(player.close)            # the motor is off on every way out
     agent = Agent(cfg, clock, i2c, channels, zone=zone, store=store, player=player,

@@ -94,7 +94,8 @@ def discovery_payload(device: str, targets_unit: str = "N") -> dict:
         "vibration_today": {**minutes_today("vibration_today", "Vibration today", "vibration_s"),
                             "json_attributes_topic": state,
                             "json_attributes_template": "{{ {'unconfirmed_min': ((value_json.today"
-                                                        ".vibration_unconfirmed_s | default(0)) / 60) | round(1)}"
+                                                        ".vibration_unconfirmed_s | default(0) | float(0)) / 60)"
+                                                        " | round(1)}"
                                                         " | tojson }}"},
         "wb_reps_today": sensor("wb_reps_today", "Weight shifts today", "{{ value_json.today.weight_bearing.reps }}",
                                 state_class="total_increasing", icon="mdi:swap-vertical", json_attributes_topic=state,
