@@ -206,7 +206,7 @@ def _run(args) -> int:
     clock = SystemClock()
     if time.time() < UNSET_WALL:
         log.warning("the wall clock reads %s: it was never set (no real-time clock, no network time yet); "
-                    "until it is, the time is counted in the day of 1971-01-02", time.strftime("%Y-%m-%d", time.gmtime()))
+                    "until it is, the time is counted as at 1971-01-02 00:00 UTC", time.strftime("%Y-%m-%d", time.gmtime()))
     try:
         player = make_player(cfg, open_motor(cfg, i2c), clock, zone)
     except (SensorError, OSError, ImportError, RuntimeError) as exc:
